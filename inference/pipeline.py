@@ -1,0 +1,41 @@
+"""Recognise -> represent -> reason: the three agents wired together for one case.
+
+Built once per process (the ONNX session and knowledge files are loaded in `build_pipeline`), then
+called per request; deterministic for the same case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference.case import Case
+from inference.results import Assessment
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    rec: "DermRec"
+    rep: "DermRep"
+    reason: "DermReason"
+
+    def assess(self, case: Case) -> Assessment:
+        readings = self.rec.read(case.photos) if case.photos else ()
+        representation = self.rep.represent(case, readings) if case.photos else None
+        return self.reason.assess(case, representation)
+
+
+def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = None, threads: int = 1) -> Pipeline:
+    """Load the shipped lesion model and knowledge base once; `None` means the packaged defaults."""
+    from inference.lesion_model import LesionModel
+    from inference.reason import DermReason
+    from inference.rec import DermRec
+    from inference.rep import DermRep
+
+    model = LesionModel.load(model_dir, threads=threads)
+    return Pipeline(rec=DermRec(model), rep=DermRep(), reason=DermReason.load(knowledge_dir))
+
+
+if False:  # pragma: no cover - names for type checkers only, without import cycles at run time
+    from inference.reason import DermReason
+    from inference.rec import DermRec
+    from inference.rep import DermRep

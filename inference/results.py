@@ -1,0 +1,233 @@
+"""Typed outputs of the three agents: DERM-Rec (per photo), DERM-Rep (per patient), DERM-Reason.
+
+These are the contract between the agents, `fhir_mapping` (which writes Observations/CarePlan from
+them) and `cds_hooks` (which renders cards). Every conclusion carries `Evidence` that names where it
+came from: a FHIR reference of the input, a measured image quantity, or a knowledge-file rule with
+its citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from inference.case import BodyRegion, DataIssue
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of support for (or against) a conclusion.
+
+    statement: plain English, e.g. "PASI 14.2 (Observation/7, 2026-10-01)".
+    source_ref: FHIR reference of the input it rests on ("Observation/7", "Media/3"), if any.
+    rule: id of the knowledge rule applied ("severity.pasi.severe"), if any.
+    citation: the published source the rule cites (from the knowledge file), if any.
+    weight: signed contribution where conclusions are scored (TCM patterns); 0 otherwise.
+    """
+
+    statement: str
+    source_ref: str | None = None
+    rule: str | None = None
+    citation: str | None = None
+    weight: float = 0.0
+
+
+# ---------------------------------------------------------------- DERM-Rec (one photo)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """The quality gate. `usable` False means the photo is not used for scoring; `reasons` are
+    actionable for a clinician ("image is blurred: retake with the camera steady")."""
+
+    usable: bool
+    reasons: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)  # e.g. sharpness, mean_luma, skin_fraction, width, height
+
+
+@dataclass(frozen=True)
+class AttributeScore:
+    """A lesion attribute on its natural scale (PASI 0-4 for erythema/scale/thickness, fraction 0-1
+    for area), with a confidence 0-1 that is honestly low where the image proxy is weak."""
+
+    value: float
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+    measured: dict[str, float] = field(default_factory=dict)  # raw measurements, e.g. {"delta_a_star": 18.3}
+
+
+@dataclass(frozen=True)
+class LesionAttributes:
+    erythema: AttributeScore  # PASI E 0-4
+    scale: AttributeScore  # PASI D 0-4
+    thickness: AttributeScore  # PASI I 0-4 (weak proxy from a photo: low confidence)
+    area_fraction: AttributeScore  # fraction (0-1) of the visible skin that is lesional
+    colour_class: str  # "bright_red" | "pale_red" | "dark_red_purple" | "none"
+    colour_confidence: float = 0.0
+
+
+@dataclass(frozen=True)
+class RecResult:
+    """DERM-Rec's reading of one photo."""
+
+    photo_ref: str
+    quality: QualityReport
+    probabilities: dict[str, float]  # calibrated class -> p, sums to 1; empty if the photo was unusable
+    attributes: LesionAttributes | None  # None if the photo was unusable
+    model_version: str
+    region: BodyRegion = BodyRegion.UNKNOWN
+    taken: datetime | None = None
+
+
+# ---------------------------------------------------------------- DERM-Rep (one patient)
+
+
+@dataclass(frozen=True)
+class RegionFinding:
+    """Fused PASI components for one body region (from all usable photos of that region)."""
+
+    region: BodyRegion
+    erythema: float  # 0-4
+    induration: float  # 0-4
+    desquamation: float  # 0-4
+    area_score: int  # 0-6
+    area_fraction: float  # 0-1 estimated involvement of the region
+    photo_refs: tuple[str, ...]
+    confidence: float  # 0-1
+
+
+@dataclass(frozen=True)
+class PasiEstimate:
+    value: float  # 0-72
+    low: float
+    high: float
+    regions_seen: tuple[BodyRegion, ...]
+    clinician_value: float | None = None  # clinician-entered PASI, when present (it wins)
+    clinician_ref: str | None = None
+    discrepancy: float | None = None  # estimate - clinician value
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Change against earlier photographs (or earlier PASI observations)."""
+
+    direction: str  # "improving" | "stable" | "worsening" | "unknown"
+    baseline_value: float | None = None
+    baseline_date: datetime | None = None
+    current_value: float | None = None
+    percent_change: float | None = None  # negative = improvement
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientRepresentation:
+    """DERM-Rep's patient-level lesion representation: what DERM-Reason consumes."""
+
+    probabilities: dict[str, float]  # patient-level condition probabilities
+    regions: tuple[RegionFinding, ...]
+    pasi: PasiEstimate | None  # None if no usable photo
+    trend: Trend
+    # TCM lesion descriptors for DERM-Reason, each 0-1 with evidence, keys such as
+    # "bright_red", "pale_red", "dark_red_purple", "thick_scale", "fine_dry_scale", "thick_plaque",
+    # "new_spreading", "long_standing", "exudative", "pustular".
+    tcm_descriptors: dict[str, float]
+    descriptor_evidence: dict[str, tuple[Evidence, ...]]
+    photos: tuple[RecResult, ...]  # per-photo readings, newest first
+    issues: tuple[DataIssue, ...] = ()
+    model_version: str = ""
+
+
+# ---------------------------------------------------------------- DERM-Reason
+
+
+@dataclass(frozen=True)
+class Severity:
+    level: str  # "clear" | "mild" | "moderate" | "severe" | "unknown"
+    basis: tuple[Evidence, ...]  # which measures and thresholds decided it
+    systemic_candidate: bool = False
+
+
+@dataclass(frozen=True)
+class Contraindication:
+    therapy: str  # e.g. "methotrexate"
+    reason: str  # plain English
+    absolute: bool
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class TreatmentOption:
+    therapy: str  # e.g. "methotrexate"
+    display: str
+    therapy_class: str  # "topical" | "phototherapy" | "oral_systemic" | "biologic"
+    contraindications: tuple[Contraindication, ...] = ()
+    pre_treatment_checks: tuple[str, ...] = ()  # e.g. "TB screening", "CBC and liver tests"
+
+    @property
+    def allowed(self) -> bool:
+        return not any(c.absolute for c in self.contraindications)
+
+
+@dataclass(frozen=True)
+class TreatmentPlan:
+    step: str  # ladder step id, e.g. "topical", "phototherapy", "oral_systemic", "biologic"
+    step_display: str
+    options: tuple[TreatmentOption, ...]
+    rationale: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class TcmPattern:
+    pattern: str  # "blood_heat" | "blood_dryness" | "blood_stasis" | "damp_heat" | "heat_toxin" | "wind_damp"
+    display: str
+    score: float  # 0-1 normalised support
+    evidence_for: tuple[Evidence, ...]
+    evidence_against: tuple[Evidence, ...]
+    treatment_principle: str
+    formulas: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TcmDifferentiation:
+    """Integrative only: never replaces guideline care; `confidence` is honest (low with few findings)."""
+
+    primary: TcmPattern | None
+    ranked: tuple[TcmPattern, ...]
+    confidence: float  # 0-1
+    note: str  # the integrative disclaimer shown with it
+    citation: str
+
+
+@dataclass(frozen=True)
+class Screening:
+    kind: str  # "psoriatic_arthritis" | "cardiometabolic" | "depression" | "pre_systemic"
+    display: str
+    due: bool
+    action: str  # what to do, plain English
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    interval_weeks: int
+    targets: tuple[str, ...]  # treat-to-target goals, e.g. "BSA <= 1% at 3 months"
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """DERM-Reason's holistic conclusion for one patient at one time."""
+
+    patient_ref: str
+    as_of: datetime
+    severity: Severity
+    treatment: TreatmentPlan | None
+    tcm: TcmDifferentiation | None
+    screenings: tuple[Screening, ...]
+    follow_up: FollowUp | None
+    representation: PatientRepresentation | None  # None when no photos
+    issues: tuple[DataIssue, ...]
+    knowledge_version: str
+    model_version: str
+    summary: str  # one plain-English line (< 140 chars) for the card
