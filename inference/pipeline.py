@@ -7,9 +7,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inference.case import Case
 from inference.results import Assessment
+
+if TYPE_CHECKING:
+    from inference.reason import DermReason
+    from inference.rec import DermRec
+    from inference.rep import DermRep
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,3 @@ def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = N
 
     model = LesionModel.load(model_dir, threads=threads)
     return Pipeline(rec=DermRec(model), rep=DermRep(), reason=DermReason.load(knowledge_dir))
-
-
-if False:  # pragma: no cover - names for type checkers only, without import cycles at run time
-    from inference.reason import DermReason
-    from inference.rec import DermRec
-    from inference.rep import DermRep
