@@ -1,0 +1,54 @@
+"""Service settings: one typed, frozen object read from `DERM3R_*` environment variables here and
+nowhere else; everything else takes it (or parts of it) as an explicit argument."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settings:
+    auth_enabled: bool = True  # DERM3R_AUTH=off disables JWT checks (local development only)
+    trusted_issuers_file: Path | None = None  # DERM3R_TRUSTED_ISSUERS
+    public_base_url: str = "http://localhost:8080"  # DERM3R_PUBLIC_BASE_URL (JWT aud = base + path)
+    fhir_allowlist: tuple[str, ...] = ()  # DERM3R_FHIR_ALLOWLIST (comma-separated base URLs)
+    data_dir: Path = Path("var")  # DERM3R_DATA_DIR (feedback, audit, replay cache)
+    jwt_leeway_seconds: int = 30  # DERM3R_JWT_LEEWAY
+    fhir_timeout_seconds: float = 2.0  # DERM3R_FHIR_TIMEOUT (per FHIR call)
+    request_deadline_seconds: float = 4.0  # DERM3R_DEADLINE (whole request incl. FHIR time)
+    max_body_bytes: int = 32 * 1024 * 1024  # DERM3R_MAX_BODY_BYTES
+    allow_private_fhir: bool = False  # DERM3R_ALLOW_PRIVATE_FHIR: permit loopback/private FHIR hosts
+    model_dir: Path | None = None  # DERM3R_MODEL_DIR (None: the model shipped in the package)
+    knowledge_dir: Path | None = None  # DERM3R_KNOWLEDGE_DIR (None: the shipped knowledge base)
+    onnx_threads: int = 1  # DERM3R_ONNX_THREADS
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        auth = env.get("DERM3R_AUTH", "on").strip().lower() not in {"off", "0", "false", "no"}
+        if not auth:
+            log.warning("DERM3R_AUTH=off: JWT verification is DISABLED. Never run like this with real patient data.")
+        issuers = env.get("DERM3R_TRUSTED_ISSUERS")
+        allow = tuple(u.strip().rstrip("/") for u in env.get("DERM3R_FHIR_ALLOWLIST", "").split(",") if u.strip())
+        return cls(
+            auth_enabled=auth,
+            trusted_issuers_file=Path(issuers) if issuers else None,
+            public_base_url=env.get("DERM3R_PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
+            fhir_allowlist=allow,
+            data_dir=Path(env.get("DERM3R_DATA_DIR", "var")),
+            jwt_leeway_seconds=int(env.get("DERM3R_JWT_LEEWAY", "30")),
+            fhir_timeout_seconds=float(env.get("DERM3R_FHIR_TIMEOUT", "2.0")),
+            request_deadline_seconds=float(env.get("DERM3R_DEADLINE", "4.0")),
+            max_body_bytes=int(env.get("DERM3R_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+            allow_private_fhir=env.get("DERM3R_ALLOW_PRIVATE_FHIR", "").lower() in {"1", "true", "yes", "on"},
+            model_dir=Path(env["DERM3R_MODEL_DIR"]) if env.get("DERM3R_MODEL_DIR") else None,
+            knowledge_dir=Path(env["DERM3R_KNOWLEDGE_DIR"]) if env.get("DERM3R_KNOWLEDGE_DIR") else None,
+            onnx_threads=int(env.get("DERM3R_ONNX_THREADS", "1")),
+        )
