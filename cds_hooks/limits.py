@@ -1,0 +1,258 @@
+"""Request guards: cheap checks that run before any real work, so a hostile or broken caller costs
+us bytes, not CPU or memory, and never reaches a 5xx.
+
+The service core calls these at the boundary:
+
+    check_content_length(request.content_length, settings.max_body_bytes)
+    body = parse_json_body(request.get_data(cache=False), max_bytes=settings.max_body_bytes)
+    check_prefetch(body.get("prefetch"))
+    budget = ImageBudget(); budget.add(len(photo_bytes)) ...    # per photo, before decoding
+    check_outbound_host(fhir_server_url, settings.allow_private_fhir)   # before any FHIR call
+
+Image *decoding* limits (pixels, formats, bombs) live with the decoder in `inference.imaging`;
+here we only bound how many photo bytes one request may make us decode.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit
+
+from .errors import Forbidden, InvalidRequest, PayloadTooLarge
+
+# Nesting beyond this is never a CDS Hooks request (FHIR Bundles nest ~10 deep) and only serves to
+# blow the parser's or a later walker's recursion limit.
+MAX_JSON_DEPTH = 64
+MAX_PREFETCH_KEYS = 32
+MAX_PREFETCH_ENTRIES = 2000  # resources across all prefetch Bundles of one request
+MAX_IMAGES = 12  # photos decoded per request (the model batches them; more is a batch job)
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # one encoded photo
+MAX_TOTAL_IMAGE_BYTES = 48 * 1024 * 1024  # all encoded photos of one request
+MAX_STRING_CHARS = 64 * 1024 * 1024  # any single JSON string (base64 photos are the big ones)
+
+
+# -- body ------------------------------------------------------------------------------------------
+
+
+def check_content_length(content_length: int | None, max_bytes: int) -> None:
+    """Refuse a declared oversize body before reading it. (A body without Content-Length, e.g.
+    chunked, is bounded again by `parse_json_body` once read with a cap.)"""
+    if content_length is not None and content_length > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+
+
+def parse_json_body(raw: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys (two parsers could disagree on
+    which value wins), bounded size and nesting, no lone surrogates (they would crash later
+    when the text is re-encoded for storage or logging)."""
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    if not raw.strip():
+        raise InvalidRequest("request body is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("request body is not UTF-8") from exc
+    if text.startswith("\ufeff"):
+        raise InvalidRequest("request body starts with a byte order mark")
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise InvalidRequest(f"JSON nesting deeper than {max_depth}") from exc
+    except _DuplicateKey as exc:
+        raise InvalidRequest(f"duplicate JSON key {str(exc)[:64]!r}") from exc
+    except _NonFiniteNumber as exc:
+        raise InvalidRequest("NaN and Infinity are not JSON") from exc
+    except ValueError as exc:  # json.JSONDecodeError
+        raise InvalidRequest("request body is not valid JSON") from exc
+    check_json_shape(value, max_depth=max_depth)
+    return value
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _NonFiniteNumber(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise _NonFiniteNumber(name)
+
+
+def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Depth and string sanity of an already-parsed JSON value, walked iteratively (a recursive
+    walk is exactly what a deep document is built to break)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > max_depth:
+                raise InvalidRequest(f"JSON nesting deeper than {max_depth}")
+            for key, child in node.items():
+                _check_string(key)
+                stack.append((child, depth + 1))
+        elif isinstance(node, list):
+            if depth > max_depth:
+                raise InvalidRequest(f"JSON nesting deeper than {max_depth}")
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            _check_string(node)
+
+
+def _check_string(text: str) -> None:
+    if len(text) > MAX_STRING_CHARS:
+        raise PayloadTooLarge("a JSON string is too long")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest("JSON string contains an unpaired surrogate") from exc
+
+
+# -- prefetch and images ---------------------------------------------------------------------------
+
+
+def check_prefetch(prefetch: Any) -> None:
+    """Bound the prefetch object: number of keys and total resources across Bundles."""
+    if prefetch is None:
+        return
+    if not isinstance(prefetch, Mapping):
+        raise InvalidRequest("prefetch must be an object", expression="prefetch")
+    if len(prefetch) > MAX_PREFETCH_KEYS:
+        raise PayloadTooLarge(f"more than {MAX_PREFETCH_KEYS} prefetch keys", expression="prefetch")
+    total = 0
+    for key, resource in prefetch.items():
+        if isinstance(resource, Mapping) and isinstance(resource.get("entry"), list):
+            total += len(resource["entry"])
+        else:
+            total += 1
+        if total > MAX_PREFETCH_ENTRIES:
+            raise PayloadTooLarge(
+                f"prefetch holds more than {MAX_PREFETCH_ENTRIES} resources", expression=f"prefetch.{key}"[:200]
+            )
+
+
+def base64_decoded_size(data: str) -> int:
+    """Upper bound of the decoded size of a base64 string, without decoding it (so a 40 MB
+    attachment can be refused before allocating its bytes)."""
+    return (len(data) * 3) // 4
+
+
+class ImageBudget:
+    """Counts photos and bytes for one request; `add` before decoding each photo."""
+
+    def __init__(
+        self,
+        *,
+        max_images: int = MAX_IMAGES,
+        max_image_bytes: int = MAX_IMAGE_BYTES,
+        max_total_bytes: int = MAX_TOTAL_IMAGE_BYTES,
+    ) -> None:
+        self.max_images = max_images
+        self.max_image_bytes = max_image_bytes
+        self.max_total_bytes = max_total_bytes
+        self.count = 0
+        self.total_bytes = 0
+
+    def add(self, size: int, *, expression: str | None = None) -> None:
+        if size > self.max_image_bytes:
+            raise PayloadTooLarge(f"an image exceeds {self.max_image_bytes} bytes", expression=expression)
+        if self.count + 1 > self.max_images:
+            raise PayloadTooLarge(f"more than {self.max_images} images in one request", expression=expression)
+        if self.total_bytes + size > self.max_total_bytes:
+            raise PayloadTooLarge(f"images exceed {self.max_total_bytes} bytes in total", expression=expression)
+        self.count += 1
+        self.total_bytes += size
+
+
+def check_images(sizes: Iterable[int]) -> None:
+    """One-shot form of ImageBudget for a list of encoded photo sizes."""
+    budget = ImageBudget()
+    for size in sizes:
+        budget.add(size)
+
+
+# -- outbound requests (SSRF) ----------------------------------------------------------------------
+
+# Never a FHIR server, whatever DERM3R_ALLOW_PRIVATE_FHIR says: link-local includes the cloud
+# metadata endpoints (169.254.169.254, fd00:ec2::254 is ULA and covered by is_private), and
+# unspecified/multicast/reserved addresses have no legitimate use as an HTTP peer.
+def _always_refused(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if ip.is_loopback:  # ::1 sits inside the IPv6 "reserved" ::/8 block; loopback is judged apart
+        return False
+    return ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_private and not ip.is_loopback
+
+
+def _unwrap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """IPv4-mapped (::ffff:127.0.0.1), 6to4 (2002:7f00:1::) and NAT64 forms reach IPv4 hosts, so
+    judge the IPv4 address they embed."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def resolve_outbound(url: str, allow_private: bool) -> list[str]:
+    """Validate an outbound URL and return the IP addresses it resolves to (all checked). Callers
+    that can pin the connection to these addresses defeat DNS rebinding between check and use."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise Forbidden("outbound URL is malformed") from exc
+    if parts.scheme not in {"http", "https"}:
+        raise Forbidden("outbound URL scheme must be http or https")
+    if parts.username is not None or parts.password is not None:
+        raise Forbidden("outbound URL must not carry credentials")
+    host = parts.hostname
+    if not host:
+        raise Forbidden("outbound URL has no host")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise Forbidden("outbound host does not resolve") from exc
+    addresses: list[str] = []
+    for info in infos:
+        raw = info[4][0]
+        ip = _unwrap(ipaddress.ip_address(raw.split("%", 1)[0]))  # drop an IPv6 zone id
+        if _always_refused(ip):
+            raise Forbidden("outbound host is a link-local, multicast or reserved address")
+        if not allow_private and not _is_public(ip):
+            raise Forbidden("outbound host is a private or loopback address")
+        if raw not in addresses:
+            addresses.append(raw)
+    if not addresses:
+        raise Forbidden("outbound host does not resolve")
+    return addresses
+
+
+def check_outbound_host(url: str, allow_private: bool) -> None:
+    """Refuse outbound requests (FHIR server, attachment URLs) to hosts that resolve to private,
+    loopback or link-local addresses unless `allow_private` (DERM3R_ALLOW_PRIVATE_FHIR). Every
+    resolved address must pass: a name resolving to one public and one private address is refused.
+    Raises Forbidden (403) with a reason that names no address."""
+    resolve_outbound(url, allow_private)
