@@ -1,0 +1,166 @@
+"""Flask blueprint for the SMART review app: the static app under /app/ and its API under /app/api/.
+
+Routes
+  GET  /app/  /app/launch.html  /app/<asset>          built app (cds_hooks/static/app)
+  GET  /app/config.json                                 SMART client id and scopes for the app
+  GET  /app/api/assessments/<id>                        the review record (JSON)
+  GET  /app/api/assessments/<id>/photos/<n>             one photograph
+  GET  /app/api/assessments/<id>/photos/<n>/overlays    overlay kinds available for it
+  GET  /app/api/assessments/<id>/photos/<n>/overlays/<kind>
+  POST /app/api/assessments/<id>/feedback               clinician agreement / disagreement
+
+Every API call needs the SMART access token (Authorization: Bearer) and the SMART `iss`
+(X-FHIR-Server); see `access.py` for how they are checked. Images are fetched by the app with the
+token and shown through blob: URLs, so no credential or patient id ever sits in a URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import flask
+from flask import Blueprint, Response, jsonify, request, send_from_directory
+
+from cds_hooks.errors import CdsError, InvalidRequest, NotFound
+from cds_hooks.review.access import FHIR_SERVER_HEADER, TokenVerifier
+from cds_hooks.review.feedback import OVERRIDE_REASONS, feedback_item
+from cds_hooks.review.store import ReviewStore, StoredImage
+from cds_hooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
+DEFAULT_CLIENT_ID = "derm3r-review"
+# SMART v2 scopes: read the patient (launch context + the API's token check), create the draft
+# CarePlan with its preliminary Observations and Provenance in one transaction.
+SCOPES = (
+    "launch openid fhirUser patient/Patient.r patient/Observation.r patient/CarePlan.c "
+    "patient/Observation.c patient/Provenance.c"
+)
+MAX_FEEDBACK_BYTES = 16 * 1024
+
+FeedbackSink = Callable[[str, dict], bool]
+
+
+def review_blueprint(
+    settings: Settings,
+    store: ReviewStore,
+    *,
+    verifier: TokenVerifier | None = None,
+    feedback_sink: FeedbackSink | None = None,
+) -> Blueprint:
+    """Build the blueprint. `feedback_sink(service_id, item)` defaults to the service's storage
+    (`cds_hooks.storage.open_store(settings.data_dir).add_feedback`), opened on first use."""
+    bp = Blueprint("review", __name__, url_prefix="/app")
+    verifier = verifier or TokenVerifier(settings)
+    sink_holder: list[FeedbackSink] = [feedback_sink] if feedback_sink else []
+    client_id = settings.extra.get("review_client_id", DEFAULT_CLIENT_ID)
+
+    def sink() -> FeedbackSink:
+        if not sink_holder:
+            from cds_hooks.storage import open_store
+
+            sink_holder.append(open_store(settings.data_dir).add_feedback)
+        return sink_holder[0]
+
+    def authorised_record(context_id: str) -> dict:
+        record = store.get(context_id)
+        if record is None:
+            # Same answer for unknown and expired ids: nothing to learn by probing.
+            raise NotFound("review record not found or expired")
+        verifier.verify(record, request.headers.get("Authorization"), request.headers.get(FHIR_SERVER_HEADER))
+        return record
+
+    def image_response(image: StoredImage) -> Response:
+        response = Response(image.data, mimetype=image.content_type)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # ------------------------------------------------------------------ static app
+
+    @bp.get("/")
+    def index() -> Response:
+        return send_from_directory(STATIC_DIR, "index.html")
+
+    @bp.get("/config.json")
+    def config() -> Response:
+        return jsonify(clientId=client_id, scope=SCOPES, overrideReasons=OVERRIDE_REASONS)
+
+    @bp.get("/<path:filename>")
+    def asset(filename: str) -> Response:
+        return send_from_directory(STATIC_DIR, filename)
+
+    # ------------------------------------------------------------------ API
+
+    @bp.get("/api/assessments/<context_id>")
+    def assessment(context_id: str) -> Response:
+        record = authorised_record(context_id)
+        return jsonify(record)
+
+    @bp.get("/api/assessments/<context_id>/photos/<int:index>")
+    def photo(context_id: str, index: int) -> Response:
+        authorised_record(context_id)
+        image = store.photo(context_id, index)
+        if image is None:
+            raise NotFound("no such photograph")
+        return image_response(image)
+
+    @bp.get("/api/assessments/<context_id>/photos/<int:index>/overlays")
+    def overlay_kinds(context_id: str, index: int) -> Response:
+        authorised_record(context_id)
+        overlays = store.overlays(context_id, index)
+        if overlays is None:
+            raise NotFound("no such photograph")
+        return jsonify(kinds=sorted(overlays))
+
+    @bp.get("/api/assessments/<context_id>/photos/<int:index>/overlays/<kind>")
+    def overlay(context_id: str, index: int, kind: str) -> Response:
+        authorised_record(context_id)
+        image = (store.overlays(context_id, index) or {}).get(kind)
+        if image is None:
+            raise NotFound("no such overlay")
+        return image_response(image)
+
+    @bp.post("/api/assessments/<context_id>/feedback")
+    def feedback(context_id: str) -> tuple[Response, int]:
+        record = authorised_record(context_id)
+        if (request.content_length or 0) > MAX_FEEDBACK_BYTES:
+            raise InvalidRequest("feedback too large")
+        body = request.get_json(silent=True)
+        service_id, item = feedback_item(record, body)
+        stored = sink()(service_id, item)
+        log.info("review feedback recorded: outcome=%s new=%s", item["outcome"], stored)
+        return jsonify(status="recorded", outcome=item["outcome"]), 201
+
+    # ------------------------------------------------------------------ headers and errors
+
+    @bp.after_request
+    def security_headers(response: Response) -> Response:
+        # connect-src must reach the EHR's authorization and FHIR servers, which are only known at
+        # launch; everything the app itself loads (scripts, styles, images) is same-origin.
+        connect = "'self' https:" + (" http:" if settings.allow_private_fhir else "")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+            f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # The launch and redirect URLs carry `launch`, `code` and `state`: never leak them.
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.endswith((".html", "/")) or "/api/" in request.path:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @bp.errorhandler(CdsError)
+    def cds_error(exc: CdsError) -> tuple[Response, int]:
+        issue: dict = {"severity": "error", "code": exc.code, "diagnostics": exc.message}
+        if exc.expression:
+            issue["expression"] = [exc.expression]
+        response = flask.make_response(jsonify(resourceType="OperationOutcome", issue=[issue]), exc.status)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="derm3r-review"'
+        return response, exc.status
+
+    return bp

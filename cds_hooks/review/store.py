@@ -1,0 +1,261 @@
+"""Short-lived review records: what the SMART review app shows for one assessment card.
+
+The service calls `ReviewStore.put` while answering a hook and puts the returned id in the card's
+SMART link as `appContext`. The app later reads the record through the review API. Records live in
+one SQLite file under `data_dir` (WAL mode) so that any gunicorn worker can answer for a record
+another worker wrote, and they expire after `ttl_seconds`: the review app is for the encounter at
+hand, not an archive of patient data.
+
+The id is 256 bits from `secrets` and carries no PHI: it is the only thing that travels through the
+EHR, the browser's URL bar and the logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from inference.case import Case, FindingKey
+from inference.results import Assessment
+from inference.serialize import to_jsonable
+
+log = logging.getLogger(__name__)
+
+DB_FILENAME = "review.sqlite3"
+BUSY_TIMEOUT_MS = 5000
+# Trend series the app charts (clinician-entered findings over visits).
+TREND_KEYS: tuple[FindingKey, ...] = (FindingKey.PASI, FindingKey.BSA_PERCENT, FindingKey.DLQI)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_record (
+    id          TEXT PRIMARY KEY,
+    patient_ref TEXT NOT NULL,
+    fhir_server TEXT,
+    created_at  REAL NOT NULL,
+    expires_at  REAL NOT NULL,
+    payload     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS review_record_expires ON review_record (expires_at);
+CREATE TABLE IF NOT EXISTS review_photo (
+    record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    content_type TEXT,
+    data         BLOB    NOT NULL,
+    PRIMARY KEY (record_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS review_overlay (
+    record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
+    idx          INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    data         BLOB    NOT NULL,
+    PRIMARY KEY (record_id, idx, kind)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    data: bytes
+    content_type: str
+
+
+class ReviewStore:
+    """Records for the review app, keyed by an opaque random id, expiring after `ttl_seconds`."""
+
+    def __init__(self, data_dir: Path, ttl_seconds: int = 3600) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self.path = Path(data_dir) / DB_FILENAME
+        self.ttl_seconds = ttl_seconds
+        self._local = threading.local()
+        # Private to the service user, like the service's own store: records hold patient data.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        # executescript runs its own implicit transaction; every statement is IF NOT EXISTS, so
+        # workers starting together are safe.
+        self._conn().executescript(_SCHEMA)
+
+    # ------------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        # One connection per thread and per process: a connection must not cross a fork() into a
+        # gunicorn worker, so the pid is checked too.
+        key = os.getpid()
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != key:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._local.conn, self._local.pid = conn, key
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ records
+
+    def put(
+        self,
+        assessment: Assessment,
+        case: Case,
+        resources: list[dict],
+        *,
+        fhir_server: str | None = None,
+        service_id: str | None = None,
+        card_uuid: str | None = None,
+    ) -> str:
+        """Store what the app shows for one assessment; return its opaque id.
+
+        `fhir_server` (the hook request's `fhirServer`) binds the record to that server: the review
+        API then only accepts SMART tokens that this server honours. `service_id` and `card_uuid`
+        let clinician feedback from the app be filed as CDS Hooks feedback on that card."""
+        now = time.time()
+        record_id = secrets.token_urlsafe(32)
+        payload = {
+            "patient": case.patient.ref,
+            "asOf": case.as_of.isoformat(),
+            "serviceId": service_id,
+            "cardUuid": card_uuid,
+            "assessment": to_jsonable(assessment),
+            "resources": resources,
+            "photos": [
+                {
+                    "index": i,
+                    "ref": p.ref,
+                    "region": p.region.value,
+                    "bodySite": p.body_site,
+                    "taken": p.taken.isoformat() if p.taken else None,
+                    "contentType": p.content_type,
+                }
+                for i, p in enumerate(case.photos)
+            ],
+            "history": {key.value: _series(case, key) for key in TREND_KEYS},
+            "conditions": [
+                {"key": c.key.value, "display": c.display, "ref": c.source_ref, "active": c.active}
+                for c in case.conditions
+            ],
+            "medications": [
+                {"key": m.key, "display": m.display, "ref": m.source_ref, "active": m.active} for m in case.medications
+            ],
+        }
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        with self._transaction() as conn:
+            self._purge(conn, now)
+            conn.execute(
+                "INSERT INTO review_record (id, patient_ref, fhir_server, created_at, expires_at, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (record_id, case.patient.ref, fhir_server.rstrip("/") if fhir_server else None, now,
+                 now + self.ttl_seconds, text),
+            )
+            conn.executemany(
+                "INSERT INTO review_photo (record_id, idx, content_type, data) VALUES (?, ?, ?, ?)",
+                [(record_id, i, p.content_type, p.data) for i, p in enumerate(case.photos)],
+            )
+        return record_id
+
+    def get(self, context_id: str) -> dict | None:
+        """The record as stored (plain JSON values), with `id`, `fhirServer` and `expiresAt`; None
+        when unknown or expired."""
+        rows = self._conn().execute(
+            "SELECT payload, fhir_server, expires_at FROM review_record WHERE id = ? AND expires_at > ?",
+            (context_id, time.time()),
+        ).fetchall()
+        if not rows:
+            return None
+        payload, fhir_server, expires_at = rows[0]
+        record: dict[str, Any] = json.loads(payload)
+        record.update(id=context_id, fhirServer=fhir_server, expiresAt=expires_at)
+        return record
+
+    def photo(self, context_id: str, index: int) -> StoredImage | None:
+        rows = self._conn().execute(
+            "SELECT p.data, p.content_type FROM review_photo p JOIN review_record r ON r.id = p.record_id"
+            " WHERE p.record_id = ? AND p.idx = ? AND r.expires_at > ?",
+            (context_id, index, time.time()),
+        ).fetchall()
+        if not rows:
+            return None
+        data, content_type = rows[0]
+        return StoredImage(bytes(data), content_type or _sniff_type(data))
+
+    def overlays(self, context_id: str, index: int) -> dict[str, StoredImage] | None:
+        """Overlay images of what DERM-Rec measured on one photo, rendered on first request and then
+        kept with the record. {} when the renderer is not available or fails on this photo."""
+        cached = self._conn().execute(
+            "SELECT kind, data FROM review_overlay WHERE record_id = ? AND idx = ?", (context_id, index)
+        ).fetchall()
+        if cached:
+            return {kind: StoredImage(bytes(data), _sniff_type(data)) for kind, data in cached if kind != "_none"}
+        photo = self.photo(context_id, index)
+        if photo is None:
+            return None
+        rendered = render_overlays_safely(photo.data)
+        # "_none" marks a photo that has no overlays, so the renderer is not retried on every request.
+        rows = [(context_id, index, kind, data) for kind, data in rendered.items()] or [(context_id, index, "_none", b"")]
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM review_record WHERE id = ?", (context_id,)).fetchone():
+                conn.executemany("INSERT OR REPLACE INTO review_overlay VALUES (?, ?, ?, ?)", rows)
+        return {kind: StoredImage(data, _sniff_type(data)) for kind, data in rendered.items()}
+
+    def purge_expired(self) -> int:
+        with self._transaction() as conn:
+            return self._purge(conn, time.time())
+
+    @staticmethod
+    def _purge(conn: sqlite3.Connection, now: float) -> int:
+        return conn.execute("DELETE FROM review_record WHERE expires_at <= ?", (now,)).rowcount
+
+
+def _series(case: Case, key: FindingKey) -> list[dict]:
+    return [
+        {"date": f.effective.isoformat() if f.effective else None, "value": f.value, "ref": f.source_ref}
+        for f in case.history(key)
+        if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
+    ]
+
+
+def _sniff_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def render_overlays_safely(data: bytes) -> dict[str, bytes]:
+    """Call the image engineer's `inference.overlays.render_overlays` if it is installed.
+
+    Overlays are an aid, never a reason to fail the review: a missing module or a photo the renderer
+    rejects yields no overlays (the app then shows the photograph alone)."""
+    try:
+        from inference.overlays import render_overlays
+    except ImportError:
+        return {}
+    try:
+        result = render_overlays(data)
+    except (ValueError, OSError, RuntimeError) as exc:  # undecodable or unsupported photo
+        log.info("overlay rendering failed: %s", type(exc).__name__)
+        return {}
+    return {str(k): bytes(v) for k, v in result.items() if isinstance(v, (bytes, bytearray)) and v}

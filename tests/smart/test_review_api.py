@@ -1,0 +1,156 @@
+"""Review store and API without a browser: records, expiry, the SMART token check, feedback."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from cds_hooks.review import ReviewStore, review_blueprint
+from cds_hooks.review.access import TokenVerifier
+from cds_hooks.settings import Settings
+from tests.smart.case_data import build_case, draft_resources, hand_built_assessment
+
+FHIR = "https://ehr.example.org/fhir"
+GOOD = "good-token"
+
+
+@dataclass
+class _Resp:
+    status_code: int
+    body: dict
+
+    def json(self) -> dict:
+        return self.body
+
+
+@dataclass
+class FakeFhir:
+    """Stands in for the FHIR server's Patient read used as the token check."""
+
+    calls: list[str] = field(default_factory=list)
+
+    def get(self, url: str, headers: dict, timeout: float, allow_redirects: bool) -> _Resp:
+        self.calls.append(url)
+        if headers.get("Authorization") != f"Bearer {GOOD}":
+            return _Resp(401, {})
+        pid = url.rsplit("/", 1)[-1]
+        if pid != "pso-moderate-1":
+            return _Resp(403, {})
+        return _Resp(200, {"resourceType": "Patient", "id": pid})
+
+
+@pytest.fixture()
+def setup(tmp_path: Path):
+    settings = Settings(data_dir=tmp_path)
+    store = ReviewStore(tmp_path, ttl_seconds=60)
+    case = build_case()
+    assessment = hand_built_assessment(case)
+    context_id = store.put(assessment, case, draft_resources(assessment), fhir_server=FHIR, service_id="derm3r-psoriasis", card_uuid="card-1")
+    fake = FakeFhir()
+    received: list[tuple[str, dict]] = []
+    app = Flask(__name__)
+    app.register_blueprint(review_blueprint(settings, store, verifier=TokenVerifier(settings, session=fake),  # type: ignore[arg-type]
+                                            feedback_sink=lambda s, i: received.append((s, i)) or True))
+    return app.test_client(), store, context_id, fake, received
+
+
+def auth(token: str = GOOD, server: str = FHIR) -> dict:
+    return {"Authorization": f"Bearer {token}", "X-FHIR-Server": server}
+
+
+def test_record_id_is_opaque_and_record_round_trips(setup) -> None:
+    client, store, context_id, _, _ = setup
+    assert len(context_id) >= 43 and "pso" not in context_id
+    record = store.get(context_id)
+    assert record is not None and record["patient"] == "Patient/pso-moderate-1"
+    assert [p["ref"] for p in record["photos"]] == ["Media/photo-trunk", "Media/photo-arm", "Media/photo-leg"]
+    assert [p["value"] for p in record["history"]["pasi"]] == [16.8, 12.1, 9.4, 11.2]
+    assert store.photo(context_id, 0).data.startswith(b"\xff\xd8")
+
+
+def test_api_returns_record_and_photos_with_valid_token(setup) -> None:
+    client, _, context_id, fake, _ = setup
+    r = client.get(f"/app/api/assessments/{context_id}", headers=auth())
+    assert r.status_code == 200, r.json
+    assert r.json["assessment"]["severity"]["level"] == "moderate"
+    assert r.headers["Cache-Control"] == "no-store"
+    img = client.get(f"/app/api/assessments/{context_id}/photos/2", headers=auth())
+    assert img.status_code == 200 and img.mimetype == "image/jpeg"
+    assert len(fake.calls) == 1  # the token check is cached for the second call
+    kinds = client.get(f"/app/api/assessments/{context_id}/photos/0/overlays", headers=auth())
+    assert kinds.status_code == 200 and isinstance(kinds.json["kinds"], list)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Basic abc", "X-FHIR-Server": FHIR}, 401),
+        (auth(token="stolen"), 401),
+        (auth(server="https://evil.example.org/fhir"), 403),
+        ({"Authorization": f"Bearer {GOOD}"}, 401),
+    ],
+)
+def test_api_rejects_bad_credentials(setup, headers: dict, status: int) -> None:
+    client, _, context_id, _, _ = setup
+    r = client.get(f"/app/api/assessments/{context_id}", headers=headers)
+    assert r.status_code == status
+    assert r.json["resourceType"] == "OperationOutcome"
+
+
+def test_unknown_and_expired_ids_are_404(tmp_path: Path, setup) -> None:
+    client, _, _, _, _ = setup
+    assert client.get("/app/api/assessments/nope", headers=auth()).status_code == 404
+    store = ReviewStore(tmp_path / "short", ttl_seconds=1)
+    case = build_case()
+    a = hand_built_assessment(case)
+    cid = store.put(a, case, [])
+    assert store.get(cid) is not None
+    time.sleep(1.1)
+    assert store.get(cid) is None and store.photo(cid, 0) is None
+
+
+def test_records_are_shared_across_store_instances(tmp_path: Path) -> None:
+    case = build_case()
+    cid = ReviewStore(tmp_path).put(hand_built_assessment(case), case, [])
+    assert ReviewStore(tmp_path).get(cid) is not None  # as another gunicorn worker would see it
+
+
+def test_feedback_is_filed_as_cds_hooks_feedback(setup) -> None:
+    client, _, context_id, _, received = setup
+    r = client.post(f"/app/api/assessments/{context_id}/feedback", headers=auth(),
+                    json={"outcome": "overridden", "section": "tcm", "reason": "tcm-disagree", "comment": "tongue pale"})
+    assert r.status_code == 201
+    service_id, item = received[0]
+    assert service_id == "derm3r-psoriasis" and item["card"] == "card-1"
+    assert item["overrideReason"]["reason"]["code"] == "tcm-disagree"
+    assert item["overrideReason"]["userComment"] == "tongue pale"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"outcome": "maybe"},
+        {"outcome": "overridden", "reason": "because"},
+        {"outcome": "accepted", "section": "nowhere"},
+        {"outcome": "accepted", "comment": "x" * 3000},
+        {"outcome": "accepted", "written": "CarePlan/1"},
+        ["accepted"],
+    ],
+)
+def test_feedback_rejects_malformed_bodies(setup, body) -> None:
+    client, _, context_id, _, received = setup
+    r = client.post(f"/app/api/assessments/{context_id}/feedback", headers=auth(), json=body)
+    assert r.status_code == 400 and not received
+
+
+def test_static_app_is_served_with_security_headers(setup) -> None:
+    client, *_ = setup
+    r = client.get("/app/config.json")
+    assert r.json["clientId"] == "derm3r-review" and "patient/CarePlan.c" in r.json["scope"]
+    assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+    assert r.headers["Referrer-Policy"] == "no-referrer"
