@@ -24,6 +24,8 @@ Trust file format (JSON object, one entry per issuer, keyed by the exact `iss` v
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import threading
@@ -305,6 +307,7 @@ class JwtVerifier:
             issuer_for_log = issuer  # only ever a value from our own trust file
             if alg not in policy.algorithms:
                 raise Unauthorized("algorithm not allowed for this issuer")
+            _precheck_claim_types(unverified)
             key = self._key_for(policy, header, kid, alg)
             payload = self._decode(token, key, alg)
             claims = self._check_claims(payload, policy, audience)
@@ -443,6 +446,17 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _precheck_claim_types(payload: Mapping[str, Any]) -> None:
+    """Type checks PyJWT would otherwise report as a generic decode error. Only a better message:
+    the same checks run again on the verified payload."""
+    for name in ("exp", "iat", "nbf"):
+        if name in payload and not _is_number(payload[name]):
+            raise Unauthorized(f"invalid {name} claim")
+    for name in ("jti", "sub", "tenant"):
+        if name in payload and not isinstance(payload[name], str):
+            raise Unauthorized(f"invalid {name} claim")
+
+
 def _bearer_token(authorization: str | None) -> str:
     if authorization is None or not authorization.strip():
         raise Unauthorized("missing Authorization header")
@@ -452,9 +466,11 @@ def _bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer":
         raise Unauthorized("Authorization scheme is not Bearer")
     token = rest.strip()
+    if not token:
+        raise Unauthorized("missing bearer token")
     # Exactly one token: "Bearer a b", "Bearer a,Bearer b" and the like are refused rather than
     # guessing which part the client meant.
-    if not token or any(c.isspace() or c == "," for c in token):
+    if any(c.isspace() or c == "," for c in token):
         raise Unauthorized("malformed Authorization header")
     parts = token.split(".")
     if len(parts) != 3 or not all(parts[:2]) or not all(_is_b64url(p) for p in parts):
@@ -470,9 +486,12 @@ def _is_b64url(segment: str) -> bool:
 
 
 def _header(token: str) -> dict[str, Any]:
+    # Decoded here rather than with jwt.get_unverified_header so that each header problem gets
+    # its own reason (PyJWT folds e.g. a bad `crit` into a generic error).
+    segment = token.split(".", 1)[0]
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError as exc:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error) as exc:
         raise Unauthorized("malformed token header") from exc
     if not isinstance(header, dict):
         raise Unauthorized("malformed token header")
