@@ -27,6 +27,9 @@ class Settings:
     model_dir: Path | None = None  # DERM3R_MODEL_DIR (None: the model shipped in the package)
     knowledge_dir: Path | None = None  # DERM3R_KNOWLEDGE_DIR (None: the shipped knowledge base)
     onnx_threads: int = 1  # DERM3R_ONNX_THREADS
+    review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
+    max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
+    fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -51,4 +54,7 @@ class Settings:
             model_dir=Path(env["DERM3R_MODEL_DIR"]) if env.get("DERM3R_MODEL_DIR") else None,
             knowledge_dir=Path(env["DERM3R_KNOWLEDGE_DIR"]) if env.get("DERM3R_KNOWLEDGE_DIR") else None,
             onnx_threads=int(env.get("DERM3R_ONNX_THREADS", "1")),
+            review_ttl_seconds=int(env.get("DERM3R_REVIEW_TTL", "900")),
+            max_photos=int(env.get("DERM3R_MAX_PHOTOS", "16")),
+            fhir_max_pages=int(env.get("DERM3R_FHIR_MAX_PAGES", "5")),
         )

@@ -1,0 +1,136 @@
+"""The handler behind both derm3r services: resolve data -> build the case -> run the agents ->
+cards, with an audit record per decision."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import uuid
+from typing import Callable
+
+from cds_hooks.audit import decision_record
+from cds_hooks.cards import CardInputs, build_cards
+from cds_hooks.deadline import Deadline
+from cds_hooks.errors import InvalidRequest, ServiceUnavailable
+from cds_hooks.limits import MAX_IMAGES, check_images
+from cds_hooks.prefetch import FhirReader, PrefetchResolver, ResolvedData
+from cds_hooks.registry import ServiceCall, ServiceDefinition
+from cds_hooks.runtime import Runtime
+from cds_hooks.wire.request import HookRequest
+from cds_hooks.wire.response import CdsResponse
+from fhir_mapping.errors import FhirError, InvalidResource
+from inference.case import Case, ConditionKey, FindingKey
+from inference.results import Assessment
+
+log = logging.getLogger(__name__)
+
+# Findings that make a record dermatologically relevant even without a psoriasis diagnosis.
+_DERM_FINDINGS = frozenset({FindingKey.PASI, FindingKey.BSA_PERCENT, FindingKey.PGA, FindingKey.DLQI})
+
+
+def is_relevant(case: Case) -> bool:
+    """Only charts with psoriasis, photographs or skin scores get cards; everyone else gets the
+    spec's empty answer instead of noise."""
+    return (
+        case.has_condition(ConditionKey.PSORIASIS)
+        or bool(case.photos)
+        or any(f.key in _DERM_FINDINGS for f in case.findings)
+    )
+
+
+def _attachment_fetcher(resolved: ResolvedData, deadline: Deadline) -> Callable[[str], bytes] | None:
+    reader: FhirReader | None = resolved.reader
+    if reader is None:
+        return None
+
+    def fetch(url: str) -> bytes:
+        if deadline.expired():
+            from fhir_mapping.errors import FhirUnavailable
+
+            raise FhirUnavailable("request deadline passed before the photograph could be fetched")
+        return reader.attachment(url)
+
+    return fetch
+
+
+def build_case_for(request: HookRequest, resolved: ResolvedData, runtime: Runtime, deadline: Deadline) -> Case:
+    from fhir_mapping.case_builder import build_case
+
+    try:
+        case = build_case(
+            list(resolved.resources),
+            patient_id=request.context.patient_id,
+            as_of=runtime.clock(),
+            fetch_attachment=_attachment_fetcher(resolved, deadline),
+            # Never more photos than the per-request image budget allows.
+            max_photos=min(runtime.settings.max_photos, MAX_IMAGES),
+        )
+    except InvalidResource as exc:
+        raise InvalidRequest(f"FHIR data could not be read: {exc.message}", expression="prefetch") from exc
+    except FhirError as exc:
+        raise ServiceUnavailable(f"FHIR data could not be fetched: {exc.message}") from exc
+    check_images(len(p.data) for p in case.photos)
+    if resolved.issues:
+        case = dataclasses.replace(case, issues=case.issues + resolved.issues)
+    return case
+
+
+def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
+    request, service = call.request, call.service
+    started = time.monotonic()
+    settings = runtime.settings
+    deadline = Deadline(settings.request_deadline_seconds)
+    resolver = PrefetchResolver(
+        allowlist=settings.fhir_allowlist,
+        allow_private=settings.allow_private_fhir,
+        client_factory=runtime.client_factory,
+        deadline=deadline,
+        per_call_timeout=settings.fhir_timeout_seconds,
+    )
+    resolved = resolver.resolve(request, service)
+    case = build_case_for(request, resolved, runtime, deadline)
+
+    assessment: Assessment | None = None
+    if is_relevant(case):
+        assessment = runtime.pipeline.assess(case)
+        response = respond(assessment, case, request, service, runtime)
+    else:
+        response = CdsResponse(cards=())
+
+    runtime.store.append_audit(
+        decision_record(
+            at=runtime.clock(),
+            service_id=service.id,
+            hook=request.hook,
+            hook_instance=request.hook_instance,
+            client_issuer=call.client_issuer,
+            origins=resolved.origins,
+            case=case,
+            assessment=assessment,
+            response=response,
+            duration_ms=(time.monotonic() - started) * 1000.0,
+        )
+    )
+    return response
+
+
+def respond(assessment: Assessment, case: Case, request: HookRequest, service: ServiceDefinition, runtime: Runtime) -> CdsResponse:
+    from fhir_mapping.writeback import assessment_resources
+
+    resources = assessment_resources(assessment)
+    card_uuid = str(uuid.uuid4())
+    review_id = None
+    if runtime.review_store is not None:
+        review_id = runtime.review_store.put(
+            assessment, case, resources, fhir_server=request.fhir_server, service_id=service.id, card_uuid=card_uuid
+        )
+    inputs = CardInputs(
+        assessment=assessment,
+        case=case,
+        resources=tuple(resources),
+        public_base_url=runtime.settings.public_base_url,
+        assessment_uuid=card_uuid,
+        review_id=review_id,
+    )
+    return CdsResponse(cards=build_cards(inputs))

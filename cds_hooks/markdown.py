@@ -1,0 +1,52 @@
+"""GitHub-flavoured Markdown for card details: escaping of interpolated text and small builders.
+
+Card detail is Markdown the EHR renders. Anything that came from the record or the agents is escaped,
+so a display string such as `*urgent*` or `<img src=x>` shows as text instead of changing the card."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from inference.results import Evidence
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
+
+
+def escape(text: str) -> str:
+    """Escape GFM inline syntax and HTML; collapse line breaks (one statement, one line)."""
+    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def evidence_line(item: Evidence) -> str:
+    """`statement (source; rule)` with the citation as a footnote-like suffix."""
+    parts = [escape(item.statement)]
+    refs = [escape(r) for r in (item.source_ref, item.rule) if r]
+    if refs:
+        parts.append(f"({'; '.join(refs)})")
+    return " ".join(parts)
+
+
+def evidence_bullets(items: Iterable[Evidence], *, limit: int = 8) -> str:
+    items = list(items)
+    lines = [evidence_line(e) for e in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"... and {len(items) - limit} more (see the review app)")
+    return bullets(lines)
+
+
+def citations(items: Iterable[Evidence]) -> list[str]:
+    """Distinct citations in first-seen order."""
+    return list(dict.fromkeys(e.citation for e in items if e.citation))
+
+
+def section(title: str, body: str) -> str:
+    return f"### {title}\n\n{body.strip()}\n" if body.strip() else ""
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.0f}%"

@@ -1,0 +1,49 @@
+"""The per-process objects a request needs, built once by the app factory and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable
+
+from cds_hooks.prefetch import ClientFactory
+from cds_hooks.registry import Registry
+from cds_hooks.settings import Settings
+from cds_hooks.storage import Store
+
+if TYPE_CHECKING:
+    from cds_hooks.auth import JwtVerifier
+    from cds_hooks.review.store import ReviewStore
+    from inference.pipeline import Pipeline
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    registry: Registry
+    pipeline: "Pipeline"
+    store: Store
+    client_factory: ClientFactory
+    verifier: "JwtVerifier | None" = None  # None only when DERM3R_AUTH=off
+    review_store: "ReviewStore | None" = None
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def fhir_client_factory(settings: Settings) -> ClientFactory:
+    """The production FhirClient, bounded by the settings (allow-list, paging)."""
+    from fhir_mapping.client import FhirClient
+
+    def make(base_url: str, access_token: str | None, timeout: float) -> FhirClient:
+        return FhirClient(
+            base_url,
+            access_token=access_token,
+            timeout=timeout,
+            allowlist=settings.fhir_allowlist,
+            max_pages=settings.fhir_max_pages,
+        )
+
+    return make
