@@ -1,0 +1,648 @@
+"""Every code the service reads or writes, in one place.
+
+Tables translate FHIR codings into the internal keys of `inference.case` (`FindingKey`,
+`ConditionKey`, `BodyRegion`, medication keys) and name the codings the service writes back. The
+README's data-contract table is rendered from `CONTRACT` (see `fhir_mapping.contract_table`), so a
+code added here is documented by construction.
+
+Codes marked "(unverified)" in a display came from clinical.md's unverified list or from memory
+without a terminology server at hand: they are accepted on input (a wrong code simply never
+matches) but should be checked before anyone relies on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from inference.case import BodyRegion, ConditionKey, FindingKey
+
+# ------------------------------------------------------------------ code systems
+
+LOINC = "http://loinc.org"
+SNOMED = "http://snomed.info/sct"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ICD10_SYSTEMS = frozenset(
+    {ICD10, ICD10_CM, "urn:oid:2.16.840.1.113883.6.3", "urn:oid:2.16.840.1.113883.6.90"}
+)
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+# The project's own CodeSystem: a stable canonical URL (a CodeSystem resource need not be served
+# there for the codes to be meaningful; the README's data-contract table defines them).
+DERM3R = "https://derm3r.org/fhir/CodeSystem/derm3r"
+DERM3R_IDENTIFIER = "https://derm3r.org/fhir/NamingSystem/resource-id"
+DERM3R_DEVICE_IDENTIFIER = "https://derm3r.org/fhir/NamingSystem/device"
+
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+V3_OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+V3_DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+PROVENANCE_PARTICIPANT = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
+MEDIA_MODALITY = "http://terminology.hl7.org/CodeSystem/media-modality"
+DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+V2_YES_NO = "http://terminology.hl7.org/CodeSystem/v2-0136"
+
+Coding = tuple[str, str]  # (system, code)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """One row of the data contract."""
+
+    system: str
+    code: str
+    display: str
+    direction: Literal["read", "write", "read/write"]
+    maps_to: str = ""  # internal key, or what the service writes it for
+
+
+# ------------------------------------------------------------------ the project's own codes
+
+# Clinician- or patient-entered scores with no LOINC code (clinical.md "Other measures").
+D_PASI = "pasi"
+D_BSA = "bsa-percent"
+D_PGA = "pga"
+D_DLQI = "dlqi"
+D_ITCH_NRS = "itch-nrs"
+D_PEST = "pest-score"
+D_PHQ2 = "phq2"
+D_TONGUE = "tcm-tongue"
+D_PULSE = "tcm-pulse"
+D_SPECIAL_AREA = "special-area"
+D_TOPICAL_FAILURE = "topical-failure"
+D_JOINT_PAIN = "joint-pain"
+D_LESION_ONSET = "lesion-onset"
+
+# What the service writes back (AI output).
+D_PASI_AI = "pasi-image-estimate"
+D_PASI_AI_LOW = "pasi-image-estimate-low"
+D_PASI_AI_HIGH = "pasi-image-estimate-high"
+D_LESION_ATTRIBUTES = "lesion-attributes-image"
+D_ERYTHEMA = "erythema-score"
+D_SCALE = "desquamation-score"
+D_THICKNESS = "induration-score"
+D_AREA_FRACTION = "lesional-area-percent"
+D_PSORIASIS_PROBABILITY = "psoriasis-probability"
+D_CLASS_PROBABILITY = "class-probability"
+D_IMAGE_ANALYSIS = "image-analysis"  # Observation.method
+D_CARE_PLAN = "psoriasis-care-plan-draft"
+D_TCM_INTEGRATIVE = "tcm-integrative"
+D_SOFTWARE = "cds-software"
+
+# Internal finding keys -> their own-CodeSystem code (input); FindingKey values are the vocabulary.
+_DERM3R_FINDINGS: dict[str, tuple[FindingKey, str]] = {
+    D_PASI: (FindingKey.PASI, "Psoriasis Area and Severity Index (0-72)"),
+    D_BSA: (FindingKey.BSA_PERCENT, "Body surface area involved by psoriasis (%)"),
+    D_PGA: (FindingKey.PGA, "Physician global assessment of psoriasis (0-4 or 0-5)"),
+    D_DLQI: (FindingKey.DLQI, "Dermatology Life Quality Index (0-30)"),
+    D_ITCH_NRS: (FindingKey.ITCH_NRS, "Itch numeric rating scale (0-10)"),
+    D_PEST: (FindingKey.PEST_SCORE, "Psoriasis Epidemiology Screening Tool: number of yes answers (0-5)"),
+    D_PHQ2: (FindingKey.PHQ2, "PHQ-2 total score (0-6)"),
+    D_TONGUE: (FindingKey.TONGUE, "TCM tongue finding"),
+    D_PULSE: (FindingKey.PULSE, "TCM pulse finding"),
+    D_SPECIAL_AREA: (FindingKey.SPECIAL_AREA, "Psoriasis in a special area (scalp, face, palms/soles, nails, genitals)"),
+    D_TOPICAL_FAILURE: (FindingKey.TOPICAL_FAILURE, "Documented failure of topical therapy"),
+    D_JOINT_PAIN: (FindingKey.JOINT_PAIN, "Joint pain or swelling reported"),
+    D_LESION_ONSET: (FindingKey.LESION_ONSET, "Lesion course: new/spreading, stable or long-standing"),
+}
+
+# ------------------------------------------------------------------ LOINC findings (input)
+
+LOINC_BMI = "39156-5"
+LOINC_BP_PANEL = "85354-9"
+LOINC_BP_PANEL_OLD = "55284-4"  # "Blood pressure systolic and diastolic", used by Synthea
+LOINC_SYSTOLIC = "8480-6"
+LOINC_DIASTOLIC = "8462-4"
+LOINC_HBA1C = "4548-4"
+LOINC_PREGNANCY_STATUS = "82810-3"
+LOINC_PHQ2 = "55758-7"
+
+_LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
+    LOINC_BMI: (FindingKey.BMI, "Body mass index (BMI) [Ratio]"),
+    LOINC_SYSTOLIC: (FindingKey.SYSTOLIC_BP, "Systolic blood pressure"),
+    LOINC_DIASTOLIC: (FindingKey.DIASTOLIC_BP, "Diastolic blood pressure"),
+    LOINC_HBA1C: (FindingKey.HBA1C, "Hemoglobin A1c/Hemoglobin.total in Blood"),
+    "17856-6": (FindingKey.HBA1C, "Hemoglobin A1c/Hemoglobin.total in Blood by HPLC"),
+    "18262-6": (FindingKey.LDL, "Cholesterol in LDL [Mass/volume] in Serum or Plasma by Direct assay"),
+    "13457-7": (FindingKey.LDL, "Cholesterol in LDL [Mass/volume] in Serum or Plasma by calculation"),
+    "2089-1": (FindingKey.LDL, "Cholesterol in LDL [Mass/volume] in Serum or Plasma"),
+    "2093-3": (FindingKey.TOTAL_CHOLESTEROL, "Cholesterol [Mass/volume] in Serum or Plasma"),
+    LOINC_PREGNANCY_STATUS: (FindingKey.PREGNANT, "Pregnancy status"),
+    LOINC_PHQ2: (FindingKey.PHQ2, "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]"),
+}
+
+# Panels whose findings live in components (the panel code itself yields nothing).
+BP_PANEL_CODES: frozenset[Coding] = frozenset({(LOINC, LOINC_BP_PANEL), (LOINC, LOINC_BP_PANEL_OLD)})
+
+# SNOMED codes used as Observation.code (input).
+SNOMED_JOINT_PAIN = "57676002"
+_SNOMED_FINDINGS: dict[str, tuple[FindingKey, str]] = {
+    SNOMED_JOINT_PAIN: (FindingKey.JOINT_PAIN, "Joint pain (finding)"),
+}
+
+FINDING_CODES: dict[Coding, FindingKey] = {
+    **{(DERM3R, c): k for c, (k, _) in _DERM3R_FINDINGS.items()},
+    **{(LOINC, c): k for c, (k, _) in _LOINC_FINDINGS.items()},
+    **{(SNOMED, c): k for c, (k, _) in _SNOMED_FINDINGS.items()},
+}
+
+
+def finding_key(system: str | None, code: str | None) -> FindingKey | None:
+    """The finding key for an Observation.code coding, or None if the service does not use it."""
+    if not system or not code:
+        return None
+    return FINDING_CODES.get((system, code.strip()))
+
+
+# ------------------------------------------------------------------ units (input normalisation)
+
+@dataclass(frozen=True)
+class UnitRule:
+    """The canonical unit of a numeric finding and how to convert accepted alternatives."""
+
+    canonical: str
+    # accepted unit spelling (lower-cased UCUM code or unit text) -> (multiplier, offset) into canonical
+    accepted: dict[str, tuple[float, float]]
+    minimum: float
+    maximum: float
+
+
+_SCORE = {"": (1.0, 0.0), "{score}": (1.0, 0.0), "1": (1.0, 0.0), "{#}": (1.0, 0.0), "score": (1.0, 0.0)}
+# LDL / cholesterol: 1 mmol/L = 38.67 mg/dL (molar mass of cholesterol 386.65 g/mol).
+_CHOL = {"mg/dl": (1.0, 0.0), "mmol/l": (38.67, 0.0)}
+
+UNIT_RULES: dict[FindingKey, UnitRule] = {
+    FindingKey.PASI: UnitRule("{score}", _SCORE, 0.0, 72.0),
+    FindingKey.BSA_PERCENT: UnitRule("%", {"%": (1.0, 0.0), "": (1.0, 0.0), "percent": (1.0, 0.0)}, 0.0, 100.0),
+    FindingKey.PGA: UnitRule("{score}", _SCORE, 0.0, 5.0),
+    FindingKey.DLQI: UnitRule("{score}", _SCORE, 0.0, 30.0),
+    FindingKey.ITCH_NRS: UnitRule("{score}", _SCORE, 0.0, 10.0),
+    FindingKey.PEST_SCORE: UnitRule("{score}", _SCORE, 0.0, 5.0),
+    FindingKey.PHQ2: UnitRule("{score}", _SCORE, 0.0, 6.0),
+    FindingKey.BMI: UnitRule("kg/m2", {"kg/m2": (1.0, 0.0), "kg/m^2": (1.0, 0.0), "": (1.0, 0.0)}, 5.0, 150.0),
+    FindingKey.SYSTOLIC_BP: UnitRule("mm[Hg]", {"mm[hg]": (1.0, 0.0), "mmhg": (1.0, 0.0), "": (1.0, 0.0)}, 30.0, 300.0),
+    FindingKey.DIASTOLIC_BP: UnitRule("mm[Hg]", {"mm[hg]": (1.0, 0.0), "mmhg": (1.0, 0.0), "": (1.0, 0.0)}, 10.0, 250.0),
+    # IFCC mmol/mol -> NGSP %: % = 0.09148 * mmol/mol + 2.152 (NGSP/IFCC master equation).
+    FindingKey.HBA1C: UnitRule("%", {"%": (1.0, 0.0), "": (1.0, 0.0), "mmol/mol": (0.09148, 2.152)}, 2.0, 25.0),
+    FindingKey.LDL: UnitRule("mg/dL", _CHOL, 0.0, 1000.0),
+    FindingKey.TOTAL_CHOLESTEROL: UnitRule("mg/dL", _CHOL, 0.0, 2000.0),
+}
+
+# ------------------------------------------------------------------ coded values (input)
+
+# Internal TCM keys (clinical.md TCM table): the knowledge file's tongue/pulse evidence uses these.
+TONGUE_KEYS: dict[str, str] = {
+    "red_yellow_coat": "Red tongue, yellow coat",
+    "red": "Red tongue",
+    "crimson": "Crimson (deep red) tongue",
+    "pale_red_little_coat": "Pale red tongue, little coat",
+    "pale": "Pale tongue",
+    "purple_dusky": "Purple or dusky tongue",
+    "purple_spots": "Purple tongue with stasis spots",
+    "yellow_greasy_coat": "Yellow greasy coat",
+    "white_greasy_coat": "White greasy coat",
+}
+PULSE_KEYS: dict[str, str] = {
+    "rapid": "Rapid pulse",
+    "slippery": "Slippery pulse",
+    "slippery_rapid": "Slippery and rapid pulse",
+    "deep_thin": "Deep thin pulse",
+    "thin": "Thin pulse",
+    "choppy": "Choppy pulse",
+    "wiry": "Wiry pulse",
+    "soggy": "Soggy pulse",
+}
+SPECIAL_AREA_KEYS: dict[str, str] = {
+    "scalp": "Scalp",
+    "face": "Face",
+    "palms_soles": "Palms or soles",
+    "nails": "Nails",
+    "genitals": "Genitals",
+}
+LESION_ONSET_KEYS: dict[str, str] = {
+    "new_spreading": "New or spreading lesions",
+    "stable": "Stable lesions",
+    "long_standing": "Long-standing lesions",
+}
+
+
+def derm3r_value_code(prefix: str, key: str) -> str:
+    """Own-CodeSystem code for a coded value: ("tongue", "red_yellow_coat") -> "tongue-red-yellow-coat"."""
+    return f"{prefix}-{key.replace('_', '-')}"
+
+
+_VALUE_TABLES: dict[FindingKey, tuple[str, dict[str, str]]] = {
+    FindingKey.TONGUE: ("tongue", TONGUE_KEYS),
+    FindingKey.PULSE: ("pulse", PULSE_KEYS),
+    FindingKey.SPECIAL_AREA: ("area", SPECIAL_AREA_KEYS),
+    FindingKey.LESION_ONSET: ("onset", LESION_ONSET_KEYS),
+}
+
+VALUE_CODES: dict[FindingKey, dict[Coding, str]] = {
+    key: {(DERM3R, derm3r_value_code(prefix, k)): k for k in table} for key, (prefix, table) in _VALUE_TABLES.items()
+}
+# Special areas are also commonly recorded as SNOMED body structures.
+VALUE_CODES[FindingKey.SPECIAL_AREA].update(
+    {(SNOMED, "41695006"): "scalp", (SNOMED, "89545001"): "face", (SNOMED, "72651009"): "nails"}
+)
+
+# Boolean answers given as codes (pregnancy status, yes/no questions).
+SNOMED_PREGNANT = "77386006"
+SNOMED_NOT_PREGNANT = "60001007"
+BOOLEAN_VALUE_CODES: dict[Coding, bool] = {
+    (SNOMED, SNOMED_PREGNANT): True,
+    (SNOMED, SNOMED_NOT_PREGNANT): False,
+    (SNOMED, "373066001"): True,  # Yes
+    (SNOMED, "373067005"): False,  # No
+    (V2_YES_NO, "Y"): True,
+    (V2_YES_NO, "N"): False,
+    (LOINC, "LA33-6"): True,  # Yes
+    (LOINC, "LA32-8"): False,  # No
+    (LOINC, "LA15173-0"): True,  # Pregnant
+    (LOINC, "LA26683-5"): False,  # Not pregnant
+}
+
+# Which findings are booleans, coded strings or numbers.
+BOOLEAN_FINDINGS = frozenset({FindingKey.PREGNANT, FindingKey.TOPICAL_FAILURE, FindingKey.JOINT_PAIN})
+CODED_FINDINGS = frozenset(VALUE_CODES)
+
+# ------------------------------------------------------------------ conditions (input)
+
+_SNOMED_CONDITIONS: dict[str, tuple[ConditionKey, str]] = {
+    "9014002": (ConditionKey.PSORIASIS, "Psoriasis"),
+    "200965009": (ConditionKey.PSORIASIS, "Plaque psoriasis"),
+    "200975007": (ConditionKey.PSORIASIS, "Psoriasis vulgaris"),
+    "37042000": (ConditionKey.PSORIASIS, "Guttate psoriasis (unverified)"),
+    "200973000": (ConditionKey.PSORIASIS, "Generalized pustular psoriasis (unverified)"),
+    "200977004": (ConditionKey.PSORIASIS, "Erythrodermic psoriasis (unverified)"),
+    "156370009": (ConditionKey.PSORIATIC_ARTHRITIS, "Psoriatic arthritis"),
+    "33339001": (ConditionKey.PSORIATIC_ARTHRITIS, "Psoriasis with arthropathy"),
+    "77386006": (ConditionKey.PREGNANCY, "Pregnant"),
+    "72892002": (ConditionKey.PREGNANCY, "Normal pregnancy"),
+    "235856003": (ConditionKey.LIVER_DISEASE, "Disorder of liver"),
+    "19943007": (ConditionKey.LIVER_DISEASE, "Cirrhosis of liver"),
+    "197321007": (ConditionKey.LIVER_DISEASE, "Steatosis of liver"),
+    "56717001": (ConditionKey.TUBERCULOSIS, "Tuberculosis"),
+    "11999007": (ConditionKey.LATENT_TUBERCULOSIS, "Latent tuberculosis (unverified)"),
+    "84114007": (ConditionKey.HEART_FAILURE, "Heart failure"),
+    "42343007": (ConditionKey.HEART_FAILURE, "Congestive heart failure"),
+    "88805009": (ConditionKey.HEART_FAILURE, "Chronic congestive heart failure"),
+    "24526004": (ConditionKey.INFLAMMATORY_BOWEL_DISEASE, "Inflammatory bowel disease"),
+    "34000006": (ConditionKey.INFLAMMATORY_BOWEL_DISEASE, "Crohn's disease"),
+    "64766004": (ConditionKey.INFLAMMATORY_BOWEL_DISEASE, "Ulcerative colitis"),
+    "40733004": (ConditionKey.ACTIVE_INFECTION, "Infectious disease"),
+    "91302008": (ConditionKey.ACTIVE_INFECTION, "Sepsis"),
+    "233604007": (ConditionKey.ACTIVE_INFECTION, "Pneumonia"),
+    "128045006": (ConditionKey.ACTIVE_INFECTION, "Cellulitis"),
+    "66071002": (ConditionKey.HEPATITIS_B, "Viral hepatitis type B"),
+    "61977001": (ConditionKey.HEPATITIS_B, "Chronic type B viral hepatitis"),
+    "50711007": (ConditionKey.HEPATITIS_C, "Viral hepatitis type C"),
+    "128302006": (ConditionKey.HEPATITIS_C, "Chronic viral hepatitis C"),
+    "709044004": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease"),
+    "431855005": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease stage 1"),
+    "431856006": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease stage 2"),
+    "433144002": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease stage 3"),
+    "431857002": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease stage 4"),
+    "433146000": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease stage 5"),
+    "38341003": (ConditionKey.HYPERTENSION, "Hypertensive disorder"),
+    "59621000": (ConditionKey.HYPERTENSION, "Essential hypertension"),
+    "73211009": (ConditionKey.DIABETES, "Diabetes mellitus"),
+    "44054006": (ConditionKey.DIABETES, "Diabetes mellitus type 2"),
+    "46635009": (ConditionKey.DIABETES, "Diabetes mellitus type 1"),
+    "55822004": (ConditionKey.HYPERLIPIDAEMIA, "Hyperlipidemia"),
+    "13644009": (ConditionKey.HYPERLIPIDAEMIA, "Hypercholesterolemia"),
+    "414916001": (ConditionKey.OBESITY, "Obesity"),
+    "162864005": (ConditionKey.OBESITY, "Body mass index 30+ - obesity"),
+    "408512008": (ConditionKey.OBESITY, "Body mass index 40+ - severely obese"),
+    "35489007": (ConditionKey.DEPRESSION, "Depressive disorder"),
+    "370143000": (ConditionKey.DEPRESSION, "Major depressive disorder"),
+    "363346000": (ConditionKey.MALIGNANCY, "Malignant neoplastic disease"),
+    "24700007": (ConditionKey.DEMYELINATING_DISEASE, "Multiple sclerosis"),
+    "6118003": (ConditionKey.DEMYELINATING_DISEASE, "Demyelinating disease of central nervous system"),
+    "7200002": (ConditionKey.ALCOHOL_MISUSE, "Alcoholism"),
+    "15167005": (ConditionKey.ALCOHOL_MISUSE, "Alcohol abuse"),
+}
+
+CONDITION_CODES: dict[Coding, ConditionKey] = {(SNOMED, c): k for c, (k, _) in _SNOMED_CONDITIONS.items()}
+
+# ICD-10 by prefix of the dot-less code; the longest matching prefix wins (L405 before L40).
+_ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
+    "L40": (ConditionKey.PSORIASIS, "Psoriasis (L40.x)"),
+    "L405": (ConditionKey.PSORIATIC_ARTHRITIS, "Arthropathic psoriasis (L40.5)"),
+    "M07": (ConditionKey.PSORIATIC_ARTHRITIS, "Enteropathic / psoriatic arthropathies (M07.x, ICD-10 WHO)"),
+    "Z331": (ConditionKey.PREGNANCY, "Pregnant state, incidental (Z33.1)"),
+    "Z34": (ConditionKey.PREGNANCY, "Supervision of normal pregnancy (Z34)"),
+    "K70": (ConditionKey.LIVER_DISEASE, "Alcoholic liver disease (K70)"),
+    "K71": (ConditionKey.LIVER_DISEASE, "Toxic liver disease (K71)"),
+    "K72": (ConditionKey.LIVER_DISEASE, "Hepatic failure (K72)"),
+    "K73": (ConditionKey.LIVER_DISEASE, "Chronic hepatitis NEC (K73)"),
+    "K74": (ConditionKey.LIVER_DISEASE, "Fibrosis and cirrhosis of liver (K74)"),
+    "K75": (ConditionKey.LIVER_DISEASE, "Other inflammatory liver diseases (K75)"),
+    "K76": (ConditionKey.LIVER_DISEASE, "Other diseases of liver (K76)"),
+    "K77": (ConditionKey.LIVER_DISEASE, "Liver disorders in diseases classified elsewhere (K77)"),
+    "A15": (ConditionKey.TUBERCULOSIS, "Respiratory tuberculosis (A15)"),
+    "A16": (ConditionKey.TUBERCULOSIS, "Respiratory tuberculosis, not confirmed (A16)"),
+    "A17": (ConditionKey.TUBERCULOSIS, "Tuberculosis of nervous system (A17)"),
+    "A18": (ConditionKey.TUBERCULOSIS, "Tuberculosis of other organs (A18)"),
+    "A19": (ConditionKey.TUBERCULOSIS, "Miliary tuberculosis (A19)"),
+    "Z227": (ConditionKey.LATENT_TUBERCULOSIS, "Latent tuberculosis (Z22.7, ICD-10-CM)"),
+    "R7611": (ConditionKey.LATENT_TUBERCULOSIS, "Positive tuberculin skin test (R76.11, ICD-10-CM)"),
+    "I50": (ConditionKey.HEART_FAILURE, "Heart failure (I50)"),
+    "K50": (ConditionKey.INFLAMMATORY_BOWEL_DISEASE, "Crohn's disease (K50)"),
+    "K51": (ConditionKey.INFLAMMATORY_BOWEL_DISEASE, "Ulcerative colitis (K51)"),
+    "A41": (ConditionKey.ACTIVE_INFECTION, "Sepsis (A41)"),
+    "J18": (ConditionKey.ACTIVE_INFECTION, "Pneumonia, organism unspecified (J18)"),
+    "L03": (ConditionKey.ACTIVE_INFECTION, "Cellulitis (L03)"),
+    "B16": (ConditionKey.HEPATITIS_B, "Acute hepatitis B (B16)"),
+    "B181": (ConditionKey.HEPATITIS_B, "Chronic viral hepatitis B (B18.1)"),
+    "B180": (ConditionKey.HEPATITIS_B, "Chronic viral hepatitis B with delta-agent (B18.0)"),
+    "B171": (ConditionKey.HEPATITIS_C, "Acute hepatitis C (B17.1)"),
+    "B182": (ConditionKey.HEPATITIS_C, "Chronic viral hepatitis C (B18.2)"),
+    "N18": (ConditionKey.KIDNEY_DISEASE, "Chronic kidney disease (N18)"),
+    "I10": (ConditionKey.HYPERTENSION, "Essential hypertension (I10)"),
+    "I11": (ConditionKey.HYPERTENSION, "Hypertensive heart disease (I11)"),
+    "I12": (ConditionKey.HYPERTENSION, "Hypertensive chronic kidney disease (I12)"),
+    "I13": (ConditionKey.HYPERTENSION, "Hypertensive heart and chronic kidney disease (I13)"),
+    "I15": (ConditionKey.HYPERTENSION, "Secondary hypertension (I15)"),
+    "E10": (ConditionKey.DIABETES, "Type 1 diabetes mellitus (E10)"),
+    "E11": (ConditionKey.DIABETES, "Type 2 diabetes mellitus (E11)"),
+    "E13": (ConditionKey.DIABETES, "Other specified diabetes mellitus (E13)"),
+    "E14": (ConditionKey.DIABETES, "Unspecified diabetes mellitus (E14, ICD-10 WHO)"),
+    "E780": (ConditionKey.HYPERLIPIDAEMIA, "Pure hypercholesterolaemia (E78.0)"),
+    "E781": (ConditionKey.HYPERLIPIDAEMIA, "Pure hyperglyceridaemia (E78.1)"),
+    "E782": (ConditionKey.HYPERLIPIDAEMIA, "Mixed hyperlipidaemia (E78.2)"),
+    "E784": (ConditionKey.HYPERLIPIDAEMIA, "Other hyperlipidaemia (E78.4)"),
+    "E785": (ConditionKey.HYPERLIPIDAEMIA, "Hyperlipidaemia, unspecified (E78.5)"),
+    "E66": (ConditionKey.OBESITY, "Obesity (E66)"),
+    "F32": (ConditionKey.DEPRESSION, "Depressive episode (F32)"),
+    "F33": (ConditionKey.DEPRESSION, "Recurrent depressive disorder (F33)"),
+    "C": (ConditionKey.MALIGNANCY, "Malignant neoplasms (C00-C97)"),
+    "G35": (ConditionKey.DEMYELINATING_DISEASE, "Multiple sclerosis (G35)"),
+    "G36": (ConditionKey.DEMYELINATING_DISEASE, "Other acute disseminated demyelination (G36)"),
+    "G37": (ConditionKey.DEMYELINATING_DISEASE, "Other demyelinating diseases of CNS (G37)"),
+    "F10": (ConditionKey.ALCOHOL_MISUSE, "Mental and behavioural disorders due to use of alcohol (F10)"),
+}
+
+_ICD_CLEAN = re.compile(r"[^A-Z0-9]")
+
+
+def condition_key(system: str | None, code: str | None) -> ConditionKey | None:
+    """The ConditionKey for a coding (SNOMED exact, ICD-10 by longest prefix), or None."""
+    if not system or not code:
+        return None
+    if system in ICD10_SYSTEMS:
+        norm = _ICD_CLEAN.sub("", code.upper())
+        for length in range(len(norm), 0, -1):
+            hit = _ICD10_PREFIXES.get(norm[:length])
+            if hit is not None:
+                return hit[0]
+        return None
+    return CONDITION_CODES.get((system, code.strip()))
+
+
+# ------------------------------------------------------------------ body sites -> PASI regions
+
+# PASI conventions: neck belongs to head; axillae to upper limbs; groin/genitals to trunk;
+# buttocks to lower limbs.
+_SNOMED_BODY_SITES: dict[str, tuple[BodyRegion, str]] = {
+    "69536005": (BodyRegion.HEAD, "Head structure"),
+    "41695006": (BodyRegion.HEAD, "Scalp structure"),
+    "89545001": (BodyRegion.HEAD, "Face structure"),
+    "45048000": (BodyRegion.HEAD, "Neck structure"),
+    "53120007": (BodyRegion.UPPER_LIMBS, "Upper limb structure"),
+    "40983000": (BodyRegion.UPPER_LIMBS, "Upper arm structure"),
+    "14975008": (BodyRegion.UPPER_LIMBS, "Forearm structure"),
+    "85562004": (BodyRegion.UPPER_LIMBS, "Hand structure"),
+    "85151006": (BodyRegion.UPPER_LIMBS, "Structure of left hand"),
+    "7569003": (BodyRegion.UPPER_LIMBS, "Finger structure"),
+    "22943007": (BodyRegion.TRUNK, "Trunk structure"),
+    "51185008": (BodyRegion.TRUNK, "Thoracic structure"),
+    "113345001": (BodyRegion.TRUNK, "Abdominal structure"),
+    "77568009": (BodyRegion.TRUNK, "Back structure, excluding neck"),
+    "61685007": (BodyRegion.LOWER_LIMBS, "Lower limb structure"),
+    "68367000": (BodyRegion.LOWER_LIMBS, "Thigh structure"),
+    "30021000": (BodyRegion.LOWER_LIMBS, "Lower leg structure"),
+    "72696002": (BodyRegion.LOWER_LIMBS, "Knee region structure"),
+    "56459004": (BodyRegion.LOWER_LIMBS, "Foot structure"),
+    "46862004": (BodyRegion.LOWER_LIMBS, "Buttock structure"),
+}
+BODY_SITE_CODES: dict[Coding, BodyRegion] = {(SNOMED, c): r for c, (r, _) in _SNOMED_BODY_SITES.items()}
+
+# The coding written for each region (Observation.bodySite of per-photo AI observations).
+REGION_CODING: dict[BodyRegion, tuple[str, str, str]] = {
+    BodyRegion.HEAD: (SNOMED, "69536005", "Head structure"),
+    BodyRegion.UPPER_LIMBS: (SNOMED, "53120007", "Upper limb structure"),
+    BodyRegion.TRUNK: (SNOMED, "22943007", "Trunk structure"),
+    BodyRegion.LOWER_LIMBS: (SNOMED, "61685007", "Lower limb structure"),
+}
+
+# Free-text fallback (body site text or display), checked in order: more specific words first so
+# that "forehead" is head and "hand" is upper limb. Whole-word matching.
+_BODY_SITE_WORDS: tuple[tuple[BodyRegion, tuple[str, ...]], ...] = (
+    (BodyRegion.LOWER_LIMBS, ("buttock", "buttocks", "gluteal", "sole", "soles", "thigh", "thighs", "knee", "knees",
+                              "shin", "shins", "calf", "calves", "ankle", "ankles", "foot", "feet", "toe", "toes",
+                              "leg", "legs", "lower limb", "lower limbs", "lower extremity", "lower extremities", "hip")),
+    (BodyRegion.UPPER_LIMBS, ("axilla", "axillae", "armpit", "shoulder", "elbow", "elbows", "forearm", "forearms",
+                              "wrist", "wrists", "hand", "hands", "palm", "palms", "finger", "fingers", "arm", "arms",
+                              "upper limb", "upper limbs", "upper extremity", "upper extremities")),
+    (BodyRegion.HEAD, ("scalp", "face", "forehead", "cheek", "ear", "ears", "nose", "chin", "eyebrow", "neck",
+                       "head", "hairline", "retroauricular")),
+    (BodyRegion.TRUNK, ("chest", "breast", "abdomen", "abdominal", "umbilicus", "back", "lower back", "flank",
+                        "trunk", "torso", "groin", "genital", "genitals", "pubic", "sacrum", "sacral")),
+)
+_WORD_PATTERNS = tuple(
+    (region, re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE))
+    for region, words in _BODY_SITE_WORDS
+)
+
+
+def body_region(system: str | None, code: str | None) -> BodyRegion | None:
+    if not system or not code:
+        return None
+    return BODY_SITE_CODES.get((system, code.strip()))
+
+
+def body_region_from_text(text: str | None) -> BodyRegion | None:
+    """Region named by free text ("left elbow" -> upper limbs), or None."""
+    if not text:
+        return None
+    for region, pattern in _WORD_PATTERNS:
+        if pattern.search(text):
+            return region
+    return None
+
+
+# ------------------------------------------------------------------ images
+
+IMAGE_MEDIA_TYPE = (MEDIA_TYPE, "image")
+# Media modalities that are not clinical skin photographs: radiology (DICOM) and the R4
+# media-modality codes for diagrams, scans and biometric captures.
+NON_PHOTO_MODALITIES: frozenset[Coding] = frozenset(
+    {(DICOM_DCM, c) for c in ("CR", "CT", "DX", "MR", "MG", "NM", "PT", "RF", "US", "XA", "IO", "OT")}
+    | {(MEDIA_MODALITY, c) for c in ("diagram", "fax", "scan", "retina", "fingerprint", "iris")}
+    | {(SNOMED, "39714003"), (SNOMED, "363680008")}  # skeletal X-ray of wrist and hand; radiographic imaging
+)
+
+# ------------------------------------------------------------------ medications -> medication keys
+
+# Generic and brand names (lower-case, whole words) -> the medication key the treatment ladder uses.
+MEDICATION_NAMES: dict[str, str] = {
+    "methotrexate": "methotrexate", "trexall": "methotrexate", "otrexup": "methotrexate", "rasuvo": "methotrexate",
+    "cyclosporine": "cyclosporine", "ciclosporin": "cyclosporine", "neoral": "cyclosporine", "sandimmune": "cyclosporine",
+    "acitretin": "acitretin", "soriatane": "acitretin",
+    "apremilast": "apremilast", "otezla": "apremilast",
+    "deucravacitinib": "deucravacitinib", "sotyktu": "deucravacitinib",
+    "adalimumab": "adalimumab", "humira": "adalimumab",
+    "etanercept": "etanercept", "enbrel": "etanercept",
+    "infliximab": "infliximab", "remicade": "infliximab",
+    "certolizumab": "certolizumab", "cimzia": "certolizumab",
+    "ustekinumab": "ustekinumab", "stelara": "ustekinumab",
+    "secukinumab": "secukinumab", "cosentyx": "secukinumab",
+    "ixekizumab": "ixekizumab", "taltz": "ixekizumab",
+    "brodalumab": "brodalumab", "siliq": "brodalumab",
+    "bimekizumab": "bimekizumab", "bimzelx": "bimekizumab",
+    "guselkumab": "guselkumab", "tremfya": "guselkumab",
+    "tildrakizumab": "tildrakizumab", "ilumya": "tildrakizumab",
+    "risankizumab": "risankizumab", "skyrizi": "risankizumab",
+    "calcipotriene": "vitamin_d_analogue", "calcipotriol": "vitamin_d_analogue", "dovonex": "vitamin_d_analogue",
+    "calcitriol": "vitamin_d_analogue",
+    "tazarotene": "tazarotene", "tazorac": "tazarotene",
+    "pimecrolimus": "calcineurin_inhibitor", "elidel": "calcineurin_inhibitor", "protopic": "calcineurin_inhibitor",
+    "coal tar": "coal_tar",
+    "tapinarof": "tapinarof", "roflumilast": "roflumilast",
+}
+# Corticosteroids: topical or systemic depending on dose form; potent ones default to topical.
+TOPICAL_STEROIDS = frozenset({"clobetasol", "halobetasol", "fluocinonide", "desoximetasone", "mometasone",
+                              "betamethasone", "triamcinolone", "hydrocortisone", "fluocinolone", "desonide",
+                              "fluticasone", "diflorasone", "amcinonide", "halcinonide", "alclometasone"})
+SYSTEMIC_STEROIDS = frozenset({"prednisone", "prednisolone", "methylprednisolone", "dexamethasone"})
+TOPICAL_FORM_WORDS = frozenset({"cream", "ointment", "lotion", "gel", "foam", "shampoo", "topical", "solution",
+                                "spray", "tape", "oil", "emollient"})
+SYSTEMIC_FORM_WORDS = frozenset({"oral", "tablet", "tablets", "capsule", "capsules", "injection", "injectable",
+                                 "syringe", "intravenous", "intramuscular"})
+# RxNorm ingredient codes (only those we are sure of; names cover the rest, including SCD codes).
+RXNORM_INGREDIENTS: dict[str, str] = {
+    "6851": "methotrexate",
+    "3008": "cyclosporine",
+    "327361": "adalimumab",
+    "214555": "etanercept",
+    "191831": "infliximab",
+}
+
+_NAME_PATTERN = re.compile(
+    r"\b(" + "|".join(sorted((re.escape(n) for n in MEDICATION_NAMES), key=len, reverse=True)) + r")\b"
+)
+_WORD = re.compile(r"[a-z]+")
+
+
+def medication_key(text: str | None, *, rxnorm: str | None = None) -> str | None:
+    """The medication key for a medication name/display (and optional RxNorm code), or None if the
+    treatment ladder does not care about it. Name matching is case-insensitive and whole-word."""
+    if rxnorm and rxnorm.strip() in RXNORM_INGREDIENTS:
+        return RXNORM_INGREDIENTS[rxnorm.strip()]
+    if not text:
+        return None
+    low = text.lower()
+    words = set(_WORD.findall(low))
+    if "tacrolimus" in words:
+        # Oral tacrolimus is a transplant immunosuppressant; the ointment is a topical calcineurin inhibitor.
+        return "tacrolimus" if words & SYSTEMIC_FORM_WORDS else "calcineurin_inhibitor"
+    steroid_topical = words & TOPICAL_STEROIDS
+    steroid_systemic = words & SYSTEMIC_STEROIDS
+    if steroid_topical or steroid_systemic:
+        if words & TOPICAL_FORM_WORDS:
+            return "topical_corticosteroid"
+        if words & SYSTEMIC_FORM_WORDS or steroid_systemic:
+            return "systemic_corticosteroid"
+        return "topical_corticosteroid"
+    hit = _NAME_PATTERN.search(low)
+    if hit is not None:
+        return MEDICATION_NAMES[hit.group(1)]
+    return None
+
+
+MEDICATION_KEYS: frozenset[str] = frozenset(MEDICATION_NAMES.values()) | frozenset(
+    {"topical_corticosteroid", "systemic_corticosteroid", "tacrolimus", "calcineurin_inhibitor"}
+)
+
+# ------------------------------------------------------------------ written codes
+
+AI_TAG = (V3_OBSERVATION_VALUE, "AIAST", "Artificial Intelligence asserted")
+CATEGORY_EXAM = (OBSERVATION_CATEGORY, "exam", "Exam")
+CATEGORY_IMAGING = (OBSERVATION_CATEGORY, "imaging", "Imaging")
+ACT_REASON_TREATMENT = (V3_ACT_REASON, "TREAT", "treatment")
+DATA_OPERATION_CREATE = (V3_DATA_OPERATION, "CREATE", "create")
+PARTICIPANT_AUTHOR = (PROVENANCE_PARTICIPANT, "author", "Author")
+PARTICIPANT_ASSEMBLER = (PROVENANCE_PARTICIPANT, "assembler", "Assembler")
+
+_DERM3R_WRITTEN: dict[str, str] = {
+    D_PASI_AI: "PASI estimated from photographs (AI, preliminary)",
+    D_PASI_AI_LOW: "Lower bound of the image-based PASI estimate",
+    D_PASI_AI_HIGH: "Upper bound of the image-based PASI estimate",
+    D_LESION_ATTRIBUTES: "Lesion attributes estimated from one photograph (AI, preliminary)",
+    D_ERYTHEMA: "Erythema score 0-4 (PASI E) estimated from a photograph",
+    D_SCALE: "Desquamation (scale) score 0-4 (PASI D) estimated from a photograph",
+    D_THICKNESS: "Induration (thickness) score 0-4 (PASI I) estimated from a photograph",
+    D_AREA_FRACTION: "Lesional share of visible skin in a photograph (%)",
+    D_PSORIASIS_PROBABILITY: "Probability of psoriasis from photographs (AI, preliminary)",
+    D_CLASS_PROBABILITY: "Probability of one image class (AI, preliminary)",
+    D_IMAGE_ANALYSIS: "Automated image analysis (derm3r)",
+    D_CARE_PLAN: "Psoriasis care plan draft (AI-generated)",
+    D_TCM_INTEGRATIVE: "Integrative traditional Chinese medicine consideration (not guideline care)",
+    D_SOFTWARE: "Clinical decision support software",
+}
+
+
+def derm3r_display(code: str) -> str:
+    """Display text of an own-CodeSystem code (written or read)."""
+    if code in _DERM3R_WRITTEN:
+        return _DERM3R_WRITTEN[code]
+    if code in _DERM3R_FINDINGS:
+        return _DERM3R_FINDINGS[code][1]
+    raise KeyError(code)
+
+
+# ------------------------------------------------------------------ the data contract
+
+
+def _contract() -> tuple[CodeInfo, ...]:
+    rows: list[CodeInfo] = []
+    for code, (key, display) in _LOINC_FINDINGS.items():
+        rows.append(CodeInfo(LOINC, code, display, "read", f"finding `{key.value}`"))
+    rows.append(CodeInfo(LOINC, LOINC_BP_PANEL, "Blood pressure panel (components 8480-6, 8462-4)", "read", "components"))
+    rows.append(CodeInfo(LOINC, LOINC_BP_PANEL_OLD, "Blood pressure systolic and diastolic (Synthea)", "read", "components"))
+    for code, (key, display) in _SNOMED_FINDINGS.items():
+        rows.append(CodeInfo(SNOMED, code, display, "read", f"finding `{key.value}`"))
+    for code, (key, display) in _DERM3R_FINDINGS.items():
+        rows.append(CodeInfo(DERM3R, code, display, "read", f"finding `{key.value}`"))
+    for key, table in VALUE_CODES.items():
+        for (system, code), value in table.items():
+            rows.append(CodeInfo(system, code, f"{key.value} value: {value}", "read", f"`{key.value}` = `{value}`"))
+    for (system, code), flag in BOOLEAN_VALUE_CODES.items():
+        rows.append(CodeInfo(system, code, "yes" if flag else "no", "read", f"boolean value {flag}"))
+    for code, (key, display) in _SNOMED_CONDITIONS.items():
+        rows.append(CodeInfo(SNOMED, code, display, "read", f"condition `{key.value}`"))
+    for prefix, (key, display) in _ICD10_PREFIXES.items():
+        rows.append(CodeInfo("ICD-10 / ICD-10-CM", f"{prefix}*", display, "read", f"condition `{key.value}`"))
+    for code, (region, display) in _SNOMED_BODY_SITES.items():
+        rows.append(CodeInfo(SNOMED, code, display, "read", f"region `{region.value}`"))
+    for region, (system, code, display) in REGION_CODING.items():
+        rows.append(CodeInfo(system, code, display, "write", f"bodySite for region `{region.value}`"))
+    for code, key in RXNORM_INGREDIENTS.items():
+        rows.append(CodeInfo(RXNORM, code, key, "read", f"medication `{key}`"))
+    for code, display in _DERM3R_WRITTEN.items():
+        rows.append(CodeInfo(DERM3R, code, display, "write", "AI output"))
+    for system, code, display in (AI_TAG, CATEGORY_EXAM, CATEGORY_IMAGING, ACT_REASON_TREATMENT,
+                                  DATA_OPERATION_CREATE, PARTICIPANT_AUTHOR):
+        rows.append(CodeInfo(system, code, display, "write", "tag / category / provenance"))
+    rows.append(CodeInfo(AI_TAG[0], AI_TAG[1], AI_TAG[2], "read", "inputs with this tag are ignored (our own output)"))
+    rows.append(CodeInfo(MEDIA_TYPE, "image", "Image", "read", "Media kept as photo"))
+    return tuple(rows)
+
+
+CONTRACT: tuple[CodeInfo, ...] = _contract()

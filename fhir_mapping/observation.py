@@ -1,0 +1,164 @@
+"""FHIR R4 Observation -> `inference.case.Finding`s.
+
+One Observation may give several findings (a blood-pressure panel's components). Codes are looked up
+in `fhir_mapping.codes`; values are normalised to the finding's canonical unit and range-checked.
+Observations that were cancelled, entered in error or not yet resulted are skipped; so are our own
+earlier AI-asserted outputs (they must not feed back as if a clinician had recorded them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from inference.case import DataIssue, Finding, FindingKey
+
+from fhir_mapping import codes, issues
+from fhir_mapping.datatypes import (
+    Mapped,
+    codings,
+    concept_text,
+    is_ai_asserted,
+    number,
+    parse_datetime,
+    resource_ref,
+)
+
+SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
+
+
+class _ValueProblem(Exception):
+    """A value that cannot be used; `code`/`message` become a DataIssue."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def observation_effective(resource: dict) -> datetime | None:
+    """When the observation applies: effective[x] (period start, else end), else issued."""
+    for name in ("effectiveDateTime", "effectiveInstant"):
+        moment = parse_datetime(resource.get(name))
+        if moment is not None:
+            return moment
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict):
+        moment = parse_datetime(period.get("start")) or parse_datetime(period.get("end"))
+        if moment is not None:
+            return moment
+    return parse_datetime(resource.get("issued"))
+
+
+def _key_of(concept: Any) -> FindingKey | None:
+    for system, code, _ in codings(concept):
+        key = codes.finding_key(system, code)
+        if key is not None:
+            return key
+    return None
+
+
+def _is_panel(concept: Any) -> bool:
+    return any((system, code) in codes.BP_PANEL_CODES for system, code, _ in codings(concept))
+
+
+def _has_value(element: dict) -> bool:
+    return any(k.startswith("value") for k in element)
+
+
+def _boolean_value(key: FindingKey, element: dict) -> bool:
+    if isinstance(element.get("valueBoolean"), bool):
+        return element["valueBoolean"]
+    concept = element.get("valueCodeableConcept")
+    for system, code, _ in codings(concept):
+        if system and code and (system, code) in codes.BOOLEAN_VALUE_CODES:
+            return codes.BOOLEAN_VALUE_CODES[(system, code)]
+    if key is FindingKey.JOINT_PAIN and not _has_value(element):
+        return True  # an Observation coded "joint pain (finding)" asserts its presence
+    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{key.value}: the recorded answer is not a recognised yes/no code.")
+
+
+def _coded_value(key: FindingKey, element: dict) -> str:
+    table = codes.VALUE_CODES[key]
+    concept = element.get("valueCodeableConcept")
+    for system, code, _ in codings(concept):
+        if system and code and (system, code) in table:
+            return table[(system, code)]
+    # A plain internal key given as text is accepted ("red_yellow_coat", "red yellow coat").
+    text = element.get("valueString")
+    if not isinstance(text, str) and isinstance(concept, dict):
+        text = concept.get("text")
+    if isinstance(text, str):
+        normal = "_".join(text.strip().lower().replace("-", " ").split())
+        if normal in table.values():
+            return normal
+    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{key.value}: the recorded value is not a recognised code.")
+
+
+def _numeric_value(key: FindingKey, element: dict) -> tuple[float, str]:
+    rule = codes.UNIT_RULES[key]
+    quantity = element.get("valueQuantity")
+    if isinstance(quantity, dict):
+        value = number(quantity.get("value"))
+        if value is None:
+            raise _ValueProblem(issues.MISSING_VALUE, f"{key.value}: the quantity has no numeric value.")
+        candidates = [quantity.get("code"), quantity.get("unit")]
+        spellings = [c.strip().lower() for c in candidates if isinstance(c, str)] or [""]
+        for spelling in spellings:
+            if spelling in rule.accepted:
+                factor, offset = rule.accepted[spelling]
+                return value * factor + offset, rule.canonical
+        raise _ValueProblem(issues.UNEXPECTED_UNIT, f"{key.value}: unit is not one the service can convert to {rule.canonical}.")
+    integer = element.get("valueInteger")
+    if isinstance(integer, int) and not isinstance(integer, bool):
+        return float(integer), rule.canonical
+    raise _ValueProblem(issues.MISSING_VALUE, f"{key.value}: no numeric value recorded.")
+
+
+def _value(key: FindingKey, element: dict) -> tuple[float | str | bool, str | None]:
+    if key in codes.BOOLEAN_FINDINGS:
+        return _boolean_value(key, element), None
+    if key in codes.CODED_FINDINGS:
+        return _coded_value(key, element), None
+    value, unit = _numeric_value(key, element)
+    rule = codes.UNIT_RULES[key]
+    if not rule.minimum <= value <= rule.maximum:
+        raise _ValueProblem(issues.OUT_OF_RANGE, f"{key.value}: value outside the plausible range "
+                                                 f"{rule.minimum:g}-{rule.maximum:g} {rule.canonical}; ignored.")
+    return round(value, 4), unit
+
+
+def _finding(key: FindingKey, element: dict, *, ref: str, effective: datetime | None,
+             found: list[Finding], problems: list[DataIssue]) -> None:
+    if "dataAbsentReason" in element and not _has_value(element):
+        return  # explicitly not recorded: nothing to report
+    try:
+        value, unit = _value(key, element)
+    except _ValueProblem as problem:
+        problems.append(issues.issue(problem.code, problem.message, ref))
+        return
+    found.append(Finding(key=key, value=value, source_ref=ref, unit=unit, effective=effective,
+                         display=concept_text(element.get("code"))))
+
+
+def map_observation(resource: dict, *, full_url: str | None = None) -> Mapped[Finding]:
+    """Findings from one Observation (empty when its codes are not used by the service)."""
+    ref = resource_ref(resource, full_url)
+    status = resource.get("status")
+    if status in SKIPPED_STATUSES or is_ai_asserted(resource):
+        return Mapped()
+    effective = observation_effective(resource)
+    found: list[Finding] = []
+    problems: list[DataIssue] = []
+    code = resource.get("code")
+    key = None if _is_panel(code) else _key_of(code)
+    if key is not None:
+        _finding(key, resource, ref=ref, effective=effective, found=found, problems=problems)
+    components = resource.get("component")
+    for component in components if isinstance(components, list) else ():
+        if not isinstance(component, dict):
+            continue
+        component_key = _key_of(component.get("code"))
+        if component_key is not None:
+            _finding(component_key, component, ref=ref, effective=effective, found=found, problems=problems)
+    return Mapped(tuple(found), tuple(problems))
