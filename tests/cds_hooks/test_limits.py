@@ -1,0 +1,205 @@
+"""Request guards (cds_hooks.limits): body, JSON shape, prefetch and image budgets, outbound host
+checks (SSRF)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from cds_hooks.errors import Forbidden, InvalidRequest, PayloadTooLarge
+from cds_hooks.limits import (
+    MAX_IMAGES,
+    MAX_JSON_DEPTH,
+    MAX_PREFETCH_ENTRIES,
+    ImageBudget,
+    base64_decoded_size,
+    check_content_length,
+    check_images,
+    check_outbound_host,
+    check_prefetch,
+    parse_json_body,
+    resolve_outbound,
+)
+
+MB = 1024 * 1024
+
+
+def test_valid_body_parses() -> None:
+    assert parse_json_body(b'{"hook": "patient-view", "context": {"patientId": "p1"}}', max_bytes=MB) == {
+        "hook": "patient-view",
+        "context": {"patientId": "p1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "message"),
+    [
+        (b"", InvalidRequest, "empty"),
+        (b"   \n", InvalidRequest, "empty"),
+        (b"{", InvalidRequest, "not valid JSON"),
+        (b"{'a': 1}", InvalidRequest, "not valid JSON"),
+        (b'{"a": 1,}', InvalidRequest, "not valid JSON"),
+        (b'{"a": 1} {"b": 2}', InvalidRequest, "not valid JSON"),
+        (b"\xff\xfe{\x00}\x00", InvalidRequest, "not UTF-8"),
+        (b'{"a": "\xc3\x28"}', InvalidRequest, "not UTF-8"),
+        ('\ufeff{"a": 1}'.encode(), InvalidRequest, "byte order mark"),
+        (b'{"a": NaN}', InvalidRequest, "NaN"),
+        (b'{"a": -Infinity}', InvalidRequest, "NaN"),
+        (b'{"a": 1, "a": 2}', InvalidRequest, "duplicate JSON key"),
+        (b'{"a": "\\ud800"}', InvalidRequest, "surrogate"),
+        (b'{"\\udfff": 1}', InvalidRequest, "surrogate"),
+        (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), InvalidRequest, "nesting"),
+        (b"[" * 100_000 + b"]" * 100_000, InvalidRequest, "nesting"),  # would exhaust recursion
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, InvalidRequest, "nesting"),
+        (b"x" * (MB + 1), PayloadTooLarge, "exceeds"),
+    ],
+    ids=[
+        "empty", "whitespace", "truncated", "single quotes", "trailing comma", "two documents",
+        "utf16", "bad utf8", "bom", "nan", "infinity", "duplicate key", "lone surrogate value",
+        "lone surrogate key", "depth+1", "deep arrays", "deep objects", "oversize",
+    ],
+)
+def test_hostile_bodies(raw: bytes, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        parse_json_body(raw, max_bytes=MB)
+
+
+def test_depth_limit_is_exact() -> None:
+    ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert parse_json_body(ok, max_bytes=MB) is not None
+
+
+def test_declared_content_length() -> None:
+    check_content_length(None, MB)
+    check_content_length(MB, MB)
+    with pytest.raises(PayloadTooLarge):
+        check_content_length(MB + 1, MB)
+
+
+def test_prefetch_limits() -> None:
+    check_prefetch(None)
+    check_prefetch({"patient": {"resourceType": "Patient"}, "obs": {"resourceType": "Bundle", "entry": [{}] * 10}})
+    with pytest.raises(InvalidRequest):
+        check_prefetch(["not", "an", "object"])
+    with pytest.raises(PayloadTooLarge):
+        check_prefetch({f"k{i}": {} for i in range(100)})
+    with pytest.raises(PayloadTooLarge):
+        check_prefetch({"obs": {"resourceType": "Bundle", "entry": [{}] * (MAX_PREFETCH_ENTRIES + 1)}})
+
+
+def test_image_budget() -> None:
+    check_images([100] * MAX_IMAGES)
+    with pytest.raises(PayloadTooLarge, match="more than"):
+        check_images([100] * (MAX_IMAGES + 1))
+    with pytest.raises(PayloadTooLarge, match="an image exceeds"):
+        ImageBudget(max_image_bytes=10).add(11)
+    budget = ImageBudget(max_total_bytes=25)
+    budget.add(10)
+    budget.add(10)
+    with pytest.raises(PayloadTooLarge, match="in total"):
+        budget.add(10)
+    assert base64_decoded_size("QUJD") == 3
+
+
+# -- SSRF -------------------------------------------------------------------------------------------
+
+
+def _fake_dns(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> None:
+    def getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "not found")
+        return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in table[host]]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+SSRF_VECTORS = [
+    "http://127.0.0.1/fhir",
+    "http://localhost:8080/fhir",
+    "http://[::1]/fhir",
+    "http://[::ffff:127.0.0.1]/fhir",
+    "http://2130706433/fhir",  # decimal 127.0.0.1
+    "http://0x7f.0.0.1/fhir",  # hex octet
+    "http://0177.0.0.1/fhir",  # octal octet
+    "http://10.0.0.5/fhir",
+    "http://192.168.1.1/fhir",
+    "http://172.16.0.1/fhir",
+    "http://100.64.0.1/fhir",  # carrier-grade NAT
+    "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+    "http://[fe80::1]/fhir",
+    "http://0.0.0.0/fhir",
+    "http://[2002:7f00:1::]/fhir",  # 6to4 wrapping 127.0.0.1
+    "http://[64:ff9b::7f00:1]/fhir",  # NAT64 wrapping 127.0.0.1
+    "http://rebind.example/fhir",  # resolves to public AND private
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_INFO",
+    "ftp://ehr.example/fhir",
+    "http://user:secret@ehr.example/fhir",
+    "http:///fhir",
+    "http://nxdomain.example/fhir",
+    "http://[::1/fhir",  # malformed
+]
+
+
+@pytest.mark.parametrize("url", SSRF_VECTORS)
+def test_ssrf_vectors_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    _fake_dns(
+        monkeypatch,
+        {
+            "localhost": ["127.0.0.1", "::1"],
+            "rebind.example": ["93.184.216.34", "10.0.0.1"],
+            "ehr.example": ["93.184.216.34"],
+            "127.0.0.1": ["127.0.0.1"],
+            "::1": ["::1"],
+            "::ffff:127.0.0.1": ["::ffff:127.0.0.1"],
+            "2130706433": ["127.0.0.1"],
+            "0x7f.0.0.1": ["127.0.0.1"],
+            "0177.0.0.1": ["127.0.0.1"],
+            "10.0.0.5": ["10.0.0.5"],
+            "192.168.1.1": ["192.168.1.1"],
+            "172.16.0.1": ["172.16.0.1"],
+            "100.64.0.1": ["100.64.0.1"],
+            "169.254.169.254": ["169.254.169.254"],
+            "fe80::1": ["fe80::1"],
+            "0.0.0.0": ["0.0.0.0"],
+            "2002:7f00:1::": ["2002:7f00:1::"],
+            "64:ff9b::7f00:1": ["64:ff9b::7f00:1"],
+        },
+    )
+    with pytest.raises(Forbidden):
+        check_outbound_host(url, allow_private=False)
+
+
+def test_real_resolver_refuses_numeric_loopback_forms() -> None:
+    # No monkeypatching: the system resolver turns these into 127.0.0.1.
+    for url in ("http://127.1/", "http://2130706433/", "http://0x7f000001/", "http://[::ffff:7f00:1]/"):
+        with pytest.raises(Forbidden):
+            check_outbound_host(url, allow_private=False)
+
+
+def test_public_host_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_dns(monkeypatch, {"ehr.example": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"]})
+    assert resolve_outbound("https://ehr.example/fhir", allow_private=False) == [
+        "93.184.216.34",
+        "2606:2800:220:1:248:1893:25c8:1946",
+    ]
+
+
+def test_private_allowed_when_configured() -> None:
+    check_outbound_host("http://127.0.0.1:8103/fhir/R4", allow_private=True)
+    check_outbound_host("http://[::1]:8103/fhir/R4", allow_private=True)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://0.0.0.0/", "http://224.0.0.1/"])
+def test_link_local_and_unspecified_refused_even_when_private_allowed(url: str) -> None:
+    with pytest.raises(Forbidden):
+        check_outbound_host(url, allow_private=True)
+
+
+def test_forbidden_message_names_no_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_dns(monkeypatch, {"internal.example": ["10.1.2.3"]})
+    with pytest.raises(Forbidden) as err:
+        check_outbound_host("http://internal.example/fhir", allow_private=False)
+    assert "10.1.2.3" not in err.value.message and "internal.example" not in err.value.message
