@@ -1,0 +1,175 @@
+"""Comorbidity screening due (screening.json, AAD-NPF 2019 comorbidities): psoriatic arthritis (PEST),
+depression (PHQ-2), cardiometabolic risk (BP, HbA1c, lipids, BMI: stricter when BSA > 10% or a systemic
+candidate), and the checks due before systemic therapy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from inference.case import Case, ConditionKey, Finding, FindingKey
+from inference.knowledge_base import KnowledgeError
+from inference.reason.evidence import describe_finding, format_number, rule_evidence
+from inference.reason.severity import SeverityOutcome
+from inference.reason.treatment import check_evidence
+from inference.results import Evidence, Screening, TreatmentPlan
+
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def check_screening_knowledge(doc: Mapping[str, Any]) -> None:
+    """Keys must exist in the case model and action templates must format (caught at load, not per request)."""
+    try:
+        for questionnaire in doc["questionnaires"]:
+            FindingKey(questionnaire["measure"])
+            for name in questionnaire["supporting_findings"]:
+                FindingKey(name)
+            for name in questionnaire["known_conditions"]:
+                ConditionKey(name)
+            for outcome in questionnaire["outcomes"].values():
+                outcome["action"].format(value=1.0, months=12)
+        for measure in doc["cardiometabolic"]["measures"]:
+            for name in measure["findings"]:
+                FindingKey(name)
+            for trigger in measure["abnormal"]:
+                FindingKey(trigger["finding"])
+            for name in measure["known_conditions"]:
+                ConditionKey(name)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise KnowledgeError(f"screening.json: {exc}") from exc
+
+
+def screenings(
+    case: Case,
+    severity: SeverityOutcome,
+    plan: TreatmentPlan | None,
+    doc: Mapping[str, Any],
+    treatment_doc: Mapping[str, Any],
+) -> tuple[Screening, ...]:
+    found = [questionnaire(case, q, doc["sources"]) for q in doc["questionnaires"]]
+    found.append(cardiometabolic(case, severity, doc["cardiometabolic"], doc["sources"]))
+    pre = pre_systemic(plan, doc["pre_systemic"], doc["sources"], treatment_doc)
+    if pre is not None:
+        found.append(pre)
+    return tuple(found)
+
+
+def _age_months(as_of: datetime, finding: Finding) -> float | None:
+    if finding.effective is None:
+        return None
+    return (as_of - finding.effective) / timedelta(days=_DAYS_PER_MONTH)
+
+
+def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) -> Screening:
+    outcomes = q["outcomes"]
+    kind, display = str(q["kind"]), str(q["display"])
+
+    def result(outcome: str, evidence: list[Evidence], value: float | None = None, extra: str = "") -> Screening:
+        rule = outcomes[outcome]
+        action = rule["action"].format(value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
+        evidence.append(rule_evidence(action, rule, sources, evidence[0].source_ref if evidence else None))
+        return Screening(kind=kind, display=display, due=bool(rule["due"]), action=action, evidence=tuple(evidence))
+
+    for condition in case.conditions:
+        if condition.active and condition.key.value in q["known_conditions"]:
+            return result("known", [Evidence(f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)])
+
+    supporting = [
+        f for name in q["supporting_findings"] if (f := case.latest(FindingKey(name))) is not None and f.value is True
+    ]
+    finding = case.latest(FindingKey(q["measure"]))
+    label = display.split("(")[-1].rstrip(")") if "(" in display else display
+    if finding is None or isinstance(finding.value, bool) or not isinstance(finding.value, (int, float)):
+        if supporting and "supporting" in outcomes:
+            return result("supporting", [Evidence(describe_finding("joint pain", supporting[0]), supporting[0].source_ref)])
+        return result("missing", [])
+    value = float(finding.value)
+    evidence = [Evidence(describe_finding(label, finding), finding.source_ref)]
+    age = _age_months(case.as_of, finding)
+    if value >= float(q["positive_gte"]):
+        return result("positive", evidence, value)
+    if age is None or age > float(q["rescreen_months"]):
+        return result("overdue", evidence, value)
+    if supporting and "supporting" in outcomes:
+        evidence.append(Evidence(describe_finding("joint pain", supporting[0]), supporting[0].source_ref))
+        return result("supporting", evidence, value)
+    return result("negative", evidence, value)
+
+
+def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, Any], sources: Mapping[str, Any]) -> Screening:
+    strict_rule = rules["strict"]
+    bsa = severity.bsa
+    strict_evidence: list[Evidence] = []
+    if bsa is not None and bsa > float(strict_rule["bsa_gt"]):
+        strict_evidence.append(rule_evidence(f"BSA {format_number(bsa)}%: {strict_rule['statement']}", strict_rule, sources))
+    elif strict_rule["systemic_candidate"] and severity.severity.systemic_candidate:
+        strict_evidence.append(rule_evidence(f"systemic candidate: {strict_rule['statement']}", strict_rule, sources))
+    interval = int(strict_rule["interval_months"] if strict_evidence else rules["interval_months"])
+
+    evidence: list[Evidence] = list(strict_evidence)
+    missing: list[str] = []
+    overdue: list[str] = []
+    abnormal: list[str] = []
+    for measure in rules["measures"]:
+        latest = [f for name in measure["findings"] if (f := case.latest(FindingKey(name))) is not None]
+        known = [c for c in case.conditions if c.active and c.key.value in measure["known_conditions"]]
+        for condition in known:
+            evidence.append(Evidence(f"{condition.display} recorded ({condition.source_ref}): monitor", condition.source_ref))
+        if not latest:
+            missing.append(str(measure["display"]))
+            evidence.append(rule_evidence(f"no {measure['display']} on record", measure, sources))
+            continue
+        for finding in latest:
+            evidence.append(Evidence(describe_finding(finding.display or finding.key.value.replace("_", " "), finding),
+                                     finding.source_ref))
+        ages = [_age_months(case.as_of, f) for f in latest]
+        if any(a is None or a > interval for a in ages):
+            overdue.append(str(measure["display"]))
+            evidence.append(rule_evidence(f"{measure['display']} older than {interval} months", measure, sources))
+        for trigger in measure["abnormal"]:
+            finding = case.latest(FindingKey(trigger["finding"]))
+            if (
+                finding is not None and isinstance(finding.value, (int, float)) and not isinstance(finding.value, bool)
+                and finding.value >= float(trigger["gte"])
+            ):
+                abnormal.append(str(measure["abnormal_action"]))
+                evidence.append(rule_evidence(
+                    f"{describe_finding(finding.key.value.replace('_', ' '), finding)} >= {format_number(float(trigger['gte']))}",
+                    measure, sources, finding.source_ref,
+                ))
+                break
+
+    parts: list[str] = []
+    if missing:
+        parts.append(f"record {', '.join(missing)}")
+    if overdue:
+        parts.append(f"repeat {', '.join(overdue)} (every {interval} months)")
+    parts.extend(abnormal)
+    if strict_evidence and parts:
+        parts.append("multiply risk-score results by 1.5")
+    due = bool(missing or overdue or abnormal)
+    action = "; ".join(parts) if parts else f"up to date (screen every {interval} months)"
+    if not any(e.rule for e in evidence):
+        evidence.append(Evidence(f"screen every {interval} months", rule=None,
+                                 citation=str(sources[rules["interval_source"]])))
+    return Screening(kind=str(rules["kind"]), display=str(rules["display"]), due=due,
+                     action=action[:1].upper() + action[1:], evidence=tuple(evidence))
+
+
+def pre_systemic(
+    plan: TreatmentPlan | None,
+    rule: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    treatment_doc: Mapping[str, Any],
+) -> Screening | None:
+    """Only when the ladder step is systemic or biologic: the union of the allowed options' checks."""
+    if plan is None or plan.step not in rule["steps"]:
+        return None
+    evidence = check_evidence(plan.step, plan.options, treatment_doc)
+    checks = [e.statement.split(": ", 1)[1] for e in evidence]
+    if not checks:
+        return None
+    action = "Before starting: " + "; ".join(checks)
+    evidence.insert(0, rule_evidence(f"{plan.step_display} step", rule, sources))
+    return Screening(kind=str(rule["kind"]), display=str(rule["display"]), due=True, action=action, evidence=tuple(evidence))

@@ -1,0 +1,350 @@
+"""Severity class and systemic-therapy candidacy from the recorded measures and the image estimate.
+
+Rules (severity.json): each measure (BSA, PASI, PGA, DLQI) has bands mapping a value to a level. The
+worst level among the primary measures wins, because the "rule of tens" is an OR of its criteria; a
+modifier (DLQI) may only raise that level, and decides alone only when no skin measure exists.
+Systemic candidacy follows IPC 2020 (BSA > 10%, special areas, topical failure). A clinician-entered
+PASI always wins over the image estimate; the discrepancy is shown, never hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from inference.case import Case, DataIssue, Finding, FindingKey
+from inference.reason.evidence import describe_finding, format_number, rule_evidence
+from inference.results import Evidence, PatientRepresentation, Severity
+
+LEVELS: tuple[str, ...] = ("clear", "mild", "moderate", "severe")
+UNKNOWN = "unknown"
+
+
+def level_rank(level: str) -> int:
+    """clear 0 .. severe 3; unknown -1 (below everything)."""
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
+@dataclass(frozen=True)
+class MeasureReading:
+    """One severity measure's value and where it came from."""
+
+    measure: str
+    label: str
+    value: float
+    statement: str
+    source_ref: str | None
+    finding: Finding | None = None  # None when the value is the image estimate
+    estimate_range: tuple[float, float] | None = None  # image estimate only
+
+
+@dataclass(frozen=True)
+class SeverityOutcome:
+    severity: Severity
+    readings: Mapping[str, MeasureReading]
+    headline: str | None  # the decisive measure, for the summary line ("PASI 14.2")
+    differential_open: bool
+    differential: Evidence | None
+    issues: tuple[DataIssue, ...]
+
+    @property
+    def bsa(self) -> float | None:
+        reading = self.readings.get("bsa_percent")
+        return reading.value if reading else None
+
+
+def assess_severity(case: Case, representation: PatientRepresentation | None, doc: Mapping[str, Any]) -> SeverityOutcome:
+    issues: list[DataIssue] = []
+    basis: list[Evidence] = []
+
+    readings = _read_measures(case, representation, doc, basis, issues)
+    level, headline = _classify(readings, doc, basis)
+    if level == UNKNOWN:
+        issues.append(
+            DataIssue(
+                "no_severity_measure",
+                "No BSA, PASI, PGA or DLQI recorded and no usable photo: severity cannot be classified",
+            )
+        )
+    if "bsa_percent" not in readings:
+        issues.append(DataIssue("missing_bsa", "BSA (% body surface involved) not recorded: record it at this visit"))
+    pasi = readings.get("pasi")
+    if pasi is None:
+        issues.append(DataIssue("missing_pasi", "No PASI recorded and no image estimate available"))
+    elif pasi.estimate_range is not None:
+        issues.append(DataIssue("pasi_image_only", "PASI is an image estimate only: score PASI clinically to confirm"))
+
+    candidate_basis = _systemic_candidacy(case, representation, readings, doc)
+    basis.extend(candidate_basis)
+
+    differential_open, differential = _differential(representation, doc)
+    if differential is not None:
+        basis.append(differential)
+    if differential_open and differential is not None:
+        issues.append(DataIssue("differential_open", differential.statement))
+
+    severity = Severity(level=level, basis=tuple(basis), systemic_candidate=bool(candidate_basis))
+    return SeverityOutcome(
+        severity=severity,
+        readings=readings,
+        headline=headline,
+        differential_open=differential_open,
+        differential=differential,
+        issues=tuple(issues),
+    )
+
+
+# ---------------------------------------------------------------- measures
+
+
+def _read_measures(
+    case: Case,
+    representation: PatientRepresentation | None,
+    doc: Mapping[str, Any],
+    basis: list[Evidence],
+    issues: list[DataIssue],
+) -> dict[str, MeasureReading]:
+    readings: dict[str, MeasureReading] = {}
+    stale = doc["max_age_days"]
+    for measure in doc["measures"]:
+        name = str(measure["measure"])
+        label, unit = str(measure["display"]), str(measure["unit"])
+        reading: MeasureReading | None = None
+        finding = case.latest(FindingKey(name))
+        if finding is not None:
+            if isinstance(finding.value, bool) or not isinstance(finding.value, (int, float)):
+                issues.append(DataIssue("non_numeric_value", f"{label} value is not a number: ignored", finding.source_ref))
+            else:
+                reading = MeasureReading(
+                    name, label, float(finding.value), describe_finding(label, finding, unit), finding.source_ref, finding
+                )
+                issues.extend(_staleness(case, finding, label, stale, doc))
+        if name == "pasi":
+            reading = _pasi_reading(reading, representation, doc, basis, issues)
+        if reading is not None:
+            readings[name] = reading
+    return readings
+
+
+def _pasi_reading(
+    clinician: MeasureReading | None,
+    representation: PatientRepresentation | None,
+    doc: Mapping[str, Any],
+    basis: list[Evidence],
+    issues: list[DataIssue],
+) -> MeasureReading | None:
+    """Clinician PASI wins; the image estimate is used only when no clinician value exists."""
+    estimate = representation.pasi if representation is not None else None
+    if clinician is None and estimate is not None and estimate.clinician_value is not None:
+        clinician = MeasureReading(
+            "pasi", "PASI", float(estimate.clinician_value),
+            f"PASI {format_number(estimate.clinician_value)} ({estimate.clinician_ref or 'clinician-entered'})",
+            estimate.clinician_ref,
+        )
+    if estimate is None:
+        return clinician
+    photo_ref = _estimate_ref(representation)
+    estimate_text = (
+        f"image-estimated PASI {format_number(estimate.value)} "
+        f"(range {format_number(estimate.low)}-{format_number(estimate.high)}, "
+        f"regions seen: {', '.join(r.value for r in estimate.regions_seen) or 'none'})"
+    )
+    if clinician is None:
+        return MeasureReading("pasi", "PASI", float(estimate.value), estimate_text, photo_ref,
+                              estimate_range=(float(estimate.low), float(estimate.high)))
+    rule = doc["image"]["pasi_discrepancy"]
+    difference = float(estimate.value) - clinician.value
+    basis.append(
+        rule_evidence(
+            f"clinician PASI {format_number(clinician.value)} used; {estimate_text} differs by "
+            f"{'+' if difference >= 0 else '-'}{format_number(abs(difference))}",
+            rule, doc["sources"], source_ref=clinician.source_ref,
+        )
+    )
+    if abs(difference) >= float(rule["threshold"]):
+        issues.append(
+            DataIssue(
+                "pasi_discrepancy",
+                f"Image PASI estimate {format_number(estimate.value)} differs from the clinician's PASI "
+                f"{format_number(clinician.value)} by {format_number(abs(difference))}: check both",
+                clinician.source_ref,
+            )
+        )
+    return clinician
+
+
+def _estimate_ref(representation: PatientRepresentation | None) -> str | None:
+    if representation is None:
+        return None
+    for region in representation.regions:
+        if region.photo_refs:
+            return region.photo_refs[0]
+    return representation.photos[0].photo_ref if representation.photos else None
+
+
+def _staleness(case: Case, finding: Finding, label: str, stale: Mapping[str, Any], doc: Mapping[str, Any]) -> list[DataIssue]:
+    if finding.effective is None:
+        return [DataIssue("undated_observation", f"{label} has no date: its currency cannot be judged", finding.source_ref)]
+    if case.as_of - finding.effective > timedelta(days=int(stale["days"])):
+        return [
+            DataIssue(
+                "stale_observation",
+                f"{label} from {finding.effective.date().isoformat()} is older than {stale['days']} days: re-measure",
+                finding.source_ref,
+            )
+        ]
+    return []
+
+
+# ---------------------------------------------------------------- classification
+
+
+def band_for(bands: tuple[Mapping[str, Any], ...], value: float) -> Mapping[str, Any] | None:
+    """The first band whose bounds contain `value` (bounds: gt / gte / lt / lte)."""
+    for band in bands:
+        if "gt" in band and not value > band["gt"]:
+            continue
+        if "gte" in band and not value >= band["gte"]:
+            continue
+        if "lt" in band and not value < band["lt"]:
+            continue
+        if "lte" in band and not value <= band["lte"]:
+            continue
+        return band
+    return None
+
+
+def describe_band(band: Mapping[str, Any]) -> str:
+    symbols = (("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<="))
+    return " and ".join(f"{sym} {format_number(float(band[key]))}" for key, sym in symbols if key in band)
+
+
+def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence]) -> tuple[str, str | None]:
+    sources = doc["sources"]
+    primary: list[tuple[str, str]] = []  # (level, headline)
+    modifiers: list[tuple[str, str, Evidence]] = []
+    for measure in doc["measures"]:
+        reading = readings.get(str(measure["measure"]))
+        if reading is None:
+            continue
+        band = band_for(measure["bands"], reading.value)
+        if band is None:
+            continue
+        headline = f"{reading.label} {format_number(reading.value)}{measure['unit']}"
+        evidence = rule_evidence(
+            f"{reading.statement}: {band['level']} ({reading.label} {describe_band(band)})",
+            band, sources, source_ref=reading.source_ref,
+        )
+        if reading.estimate_range is not None:
+            basis.extend(_range_warning(reading, measure))
+            headline = f"image PASI ~{format_number(reading.value)}"
+        if measure["role"] == "primary":
+            basis.append(evidence)
+            primary.append((str(band["level"]), headline))
+        else:
+            modifiers.append((str(band["level"]), headline, evidence))
+
+    if primary:
+        level, headline = max(primary, key=lambda item: level_rank(item[0]))
+        for mod_level, mod_headline, evidence in modifiers:
+            if level_rank(mod_level) > level_rank(level):
+                basis.append(Evidence(
+                    statement=f"{evidence.statement}; raises severity from {level} to {mod_level}",
+                    source_ref=evidence.source_ref, rule=evidence.rule, citation=evidence.citation,
+                ))
+                level, headline = mod_level, mod_headline
+        return level, headline
+    if modifiers:
+        level, headline, _ = max(modifiers, key=lambda item: level_rank(item[0]))
+        basis.extend(evidence for _, _, evidence in modifiers)
+        basis.append(Evidence(statement=f"no skin-extent measure (BSA, PASI, PGA): severity from {headline} only"))
+        return level, headline
+    return UNKNOWN, None
+
+
+def _range_warning(reading: MeasureReading, measure: Mapping[str, Any]) -> list[Evidence]:
+    assert reading.estimate_range is not None
+    low, high = reading.estimate_range
+    low_band, high_band = band_for(measure["bands"], low), band_for(measure["bands"], high)
+    if low_band is None or high_band is None or low_band["level"] == high_band["level"]:
+        return []
+    return [Evidence(
+        statement=(
+            f"image PASI range {format_number(low)}-{format_number(high)} spans {low_band['level']} to "
+            f"{high_band['level']}: confirm with a clinician-scored PASI"
+        ),
+        source_ref=reading.source_ref,
+    )]
+
+
+# ---------------------------------------------------------------- systemic candidacy (IPC 2020)
+
+
+def _systemic_candidacy(
+    case: Case,
+    representation: PatientRepresentation | None,
+    readings: Mapping[str, MeasureReading],
+    doc: Mapping[str, Any],
+) -> list[Evidence]:
+    sources = doc["sources"]
+    found: list[Evidence] = []
+    for rule in doc["systemic_candidate"]:
+        kind = rule["kind"]
+        if kind == "measure_above":
+            reading = readings.get(str(rule["measure"]))
+            if reading is not None and reading.value > float(rule["gt"]):
+                found.append(rule_evidence(
+                    f"systemic candidate: {rule['statement']} ({reading.statement})", rule, sources, reading.source_ref,
+                ))
+        elif kind == "special_area":
+            areas = set(rule["areas"])
+            for finding in case.findings:
+                if finding.key is FindingKey.SPECIAL_AREA and finding.value in areas:
+                    found.append(rule_evidence(
+                        f"systemic candidate: {rule['statement']} ({describe_finding('special area', finding)})",
+                        rule, sources, finding.source_ref,
+                    ))
+        elif kind == "topical_failure":
+            finding = case.latest(FindingKey.TOPICAL_FAILURE)
+            if finding is not None and finding.value is True:
+                found.append(rule_evidence(
+                    f"systemic candidate: {rule['statement']} ({finding.source_ref})", rule, sources, finding.source_ref,
+                ))
+        elif kind == "image_region" and representation is not None:
+            for region in representation.regions:
+                if (
+                    region.region.value == rule["region"]
+                    and region.area_score >= int(rule["min_area_score"])
+                    and region.confidence >= float(rule["min_confidence"])
+                ):
+                    found.append(rule_evidence(
+                        f"systemic candidate: {rule['statement']} (area score {region.area_score}, "
+                        f"confidence {region.confidence:.2f}, {len(region.photo_refs)} photo(s))",
+                        rule, sources, region.photo_refs[0] if region.photo_refs else None,
+                    ))
+    return found
+
+
+# ---------------------------------------------------------------- differential from the image model
+
+
+def _differential(representation: PatientRepresentation | None, doc: Mapping[str, Any]) -> tuple[bool, Evidence | None]:
+    """Open when the photographs' most probable class is not psoriasis (ties broken by name, for determinism)."""
+    if representation is None or not representation.probabilities:
+        return False, None
+    rule = doc["image"]["differential"]
+    psoriasis = set(rule["psoriasis_classes"])
+    top, p_top = max(sorted(representation.probabilities.items()), key=lambda item: item[1])
+    p_psoriasis = max((p for name, p in representation.probabilities.items() if name in psoriasis), default=0.0)
+    ref = _estimate_ref(representation)
+    if top in psoriasis:
+        return False, rule_evidence(
+            f"photographs favour psoriasis ({p_top:.0%})", rule, doc["sources"], source_ref=ref,
+        )
+    return True, rule_evidence(
+        f"photographs favour {top.replace('_', ' ')} ({p_top:.0%}) over psoriasis ({p_psoriasis:.0%}): "
+        "differential open, confidence lowered",
+        rule, doc["sources"], source_ref=ref,
+    )
