@@ -198,14 +198,28 @@ UNIT_RULES: dict[FindingKey, UnitRule] = {
 # Internal TCM keys (clinical.md TCM table): the knowledge file's tongue/pulse evidence uses these.
 TONGUE_KEYS: dict[str, str] = {
     "red_yellow_coat": "Red tongue, yellow coat",
+    "red_thin_yellow_coat": "Red tongue, thin yellow coat",
     "red": "Red tongue",
+    "red_greasy_yellow_coat": "Red tongue, greasy yellow coat",
+    "greasy_yellow_coat": "Greasy yellow coat",
     "crimson": "Crimson (deep red) tongue",
+    "crimson_yellow_coat": "Crimson tongue, yellow coat",
     "pale_red_little_coat": "Pale red tongue, little coat",
+    "pale_red": "Pale red tongue",
+    "little_coat": "Little or no coat",
     "pale": "Pale tongue",
+    "pale_white_coat": "Pale tongue, white coat",
+    "white_greasy_coat": "White greasy coat",
+    "purple": "Purple tongue",
     "purple_dusky": "Purple or dusky tongue",
     "purple_spots": "Purple tongue with stasis spots",
-    "yellow_greasy_coat": "Yellow greasy coat",
-    "white_greasy_coat": "White greasy coat",
+    "dusky": "Dusky tongue",
+}
+# Other spellings seen in records -> the knowledge file's key (input only).
+TONGUE_ALIASES: dict[str, str] = {
+    "red_yellow_greasy_coat": "red_greasy_yellow_coat",
+    "yellow_greasy_coat": "greasy_yellow_coat",
+    "greasy_white_coat": "white_greasy_coat",
 }
 PULSE_KEYS: dict[str, str] = {
     "rapid": "Rapid pulse",
@@ -214,9 +228,14 @@ PULSE_KEYS: dict[str, str] = {
     "deep_thin": "Deep thin pulse",
     "thin": "Thin pulse",
     "choppy": "Choppy pulse",
+    "choppy_thin": "Choppy thin pulse",
     "wiry": "Wiry pulse",
+    "wiry_slippery": "Wiry slippery pulse",
     "soggy": "Soggy pulse",
+    "soggy_rapid": "Soggy rapid pulse",
+    "surging_rapid": "Surging rapid pulse",
 }
+PULSE_ALIASES: dict[str, str] = {"rapid_slippery": "slippery_rapid", "thin_deep": "deep_thin"}
 SPECIAL_AREA_KEYS: dict[str, str] = {
     "scalp": "Scalp",
     "face": "Face",
@@ -243,9 +262,23 @@ _VALUE_TABLES: dict[FindingKey, tuple[str, dict[str, str]]] = {
     FindingKey.LESION_ONSET: ("onset", LESION_ONSET_KEYS),
 }
 
+_VALUE_ALIASES: dict[FindingKey, dict[str, str]] = {FindingKey.TONGUE: TONGUE_ALIASES, FindingKey.PULSE: PULSE_ALIASES}
+
 VALUE_CODES: dict[FindingKey, dict[Coding, str]] = {
     key: {(DERM3R, derm3r_value_code(prefix, k)): k for k in table} for key, (prefix, table) in _VALUE_TABLES.items()
 }
+for _key, _aliases in _VALUE_ALIASES.items():
+    _prefix = _VALUE_TABLES[_key][0]
+    VALUE_CODES[_key].update({(DERM3R, derm3r_value_code(_prefix, a)): k for a, k in _aliases.items()})
+
+
+def value_alias(key: FindingKey, text: str) -> str | None:
+    """The internal key for a coded finding given as plain text ("red yellow coat"), or None."""
+    _, table = _VALUE_TABLES[key]
+    normal = "_".join(text.strip().lower().replace("-", " ").split())
+    if normal in table:
+        return normal
+    return _VALUE_ALIASES.get(key, {}).get(normal)
 # Special areas are also commonly recorded as SNOMED body structures.
 VALUE_CODES[FindingKey.SPECIAL_AREA].update(
     {(SNOMED, "41695006"): "scalp", (SNOMED, "89545001"): "face", (SNOMED, "72651009"): "nails"}
@@ -430,6 +463,20 @@ _SNOMED_BODY_SITES: dict[str, tuple[BodyRegion, str]] = {
     "72696002": (BodyRegion.LOWER_LIMBS, "Knee region structure"),
     "56459004": (BodyRegion.LOWER_LIMBS, "Foot structure"),
     "46862004": (BodyRegion.LOWER_LIMBS, "Buttock structure"),
+    # The three below are from memory, not checked against a terminology server (unverified).
+    "127949000": (BodyRegion.UPPER_LIMBS, "Elbow region structure"),
+    "91470000": (BodyRegion.UPPER_LIMBS, "Axillary region structure"),
+    "26893007": (BodyRegion.TRUNK, "Inguinal region structure"),
+}
+
+# Named body sites (the keys synthetic data and tests use) -> SNOMED body structure code.
+BODY_SITE_KEYS: dict[str, str] = {
+    "head": "69536005", "scalp": "41695006", "face": "89545001", "neck": "45048000",
+    "upper_limb": "53120007", "upper_arm": "40983000", "elbow": "127949000", "forearm": "14975008",
+    "hand": "85562004", "finger": "7569003", "axilla": "91470000",
+    "trunk": "22943007", "chest": "51185008", "abdomen": "113345001", "back": "77568009", "groin": "26893007",
+    "lower_limb": "61685007", "thigh": "68367000", "knee": "72696002", "lower_leg": "30021000", "foot": "56459004",
+    "buttock": "46862004",
 }
 BODY_SITE_CODES: dict[Coding, BodyRegion] = {(SNOMED, c): r for c, (r, _) in _SNOMED_BODY_SITES.items()}
 
@@ -607,6 +654,157 @@ def derm3r_display(code: str) -> str:
     raise KeyError(code)
 
 
+# ------------------------------------------------------------------ codings for writers
+# Dict codings ({"system", "code", "display"}) for code that writes FHIR: the write-back modules and
+# the synthetic patients (`cds_hooks.synthetic`), so both use exactly the codes the reader accepts.
+
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+
+def coding(system: str, code: str, display: str) -> dict[str, str]:
+    return {"system": system, "code": code, "display": display}
+
+
+# The code written for each ConditionKey (the first, most general SNOMED code of the table).
+_PRIMARY_CONDITION: dict[ConditionKey, str] = {}
+for _code, (_ckey, _) in _SNOMED_CONDITIONS.items():
+    _PRIMARY_CONDITION.setdefault(_ckey, _code)
+# Skin diagnoses other than psoriasis (for differential / synthetic data; read as OTHER).
+SKIN_DIAGNOSES: dict[str, tuple[str, str]] = {
+    "plaque_psoriasis": ("200965009", "Plaque psoriasis"),
+    "guttate_psoriasis": ("37042000", "Guttate psoriasis"),
+    "eczema": ("43116000", "Eczema"),
+    "atopic_dermatitis": ("24079001", "Atopic dermatitis"),
+    "tinea_corporis": ("84849002", "Tinea corporis"),  # (unverified)
+}
+
+
+def condition_coding(key: str) -> dict[str, str]:
+    """SNOMED coding for a ConditionKey value or a SKIN_DIAGNOSES key."""
+    if key in SKIN_DIAGNOSES:
+        code, display = SKIN_DIAGNOSES[key]
+        return coding(SNOMED, code, display)
+    ckey = ConditionKey(key)
+    code = _PRIMARY_CONDITION[ckey]
+    return coding(SNOMED, code, _SNOMED_CONDITIONS[code][1].replace(" (unverified)", ""))
+
+
+def condition_clinical_status(status: str) -> dict[str, str]:
+    if status not in {"active", "recurrence", "relapse", "inactive", "remission", "resolved"}:
+        raise ValueError(f"not a condition clinical status: {status!r}")
+    return coding(CONDITION_CLINICAL, status, status.capitalize())
+
+
+def condition_verification_status(status: str) -> dict[str, str]:
+    if status not in {"unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"}:
+        raise ValueError(f"not a condition verification status: {status!r}")
+    return coding(CONDITION_VER_STATUS, status, status.capitalize())
+
+
+def condition_category(category: str) -> dict[str, str]:
+    displays = {"problem-list-item": "Problem List Item", "encounter-diagnosis": "Encounter Diagnosis"}
+    return coding(CONDITION_CATEGORY, category, displays[category])
+
+
+# Own-CodeSystem medication codes "medication-<key>" read back as <key>; RxNorm where we are sure.
+MEDICATION_CODE_PREFIX = "medication-"
+
+
+def medication_coding(key: str) -> dict[str, str]:
+    """Coding for a medication key: RxNorm ingredient if known, else the own CodeSystem."""
+    display = key.replace("_", " ").capitalize()
+    for rxcui, rx_key in RXNORM_INGREDIENTS.items():
+        if rx_key == key:
+            return coding(RXNORM, rxcui, display)
+    return coding(DERM3R, MEDICATION_CODE_PREFIX + key.replace("_", "-"), display)
+
+
+def medication_key_from_code(system: str | None, code: str | None) -> str | None:
+    """Medication key of an own-CodeSystem or RxNorm ingredient coding, else None."""
+    if not code:
+        return None
+    if system == DERM3R and code.startswith(MEDICATION_CODE_PREFIX):
+        return code[len(MEDICATION_CODE_PREFIX):].replace("-", "_") or None
+    if system == RXNORM:
+        return RXNORM_INGREDIENTS.get(code.strip())
+    return None
+
+
+# Observation.code written per FindingKey value ("blood_pressure" is the panel).
+_OBSERVATION_CODING: dict[str, tuple[str, str, str]] = {
+    FindingKey.BMI.value: (LOINC, LOINC_BMI, _LOINC_FINDINGS[LOINC_BMI][1]),
+    FindingKey.SYSTOLIC_BP.value: (LOINC, LOINC_SYSTOLIC, _LOINC_FINDINGS[LOINC_SYSTOLIC][1]),
+    FindingKey.DIASTOLIC_BP.value: (LOINC, LOINC_DIASTOLIC, _LOINC_FINDINGS[LOINC_DIASTOLIC][1]),
+    "blood_pressure": (LOINC, LOINC_BP_PANEL, "Blood pressure panel with all children optional"),
+    FindingKey.HBA1C.value: (LOINC, LOINC_HBA1C, _LOINC_FINDINGS[LOINC_HBA1C][1]),
+    FindingKey.LDL.value: (LOINC, "18262-6", _LOINC_FINDINGS["18262-6"][1]),
+    FindingKey.TOTAL_CHOLESTEROL.value: (LOINC, "2093-3", _LOINC_FINDINGS["2093-3"][1]),
+    FindingKey.PREGNANT.value: (LOINC, LOINC_PREGNANCY_STATUS, _LOINC_FINDINGS[LOINC_PREGNANCY_STATUS][1]),
+    FindingKey.PHQ2.value: (LOINC, LOINC_PHQ2, _LOINC_FINDINGS[LOINC_PHQ2][1]),
+    **{k.value: (DERM3R, c, d) for c, (k, d) in _DERM3R_FINDINGS.items() if k is not FindingKey.PHQ2},
+}
+
+_CATEGORY_OF: dict[str, str] = {
+    FindingKey.BMI.value: "vital-signs", FindingKey.SYSTOLIC_BP.value: "vital-signs",
+    FindingKey.DIASTOLIC_BP.value: "vital-signs", "blood_pressure": "vital-signs",
+    FindingKey.HBA1C.value: "laboratory", FindingKey.LDL.value: "laboratory",
+    FindingKey.TOTAL_CHOLESTEROL.value: "laboratory", FindingKey.PREGNANT.value: "social-history",
+    FindingKey.DLQI.value: "survey", FindingKey.ITCH_NRS.value: "survey", FindingKey.PEST_SCORE.value: "survey",
+    FindingKey.PHQ2.value: "survey",
+}
+_CATEGORY_DISPLAY = {"vital-signs": "Vital Signs", "laboratory": "Laboratory", "social-history": "Social History",
+                     "survey": "Survey", "exam": "Exam", "imaging": "Imaging"}
+
+
+def observation_coding(key: str) -> dict[str, str]:
+    """Observation.code coding for a FindingKey value (or "blood_pressure" for the panel)."""
+    system, code, display = _OBSERVATION_CODING[key]
+    return coding(system, code, display)
+
+
+def observation_category(key: str) -> dict[str, str]:
+    category = _CATEGORY_OF.get(key, "exam")
+    return coding(OBSERVATION_CATEGORY, category, _CATEGORY_DISPLAY[category])
+
+
+_UNIT_DISPLAY = {"{score}": "score", "mm[Hg]": "mmHg"}
+
+
+def observation_unit(key: str) -> tuple[str, str]:
+    """(unit text, UCUM code) for a numeric FindingKey value."""
+    canonical = UNIT_RULES[FindingKey(key)].canonical
+    return _UNIT_DISPLAY.get(canonical, canonical), canonical
+
+
+def tcm_finding_coding(kind: str, finding: str) -> dict[str, str]:
+    """Own-CodeSystem coding of a TCM finding: kind "tongue" | "pulse", finding an internal key (or alias)."""
+    key = FindingKey(kind)
+    prefix, table = _VALUE_TABLES[key]
+    canonical = finding if finding in table else _VALUE_ALIASES.get(key, {}).get(finding)
+    if canonical is None:
+        raise KeyError(f"unknown {kind} finding {finding!r}")
+    return coding(DERM3R, derm3r_value_code(prefix, canonical), table[canonical])
+
+
+def body_site_coding(site: str) -> dict[str, str]:
+    """SNOMED body-structure coding for a BODY_SITE_KEYS key ("elbow")."""
+    code = BODY_SITE_KEYS[site]
+    return coding(SNOMED, code, _SNOMED_BODY_SITES[code][1])
+
+
+PREGNANT_VALUE = coding(SNOMED, SNOMED_PREGNANT, "Pregnant")
+NOT_PREGNANT_VALUE = coding(SNOMED, SNOMED_NOT_PREGNANT, "Not pregnant")
+MEDIA_TYPE_IMAGE = coding(MEDIA_TYPE, "image", "Image")
+MEDIA_MODALITY_CLINICAL_PHOTO = coding(DICOM_DCM, "XC", "External-camera Photography")
+# R5 DocumentReference.bodySite carried in an R4 resource (FHIR cross-version extension).
+DOCUMENT_REFERENCE_BODY_SITE_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.bodySite"
+DOCUMENT_TYPE_CLINICAL_PHOTO = coding(LOINC, "72170-4", "Photographic image")
+DOCUMENT_CATEGORY_IMAGE = coding(DERM3R, "clinical-photograph", "Clinical photograph")
+ENCOUNTER_CLASS_AMBULATORY = coding(V3_ACT_CODE, "AMB", "ambulatory")
+DERMATOLOGY_ENCOUNTER_TYPE = coding(DERM3R, "dermatology-visit", "Dermatology outpatient visit")
+
+
 # ------------------------------------------------------------------ the data contract
 
 
@@ -640,8 +838,23 @@ def _contract() -> tuple[CodeInfo, ...]:
     for system, code, display in (AI_TAG, CATEGORY_EXAM, CATEGORY_IMAGING, ACT_REASON_TREATMENT,
                                   DATA_OPERATION_CREATE, PARTICIPANT_AUTHOR):
         rows.append(CodeInfo(system, code, display, "write", "tag / category / provenance"))
-    rows.append(CodeInfo(AI_TAG[0], AI_TAG[1], AI_TAG[2], "read", "inputs with this tag are ignored (our own output)"))
+    rows.append(CodeInfo(AI_TAG[0], AI_TAG[1], AI_TAG[2], "read", "Observations with this tag are ignored (our own output)"))
     rows.append(CodeInfo(MEDIA_TYPE, "image", "Image", "read", "Media kept as photo"))
+    for system, code in sorted(NON_PHOTO_MODALITIES):
+        rows.append(CodeInfo(system, code, "non-photograph modality", "read", "image ignored"))
+    rows.append(CodeInfo(DERM3R, MEDICATION_CODE_PREFIX + "<key>", "Medication by ladder key", "read",
+                         "medication `<key>` (hyphens read as underscores)"))
+    rows.append(CodeInfo("(extension)", "http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.bodySite",
+                         "R5 DocumentReference.bodySite in R4", "read", "photo body site"))
+    rows.append(CodeInfo(V3_OBSERVATION_VALUE, "AIAST", "Artificial Intelligence asserted", "write",
+                         "meta.tag of every resource the service writes"))
+    for site, code in BODY_SITE_KEYS.items():
+        rows.append(CodeInfo(SNOMED, code, _SNOMED_BODY_SITES[code][1], "read/write", f"body site `{site}`"))
+    for key, (code, display) in SKIN_DIAGNOSES.items():
+        rows.append(CodeInfo(SNOMED, code, display, "read/write", f"skin diagnosis `{key}` (other skin diseases read as `other`)"))
+    for value in (MEDIA_MODALITY_CLINICAL_PHOTO, DOCUMENT_TYPE_CLINICAL_PHOTO, DOCUMENT_CATEGORY_IMAGE,
+                  DERMATOLOGY_ENCOUNTER_TYPE):
+        rows.append(CodeInfo(value["system"], value["code"], value["display"], "write", "synthetic demo records"))
     return tuple(rows)
 
 

@@ -21,12 +21,21 @@ from fhir_mapping.media import DEFAULT_MAX_PHOTO_BYTES
 SKIPPED_STATUSES = frozenset({"entered-in-error", "superseded"})
 
 
+def _concept_of(site: Any) -> Any:
+    # R5: CodeableReference {concept, reference}; tolerate a bare CodeableConcept.
+    if isinstance(site, dict) and isinstance(site.get("concept"), dict):
+        return site["concept"]
+    return site
+
+
 def _body_site_concepts(resource: dict) -> list[Any]:
-    concepts: list[Any] = []
-    for site in as_list(resource.get("bodySite")):
-        # R5: CodeableReference {concept, reference}; tolerate a bare CodeableConcept.
-        if isinstance(site, dict):
-            concepts.append(site.get("concept") if isinstance(site.get("concept"), dict) else site)
+    concepts: list[Any] = [_concept_of(site) for site in as_list(resource.get("bodySite")) if isinstance(site, dict)]
+    # R5 bodySite sent to an R4 server travels as the cross-version extension.
+    for extension in as_list(resource.get("extension")):
+        if isinstance(extension, dict) and extension.get("url") == codes.DOCUMENT_REFERENCE_BODY_SITE_EXTENSION:
+            value = extension.get("valueCodeableConcept") or extension.get("valueCodeableReference")
+            if isinstance(value, dict):
+                concepts.append(_concept_of(value))
     return concepts
 
 

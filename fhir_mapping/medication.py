@@ -50,7 +50,7 @@ def _key(concept: dict | None, display: str | None) -> tuple[str | None, str | N
     for system, code, coding_display in codings(concept):
         if code_string is None and system and code:
             code_string = f"{system}|{code}"
-        key = codes.medication_key(coding_display, rxnorm=code if system == codes.RXNORM else None)
+        key = codes.medication_key_from_code(system, code) or codes.medication_key(coding_display)
         if key is not None:
             return key, f"{system}|{code}" if system and code else code_string
     key = codes.medication_key(display)

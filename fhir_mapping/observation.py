@@ -89,9 +89,9 @@ def _coded_value(key: FindingKey, element: dict) -> str:
     if not isinstance(text, str) and isinstance(concept, dict):
         text = concept.get("text")
     if isinstance(text, str):
-        normal = "_".join(text.strip().lower().replace("-", " ").split())
-        if normal in table.values():
-            return normal
+        known = codes.value_alias(key, text)
+        if known is not None:
+            return known
     raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{key.value}: the recorded value is not a recognised code.")
 
 
