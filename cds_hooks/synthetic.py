@@ -1,0 +1,721 @@
+"""Deterministic synthetic dermatology patients as FHIR R4 JSON.
+
+Used by `derm3r demo`, by the integration tests (seeded into a real FHIR server) and by benchmarks.
+Every patient is fictional: names, identifiers and values are generated from (profile, seed), so the
+same arguments always give identical output (no clock, no global random state, no uuid4).
+
+A patient is a FHIR `transaction` Bundle whose entries are `PUT <Type>/<id>` with deterministic ids:
+a server keeps the ids (so tests know `Patient/<id>` up front) and references inside the bundle are
+plain relative references that stay valid after the transaction. `as_collection` turns the same
+resources into a `collection` Bundle for use as CDS Hooks prefetch.
+
+Codes come from `fhir_mapping.codes` (defined there once; the few codes only synthetic data needs are
+marked below). Photographs are attached the three ways EHRs do it: inline `Media.content.data`,
+`Media.content.url` -> `Binary/<id>`, or an R5-style `DocumentReference` whose attachment holds the
+image.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import random
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+from fhir_mapping import codes
+from inference.case import FindingKey
+
+Resource = dict[str, Any]
+
+PHOTO_MODES: tuple[str, ...] = ("inline", "binary", "document_reference")
+
+# All dates are offsets from this fixed instant, never from the clock, so output is reproducible.
+ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+VISIT_INTERVAL = timedelta(weeks=8)
+_NAMESPACE = uuid.UUID("6f6c2f4e-8f7e-5b0c-9d7a-2f1f0b6c3d11")  # derm3r synthetic-data namespace
+
+# ------------------------------------------------------------------ codings used (from codes.py)
+
+_DISPLAY: dict[tuple[str, str], str] = {(row.system, row.code): row.display for row in codes.CONTRACT}
+
+# HL7 terminology codes that fhir_mapping does not read (so codes.py has no table for them).
+_SYNTHETIC_TAG = ("http://terminology.hl7.org/CodeSystem/v3-ActReason", "HTEST", "test health data")
+_CONDITION_CATEGORY = ("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item")
+_ENCOUNTER_CLASS = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"}
+_CATEGORY_SYSTEM = codes.OBSERVATION_CATEGORY
+_CATEGORIES = {
+    "exam": codes.CATEGORY_EXAM,
+    "survey": (_CATEGORY_SYSTEM, "survey", "Survey"),
+    "vital-signs": (_CATEGORY_SYSTEM, "vital-signs", "Vital Signs"),
+    "laboratory": (_CATEGORY_SYSTEM, "laboratory", "Laboratory"),
+    "social-history": (_CATEGORY_SYSTEM, "social-history", "Social History"),
+}
+
+# How each finding is recorded: (system, code) of Observation.code and its category.
+_FINDINGS: dict[FindingKey, tuple[tuple[str, str], str]] = {
+    FindingKey.PASI: ((codes.DERM3R, codes.D_PASI), "exam"),
+    FindingKey.BSA_PERCENT: ((codes.DERM3R, codes.D_BSA), "exam"),
+    FindingKey.PGA: ((codes.DERM3R, codes.D_PGA), "exam"),
+    FindingKey.DLQI: ((codes.DERM3R, codes.D_DLQI), "survey"),
+    FindingKey.ITCH_NRS: ((codes.DERM3R, codes.D_ITCH_NRS), "survey"),
+    FindingKey.PEST_SCORE: ((codes.DERM3R, codes.D_PEST), "survey"),
+    FindingKey.PHQ2: ((codes.LOINC, codes.LOINC_PHQ2), "survey"),
+    FindingKey.BMI: ((codes.LOINC, codes.LOINC_BMI), "vital-signs"),
+    FindingKey.SYSTOLIC_BP: ((codes.LOINC, codes.LOINC_SYSTOLIC), "vital-signs"),
+    FindingKey.DIASTOLIC_BP: ((codes.LOINC, codes.LOINC_DIASTOLIC), "vital-signs"),
+    FindingKey.HBA1C: ((codes.LOINC, codes.LOINC_HBA1C), "laboratory"),
+    FindingKey.TONGUE: ((codes.DERM3R, codes.D_TONGUE), "exam"),
+    FindingKey.PULSE: ((codes.DERM3R, codes.D_PULSE), "exam"),
+    FindingKey.PREGNANT: ((codes.LOINC, codes.LOINC_PREGNANCY_STATUS), "social-history"),
+    FindingKey.SPECIAL_AREA: ((codes.DERM3R, codes.D_SPECIAL_AREA), "exam"),
+    FindingKey.TOPICAL_FAILURE: ((codes.DERM3R, codes.D_TOPICAL_FAILURE), "exam"),
+    FindingKey.JOINT_PAIN: ((codes.DERM3R, codes.D_JOINT_PAIN), "exam"),
+    FindingKey.LESION_ONSET: ((codes.DERM3R, codes.D_LESION_ONSET), "exam"),
+}
+_BP_PANEL = (codes.LOINC, codes.LOINC_BP_PANEL)
+_VALUE_PREFIX = {FindingKey.TONGUE: "tongue", FindingKey.PULSE: "pulse", FindingKey.SPECIAL_AREA: "area", FindingKey.LESION_ONSET: "onset"}
+_VALUE_DISPLAYS = {
+    FindingKey.TONGUE: codes.TONGUE_KEYS,
+    FindingKey.PULSE: codes.PULSE_KEYS,
+    FindingKey.SPECIAL_AREA: codes.SPECIAL_AREA_KEYS,
+    FindingKey.LESION_ONSET: codes.LESION_ONSET_KEYS,
+}
+
+# Condition keys of this module -> SNOMED code (all but the differentials are in codes.py's table).
+_CONDITIONS: dict[str, str] = {
+    "plaque_psoriasis": "200965009",
+    "psoriatic_arthritis": "156370009",
+    "diabetes": "44054006",
+    "obesity": "414916001",
+    "hypertension": "38341003",
+    "pregnancy": "77386006",
+    "tuberculosis": "56717001",
+    "heart_failure": "84114007",
+}
+# Psoriasis differentials exist only in synthetic data: the service maps them to "other", so
+# codes.py (which holds what the service reads) has no reason to list them. (unverified)
+DIFFERENTIAL_CONDITIONS: dict[str, tuple[str, str]] = {
+    "eczema": ("43116000", "Eczema (unverified)"),
+    "tinea_corporis": ("84849002", "Tinea corporis (unverified)"),
+}
+
+# Medication keys of this module -> (product text, RxNorm ingredient code if codes.py knows one).
+# Most EHR entries carry a product name; fhir_mapping recognises the ingredient from it.
+_MEDICATIONS: dict[str, tuple[str, str | None]] = {
+    "topical_corticosteroid": ("Clobetasol propionate 0.05% ointment", None),
+    "calcipotriol": ("Calcipotriol 50 micrograms/g ointment", None),
+    "methotrexate": ("Methotrexate 2.5 mg oral tablet", "6851"),
+    "metformin": ("Metformin hydrochloride 500 mg oral tablet", None),
+    "naproxen": ("Naproxen 500 mg oral tablet", None),
+    "furosemide": ("Furosemide 40 mg oral tablet", None),
+    "emollient": ("Emollient cream (white soft paraffin 50%)", None),
+}
+
+# Body-site keys -> SNOMED body structure in codes.py's PASI table, or None for a site EHRs often
+# record as free text only (exercises the text fallback).
+_SITES: dict[str, tuple[str | None, str]] = {
+    "scalp": ("41695006", "Scalp"),
+    "face": ("89545001", "Face"),
+    "upper_arm": ("40983000", "Left upper arm"),
+    "forearm": ("14975008", "Right forearm, extensor surface (elbow)"),
+    "hand": ("85562004", "Back of right hand"),
+    "trunk": ("22943007", "Lower back"),
+    "chest": ("51185008", "Chest"),
+    "thigh": ("68367000", "Left thigh"),
+    "knee": ("72696002", "Right knee"),
+    "lower_leg": ("30021000", "Left shin"),
+    "axilla": (None, "Left axilla"),
+    "groin": (None, "Right groin fold"),
+}
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    if display is None:
+        display = codes.derm3r_display(code) if system == codes.DERM3R else _DISPLAY[(system, code)]
+    return {"system": system, "code": code, "display": display}
+
+
+def _concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+    coding = _coding(system, code, display)
+    return {"coding": [coding], "text": coding["display"]}
+
+
+def _value_concept(key: FindingKey, value: str) -> dict[str, Any]:
+    return _concept(codes.DERM3R, codes.derm3r_value_code(_VALUE_PREFIX[key], value), _VALUE_DISPLAYS[key][value])
+
+
+def _site_concept(site: str) -> dict[str, Any]:
+    code, text = _SITES[site]
+    if code is None:
+        return {"text": text}
+    concept = _concept(codes.SNOMED, code)
+    concept["text"] = text
+    return concept
+
+
+def _condition_concept(key: str) -> dict[str, Any]:
+    if key in DIFFERENTIAL_CONDITIONS:
+        code, display = DIFFERENTIAL_CONDITIONS[key]
+        return _concept(codes.SNOMED, code, display)
+    return _concept(codes.SNOMED, _CONDITIONS[key])
+
+
+def _medication_concept(key: str) -> dict[str, Any]:
+    text, rxnorm = _MEDICATIONS[key]
+    if rxnorm is None:
+        return {"text": text}
+    return {"coding": [{"system": codes.RXNORM, "code": rxnorm, "display": codes.RXNORM_INGREDIENTS[rxnorm]}], "text": text}
+
+
+# ------------------------------------------------------------------ profiles
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """What one synthetic patient looks like at the newest visit; older visits are derived from it."""
+
+    key: str
+    title: str
+    sex: str  # FHIR administrative gender
+    age: int
+    diagnosis: str  # condition key of the skin disease
+    pasi: float
+    bsa: float
+    dlqi: int
+    pga: int
+    itch: int
+    tongue: str | None  # TCM tongue finding key (codes.TONGUE_KEYS)
+    pulse: str | None  # TCM pulse finding key (codes.PULSE_KEYS)
+    appearance: str  # lesion look: bright_red | pale_red | dark_red_purple | exudative | pustular | eczema | annular
+    sites: tuple[str, ...]  # body-site keys (_SITES)
+    pest: int = 0
+    phq2: int = 0
+    bmi: float = 26.0
+    bp: tuple[int, int] = (124, 78)
+    hba1c: float | None = None
+    conditions: tuple[str, ...] = ()  # extra active condition keys (comorbidities)
+    past_conditions: tuple[str, ...] = ()  # resolved conditions (history only)
+    medications: tuple[str, ...] = ("topical_corticosteroid",)
+    stopped_medications: tuple[str, ...] = ()  # recorded as stopped, not active
+    pregnant: bool = False
+    onset: str = "stable"  # codes.LESION_ONSET_KEYS
+    special_area: str | None = None  # codes.SPECIAL_AREA_KEYS
+    topical_failure: bool = False
+    joint_pain: bool = False
+    # PASI at the oldest visit relative to the newest: > 1 means the patient has improved since.
+    course: float = 1.0
+    scores: tuple[float, float, float] = (2.0, 2.0, 2.0)  # PASI E, I, D (0-4) at the newest visit
+
+
+_MODERATE = _Profile(
+    key="psoriasis_moderate",
+    title="Moderate plaque psoriasis, worsening on topicals",
+    sex="male",
+    age=46,
+    diagnosis="plaque_psoriasis",
+    pasi=9.4,
+    bsa=7.0,
+    dlqi=9,
+    pga=3,
+    itch=5,
+    tongue="red_yellow_coat",
+    pulse="slippery",
+    appearance="bright_red",
+    sites=("forearm", "knee", "trunk"),
+    pest=1,
+    phq2=1,
+    course=0.8,
+    scores=(2.5, 2.0, 2.5),
+)
+
+_PROFILES: dict[str, _Profile] = {
+    p.key: p
+    for p in (
+        replace(
+            _MODERATE, key="psoriasis_mild", title="Mild plaque psoriasis, improving on topicals", sex="female",
+            age=31, pasi=2.6, bsa=2.0, dlqi=3, pga=1, itch=2, sites=("forearm", "knee"), pest=0, course=1.3,
+            scores=(1.5, 1.0, 1.5),
+        ),
+        _MODERATE,
+        replace(
+            _MODERATE, key="psoriasis_severe", title="Severe plaque psoriasis with scalp disease, topical failure",
+            age=52, pasi=21.5, bsa=24.0, dlqi=17, pga=4, itch=8, sites=("scalp", "upper_arm", "trunk", "lower_leg"),
+            pest=2, phq2=3, bmi=31.5, bp=(142, 91), medications=("topical_corticosteroid", "calcipotriol"),
+            onset="new_spreading", special_area="scalp", topical_failure=True, course=0.6, scores=(3.5, 3.0, 3.5),
+        ),
+        replace(
+            _MODERATE, key="tcm_blood_heat", title="Spreading bright-red plaques (TCM blood-heat pattern)", age=29,
+            tongue="red_yellow_coat", pulse="rapid", appearance="bright_red", onset="new_spreading", course=0.5,
+            scores=(3.5, 2.0, 3.0),
+        ),
+        replace(
+            _MODERATE, key="tcm_blood_dryness", title="Long-standing pale plaques, fine scale (TCM blood-dryness)",
+            sex="female", age=63, pasi=6.2, bsa=5.0, tongue="pale_red_little_coat", pulse="deep_thin",
+            appearance="pale_red", onset="long_standing", course=1.0, scores=(1.5, 1.5, 2.5),
+        ),
+        replace(
+            _MODERATE, key="tcm_blood_stasis", title="Thick dusky infiltrated plaques (TCM blood-stasis pattern)",
+            age=58, pasi=14.0, bsa=11.0, tongue="purple_dusky", pulse="choppy", appearance="dark_red_purple",
+            onset="long_standing", course=1.0, scores=(3.0, 3.5, 2.5),
+        ),
+        replace(
+            _MODERATE, key="tcm_damp_heat", title="Flexural exudative psoriasis (TCM damp-heat pattern)",
+            sex="female", age=41, pasi=7.8, bsa=6.0, tongue="red_greasy_yellow_coat", pulse="slippery_rapid",
+            appearance="exudative", sites=("axilla", "groin", "trunk"), special_area="genitals",
+            scores=(3.0, 1.5, 1.0),
+        ),
+        replace(
+            _MODERATE, key="tcm_heat_toxin", title="Acute pustular flare (TCM heat-toxin pattern)", age=37,
+            pasi=18.0, bsa=20.0, dlqi=15, pga=4, itch=7, tongue="crimson_yellow_coat", pulse="surging_rapid", appearance="pustular",
+            onset="new_spreading", course=0.4, scores=(4.0, 2.5, 2.0),
+        ),
+        replace(
+            _MODERATE, key="eczema", title="Hand and forearm eczema (psoriasis differential)", sex="female",
+            age=24, diagnosis="eczema", pasi=0.0, bsa=6.0, dlqi=11, pga=2, itch=9, tongue=None, pulse=None,
+            appearance="eczema", sites=("forearm", "hand"), medications=("emollient", "topical_corticosteroid"),
+            scores=(2.0, 1.0, 1.0),
+        ),
+        replace(
+            _MODERATE, key="tinea", title="Annular scaly plaque, tinea corporis (psoriasis differential)", age=35,
+            diagnosis="tinea_corporis", pasi=0.0, bsa=2.0, dlqi=4, pga=1, itch=6, tongue=None, pulse=None,
+            appearance="annular", sites=("trunk",), pest=0, medications=(), scores=(2.0, 0.5, 1.5),
+        ),
+        replace(
+            _MODERATE, key="psoriatic_arthritis", title="Psoriasis with joint pain, PEST 4 (psoriatic arthritis)",
+            age=49, pasi=11.2, bsa=9.0, pest=4, joint_pain=True, conditions=("psoriatic_arthritis",),
+            medications=("topical_corticosteroid", "naproxen"),
+        ),
+        replace(
+            _MODERATE, key="diabetes", title="Psoriasis with type 2 diabetes, obesity and hypertension", age=57,
+            pasi=12.5, bsa=12.0, bmi=34.8, bp=(146, 92), hba1c=8.1, conditions=("diabetes", "obesity", "hypertension"),
+            medications=("topical_corticosteroid", "metformin"),
+        ),
+        replace(
+            _MODERATE, key="pregnancy", title="Pregnant, severe psoriasis; methotrexate stopped (contraindicated)",
+            sex="female", age=30, pasi=16.0, bsa=15.0, dlqi=14, pga=4, pregnant=True, conditions=("pregnancy",),
+            # Methotrexate on record (stopped) so that a planner that would "resume methotrexate"
+            # must meet the pregnancy contraindication.
+            medications=("topical_corticosteroid", "methotrexate"), stopped_medications=("methotrexate",),
+            topical_failure=True,
+        ),
+        replace(
+            _MODERATE, key="tb_history", title="Severe psoriasis, treated pulmonary tuberculosis in the past",
+            age=61, pasi=15.5, bsa=14.0, pga=4, past_conditions=("tuberculosis",), topical_failure=True,
+        ),
+        replace(
+            _MODERATE, key="heart_failure", title="Severe psoriasis with heart failure", age=68, pasi=14.8,
+            bsa=13.0, pga=4, bp=(118, 70), conditions=("heart_failure",),
+            medications=("topical_corticosteroid", "furosemide"), topical_failure=True,
+        ),
+    )
+}
+
+PROFILES: tuple[str, ...] = tuple(_PROFILES)
+
+_GIVEN = ("Alex", "Sam", "Robin", "Kim", "Jordan", "Noor", "Mika", "Lee", "Ari", "Yuki", "Tal", "Remy")
+_FAMILY = ("Synthetic", "Testperson", "Example", "Fictional", "Sample", "Modelcase")
+
+
+# ------------------------------------------------------------------ public API
+
+
+def patient_bundle(
+    profile: str,
+    *,
+    photos: str = "inline",
+    seed: int = 0,
+    visits: int = 2,
+    sites_per_visit: int | None = None,
+) -> dict[str, Any]:
+    """One synthetic patient as a FHIR R4 transaction Bundle (entries `PUT <Type>/<id>`).
+
+    profile: one of `PROFILES`. photos: one of `PHOTO_MODES`. seed: varies name, ids and values
+    deterministically. visits (>= 1): visits 8 weeks apart, the newest on `ANCHOR`; each has an
+    Encounter, a full set of Observations and one photograph per body site of the profile (or of
+    its first `sites_per_visit` sites).
+    """
+    if profile not in _PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if photos not in PHOTO_MODES:
+        raise ValueError(f"unknown photos mode {photos!r}; expected one of {', '.join(PHOTO_MODES)}")
+    if visits < 1:
+        raise ValueError("visits must be >= 1")
+    return _Builder(_PROFILES[profile], seed=seed, photos=photos).build(visits=visits, sites_per_visit=sites_per_visit)
+
+
+def large_patient_bundle(*, photos: str = "binary", seed: int = 0, visits: int = 40) -> dict[str, Any]:
+    """A patient with a long record for tests of bounded, newest-first fetching: by default 40 visits,
+    i.e. about 600 Observations and 160 photographs."""
+    return patient_bundle("psoriasis_severe", photos=photos, seed=seed, visits=visits)
+
+
+def demo_patients() -> list[dict[str, Any]]:
+    """Four varied patients (transaction Bundles, inline photos) for `derm3r demo`."""
+    return [
+        patient_bundle("psoriasis_moderate", seed=1, visits=3),
+        patient_bundle("psoriasis_severe", seed=2, visits=3),
+        patient_bundle("pregnancy", seed=3, visits=2),
+        patient_bundle("tcm_blood_stasis", seed=4, visits=2),
+    ]
+
+
+def profile_title(profile: str) -> str:
+    """A short human-readable description of a profile (for demo menus and test ids)."""
+    return _PROFILES[profile].title
+
+
+def patient_id(bundle: dict[str, Any]) -> str:
+    """The id of the Patient in a bundle built here."""
+    for resource in resources(bundle, "Patient"):
+        return str(resource["id"])
+    raise ValueError("bundle has no Patient")
+
+
+def resources(bundle: dict[str, Any], resource_type: str | None = None) -> Iterator[Resource]:
+    """The resources in a bundle (optionally only one type), in entry order."""
+    for entry in bundle.get("entry", ()):
+        resource = entry["resource"]
+        if resource_type is None or resource["resourceType"] == resource_type:
+            yield resource
+
+
+def as_collection(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The same resources as a `collection` Bundle (no request elements), e.g. for prefetch."""
+    return {
+        "resourceType": "Bundle",
+        "id": f"{bundle.get('id', 'synthetic')}-collection",
+        "type": "collection",
+        "entry": [{"fullUrl": e["fullUrl"], "resource": e["resource"]} for e in bundle.get("entry", ())],
+    }
+
+
+def searchset(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    """The resources of one type as a `searchset` Bundle, the shape of a prefetch search result."""
+    matches = list(resources(bundle, resource_type))
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(matches),
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r, "search": {"mode": "match"}} for r in matches],
+    }
+
+
+# ------------------------------------------------------------------ building
+
+
+class _Builder:
+    def __init__(self, profile: _Profile, *, seed: int, photos: str) -> None:
+        self.p = profile
+        self.seed = seed
+        self.photos = photos
+        # A str seed is hashed with SHA-512 by `random`, independent of PYTHONHASHSEED.
+        self.rng = random.Random(f"derm3r-synthetic:{profile.key}:{seed}")
+        self.entries: list[dict[str, Any]] = []
+        self.patient_id = self._id("Patient", 0)
+
+    def _id(self, kind: str, n: int | str) -> str:
+        return str(uuid.uuid5(_NAMESPACE, f"{self.p.key}/{self.seed}/{kind}/{n}"))
+
+    def _add(self, resource: Resource) -> Resource:
+        resource["meta"] = {"tag": [_coding(*_SYNTHETIC_TAG)]}
+        rtype, rid = resource["resourceType"], resource["id"]
+        self.entries.append(
+            {"fullUrl": f"urn:uuid:{rid}", "resource": resource, "request": {"method": "PUT", "url": f"{rtype}/{rid}"}}
+        )
+        return resource
+
+    @property
+    def subject(self) -> dict[str, str]:
+        return {"reference": f"Patient/{self.patient_id}"}
+
+    def build(self, *, visits: int, sites_per_visit: int | None) -> dict[str, Any]:
+        self._patient()
+        diagnosed = ANCHOR - VISIT_INTERVAL * visits - timedelta(days=90 + self.rng.randrange(700))
+        self._conditions(diagnosed)
+        self._medications(diagnosed)
+        sites = self.p.sites[: sites_per_visit or len(self.p.sites)]
+        for index in range(visits):
+            newest = index == visits - 1
+            when = ANCHOR - VISIT_INTERVAL * (visits - 1 - index) - timedelta(minutes=self.rng.randrange(0, 240))
+            if newest:
+                when = ANCHOR
+            progress = index / (visits - 1) if visits > 1 else 1.0  # 0 oldest -> 1 newest
+            factor = self.p.course + (1.0 - self.p.course) * progress
+            encounter = self._encounter(index, when, newest=newest)
+            self._observations(index, when, factor, encounter, newest=newest)
+            for site in sites:
+                self._photo(index, site, when, factor, encounter)
+        return {
+            "resourceType": "Bundle",
+            "id": self._id("Bundle", 0),
+            "meta": {"tag": [_coding(*_SYNTHETIC_TAG)]},
+            "type": "transaction",
+            "entry": self.entries,
+        }
+
+    def _patient(self) -> None:
+        given = _GIVEN[self.rng.randrange(len(_GIVEN))]
+        family = _FAMILY[self.rng.randrange(len(_FAMILY))]
+        birth = ANCHOR.date() - timedelta(days=int(self.p.age * 365.25) + self.rng.randrange(300))
+        self._add(
+            {
+                "resourceType": "Patient",
+                "id": self.patient_id,
+                "identifier": [
+                    {"system": "urn:derm3r:synthetic-mrn", "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
+                ],
+                "active": True,
+                "name": [{"use": "official", "family": family, "given": [given]}],
+                "gender": self.p.sex,
+                "birthDate": birth.isoformat(),
+            }
+        )
+
+    def _conditions(self, diagnosed: datetime) -> None:
+        keys = [(self.p.diagnosis, True), *((k, True) for k in self.p.conditions)]
+        keys += [(k, False) for k in self.p.past_conditions]
+        for n, (key, active) in enumerate(keys):
+            onset = diagnosed if active else diagnosed - timedelta(days=365 * 12)
+            resource: Resource = {
+                "resourceType": "Condition",
+                "id": self._id("Condition", n),
+                "clinicalStatus": _concept(codes.CONDITION_CLINICAL, "active" if active else "resolved", "Active" if active else "Resolved"),
+                "verificationStatus": _concept(codes.CONDITION_VER_STATUS, "confirmed", "Confirmed"),
+                "category": [_concept(*_CONDITION_CATEGORY)],
+                "code": _condition_concept(key),
+                "subject": self.subject,
+                "onsetDateTime": _iso(onset),
+                "recordedDate": _iso(onset + timedelta(days=7)),
+            }
+            if not active:
+                resource["abatementDateTime"] = _iso(onset + timedelta(days=270))
+            self._add(resource)
+
+    def _medications(self, diagnosed: datetime) -> None:
+        for n, key in enumerate(self.p.medications):
+            start = diagnosed + timedelta(days=30 + 60 * n)
+            stopped = key in self.p.stopped_medications
+            period = {"start": _iso(start)}
+            if stopped:
+                period["end"] = _iso(ANCHOR - timedelta(days=120))
+            self._add(
+                {
+                    "resourceType": "MedicationStatement",
+                    "id": self._id("MedicationStatement", n),
+                    "status": "stopped" if stopped else "active",
+                    "medicationCodeableConcept": _medication_concept(key),
+                    "subject": self.subject,
+                    "effectivePeriod": period,
+                    "dateAsserted": _iso(start),
+                }
+            )
+
+    def _encounter(self, index: int, when: datetime, *, newest: bool) -> str:
+        rid = self._id("Encounter", index)
+        period = {"start": _iso(when)} if newest else {"start": _iso(when), "end": _iso(when + timedelta(minutes=25))}
+        self._add(
+            {
+                "resourceType": "Encounter",
+                "id": rid,
+                "status": "in-progress" if newest else "finished",
+                "class": dict(_ENCOUNTER_CLASS),
+                "type": [{"text": "Dermatology outpatient visit"}],
+                "subject": self.subject,
+                "period": period,
+            }
+        )
+        return rid
+
+    # ---------------------------------------------------------- observations
+
+    def _jitter(self, value: float, spread: float) -> float:
+        return value * (1.0 + self.rng.uniform(-spread, spread))
+
+    def _observations(self, index: int, when: datetime, factor: float, encounter: str, *, newest: bool) -> None:
+        p = self.p
+        numbers: list[tuple[FindingKey, float]] = [
+            (FindingKey.PASI, round(min(72.0, self._jitter(p.pasi * factor, 0.05)), 1)),
+            (FindingKey.BSA_PERCENT, round(min(100.0, self._jitter(p.bsa * factor, 0.05)), 1)),
+            (FindingKey.PGA, float(max(0, min(4, round(p.pga * min(factor, 1.25)))))),
+            (FindingKey.DLQI, float(min(30, round(self._jitter(p.dlqi * factor, 0.1))))),
+            (FindingKey.ITCH_NRS, float(max(0, min(10, round(self._jitter(p.itch * factor, 0.1)))))),
+            (FindingKey.PEST_SCORE, float(p.pest)),
+            (FindingKey.PHQ2, float(p.phq2)),
+            (FindingKey.BMI, round(self._jitter(p.bmi, 0.02), 1)),
+        ]
+        if p.hba1c is not None:
+            numbers.append((FindingKey.HBA1C, round(self._jitter(p.hba1c, 0.04), 1)))
+        for key, value in numbers:
+            self._observation(index, key, when, encounter, valueQuantity=_quantity(key, value))
+
+        systolic = float(round(self._jitter(p.bp[0], 0.03)))
+        diastolic = float(round(self._jitter(p.bp[1], 0.03)))
+        bp = self._observation(index, "blood-pressure", when, encounter, code=_concept(*_BP_PANEL, "Blood pressure panel"), category="vital-signs")
+        bp["component"] = [
+            {"code": _concept(*_FINDINGS[FindingKey.SYSTOLIC_BP][0]), "valueQuantity": _quantity(FindingKey.SYSTOLIC_BP, systolic)},
+            {"code": _concept(*_FINDINGS[FindingKey.DIASTOLIC_BP][0]), "valueQuantity": _quantity(FindingKey.DIASTOLIC_BP, diastolic)},
+        ]
+
+        coded = [(FindingKey.TONGUE, p.tongue), (FindingKey.PULSE, p.pulse), (FindingKey.LESION_ONSET, p.onset)]
+        if newest:
+            coded.append((FindingKey.SPECIAL_AREA, p.special_area))
+        for key, value in coded:
+            if value is not None:
+                self._observation(index, key, when, encounter, valueCodeableConcept=_value_concept(key, value))
+        if p.pregnant:
+            self._observation(index, FindingKey.PREGNANT, when, encounter,
+                              valueCodeableConcept=_concept(codes.SNOMED, codes.SNOMED_PREGNANT, "Pregnant"))
+        if newest:
+            for key, flag in ((FindingKey.TOPICAL_FAILURE, p.topical_failure), (FindingKey.JOINT_PAIN, p.joint_pain)):
+                if flag:
+                    self._observation(index, key, when, encounter, valueBoolean=True)
+
+    def _observation(
+        self,
+        index: int,
+        key: FindingKey | str,
+        when: datetime,
+        encounter: str,
+        *,
+        code: dict[str, Any] | None = None,
+        category: str | None = None,
+        **value: Any,
+    ) -> Resource:
+        name = key.value if isinstance(key, FindingKey) else key
+        if isinstance(key, FindingKey):
+            (system, code_value), category = _FINDINGS[key]
+            code = _concept(system, code_value)
+        assert code is not None and category is not None
+        resource: Resource = {
+            "resourceType": "Observation",
+            "id": self._id("Observation", f"{index}/{name}"),
+            "status": "final",
+            "category": [_concept(*_CATEGORIES[category])],
+            "code": code,
+            "subject": self.subject,
+            "encounter": {"reference": f"Encounter/{encounter}"},
+            "effectiveDateTime": _iso(when),
+            "issued": _iso(when + timedelta(minutes=30)),
+            **value,
+        }
+        return self._add(resource)
+
+    # ---------------------------------------------------------- photographs
+
+    def _photo(self, index: int, site: str, when: datetime, factor: float, encounter: str) -> None:
+        e, i, d = (max(0.0, min(4.0, s * factor)) for s in self.p.scores)
+        # Share of the framed skin that is lesional: a photo is framed on the lesion, so larger than BSA.
+        area = max(0.05, min(0.9, self.p.bsa * factor / 30.0 + 0.1))
+        jpeg = render_photo(
+            self.p.appearance,
+            erythema=round(e * 2) / 2,
+            induration=round(i * 2) / 2,
+            desquamation=round(d * 2) / 2,
+            area_fraction=round(area, 2),
+            seed=_stable_int(f"{self.p.key}/{self.seed}/{site}/{index}"),
+        )
+        title = f"{_SITES[site][1]}, visit {index + 1}"
+        key = f"{index}/{site}"
+        data = base64.b64encode(jpeg).decode("ascii")
+        if self.photos == "document_reference":
+            self._document_reference(key, data, len(jpeg), title, site, when, encounter)
+            return
+        content: dict[str, Any] = {"contentType": "image/jpeg", "title": title, "size": len(jpeg), "creation": _iso(when)}
+        if self.photos == "binary":
+            binary_id = self._id("Binary", key)
+            self._add(
+                {"resourceType": "Binary", "id": binary_id, "contentType": "image/jpeg", "securityContext": self.subject, "data": data}
+            )
+            content["url"] = f"Binary/{binary_id}"
+        else:
+            content["data"] = data
+        self._add(
+            {
+                "resourceType": "Media",
+                "id": self._id("Media", key),
+                "status": "completed",
+                "type": _concept(*codes.IMAGE_MEDIA_TYPE, "Image"),
+                "subject": self.subject,
+                "encounter": {"reference": f"Encounter/{encounter}"},
+                "createdDateTime": _iso(when),
+                "bodySite": _site_concept(site),
+                "content": content,
+            }
+        )
+
+    def _document_reference(
+        self, key: str, data: str, size: int, title: str, site: str, when: datetime, encounter: str
+    ) -> None:
+        # R4 DocumentReference has no bodySite; the R5 element travels as the R5 cross-version
+        # extension, which is how R5-style image DocumentReferences reach R4 servers.
+        self._add(
+            {
+                "resourceType": "DocumentReference",
+                "id": self._id("DocumentReference", key),
+                "extension": [{"url": DOCUMENT_REFERENCE_BODY_SITE_EXTENSION, "valueCodeableConcept": _site_concept(site)}],
+                "status": "current",
+                "type": {"text": "Clinical photograph"},
+                "subject": self.subject,
+                "date": _iso(when),
+                "description": title,
+                "content": [
+                    {"attachment": {"contentType": "image/jpeg", "data": data, "title": title, "size": size, "creation": _iso(when)}}
+                ],
+                "context": {"encounter": [{"reference": f"Encounter/{encounter}"}]},
+            }
+        )
+
+
+# The R5 element DocumentReference.bodySite as an R4 extension (FHIR cross-version extensions).
+DOCUMENT_REFERENCE_BODY_SITE_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.bodySite"
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _quantity(key: FindingKey, value: float) -> dict[str, Any]:
+    unit = codes.UNIT_RULES[key].canonical
+    return {"value": value, "unit": unit, "system": codes.UCUM, "code": unit}
+
+
+def _stable_int(text: str) -> int:
+    return uuid.uuid5(_NAMESPACE, text).int & 0x7FFFFFFF
+
+
+@functools.lru_cache(maxsize=256)
+def render_photo(
+    appearance: str, *, erythema: float, induration: float, desquamation: float, area_fraction: float, seed: int
+) -> bytes:
+    """JPEG bytes of a lesion photograph with the given PASI-like scores (cached: a large patient
+    repeats parameters)."""
+    return _fallback_photo(appearance, erythema=erythema, desquamation=desquamation, area_fraction=area_fraction, seed=seed)
+
+
+def _fallback_photo(appearance: str, *, erythema: float, desquamation: float, area_fraction: float, seed: int) -> bytes:
+    """A plain plaque-on-skin JPEG (stand-in until inference.synth lands)."""
+    from PIL import Image, ImageDraw  # lazily: only photo-making callers pay for pillow
+
+    rng = random.Random(seed)
+    size = 160
+    skin = (224 - rng.randrange(20), 182 - rng.randrange(20), 156 - rng.randrange(20))
+    image = Image.new("RGB", (size, size), skin)
+    draw = ImageDraw.Draw(image)
+    red = int(150 + 25 * erythema)
+    lesion = {"dark_red_purple": (red - 60, 50, 90), "pale_red": (230, 150, 140)}.get(appearance, (red, 70, 70))
+    radius = size * (area_fraction ** 0.5) / 2
+    cx, cy = size / 2 + rng.uniform(-10, 10), size / 2 + rng.uniform(-10, 10)
+    draw.ellipse((cx - radius, cy - radius * 0.8, cx + radius, cy + radius * 0.8), fill=lesion)
+    for _ in range(int(desquamation * 12)):
+        x, y = cx + rng.uniform(-radius, radius) * 0.7, cy + rng.uniform(-radius, radius) * 0.5
+        draw.ellipse((x - 2, y - 1, x + 2, y + 1), fill=(236, 232, 226))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
