@@ -120,7 +120,7 @@ def _read_measures(
                 reading = MeasureReading(
                     name, label, float(finding.value), describe_finding(label, finding, unit), finding.source_ref, finding
                 )
-                issues.extend(_staleness(case, finding, label, stale, doc))
+                issues.extend(_staleness(case, finding, label, stale))
         if name == "pasi":
             reading = _pasi_reading(reading, representation, doc, basis, issues)
         if reading is not None:
@@ -184,7 +184,7 @@ def _estimate_ref(representation: PatientRepresentation | None) -> str | None:
     return representation.photos[0].photo_ref if representation.photos else None
 
 
-def _staleness(case: Case, finding: Finding, label: str, stale: Mapping[str, Any], doc: Mapping[str, Any]) -> list[DataIssue]:
+def _staleness(case: Case, finding: Finding, label: str, stale: Mapping[str, Any]) -> list[DataIssue]:
     if finding.effective is None:
         return [DataIssue("undated_observation", f"{label} has no date: its currency cannot be judged", finding.source_ref)]
     if case.as_of - finding.effective > timedelta(days=int(stale["days"])):
@@ -224,7 +224,7 @@ def describe_band(band: Mapping[str, Any]) -> str:
 def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence]) -> tuple[str, str | None]:
     sources = doc["sources"]
     primary: list[tuple[str, str]] = []  # (level, headline)
-    modifiers: list[tuple[str, str, Evidence]] = []
+    modifiers: list[tuple[str, str, Evidence, bool]] = []
     for measure in doc["measures"]:
         reading = readings.get(str(measure["measure"]))
         if reading is None:
@@ -244,21 +244,23 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
             basis.append(evidence)
             primary.append((str(band["level"]), headline))
         else:
-            modifiers.append((str(band["level"]), headline, evidence))
+            modifiers.append((str(band["level"]), headline, evidence, bool(band.get("may_raise", True))))
 
     if primary:
         level, headline = max(primary, key=lambda item: level_rank(item[0]))
-        for mod_level, mod_headline, evidence in modifiers:
-            if level_rank(mod_level) > level_rank(level):
+        for mod_level, mod_headline, evidence, may_raise in modifiers:
+            if may_raise and level_rank(mod_level) > level_rank(level):
                 basis.append(Evidence(
                     statement=f"{evidence.statement}; raises severity from {level} to {mod_level}",
                     source_ref=evidence.source_ref, rule=evidence.rule, citation=evidence.citation,
                 ))
                 level, headline = mod_level, mod_headline
+            else:
+                basis.append(evidence)  # shown for transparency; it does not change the level
         return level, headline
     if modifiers:
-        level, headline, _ = max(modifiers, key=lambda item: level_rank(item[0]))
-        basis.extend(evidence for _, _, evidence in modifiers)
+        level, headline, _, _ = max(modifiers, key=lambda item: level_rank(item[0]))
+        basis.extend(evidence for _, _, evidence, _ in modifiers)
         basis.append(Evidence(statement=f"no skin-extent measure (BSA, PASI, PGA): severity from {headline} only"))
         return level, headline
     return UNKNOWN, None
