@@ -38,137 +38,44 @@ ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 VISIT_INTERVAL = timedelta(weeks=8)
 _NAMESPACE = uuid.UUID("6f6c2f4e-8f7e-5b0c-9d7a-2f1f0b6c3d11")  # derm3r synthetic-data namespace
 
-# ------------------------------------------------------------------ codings used (from codes.py)
+# ------------------------------------------------------------------ codings (all from codes.py)
 
-_DISPLAY: dict[tuple[str, str], str] = {(row.system, row.code): row.display for row in codes.CONTRACT}
+# Marks every resource as test data (HL7 v3 ActReason HTEST), so a real EHR could never confuse it
+# with a patient's record.
+_SYNTHETIC_TAG = {"system": codes.V3_ACT_REASON, "code": "HTEST", "display": "test health data"}
 
-# HL7 terminology codes that fhir_mapping does not read (so codes.py has no table for them).
-_SYNTHETIC_TAG = ("http://terminology.hl7.org/CodeSystem/v3-ActReason", "HTEST", "test health data")
-_CONDITION_CATEGORY = ("http://terminology.hl7.org/CodeSystem/condition-category", "problem-list-item", "Problem List Item")
-_ENCOUNTER_CLASS = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"}
-_CATEGORY_SYSTEM = codes.OBSERVATION_CATEGORY
-_CATEGORIES = {
-    "exam": codes.CATEGORY_EXAM,
-    "survey": (_CATEGORY_SYSTEM, "survey", "Survey"),
-    "vital-signs": (_CATEGORY_SYSTEM, "vital-signs", "Vital Signs"),
-    "laboratory": (_CATEGORY_SYSTEM, "laboratory", "Laboratory"),
-    "social-history": (_CATEGORY_SYSTEM, "social-history", "Social History"),
+# Medication keys (codes.MEDICATION_KEYS, plus non-ladder drugs) -> the product name EHRs show.
+_PRODUCTS: dict[str, str] = {
+    "topical_corticosteroid": "Clobetasol propionate 0.05% ointment",
+    "vitamin_d_analogue": "Calcipotriol 50 micrograms/g ointment",
+    "methotrexate": "Methotrexate 2.5 mg oral tablet",
+    "metformin": "Metformin hydrochloride 500 mg oral tablet",
+    "naproxen": "Naproxen 500 mg oral tablet",
+    "furosemide": "Furosemide 40 mg oral tablet",
+    "emollient": "Emollient cream (white soft paraffin 50%)",
 }
 
-# How each finding is recorded: (system, code) of Observation.code and its category.
-_FINDINGS: dict[FindingKey, tuple[tuple[str, str], str]] = {
-    FindingKey.PASI: ((codes.DERM3R, codes.D_PASI), "exam"),
-    FindingKey.BSA_PERCENT: ((codes.DERM3R, codes.D_BSA), "exam"),
-    FindingKey.PGA: ((codes.DERM3R, codes.D_PGA), "exam"),
-    FindingKey.DLQI: ((codes.DERM3R, codes.D_DLQI), "survey"),
-    FindingKey.ITCH_NRS: ((codes.DERM3R, codes.D_ITCH_NRS), "survey"),
-    FindingKey.PEST_SCORE: ((codes.DERM3R, codes.D_PEST), "survey"),
-    FindingKey.PHQ2: ((codes.LOINC, codes.LOINC_PHQ2), "survey"),
-    FindingKey.BMI: ((codes.LOINC, codes.LOINC_BMI), "vital-signs"),
-    FindingKey.SYSTOLIC_BP: ((codes.LOINC, codes.LOINC_SYSTOLIC), "vital-signs"),
-    FindingKey.DIASTOLIC_BP: ((codes.LOINC, codes.LOINC_DIASTOLIC), "vital-signs"),
-    FindingKey.HBA1C: ((codes.LOINC, codes.LOINC_HBA1C), "laboratory"),
-    FindingKey.TONGUE: ((codes.DERM3R, codes.D_TONGUE), "exam"),
-    FindingKey.PULSE: ((codes.DERM3R, codes.D_PULSE), "exam"),
-    FindingKey.PREGNANT: ((codes.LOINC, codes.LOINC_PREGNANCY_STATUS), "social-history"),
-    FindingKey.SPECIAL_AREA: ((codes.DERM3R, codes.D_SPECIAL_AREA), "exam"),
-    FindingKey.TOPICAL_FAILURE: ((codes.DERM3R, codes.D_TOPICAL_FAILURE), "exam"),
-    FindingKey.JOINT_PAIN: ((codes.DERM3R, codes.D_JOINT_PAIN), "exam"),
-    FindingKey.LESION_ONSET: ((codes.DERM3R, codes.D_LESION_ONSET), "exam"),
-}
-_BP_PANEL = (codes.LOINC, codes.LOINC_BP_PANEL)
-_VALUE_PREFIX = {FindingKey.TONGUE: "tongue", FindingKey.PULSE: "pulse", FindingKey.SPECIAL_AREA: "area", FindingKey.LESION_ONSET: "onset"}
-_VALUE_DISPLAYS = {
-    FindingKey.TONGUE: codes.TONGUE_KEYS,
-    FindingKey.PULSE: codes.PULSE_KEYS,
-    FindingKey.SPECIAL_AREA: codes.SPECIAL_AREA_KEYS,
-    FindingKey.LESION_ONSET: codes.LESION_ONSET_KEYS,
-}
-
-# Condition keys of this module -> SNOMED code (all but the differentials are in codes.py's table).
-_CONDITIONS: dict[str, str] = {
-    "plaque_psoriasis": "200965009",
-    "psoriatic_arthritis": "156370009",
-    "diabetes": "44054006",
-    "obesity": "414916001",
-    "hypertension": "38341003",
-    "pregnancy": "77386006",
-    "tuberculosis": "56717001",
-    "heart_failure": "84114007",
-}
-# Psoriasis differentials exist only in synthetic data: the service maps them to "other", so
-# codes.py (which holds what the service reads) has no reason to list them. (unverified)
-DIFFERENTIAL_CONDITIONS: dict[str, tuple[str, str]] = {
-    "eczema": ("43116000", "Eczema (unverified)"),
-    "tinea_corporis": ("84849002", "Tinea corporis (unverified)"),
-}
-
-# Medication keys of this module -> (product text, RxNorm ingredient code if codes.py knows one).
-# Most EHR entries carry a product name; fhir_mapping recognises the ingredient from it.
-_MEDICATIONS: dict[str, tuple[str, str | None]] = {
-    "topical_corticosteroid": ("Clobetasol propionate 0.05% ointment", None),
-    "calcipotriol": ("Calcipotriol 50 micrograms/g ointment", None),
-    "methotrexate": ("Methotrexate 2.5 mg oral tablet", "6851"),
-    "metformin": ("Metformin hydrochloride 500 mg oral tablet", None),
-    "naproxen": ("Naproxen 500 mg oral tablet", None),
-    "furosemide": ("Furosemide 40 mg oral tablet", None),
-    "emollient": ("Emollient cream (white soft paraffin 50%)", None),
-}
-
-# Body-site keys -> SNOMED body structure in codes.py's PASI table, or None for a site EHRs often
-# record as free text only (exercises the text fallback).
-_SITES: dict[str, tuple[str | None, str]] = {
-    "scalp": ("41695006", "Scalp"),
-    "face": ("89545001", "Face"),
-    "upper_arm": ("40983000", "Left upper arm"),
-    "forearm": ("14975008", "Right forearm, extensor surface (elbow)"),
-    "hand": ("85562004", "Back of right hand"),
-    "trunk": ("22943007", "Lower back"),
-    "chest": ("51185008", "Chest"),
-    "thigh": ("68367000", "Left thigh"),
-    "knee": ("72696002", "Right knee"),
-    "lower_leg": ("30021000", "Left shin"),
-    "axilla": (None, "Left axilla"),
-    "groin": (None, "Right groin fold"),
+# Body-site keys (codes.BODY_SITE_KEYS) -> the text a clinician would type next to the code.
+_SITE_TEXT: dict[str, str] = {
+    "scalp": "Scalp",
+    "upper_arm": "Left upper arm",
+    "elbow": "Right elbow, extensor surface",
+    "forearm": "Right forearm",
+    "hand": "Back of right hand",
+    "trunk": "Lower back",
+    "knee": "Right knee",
+    "lower_leg": "Left shin",
+    "axilla": "Left axilla",
+    "groin": "Right groin fold",
 }
 
 
-def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
-    if display is None:
-        display = codes.derm3r_display(code) if system == codes.DERM3R else _DISPLAY[(system, code)]
-    return {"system": system, "code": code, "display": display}
-
-
-def _concept(system: str, code: str, display: str | None = None) -> dict[str, Any]:
-    coding = _coding(system, code, display)
-    return {"coding": [coding], "text": coding["display"]}
-
-
-def _value_concept(key: FindingKey, value: str) -> dict[str, Any]:
-    return _concept(codes.DERM3R, codes.derm3r_value_code(_VALUE_PREFIX[key], value), _VALUE_DISPLAYS[key][value])
+def _concept(coding: dict[str, str], text: str | None = None) -> dict[str, Any]:
+    return {"coding": [dict(coding)], "text": text or coding["display"]}
 
 
 def _site_concept(site: str) -> dict[str, Any]:
-    code, text = _SITES[site]
-    if code is None:
-        return {"text": text}
-    concept = _concept(codes.SNOMED, code)
-    concept["text"] = text
-    return concept
-
-
-def _condition_concept(key: str) -> dict[str, Any]:
-    if key in DIFFERENTIAL_CONDITIONS:
-        code, display = DIFFERENTIAL_CONDITIONS[key]
-        return _concept(codes.SNOMED, code, display)
-    return _concept(codes.SNOMED, _CONDITIONS[key])
-
-
-def _medication_concept(key: str) -> dict[str, Any]:
-    text, rxnorm = _MEDICATIONS[key]
-    if rxnorm is None:
-        return {"text": text}
-    return {"coding": [{"system": codes.RXNORM, "code": rxnorm, "display": codes.RXNORM_INGREDIENTS[rxnorm]}], "text": text}
+    return _concept(codes.body_site_coding(site), _SITE_TEXT[site])
 
 
 # ------------------------------------------------------------------ profiles
@@ -191,7 +98,7 @@ class _Profile:
     tongue: str | None  # TCM tongue finding key (codes.TONGUE_KEYS)
     pulse: str | None  # TCM pulse finding key (codes.PULSE_KEYS)
     appearance: str  # lesion look: bright_red | pale_red | dark_red_purple | exudative | pustular | eczema | annular
-    sites: tuple[str, ...]  # body-site keys (_SITES)
+    sites: tuple[str, ...]  # body-site keys (codes.BODY_SITE_KEYS)
     pest: int = 0
     phq2: int = 0
     bmi: float = 26.0
@@ -225,7 +132,7 @@ _MODERATE = _Profile(
     tongue="red_yellow_coat",
     pulse="slippery",
     appearance="bright_red",
-    sites=("forearm", "knee", "trunk"),
+    sites=("elbow", "knee", "trunk"),
     pest=1,
     phq2=1,
     course=0.8,
@@ -237,14 +144,14 @@ _PROFILES: dict[str, _Profile] = {
     for p in (
         replace(
             _MODERATE, key="psoriasis_mild", title="Mild plaque psoriasis, improving on topicals", sex="female",
-            age=31, pasi=2.6, bsa=2.0, dlqi=3, pga=1, itch=2, sites=("forearm", "knee"), pest=0, course=1.3,
+            age=31, pasi=2.6, bsa=2.0, dlqi=3, pga=1, itch=2, sites=("elbow", "knee"), pest=0, course=1.3,
             scores=(1.5, 1.0, 1.5),
         ),
         _MODERATE,
         replace(
             _MODERATE, key="psoriasis_severe", title="Severe plaque psoriasis with scalp disease, topical failure",
             age=52, pasi=21.5, bsa=24.0, dlqi=17, pga=4, itch=8, sites=("scalp", "upper_arm", "trunk", "lower_leg"),
-            pest=2, phq2=3, bmi=31.5, bp=(142, 91), medications=("topical_corticosteroid", "calcipotriol"),
+            pest=2, phq2=3, bmi=31.5, bp=(142, 91), medications=("topical_corticosteroid", "vitamin_d_analogue"),
             onset="new_spreading", special_area="scalp", topical_failure=True, course=0.6, scores=(3.5, 3.0, 3.5),
         ),
         replace(
@@ -421,7 +328,7 @@ class _Builder:
         return str(uuid.uuid5(_NAMESPACE, f"{self.p.key}/{self.seed}/{kind}/{n}"))
 
     def _add(self, resource: Resource) -> Resource:
-        resource["meta"] = {"tag": [_coding(*_SYNTHETIC_TAG)]}
+        resource["meta"] = {"tag": [dict(_SYNTHETIC_TAG)]}
         rtype, rid = resource["resourceType"], resource["id"]
         self.entries.append(
             {"fullUrl": f"urn:uuid:{rid}", "resource": resource, "request": {"method": "PUT", "url": f"{rtype}/{rid}"}}
@@ -452,7 +359,7 @@ class _Builder:
         return {
             "resourceType": "Bundle",
             "id": self._id("Bundle", 0),
-            "meta": {"tag": [_coding(*_SYNTHETIC_TAG)]},
+            "meta": {"tag": [dict(_SYNTHETIC_TAG)]},
             "type": "transaction",
             "entry": self.entries,
         }
@@ -483,10 +390,10 @@ class _Builder:
             resource: Resource = {
                 "resourceType": "Condition",
                 "id": self._id("Condition", n),
-                "clinicalStatus": _concept(codes.CONDITION_CLINICAL, "active" if active else "resolved", "Active" if active else "Resolved"),
-                "verificationStatus": _concept(codes.CONDITION_VER_STATUS, "confirmed", "Confirmed"),
-                "category": [_concept(*_CONDITION_CATEGORY)],
-                "code": _condition_concept(key),
+                "clinicalStatus": _concept(codes.condition_clinical_status("active" if active else "resolved")),
+                "verificationStatus": _concept(codes.condition_verification_status("confirmed")),
+                "category": [_concept(codes.condition_category("problem-list-item"))],
+                "code": _concept(codes.condition_coding(key)),
                 "subject": self.subject,
                 "onsetDateTime": _iso(onset),
                 "recordedDate": _iso(onset + timedelta(days=7)),
@@ -507,7 +414,7 @@ class _Builder:
                     "resourceType": "MedicationStatement",
                     "id": self._id("MedicationStatement", n),
                     "status": "stopped" if stopped else "active",
-                    "medicationCodeableConcept": _medication_concept(key),
+                    "medicationCodeableConcept": _concept(codes.medication_coding(key), _PRODUCTS[key]),
                     "subject": self.subject,
                     "effectivePeriod": period,
                     "dateAsserted": _iso(start),
@@ -522,8 +429,8 @@ class _Builder:
                 "resourceType": "Encounter",
                 "id": rid,
                 "status": "in-progress" if newest else "finished",
-                "class": dict(_ENCOUNTER_CLASS),
-                "type": [{"text": "Dermatology outpatient visit"}],
+                "class": dict(codes.ENCOUNTER_CLASS_AMBULATORY),
+                "type": [_concept(codes.DERMATOLOGY_ENCOUNTER_TYPE)],
                 "subject": self.subject,
                 "period": period,
             }
@@ -554,10 +461,10 @@ class _Builder:
 
         systolic = float(round(self._jitter(p.bp[0], 0.03)))
         diastolic = float(round(self._jitter(p.bp[1], 0.03)))
-        bp = self._observation(index, "blood-pressure", when, encounter, code=_concept(*_BP_PANEL, "Blood pressure panel"), category="vital-signs")
+        bp = self._observation(index, "blood_pressure", when, encounter)
         bp["component"] = [
-            {"code": _concept(*_FINDINGS[FindingKey.SYSTOLIC_BP][0]), "valueQuantity": _quantity(FindingKey.SYSTOLIC_BP, systolic)},
-            {"code": _concept(*_FINDINGS[FindingKey.DIASTOLIC_BP][0]), "valueQuantity": _quantity(FindingKey.DIASTOLIC_BP, diastolic)},
+            {"code": _concept(codes.observation_coding(FindingKey.SYSTOLIC_BP.value)), "valueQuantity": _quantity(FindingKey.SYSTOLIC_BP, systolic)},
+            {"code": _concept(codes.observation_coding(FindingKey.DIASTOLIC_BP.value)), "valueQuantity": _quantity(FindingKey.DIASTOLIC_BP, diastolic)},
         ]
 
         coded = [(FindingKey.TONGUE, p.tongue), (FindingKey.PULSE, p.pulse), (FindingKey.LESION_ONSET, p.onset)]
@@ -565,37 +472,23 @@ class _Builder:
             coded.append((FindingKey.SPECIAL_AREA, p.special_area))
         for key, value in coded:
             if value is not None:
-                self._observation(index, key, when, encounter, valueCodeableConcept=_value_concept(key, value))
+                self._observation(index, key, when, encounter, valueCodeableConcept=_concept(codes.tcm_finding_coding(key.value, value)))
         if p.pregnant:
             self._observation(index, FindingKey.PREGNANT, when, encounter,
-                              valueCodeableConcept=_concept(codes.SNOMED, codes.SNOMED_PREGNANT, "Pregnant"))
+                              valueCodeableConcept=_concept(codes.PREGNANT_VALUE))
         if newest:
             for key, flag in ((FindingKey.TOPICAL_FAILURE, p.topical_failure), (FindingKey.JOINT_PAIN, p.joint_pain)):
                 if flag:
                     self._observation(index, key, when, encounter, valueBoolean=True)
 
-    def _observation(
-        self,
-        index: int,
-        key: FindingKey | str,
-        when: datetime,
-        encounter: str,
-        *,
-        code: dict[str, Any] | None = None,
-        category: str | None = None,
-        **value: Any,
-    ) -> Resource:
-        name = key.value if isinstance(key, FindingKey) else key
-        if isinstance(key, FindingKey):
-            (system, code_value), category = _FINDINGS[key]
-            code = _concept(system, code_value)
-        assert code is not None and category is not None
+    def _observation(self, index: int, key: FindingKey | str, when: datetime, encounter: str, **value: Any) -> Resource:
+        name = key.value if isinstance(key, FindingKey) else key  # "blood_pressure" names the panel
         resource: Resource = {
             "resourceType": "Observation",
             "id": self._id("Observation", f"{index}/{name}"),
             "status": "final",
-            "category": [_concept(*_CATEGORIES[category])],
-            "code": code,
+            "category": [_concept(codes.observation_category(name))],
+            "code": _concept(codes.observation_coding(name)),
             "subject": self.subject,
             "encounter": {"reference": f"Encounter/{encounter}"},
             "effectiveDateTime": _iso(when),
@@ -618,7 +511,7 @@ class _Builder:
             area_fraction=round(area, 2),
             seed=_stable_int(f"{self.p.key}/{self.seed}/{site}/{index}"),
         )
-        title = f"{_SITES[site][1]}, visit {index + 1}"
+        title = f"{_SITE_TEXT[site]}, visit {index + 1}"
         key = f"{index}/{site}"
         data = base64.b64encode(jpeg).decode("ascii")
         if self.photos == "document_reference":
@@ -638,7 +531,8 @@ class _Builder:
                 "resourceType": "Media",
                 "id": self._id("Media", key),
                 "status": "completed",
-                "type": _concept(*codes.IMAGE_MEDIA_TYPE, "Image"),
+                "type": _concept(codes.MEDIA_TYPE_IMAGE),
+                "modality": _concept(codes.MEDIA_MODALITY_CLINICAL_PHOTO),
                 "subject": self.subject,
                 "encounter": {"reference": f"Encounter/{encounter}"},
                 "createdDateTime": _iso(when),
@@ -656,9 +550,10 @@ class _Builder:
             {
                 "resourceType": "DocumentReference",
                 "id": self._id("DocumentReference", key),
-                "extension": [{"url": DOCUMENT_REFERENCE_BODY_SITE_EXTENSION, "valueCodeableConcept": _site_concept(site)}],
+                "extension": [{"url": codes.DOCUMENT_REFERENCE_BODY_SITE_EXTENSION, "valueCodeableConcept": _site_concept(site)}],
                 "status": "current",
-                "type": {"text": "Clinical photograph"},
+                "type": _concept(codes.DOCUMENT_TYPE_CLINICAL_PHOTO),
+                "category": [_concept(codes.DOCUMENT_CATEGORY_IMAGE)],
                 "subject": self.subject,
                 "date": _iso(when),
                 "description": title,
@@ -670,9 +565,6 @@ class _Builder:
         )
 
 
-# The R5 element DocumentReference.bodySite as an R4 extension (FHIR cross-version extensions).
-DOCUMENT_REFERENCE_BODY_SITE_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-DocumentReference.bodySite"
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -682,8 +574,8 @@ def _iso(when: datetime) -> str:
 
 
 def _quantity(key: FindingKey, value: float) -> dict[str, Any]:
-    unit = codes.UNIT_RULES[key].canonical
-    return {"value": value, "unit": unit, "system": codes.UCUM, "code": unit}
+    unit, ucum = codes.observation_unit(key.value)
+    return {"value": value, "unit": unit, "system": codes.UCUM, "code": ucum}
 
 
 def _stable_int(text: str) -> int:
