@@ -39,7 +39,8 @@ def create_app(
         from inference.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
-    store = store or open_store(settings.data_dir)
+    if store is None:
+        store = open_store(settings.data_dir)
 
     verifier = None
     if settings.auth_enabled:
@@ -58,10 +59,10 @@ def create_app(
 
     runtime = Runtime(
         settings=settings,
-        registry=registry or default_registry(),
+        registry=default_registry() if registry is None else registry,
         pipeline=pipeline,
         store=store,
-        client_factory=client_factory or fhir_client_factory(settings),
+        client_factory=fhir_client_factory(settings) if client_factory is None else client_factory,
         verifier=verifier,
         review_store=review_store,
     )
@@ -75,4 +76,7 @@ def create_app(
     app.register_blueprint(cds_blueprint())
     app.register_blueprint(ops_blueprint())
     app.register_blueprint(review_blueprint(settings, review_store, feedback_sink=store.add_feedback))
+    from cds_hooks.openapi import openapi_blueprint
+
+    app.register_blueprint(openapi_blueprint(settings, runtime.registry))
     return app

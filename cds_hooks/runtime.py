@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
-from cds_hooks.prefetch import ClientFactory
+from cds_hooks.prefetch import ClientFactory, FhirReader
 from cds_hooks.registry import Registry
 from cds_hooks.settings import Settings
 from cds_hooks.storage import Store
@@ -35,9 +35,10 @@ class Runtime:
 
 def fhir_client_factory(settings: Settings) -> ClientFactory:
     """The production FhirClient, bounded by the settings (allow-list, paging)."""
-    from fhir_mapping.client import FhirClient
 
-    def make(base_url: str, access_token: str | None, timeout: float) -> FhirClient:
+    def make(base_url: str, access_token: str | None, timeout: float) -> FhirReader:
+        from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
+
         return FhirClient(
             base_url,
             access_token=access_token,

@@ -1,0 +1,135 @@
+"""Calling a service: POST {baseUrl}/cds-services/{id} with prefetch -> cards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from service_support import ES, PV, REPO, StubPipeline, make_app, patient, request_body, searchset
+
+RESPONSE_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
+PHOTO_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+
+
+def media(pid: str = "p1", mid: str = "m1") -> dict:
+    return {
+        "resourceType": "Media",
+        "id": mid,
+        "status": "completed",
+        "subject": {"reference": f"Patient/{pid}"},
+        "createdDateTime": "2026-11-02T10:00:00Z",
+        "bodySite": {"text": "trunk", "coding": [{"system": "http://snomed.info/sct", "code": "22943007", "display": "Trunk structure"}]},
+        "content": {"contentType": "image/png", "data": PHOTO_B64},
+    }
+
+
+@pytest.fixture()
+def stub() -> StubPipeline:
+    return StubPipeline()
+
+
+@pytest.fixture()
+def client(tmp_path: Path, stub: StubPipeline):
+    return make_app(tmp_path, pipeline=stub).test_client()
+
+
+def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeline) -> None:
+    body = request_body(prefetch={"patient": patient(), "conditions": searchset(), "media": searchset(media(), media(mid="m2"))})
+    response = client.post(f"/cds-services/{PV}", json=body)
+    assert response.status_code == 200, response.get_json()
+    payload = response.get_json()
+    jsonschema.validate(payload, RESPONSE_SCHEMA)
+    assert stub.calls == 1
+    cards = payload["cards"]
+    topics = [c["source"]["topic"]["code"] for c in cards]
+    assert topics == ["psoriasis-assessment", "comorbidity-screening", "data-quality"]
+    assessment = cards[0]
+    assert assessment["summary"].startswith("PRELIMINARY")
+    assert assessment["indicator"] == "warning"
+    assert assessment["selectionBehavior"] == "at-most-one"
+    (suggestion,) = assessment["suggestions"]
+    kinds = [a["resource"]["resourceType"] for a in suggestion["actions"]]
+    assert "CarePlan" in kinds and "Provenance" in kinds and "Observation" in kinds
+    assert all(a["type"] == "create" for a in suggestion["actions"])
+    careplan = next(a["resource"] for a in suggestion["actions"] if a["resource"]["resourceType"] == "CarePlan")
+    assert careplan["status"] == "draft"
+    assert all(
+        a["resource"]["status"] == "preliminary" for a in suggestion["actions"] if a["resource"]["resourceType"] == "Observation"
+    )
+    (link,) = assessment["links"]
+    assert link["type"] == "smart" and link["url"] == "http://derm3r.test/app/launch.html" and link["appContext"]
+    # The unusable second photo is explained on the data-quality card.
+    assert "Media/m2" in cards[2]["detail"] and "blurred" in cards[2]["detail"]
+
+
+def test_encounter_start_uses_the_same_pipeline(client, stub: StubPipeline) -> None:
+    response = client.post(f"/cds-services/{ES}", json=request_body(hook="encounter-start"))
+    assert response.status_code == 200, response.get_json()
+    jsonschema.validate(response.get_json(), RESPONSE_SCHEMA)
+    assert stub.calls == 1
+
+
+def test_patient_without_skin_disease_gets_no_cards(client, stub: StubPipeline) -> None:
+    response = client.post(f"/cds-services/{PV}", json=request_body(prefetch={"patient": patient(), "conditions": None, "media": searchset()}))
+    assert response.status_code == 200
+    assert response.get_json() == {"cards": []}
+    assert stub.calls == 0
+
+
+def test_each_call_gets_fresh_uuids_and_an_audit_record(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    client = app.test_client()
+    first = client.post(f"/cds-services/{PV}", json=request_body()).get_json()
+    second = client.post(f"/cds-services/{PV}", json=request_body()).get_json()
+    uuids = lambda payload: {c["uuid"] for c in payload["cards"]}  # noqa: E731
+    assert uuids(first) and not uuids(first) & uuids(second)
+    from cds_hooks.routes import RUNTIME_KEY
+
+    audit = app.extensions[RUNTIME_KEY].store.list_audit(limit=10)
+    decisions = [r for r in audit if r.get("type") == "cds-decision"]
+    assert len(decisions) == 2
+    record = decisions[0]
+    assert set(record["cards"]) == uuids(second)
+    assert record["service"] == PV and record["modelVersion"] == "stub-1" and record["knowledgeVersion"] == "stub-kb-1"
+    assert record["prefetch"]["patient"] == "prefetch"
+    text = json.dumps(audit)
+    assert "1980-04-02" not in text and "female" not in text  # references only, no PHI values
+
+
+def test_severe_assessment_is_a_warning_never_critical(tmp_path: Path) -> None:
+    client = make_app(tmp_path, pipeline=StubPipeline(severity="severe")).test_client()
+    cards = client.post(f"/cds-services/{PV}", json=request_body()).get_json()["cards"]
+    assert cards[0]["indicator"] == "warning"
+    assert all(c["indicator"] != "critical" for c in cards)
+
+
+def test_mild_assessment_is_info(tmp_path: Path) -> None:
+    client = make_app(tmp_path, pipeline=StubPipeline(severity="mild")).test_client()
+    cards = client.post(f"/cds-services/{PV}", json=request_body()).get_json()["cards"]
+    assert cards[0]["indicator"] == "info"
+
+
+def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
+    """The real agents, real mapping and real writeback on every demo patient, via prefetch."""
+    pytest.importorskip("inference.rec")
+    pytest.importorskip("inference.reason")
+    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
+    from cds_hooks.registry import default_registry
+    from inference.pipeline import build_pipeline
+
+    app = make_app(tmp_path, pipeline=build_pipeline())
+    client = app.test_client()
+    service = default_registry().get(PV)
+    for bundle in synthetic.demo_patients():
+        pid = bundle_patient_id(bundle)
+        response = client.post(f"/cds-services/{PV}", json=request_body(pid, prefetch=prefetch_from_bundle(bundle, service)))
+        assert response.status_code == 200, response.get_json()
+        payload = response.get_json()
+        jsonschema.validate(payload, RESPONSE_SCHEMA)
+        assert payload["cards"], pid
+        assert payload["cards"][0]["source"]["topic"]["code"] == "psoriasis-assessment"
+        assert "PRELIMINARY" in payload["cards"][0]["detail"]
