@@ -1,0 +1,99 @@
+"""Fixtures for the security tests: a real app (real pipeline, real JWT verification with a trust
+file, real SQLite store), a JWT signer for the trusted test issuer, and a loopback "canary" HTTP
+server that records any request reaching it (an SSRF that gets through shows up as a hit)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from security_support import ISSUER, Canary, Signer, build_app
+
+
+@pytest.fixture(scope="session")
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture(scope="session")
+def trust_file(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Path:
+    path = tmp_path_factory.mktemp("trust") / "issuers.json"
+    path.write_text(json.dumps({ISSUER: {"jwks": signer.jwks, "algorithms": ["ES384"]}}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pipeline() -> Any:
+    """The real pipeline, built once per test session (as once per worker process in production)."""
+    try:
+        from inference.pipeline import build_pipeline
+
+        return build_pipeline()
+    except ImportError as exc:  # the agents are still being built by their owners
+        pytest.skip(f"inference pipeline not available yet: {exc}")
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture()
+def make_app(tmp_path: Path, trust_file: Path, pipeline: Any) -> AppFactory:
+    """Build an app with real auth; keyword arguments override Settings fields or pass
+    `client_factory=` through to create_app."""
+
+    def build(client_factory: Any = None, **overrides: Any) -> Any:
+        return build_app(tmp_path / "data", trust_file, pipeline, client_factory=client_factory, **overrides)
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def module_app(tmp_path_factory: pytest.TempPathFactory, trust_file: Path, pipeline: Any) -> Any:
+    """One app for a whole module (property-based tests run hundreds of examples against it)."""
+    return build_app(tmp_path_factory.mktemp("data"), trust_file, pipeline)
+
+
+@pytest.fixture()
+def app(make_app: AppFactory) -> Any:
+    return make_app()
+
+
+@pytest.fixture()
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture()
+def canary() -> Iterator[Canary]:
+    state = Canary()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            state.hits.append(self.path)
+            status, headers, body = state.routes.get(self.path.split("?")[0], (200, {"Content-Type": "application/fhir+json"}, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'))
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer  # noqa: N815 (http.server API)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

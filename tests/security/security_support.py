@@ -1,0 +1,151 @@
+"""Helpers for the security tests (imported by conftest.py and the test modules): the trusted test
+issuer's JWT signer, synthetic patients as CDS Hooks prefetch, hostile-request builders and the
+loopback canary server's state."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ISSUER = "https://ehr.security-tests.example"
+BASE_URL = "https://derm3r.security-tests.example"
+SERVICE_ID = "derm3r-patient-view"
+SERVICE_URL = f"{BASE_URL}/cds-services/{SERVICE_ID}"
+FHIR_TOKEN = "fhir-access-token-SECRET-7f3a9c"  # must never appear in logs
+
+PREFETCH_TYPES = {
+    "observations": "Observation",
+    "media": "Media",
+    "conditions": "Condition",
+    "medicationStatements": "MedicationStatement",
+    "medicationRequests": "MedicationRequest",
+    "documents": "DocumentReference",
+}
+
+
+class Signer:
+    """Mints CDS Hooks client JWTs for the trusted test issuer."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP384R1())
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        public.update({"kid": "sec-1", "use": "sig", "alg": "ES384"})
+        self.jwks = {"keys": [public]}
+
+    def token(self, audience: str = SERVICE_URL, **claims: Any) -> str:
+        now = int(time.time())
+        body = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        body.update(claims)
+        return jwt.encode(body, self.key, algorithm="ES384", headers={"kid": "sec-1", "typ": "JWT"})
+
+    def header(self, audience: str = SERVICE_URL, **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(audience, **claims)}"}
+
+
+def build_app(data_dir: Path, trust_file: Path, pipeline: Any, *, client_factory: Any = None, **overrides: Any) -> Any:
+    """The real app (create_app) with JWT verification on, for BASE_URL."""
+    from cds_hooks import create_app
+    from cds_hooks.settings import Settings
+
+    settings = Settings(trusted_issuers_file=trust_file, public_base_url=BASE_URL, data_dir=data_dir, **overrides)
+    kwargs: dict[str, Any] = {"pipeline": pipeline}
+    if client_factory is not None:
+        kwargs["client_factory"] = client_factory
+    app = create_app(settings, **kwargs)
+    app.testing = False  # exercise the real error handlers, not test-mode exception propagation
+    return app
+
+
+# -- request bodies -------------------------------------------------------------------------------
+
+
+def searchset(resources: list[dict]) -> dict:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": r, "search": {"mode": "match"}} for r in resources],
+    }
+
+
+def synthetic_patient(profile: str = "psoriasis_moderate", *, seed: int = 7, visits: int = 2) -> dict:
+    from cds_hooks.synthetic import patient_bundle
+
+    return patient_bundle(profile, photos="inline", seed=seed, visits=visits)
+
+
+def prefetch_for(bundle: dict) -> dict[str, Any]:
+    from cds_hooks.synthetic import resources
+
+    prefetch: dict[str, Any] = {"patient": next(resources(bundle, "Patient"))}
+    for key, resource_type in PREFETCH_TYPES.items():
+        prefetch[key] = searchset(list(resources(bundle, resource_type)))
+    return prefetch
+
+
+def hook_body(
+    bundle: dict | None = None,
+    *,
+    prefetch: dict | None = None,
+    fhir_server: str | None = None,
+    with_token: bool = False,
+) -> dict[str, Any]:
+    from cds_hooks.synthetic import patient_id
+
+    bundle = bundle or synthetic_patient()
+    body: dict[str, Any] = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/example", "patientId": patient_id(bundle)},
+        "prefetch": prefetch_for(bundle) if prefetch is None else prefetch,
+    }
+    if fhir_server is not None:
+        body["fhirServer"] = fhir_server
+        if with_token:
+            body["fhirAuthorization"] = {
+                "access_token": FHIR_TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "scope": "patient/*.read",
+                "subject": "derm3r",
+            }
+    return body
+
+
+def media_with_photo(patient_ref: str, data: bytes, content_type: str = "image/jpeg", n: int = 0) -> dict:
+    return {
+        "resourceType": "Media",
+        "id": f"hostile-{n}",
+        "status": "completed",
+        "subject": {"reference": patient_ref},
+        "createdDateTime": "2026-11-01T10:00:00Z",
+        "content": {"contentType": content_type, "data": base64.b64encode(data).decode()},
+    }
+
+
+def assert_operation_outcome(response: Any) -> None:
+    body = response.get_json(silent=True)
+    assert isinstance(body, dict), f"error body is not JSON: {response.data[:200]!r}"
+    assert body.get("resourceType") == "OperationOutcome"
+    assert body["issue"] and all("severity" in i and "code" in i for i in body["issue"])
+
+
+# -- canary HTTP server ----------------------------------------------------------------------------
+
+
+@dataclass
+class Canary:
+    """A loopback HTTP server; `hits` lists every path requested. Optional routes answer with a
+    status, headers and body (e.g. a redirect)."""
+
+    url: str = ""
+    hits: list[str] = field(default_factory=list)
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
