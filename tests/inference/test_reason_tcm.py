@@ -1,0 +1,170 @@
+"""DERM-Reason TCM differentiation: each pattern, weighted evidence for/against, honest confidence."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from inference.case import Case, ConditionEntry, ConditionKey, Finding, FindingKey, PatientInfo
+from inference.knowledge_base import load_knowledge
+from inference.reason.tcm import differentiate
+from inference.results import Evidence, PatientRepresentation, TcmDifferentiation, Trend
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+TCM = load_knowledge().document("tcm")
+
+
+def obs(key: FindingKey, value: float | str | bool, n: int = 0) -> Finding:
+    return Finding(key, value, f"Observation/{key.value}-{n}", effective=NOW - timedelta(days=1))
+
+
+def photos(**descriptors: float) -> PatientRepresentation:
+    return PatientRepresentation(
+        probabilities={"psoriasis": 0.9, "eczema": 0.1},
+        regions=(),
+        pasi=None,
+        trend=Trend("unknown"),
+        tcm_descriptors=dict(descriptors),
+        descriptor_evidence={k: (Evidence(f"{k} measured", source_ref="Media/m1"),) for k in descriptors},
+        photos=(),
+    )
+
+
+def run(
+    findings: tuple[Finding, ...] = (),
+    rep: PatientRepresentation | None = None,
+    conditions: tuple[ConditionKey, ...] = (),
+    differential_open: bool = False,
+) -> TcmDifferentiation | None:
+    case = Case(
+        PatientInfo("Patient/p1"), NOW, findings=findings,
+        conditions=tuple(ConditionEntry(k, k.value, f"Condition/{k.value}") for k in conditions),
+    )
+    return differentiate(case, rep, TCM, differential_open)
+
+
+# (pattern, findings, descriptors, conditions)
+PATTERNS = [
+    ("blood_heat",
+     (obs(FindingKey.TONGUE, "red_yellow_coat"), obs(FindingKey.PULSE, "slippery_rapid"), obs(FindingKey.LESION_ONSET, "new_spreading")),
+     {"bright_red": 0.9, "thick_scale": 0.7}, ()),
+    ("blood_dryness",
+     (obs(FindingKey.TONGUE, "pale_red_little_coat"), obs(FindingKey.PULSE, "deep_thin"), obs(FindingKey.LESION_ONSET, "long_standing")),
+     {"pale_red": 0.8, "fine_dry_scale": 0.8}, ()),
+    ("blood_stasis",
+     (obs(FindingKey.TONGUE, "purple_dusky"), obs(FindingKey.PULSE, "choppy"), obs(FindingKey.LESION_ONSET, "long_standing")),
+     {"dark_red_purple": 0.9, "thick_plaque": 0.8}, ()),
+    ("damp_heat",
+     (obs(FindingKey.TONGUE, "red_greasy_yellow_coat"), obs(FindingKey.PULSE, "soggy"), obs(FindingKey.SPECIAL_AREA, "genitals")),
+     {"exudative": 0.9}, ()),
+    ("heat_toxin",
+     (obs(FindingKey.TONGUE, "crimson"), obs(FindingKey.PULSE, "surging_rapid")),
+     {"pustular": 0.9}, ()),
+    ("wind_damp",
+     (obs(FindingKey.JOINT_PAIN, True), obs(FindingKey.TONGUE, "pale_white_coat"), obs(FindingKey.PULSE, "wiry")),
+     {}, (ConditionKey.PSORIATIC_ARTHRITIS,)),
+]
+
+
+@pytest.mark.parametrize(("pattern", "findings", "descriptors", "conditions"), PATTERNS, ids=[p[0] for p in PATTERNS])
+def test_typical_presentation_ranks_its_pattern_first(
+    pattern: str, findings: tuple[Finding, ...], descriptors: dict[str, float], conditions: tuple[ConditionKey, ...]
+) -> None:
+    result = run(findings, photos(**descriptors) if descriptors else None, conditions)
+    assert result is not None and result.primary is not None
+    assert result.primary.pattern == pattern
+    assert result.ranked[0] is result.primary
+    assert [p.score for p in result.ranked] == sorted((p.score for p in result.ranked), reverse=True)
+    assert len(result.ranked) == 6
+    primary = result.primary
+    assert primary.treatment_principle and primary.formulas
+    assert all(e.rule and e.citation and e.weight > 0 and e.source_ref for e in primary.evidence_for)
+    assert 0 < result.confidence <= 0.8
+
+
+def test_extra_patterns_are_weighted_down() -> None:
+    core = next(p for p in TCM["patterns"] if p["tier"] == "core")
+    assert TCM["tiers"]["extra"]["factor"] < TCM["tiers"]["core"]["factor"] == 1.0
+    result = run((obs(FindingKey.TONGUE, "crimson"), obs(FindingKey.PULSE, "surging_rapid")), photos(pustular=1.0))
+    assert result is not None
+    heat_toxin = next(p for p in result.ranked if p.pattern == "heat_toxin")
+    assert heat_toxin.score <= TCM["tiers"]["extra"]["factor"]
+    assert core["tier"] == "core"
+
+
+def test_evidence_against_is_reported_with_negative_weight() -> None:
+    result = run((obs(FindingKey.TONGUE, "red_yellow_coat"),), photos(pale_red=0.9))
+    assert result is not None
+    heat = next(p for p in result.ranked if p.pattern == "blood_heat")
+    against = next(e for e in heat.evidence_against if e.rule == "tcm.blood_heat.against_pale")
+    assert against.weight < 0 and against.source_ref == "Media/m1"
+
+
+def test_buffalo_horn_substitution_and_integrative_disclaimer() -> None:
+    result = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    assert result is not None
+    heat = next(p for p in result.ranked if p.pattern == "blood_heat")
+    assert any("buffalo horn" in f for f in heat.formulas)
+    assert "never replaces guideline care" in result.note
+    assert "no recommendation" in result.note
+    assert "CACMS" in result.citation or "China Academy" in result.citation
+
+
+def test_no_tcm_input_gives_none() -> None:
+    assert run((obs(FindingKey.BSA_PERCENT, 5.0),)) is None
+    assert run(rep=photos(bright_red=0.1)) is None  # below the descriptor threshold
+
+
+def test_single_finding_gives_low_confidence() -> None:
+    result = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    assert result is not None and result.primary is not None
+    assert result.confidence <= TCM["confidence"]["coverage_caps"][1]
+
+
+def test_image_only_confidence_is_capped() -> None:
+    result = run(rep=photos(bright_red=1.0, thick_scale=1.0, new_spreading=1.0))
+    assert result is not None and result.primary is not None
+    assert result.primary.pattern == "blood_heat"
+    assert result.confidence <= TCM["confidence"]["image_only_cap"]
+
+
+def test_close_top_two_lowers_confidence() -> None:
+    close = run((obs(FindingKey.TONGUE, "red", 1), obs(FindingKey.TONGUE, "purple", 2)))
+    clear = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    assert close is not None and clear is not None
+    assert close.ranked[0].score - close.ranked[1].score < TCM["confidence"]["close_margin"]
+    assert close.confidence == pytest.approx(clear.confidence * TCM["confidence"]["close_factor"], abs=0.01)
+
+
+def test_more_kinds_of_findings_raise_confidence() -> None:
+    tongue_only = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    full = run(PATTERNS[0][1], photos(**PATTERNS[0][2]))
+    assert tongue_only is not None and full is not None
+    assert full.confidence > tongue_only.confidence
+
+
+def test_open_differential_lowers_confidence() -> None:
+    findings, descriptors = PATTERNS[0][1], PATTERNS[0][2]
+    settled = run(findings, photos(**descriptors))
+    open_ = run(findings, photos(**descriptors), differential_open=True)
+    assert settled is not None and open_ is not None
+    assert open_.confidence == pytest.approx(settled.confidence * TCM["confidence"]["differential_open_factor"], abs=0.01)
+
+
+def test_recorded_onset_overrides_the_image_guess() -> None:
+    result = run((obs(FindingKey.LESION_ONSET, "long_standing"),), photos(new_spreading=0.9))
+    assert result is not None
+    heat = next(p for p in result.ranked if p.pattern == "blood_heat")
+    assert not any(e.rule == "tcm.blood_heat.new_spreading" for e in heat.evidence_for)
+    assert any(e.rule == "tcm.blood_heat.against_long_standing" for e in heat.evidence_against)
+
+
+def test_pulse_charted_as_two_findings_counts_both() -> None:
+    result = run((obs(FindingKey.PULSE, "slippery", 1), obs(FindingKey.PULSE, "deep_thin", 2)))
+    assert result is not None
+    dryness = next(p for p in result.ranked if p.pattern == "blood_dryness")
+    assert any(e.rule == "tcm.blood_dryness.pulse" for e in dryness.evidence_for)
+    heat = next(p for p in result.ranked if p.pattern == "blood_heat")
+    assert any(e.rule == "tcm.blood_heat.pulse" for e in heat.evidence_for)
+
