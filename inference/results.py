@@ -197,6 +197,9 @@ class TcmDifferentiation:
     confidence: float  # 0-1
     note: str  # the integrative disclaimer shown with it
     citation: str
+    # Why the confidence is what it is (coverage of inputs, image-only cap, close runner-up, open
+    # differential, lower-evidence pattern), so a card can say so. Added by DERM-Reason; default ().
+    confidence_basis: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
