@@ -93,15 +93,22 @@ def differentiate(
     if not used and not descriptors and not (onset or tongue or pulse):
         return None
     ranked = tuple(p for p, _ in sorted(patterns, key=lambda item: (-item[0].score, item[1])))
-    confidence = _confidence(ranked, used, descriptors, onset, tongue, pulse, doc["confidence"], differential_open)
     primary = ranked[0] if ranked and ranked[0].score >= float(doc["confidence"]["min_score"]) else None
+    if primary is not None:
+        confidence, reasons = _confidence(ranked, used, descriptors, onset, tongue, pulse, doc, differential_open)
+    else:
+        confidence, reasons = 0.0, (rule_evidence(
+            f"no pattern reaches the minimum score {float(doc['confidence']['min_score']):.2f}: no primary pattern",
+            doc["confidence"], sources,
+        ),)
     core = doc["tiers"]["core"]
     return TcmDifferentiation(
         primary=primary,
         ranked=ranked,
-        confidence=confidence if primary is not None else 0.0,
+        confidence=confidence,
         note=str(doc["note"]),
         citation=f"{citation(sources, core)}; {sources[doc['note_source']]}",
+        confidence_basis=reasons,
     )
 
 
@@ -198,25 +205,47 @@ def _confidence(
     onset: Mapping[str, Observed],
     tongue: Mapping[str, Observed],
     pulse: Mapping[str, Observed],
-    rules: Mapping[str, Any],
+    doc: Mapping[str, Any],
     differential_open: bool,
-) -> float:
-    categories = set()
-    if descriptors:
-        categories.add("lesion")
-    if onset:
-        categories.add("history")
-    if tongue:
-        categories.add("tongue")
-    if pulse:
-        categories.add("pulse")
-    categories.update(o.category for o in used)
+) -> tuple[float, tuple[Evidence, ...]]:
+    """The confidence in the top pattern and the reasons for it (each names the knowledge rule)."""
+    rules = doc["confidence"]
+    sources = doc["sources"]
+    categories = {o.category for o in used}
+    for name, present in (("lesion", descriptors), ("history", onset), ("tongue", tongue), ("pulse", pulse)):
+        if present:
+            categories.add(name)
     caps = tuple(float(c) for c in rules["coverage_caps"])
     confidence = caps[min(len(categories), len(caps) - 1)]
+    reasons = [rule_evidence(
+        f"{len(categories)} kind(s) of finding ({', '.join(sorted(categories)) or 'none'}): confidence at most {confidence:.2f}",
+        rules, sources,
+    )]
     if all(o.from_image for o in used):
         confidence = min(confidence, float(rules["image_only_cap"]))
+        reasons.append(rule_evidence(
+            f"only photograph descriptors, no tongue, pulse or history: capped at {float(rules['image_only_cap']):.2f}",
+            rules, sources,
+        ))
     if len(ranked) > 1 and ranked[0].score - ranked[1].score < float(rules["close_margin"]):
         confidence *= float(rules["close_factor"])
+        reasons.append(rule_evidence(
+            f"{ranked[1].display} scores close to {ranked[0].display} "
+            f"({ranked[1].score:.2f} vs {ranked[0].score:.2f}): confidence x{float(rules['close_factor']):g}",
+            rules, sources,
+        ))
     if differential_open:
         confidence *= float(rules["differential_open_factor"])
-    return round(confidence, 2)
+        reasons.append(rule_evidence(
+            f"photographs do not favour psoriasis: confidence x{float(rules['differential_open_factor']):g}",
+            rules, sources,
+        ))
+    top = next(p for p in doc["patterns"] if p["id"] == ranked[0].pattern)
+    tier = doc["tiers"][top["tier"]]
+    if float(tier["factor"]) < 1.0:
+        confidence *= float(tier["factor"])
+        reasons.append(Evidence(
+            statement=f"{ranked[0].display} is a lower-evidence pattern: confidence x{float(tier['factor']):g}",
+            rule=str(rules["id"]), citation=citation(sources, tier),
+        ))
+    return round(confidence, 2), tuple(reasons)

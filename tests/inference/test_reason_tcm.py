@@ -168,3 +168,19 @@ def test_pulse_charted_as_two_findings_counts_both() -> None:
     heat = next(p for p in result.ranked if p.pattern == "blood_heat")
     assert any(e.rule == "tcm.blood_heat.pulse" for e in heat.evidence_for)
 
+
+
+def test_lower_evidence_pattern_lowers_confidence_and_says_why() -> None:
+    heat_toxin = run(PATTERNS[4][1], photos(**PATTERNS[4][2]))
+    blood_heat = run(PATTERNS[0][1][:2], photos(**PATTERNS[0][2]))  # same kinds of input: lesion, tongue, pulse
+    assert heat_toxin is not None and blood_heat is not None
+    assert heat_toxin.confidence == pytest.approx(blood_heat.confidence * TCM["tiers"]["extra"]["factor"], abs=0.01)
+    assert any("lower-evidence" in e.statement for e in heat_toxin.confidence_basis)
+
+
+def test_confidence_basis_explains_caps() -> None:
+    result = run(rep=photos(bright_red=1.0))
+    assert result is not None
+    statements = " ".join(e.statement for e in result.confidence_basis)
+    assert "only photograph descriptors" in statements
+    assert all(e.rule == "tcm.confidence" for e in result.confidence_basis)
