@@ -1,0 +1,172 @@
+"""Assessment -> draft CarePlan (status draft, intent proposal): what DERM-Reason proposes, for a
+clinician to review, edit and activate.
+
+Treat-to-target goals are contained Goal resources: they only make sense inside this draft and are
+accepted or discarded with it. Treatment options become activities (contraindicated ones are kept,
+marked doNotPerform, so the clinician sees why they are not proposed); due screenings and the
+follow-up visit are activities too. TCM content is a separate activity and note, labelled
+integrative and never a substitute for guideline care.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Sequence
+
+from inference.results import Assessment, Evidence, TreatmentOption
+
+from fhir_mapping import codes
+from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
+
+DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
+TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
+_MAX_TEXT = 2000  # keep free text readable in EHR widgets
+
+_ACTIVITY_KIND = {"topical": "MedicationRequest", "oral_systemic": "MedicationRequest", "biologic": "MedicationRequest",
+                  "phototherapy": "ServiceRequest"}
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+
+
+def _evidence_text(evidence: Sequence[Evidence]) -> str:
+    parts = []
+    for item in evidence:
+        parts.append(item.statement + (f" [{item.citation}]" if item.citation else ""))
+    return "; ".join(parts)
+
+
+def _goals(assessment: Assessment) -> list[dict]:
+    follow_up = assessment.follow_up
+    if follow_up is None:
+        return []
+    due = (assessment.as_of + timedelta(weeks=follow_up.interval_weeks)).date().isoformat()
+    return [
+        {
+            "resourceType": "Goal",
+            "id": f"goal-{n}",
+            "lifecycleStatus": "proposed",
+            "description": {"text": _clip(target)},
+            "subject": {"reference": assessment.patient_ref},
+            "target": [{"dueDate": due}],
+            "note": [{"text": "Treat-to-target goal proposed by derm3r (AI); review before adopting."}],
+        }
+        for n, target in enumerate(follow_up.targets, start=1)
+    ]
+
+
+def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
+    description = [f"{step_display}: {option.display}."]
+    if option.pre_treatment_checks:
+        description.append("Before starting: " + ", ".join(option.pre_treatment_checks) + ".")
+    relative = [c for c in option.contraindications if not c.absolute]
+    absolute = [c for c in option.contraindications if c.absolute]
+    if relative:
+        description.append("Use with caution: " + "; ".join(f"{c.reason}" for c in relative) + ".")
+    detail: dict = {
+        "code": {"text": option.display},
+        "status": "not-started",
+        "doNotPerform": bool(absolute),
+        "description": _clip(" ".join(description)),
+    }
+    kind = _ACTIVITY_KIND.get(option.therapy_class)
+    if kind:
+        detail["kind"] = kind
+    if absolute:
+        detail["statusReason"] = {"text": _clip("Contraindicated: " + "; ".join(c.reason for c in absolute))}
+    return {"detail": detail}
+
+
+def _screening_activities(assessment: Assessment) -> list[dict]:
+    return [
+        {"detail": {"kind": "ServiceRequest", "code": {"text": s.display}, "status": "not-started",
+                    "description": _clip(s.action)}}
+        for s in assessment.screenings if s.due
+    ]
+
+
+def _follow_up_activity(assessment: Assessment, goal_ids: list[str]) -> list[dict]:
+    follow_up = assessment.follow_up
+    if follow_up is None:
+        return []
+    detail: dict = {
+        "kind": "Appointment",
+        "code": {"text": "Dermatology follow-up visit"},
+        "status": "not-started",
+        "scheduledString": f"in {follow_up.interval_weeks} weeks",
+        "description": _clip("Review response against the treatment targets: " + "; ".join(follow_up.targets))
+        if follow_up.targets else "Review response to treatment.",
+    }
+    if goal_ids:
+        detail["goal"] = [{"reference": f"#{gid}"} for gid in goal_ids]
+    return [{"detail": detail}]
+
+
+def _tcm_activity(assessment: Assessment) -> list[dict]:
+    tcm = assessment.tcm
+    if tcm is None or tcm.primary is None:
+        return []
+    pattern = tcm.primary
+    text = (f"{TCM_NOTE_PREFIX} Pattern: {pattern.display} (support {pattern.score:.2f}, overall confidence "
+            f"{tcm.confidence:.2f}). Treatment principle: {pattern.treatment_principle}. Classic formulas: "
+            f"{', '.join(pattern.formulas) or 'none listed'}. Source: {tcm.citation}.")
+    return [{"detail": {
+        "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
+        "status": "not-started",
+        "description": _clip(text),
+    }}]
+
+
+def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequence[str] = (),
+              condition_refs: Sequence[str] = ()) -> dict:
+    """Draft CarePlan for `assessment`. `supporting_refs` are references (e.g. "urn:uuid:...") of the AI
+    Observations written with it; `condition_refs` the psoriasis Condition(s) it addresses."""
+    goals = _goals(assessment)
+    goal_ids = [g["id"] for g in goals]
+    activities: list[dict] = []
+    plan = assessment.treatment
+    if plan is not None:
+        activities += [_treatment_activity(option, plan.step_display) for option in plan.options]
+    activities += _screening_activities(assessment)
+    activities += _follow_up_activity(assessment, goal_ids)
+    activities += _tcm_activity(assessment)
+
+    notes = [DRAFT_NOTE + " " + assessment.summary]
+    severity = assessment.severity
+    notes.append(f"Severity: {severity.level}" + (" (candidate for systemic therapy)" if severity.systemic_candidate else "")
+                 + (f". Basis: {_evidence_text(severity.basis)}" if severity.basis else "") + ".")
+    if plan is not None and plan.rationale:
+        notes.append(f"Why {plan.step_display}: {_evidence_text(plan.rationale)}.")
+    if assessment.tcm is not None:
+        notes.append(f"{TCM_NOTE_PREFIX} {assessment.tcm.note}")
+    if assessment.issues:
+        notes.append("Data limitations: " + "; ".join(i.message for i in assessment.issues))
+    notes.append(f"Generated by derm3r (model {assessment.model_version or 'unknown'}, "
+                 f"knowledge {assessment.knowledge_version or 'unknown'}).")
+
+    resource: dict = {
+        "resourceType": "CarePlan",
+        "id": resource_id,
+        "meta": ai_meta(),
+        "identifier": [identifier(resource_id)],
+        "status": "draft",
+        "intent": "proposal",
+        "category": [derm3r_concept(codes.D_CARE_PLAN)],
+        "title": "Psoriasis care plan (AI-generated draft)",
+        "description": _clip(assessment.summary or "Psoriasis care plan draft"),
+        "subject": {"reference": assessment.patient_ref},
+        "created": instant(assessment.as_of),
+        "note": [{"text": _clip(text)} for text in notes],
+    }
+    if goals:
+        resource["contained"] = goals
+        resource["goal"] = [{"reference": f"#{gid}"} for gid in goal_ids]
+    if condition_refs:
+        resource["addresses"] = [{"reference": ref} for ref in dict.fromkeys(condition_refs)]
+    if supporting_refs:
+        resource["supportingInfo"] = [{"reference": ref} for ref in dict.fromkeys(supporting_refs)]
+    if activities:
+        resource["activity"] = activities
+    return resource

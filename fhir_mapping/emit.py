@@ -1,0 +1,78 @@
+"""Shared pieces of every resource the service writes: deterministic ids, `urn:uuid:` references,
+the AI-asserted tag and FHIR date formats.
+
+Ids are uuid5 of (patient reference, as_of, kind) in a fixed namespace, so a retried request produces
+the same resources and a conditional create (`ifNoneExist` on the identifier) makes it idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from fhir_mapping import codes
+
+# Fixed forever: changing it would change every id the service has ever written.
+NAMESPACE = uuid.UUID("3c8b1f9e-5d0a-5b7e-9a44-6f2d8e1c0b37")
+URN_IDENTIFIER_SYSTEM = "urn:ietf:rfc:3986"
+
+
+def resource_id(patient_ref: str, as_of: datetime, kind: str) -> str:
+    """Deterministic id for the resource of `kind` written for `patient_ref` at `as_of`."""
+    return str(uuid.uuid5(NAMESPACE, f"{patient_ref}|{instant(as_of)}|{kind}"))
+
+
+def urn(rid: str) -> str:
+    return f"urn:uuid:{rid}"
+
+
+def reference(rid: str, display: str | None = None) -> dict[str, str]:
+    ref = {"reference": urn(rid)}
+    if display:
+        ref["display"] = display
+    return ref
+
+
+def identifier(rid: str) -> dict[str, str]:
+    """Business identifier equal to the urn: the key of the conditional create."""
+    return {"system": URN_IDENTIFIER_SYSTEM, "value": urn(rid)}
+
+
+def ai_meta() -> dict:
+    system, code, display = codes.AI_TAG
+    return {"tag": [codes.coding(system, code, display)]}
+
+
+def concept(system_code_display: tuple[str, str, str], text: str | None = None) -> dict:
+    system, code, display = system_code_display
+    result: dict = {"coding": [codes.coding(system, code, display)]}
+    if text:
+        result["text"] = text
+    return result
+
+
+def derm3r_concept(code: str, text: str | None = None) -> dict:
+    return concept((codes.DERM3R, code, codes.derm3r_display(code)), text)
+
+
+def instant(moment: datetime) -> str:
+    """FHIR instant (UTC, seconds precision). `moment` must be timezone-aware."""
+    if moment.tzinfo is None:
+        raise ValueError("datetimes written to FHIR must be timezone-aware")
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def is_literal_reference(ref: str | None, *types: str) -> bool:
+    """True for "Type/id" references of the given types (inputs we can point back at)."""
+    if not ref or "/" not in ref or ref.startswith(("urn:", "#", "http")):
+        return False
+    rtype, _, rid = ref.partition("/")
+    return bool(rid) and "/" not in rid and (not types or rtype in types)
+
+
+def score_quantity(value: float, *, decimals: int = 1) -> dict:
+    return {"value": round(float(value), decimals), "unit": "score", "system": codes.UCUM, "code": "{score}"}
+
+
+def percent_quantity(value: float, *, decimals: int = 1) -> dict:
+    return {"value": round(float(value), decimals), "unit": "%", "system": codes.UCUM, "code": "%"}
