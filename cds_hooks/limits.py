@@ -3,8 +3,8 @@ us bytes, not CPU or memory, and never reaches a 5xx.
 
 The service core calls these at the boundary:
 
-    check_content_length(request.content_length, settings.max_body_bytes)
-    body = parse_json_body(request.get_data(cache=False), max_bytes=settings.max_body_bytes)
+    raw = read_body(request.stream, request.content_length, settings.max_body_bytes)
+    body = parse_json_body(raw, max_bytes=settings.max_body_bytes)
     check_prefetch(body.get("prefetch"))
     budget = ImageBudget(); budget.add(len(photo_bytes)) ...    # per photo, before decoding
     check_outbound_host(fhir_server_url, settings.allow_private_fhir)   # before any FHIR call
@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import socket
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit
+
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
 
@@ -42,6 +45,32 @@ def check_content_length(content_length: int | None, max_bytes: int) -> None:
     chunked, is bounded again by `parse_json_body` once read with a cap.)"""
     if content_length is not None and content_length > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+
+
+class _BodyStream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def read_body(stream: _BodyStream, content_length: int | None, max_bytes: int) -> bytes:
+    """Read a request body of at most `max_bytes`, raising PayloadTooLarge (413) beyond it, also
+    for chunked bodies without Content-Length. (Werkzeug's own streaming limit silently truncates
+    at the maximum, which then surfaces as a misleading 400 "not valid JSON".) Pass
+    `request.stream`; reads in 64 KiB pieces so memory never exceeds the limit plus one piece.
+    Behind werkzeug's LimitedStream a chunked body of exactly MAX_CONTENT_LENGTH bytes is also
+    refused (the stream cannot tell "ended at the limit" from "more to come")."""
+    check_content_length(content_length, max_bytes)
+    body = bytearray()
+    try:
+        while True:
+            piece = stream.read(65536)
+            if not piece:
+                return bytes(body)
+            body += piece
+            if len(body) > max_bytes:
+                raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
+    except RequestEntityTooLarge as exc:
+        # The stream is werkzeug's LimitedStream at MAX_CONTENT_LENGTH and was read past it.
+        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes") from exc
 
 
 def parse_json_body(raw: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -111,6 +140,10 @@ def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
             stack.extend((child, depth + 1) for child in node)
         elif isinstance(node, str):
             _check_string(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            # 1e999 parses to inf without passing through parse_constant; it would come back out as
+            # the non-JSON token `Infinity` (or crash a strict serialiser) later.
+            raise InvalidRequest("number out of range")
 
 
 def _check_string(text: str) -> None:

@@ -3,6 +3,7 @@ checks (SSRF)."""
 
 from __future__ import annotations
 
+import io
 import socket
 from typing import Any
 
@@ -20,6 +21,7 @@ from cds_hooks.limits import (
     check_outbound_host,
     check_prefetch,
     parse_json_body,
+    read_body,
     resolve_outbound,
 )
 
@@ -48,6 +50,9 @@ def test_valid_body_parses() -> None:
         (b'{"a": NaN}', InvalidRequest, "NaN"),
         (b'{"a": -Infinity}', InvalidRequest, "NaN"),
         (b'{"a": 1, "a": 2}', InvalidRequest, "duplicate JSON key"),
+        (b'{"a": 1e999}', InvalidRequest, "out of range"),
+        (b'{"a": -1e400}', InvalidRequest, "out of range"),
+        (b'{"a": 1' + b"0" * 5000 + b"}", InvalidRequest, "not valid JSON"),  # int digit limit
         (b'{"a": "\\ud800"}', InvalidRequest, "surrogate"),
         (b'{"\\udfff": 1}', InvalidRequest, "surrogate"),
         (b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), InvalidRequest, "nesting"),
@@ -57,7 +62,8 @@ def test_valid_body_parses() -> None:
     ],
     ids=[
         "empty", "whitespace", "truncated", "single quotes", "trailing comma", "two documents",
-        "utf16", "bad utf8", "bom", "nan", "infinity", "duplicate key", "lone surrogate value",
+        "utf16", "bad utf8", "bom", "nan", "infinity", "duplicate key", "overflow float",
+        "overflow negative float", "huge integer", "lone surrogate value",
         "lone surrogate key", "depth+1", "deep arrays", "deep objects", "oversize",
     ],
 )
@@ -76,6 +82,23 @@ def test_declared_content_length() -> None:
     check_content_length(MB, MB)
     with pytest.raises(PayloadTooLarge):
         check_content_length(MB + 1, MB)
+
+
+def test_read_body_bounds_streams() -> None:
+    assert read_body(io.BytesIO(b"x" * 100), None, 100) == b"x" * 100
+    assert read_body(io.BytesIO(b"x" * 100), 100, 100) == b"x" * 100
+    with pytest.raises(PayloadTooLarge):
+        read_body(io.BytesIO(b"x" * 101), None, 100)  # chunked: no Content-Length
+    with pytest.raises(PayloadTooLarge):
+        read_body(io.BytesIO(b""), 10**9, 100)  # declared too large: refused before reading
+
+
+def test_read_body_behind_werkzeug_limit() -> None:
+    from werkzeug.wsgi import LimitedStream
+
+    with pytest.raises(PayloadTooLarge):
+        read_body(LimitedStream(io.BytesIO(b"x" * 500), 100, is_max=True), None, 100)
+    assert read_body(LimitedStream(io.BytesIO(b"x" * 50), 100, is_max=True), None, 100) == b"x" * 50
 
 
 def test_prefetch_limits() -> None:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from security_support import ISSUER, Canary, Signer, build_app
+from security_support import ISSUER, Canary, EdgeOnlyPipeline, Signer, build_app
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +56,17 @@ def make_app(tmp_path: Path, trust_file: Path, pipeline: Any) -> AppFactory:
 def module_app(tmp_path_factory: pytest.TempPathFactory, trust_file: Path, pipeline: Any) -> Any:
     """One app for a whole module (property-based tests run hundreds of examples against it)."""
     return build_app(tmp_path_factory.mktemp("data"), trust_file, pipeline)
+
+
+@pytest.fixture()
+def edge_app(tmp_path: Path, trust_file: Path) -> AppFactory:
+    """Builder for an app whose pipeline refuses to run (503). For attacks that must be stopped at
+    the edge (auth, parsing, limits, SSRF checks): reaching the pipeline fails the test."""
+
+    def build(client_factory: Any = None, **overrides: Any) -> Any:
+        return build_app(tmp_path / "data", trust_file, EdgeOnlyPipeline(), client_factory=client_factory, **overrides)
+
+    return build
 
 
 @pytest.fixture()

@@ -64,6 +64,15 @@ def build_app(data_dir: Path, trust_file: Path, pipeline: Any, *, client_factory
     return app
 
 
+class EdgeOnlyPipeline:
+    """Stands in for the pipeline where a test's requests must be refused before any inference."""
+
+    def assess(self, case: Any) -> Any:
+        from cds_hooks.errors import ServiceUnavailable
+
+        raise ServiceUnavailable("edge-only test app: the request reached the pipeline")
+
+
 # -- request bodies -------------------------------------------------------------------------------
 
 
