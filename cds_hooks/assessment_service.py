@@ -89,7 +89,11 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         per_call_timeout=settings.fhir_timeout_seconds,
     )
     resolved = resolver.resolve(request, service)
-    case = build_case_for(request, resolved, runtime, deadline)
+    try:
+        case = build_case_for(request, resolved, runtime, deadline)
+    finally:
+        if resolved.reader is not None:
+            resolved.reader.close()
 
     assessment: Assessment | None = None
     if is_relevant(case):
@@ -116,9 +120,10 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
 
 
 def respond(assessment: Assessment, case: Case, request: HookRequest, service: ServiceDefinition, runtime: Runtime) -> CdsResponse:
+    from fhir_mapping.case_builder import psoriasis_condition_refs
     from fhir_mapping.writeback import assessment_resources
 
-    resources = assessment_resources(assessment)
+    resources = assessment_resources(assessment, condition_refs=psoriasis_condition_refs(case))
     card_uuid = str(uuid.uuid4())
     review_id = None
     if runtime.review_store is not None:

@@ -49,6 +49,8 @@ class FhirReader(Protocol):
 
     def attachment(self, url: str) -> bytes: ...
 
+    def close(self) -> None: ...
+
 
 # (base_url, access_token or None, timeout_seconds) -> client
 ClientFactory = Callable[[str, "str | None", float], FhirReader]
@@ -177,7 +179,11 @@ class PrefetchResolver:
             issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided and the rest could not be fetched.")
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
-            more = self._client(request).search(next_url)
+            client = self._client(request)
+            try:
+                more = client.search(next_url)
+            finally:
+                client.close()
         except FhirError as exc:
             log.info("prefetch %s: next page not fetched (%s)", key, type(exc).__name__)
             issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided ({exc.message}).")
@@ -200,10 +206,10 @@ class PrefetchResolver:
             return _Outcome(key, origin="unavailable", problem="the request deadline passed before it could be fetched")
         try:
             client = self._client(request)
-            if "?" in query:
-                found = tuple(client.search(query))
-            else:
-                found = (client.read(query),)
+            try:
+                found = tuple(client.search(query)) if "?" in query else (client.read(query),)
+            finally:
+                client.close()
         except FhirNotFound:
             return _Outcome(key, origin="fhir", problem="the FHIR server does not have it")
         except FhirAuthError:
@@ -247,7 +253,10 @@ class PrefetchResolver:
             issues.extend(outcome.issues)
         reader = None
         if server_problem is None and request.fhir_server is not None:
-            reader = self._client(request)
+            try:
+                reader = self._client(request)  # photo attachments; the caller closes it
+            except FhirError as exc:
+                log.info("no FHIR reader for attachments (%s)", type(exc).__name__)
         return ResolvedData(
             resources=tuple(resources),
             issues=tuple(issues),

@@ -143,8 +143,9 @@ def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     return replace(base, **overrides)
 
 
-def make_app(tmp_path: Path, *, pipeline: Any = None, **overrides: Any):
-    return create_app(settings_for(tmp_path, **overrides), pipeline=pipeline or StubPipeline())
+def make_app(tmp_path: Path, *, pipeline: Any = None, client_factory: Any = None, **overrides: Any):
+    """The app with auth off and a stub pipeline unless given; `overrides` are Settings fields."""
+    return create_app(settings_for(tmp_path, **overrides), pipeline=pipeline or StubPipeline(), client_factory=client_factory)
 
 
 def patient(pid: str = "p1") -> dict:

@@ -11,7 +11,18 @@ import pytest
 from service_support import ES, PV, REPO, StubPipeline, make_app, patient, request_body, searchset
 
 RESPONSE_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
-PHOTO_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+
+
+def photo_b64(seed: int) -> str:
+    """A distinct small PNG per seed (the case builder drops byte-identical duplicates)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (seed % 256, 80, 80)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def media(pid: str = "p1", mid: str = "m1") -> dict:
@@ -22,7 +33,7 @@ def media(pid: str = "p1", mid: str = "m1") -> dict:
         "subject": {"reference": f"Patient/{pid}"},
         "createdDateTime": "2026-11-02T10:00:00Z",
         "bodySite": {"text": "trunk", "coding": [{"system": "http://snomed.info/sct", "code": "22943007", "display": "Trunk structure"}]},
-        "content": {"contentType": "image/png", "data": PHOTO_B64},
+        "content": {"contentType": "image/png", "data": photo_b64(sum(map(ord, mid)))},
     }
 
 
