@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import io
 import random
 import uuid
 from dataclasses import dataclass, replace
@@ -256,8 +255,8 @@ def patient_bundle(
 
 def large_patient_bundle(*, photos: str = "binary", seed: int = 0, visits: int = 40) -> dict[str, Any]:
     """A patient with a long record for tests of bounded, newest-first fetching: by default 40 visits,
-    i.e. about 600 Observations and 160 photographs."""
-    return patient_bundle("psoriasis_severe", photos=photos, seed=seed, visits=visits)
+    i.e. about 480 Observations and 40 photographs (one body site per visit)."""
+    return patient_bundle("psoriasis_severe", photos=photos, seed=seed, visits=visits, sites_per_visit=1)
 
 
 def demo_patients() -> list[dict[str, Any]]:
@@ -323,6 +322,7 @@ class _Builder:
         self.rng = random.Random(f"derm3r-synthetic:{profile.key}:{seed}")
         self.entries: list[dict[str, Any]] = []
         self.patient_id = self._id("Patient", 0)
+        self.skin_tone = 1 + self.rng.randrange(6)  # Fitzpatrick-like I-VI, see inference.synth
 
     def _id(self, kind: str, n: int | str) -> str:
         return str(uuid.uuid5(_NAMESPACE, f"{self.p.key}/{self.seed}/{kind}/{n}"))
@@ -509,6 +509,7 @@ class _Builder:
             induration=round(i * 2) / 2,
             desquamation=round(d * 2) / 2,
             area_fraction=round(area, 2),
+            skin_tone=self.skin_tone,
             seed=_stable_int(f"{self.p.key}/{self.seed}/{site}/{index}"),
         )
         title = f"{_SITE_TEXT[site]}, visit {index + 1}"
@@ -582,32 +583,47 @@ def _stable_int(text: str) -> int:
     return uuid.uuid5(_NAMESPACE, text).int & 0x7FFFFFFF
 
 
+# Photo size: large enough for the quality gate and the model's input, small enough that a patient
+# with dozens of photos renders in about a second.
+PHOTO_SIZE = (384, 288)
+
+# Lesion looks that inference.synth has no colour class for are rendered as the nearest one.
+_COLOUR_CLASS = {
+    "bright_red": "bright_red",
+    "pale_red": "pale_red",
+    "dark_red_purple": "dark_red_purple",
+    "exudative": "bright_red",
+    "pustular": "bright_red",
+    "eczema": "pale_red",
+    "annular": "pale_red",
+}
+
+
 @functools.lru_cache(maxsize=256)
 def render_photo(
-    appearance: str, *, erythema: float, induration: float, desquamation: float, area_fraction: float, seed: int
+    appearance: str,
+    *,
+    erythema: float,
+    induration: float,
+    desquamation: float,
+    area_fraction: float,
+    skin_tone: int,
+    seed: int,
 ) -> bytes:
-    """JPEG bytes of a lesion photograph with the given PASI-like scores (cached: a large patient
-    repeats parameters)."""
-    return _fallback_photo(appearance, erythema=erythema, desquamation=desquamation, area_fraction=area_fraction, seed=seed)
+    """JPEG bytes of a procedural lesion photo (inference.synth) with these PASI-like levels.
+    Cached: the same photo is asked for once per photo mode in tests."""
+    from inference import synth  # lazily: numpy work only when photos are made
 
-
-def _fallback_photo(appearance: str, *, erythema: float, desquamation: float, area_fraction: float, seed: int) -> bytes:
-    """A plain plaque-on-skin JPEG (stand-in until inference.synth lands)."""
-    from PIL import Image, ImageDraw  # lazily: only photo-making callers pay for pillow
-
-    rng = random.Random(seed)
-    size = 160
-    skin = (224 - rng.randrange(20), 182 - rng.randrange(20), 156 - rng.randrange(20))
-    image = Image.new("RGB", (size, size), skin)
-    draw = ImageDraw.Draw(image)
-    red = int(150 + 25 * erythema)
-    lesion = {"dark_red_purple": (red - 60, 50, 90), "pale_red": (230, 150, 140)}.get(appearance, (red, 70, 70))
-    radius = size * (area_fraction ** 0.5) / 2
-    cx, cy = size / 2 + rng.uniform(-10, 10), size / 2 + rng.uniform(-10, 10)
-    draw.ellipse((cx - radius, cy - radius * 0.8, cx + radius, cy + radius * 0.8), fill=lesion)
-    for _ in range(int(desquamation * 12)):
-        x, y = cx + rng.uniform(-radius, radius) * 0.7, cy + rng.uniform(-radius, radius) * 0.5
-        draw.ellipse((x - 2, y - 1, x + 2, y + 1), fill=(236, 232, 226))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    spec = synth.PlaqueSpec(
+        skin_tone=skin_tone,
+        erythema=erythema,
+        scale=desquamation,
+        thickness=induration,
+        area_fraction=area_fraction,
+        colour_class=_COLOUR_CLASS[appearance],
+        width=PHOTO_SIZE[0],
+        height=PHOTO_SIZE[1],
+        seed=seed,
+    )
+    jpeg, _truth = synth.render_jpeg(spec, quality=85)
+    return jpeg
