@@ -22,6 +22,8 @@ DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
 TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
 _MAX_TEXT = 2000  # keep free text readable in EHR widgets
 
+_CLASS_LABEL = {"topical": "Topical therapy", "phototherapy": "Phototherapy", "oral_systemic": "Oral systemic therapy",
+                "biologic": "Biologic therapy"}
 _ACTIVITY_KIND = {"topical": "MedicationRequest", "oral_systemic": "MedicationRequest", "biologic": "MedicationRequest",
                   "phototherapy": "ServiceRequest"}
 
@@ -58,7 +60,9 @@ def _goals(assessment: Assessment) -> list[dict]:
 
 
 def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
-    description = [f"{step_display}: {option.display}."]
+    # Options of a step can belong to other classes (phototherapy offered beside oral systemics).
+    label = _CLASS_LABEL.get(option.therapy_class, step_display)
+    description = [f"{label}: {option.display}."]
     if option.pre_treatment_checks:
         description.append("Before starting: " + ", ".join(option.pre_treatment_checks) + ".")
     relative = [c for c in option.contraindications if not c.absolute]
