@@ -121,8 +121,8 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
             evidence.append(rule_evidence(f"no {measure['display']} on record", measure, sources))
             continue
         for finding in latest:
-            evidence.append(Evidence(describe_finding(finding.display or finding.key.value.replace("_", " "), finding),
-                                     finding.source_ref))
+            label = finding.display or finding.key.value.replace("_", " ")
+            evidence.append(rule_evidence(describe_finding(label, finding), measure, sources, finding.source_ref))
         ages = [_age_months(case.as_of, f) for f in latest]
         if any(a is None or a > interval for a in ages):
             overdue.append(str(measure["display"]))
@@ -150,9 +150,6 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
         parts.append("multiply risk-score results by 1.5")
     due = bool(missing or overdue or abnormal)
     action = "; ".join(parts) if parts else f"up to date (screen every {interval} months)"
-    if not any(e.rule for e in evidence):
-        evidence.append(Evidence(f"screen every {interval} months", rule=None,
-                                 citation=str(sources[rules["interval_source"]])))
     return Screening(kind=str(rules["kind"]), display=str(rules["display"]), due=due,
                      action=action[:1].upper() + action[1:], evidence=tuple(evidence))
 

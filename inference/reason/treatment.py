@@ -106,7 +106,8 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
         return None
     step_id = max(chosen, key=lambda item: STEP_ORDER.index(item[0]))[0]
     step = next(s for s in doc["steps"] if s["id"] == step_id)
-    rationale = [evidence for _, evidence in chosen]
+    # "Stay on the current step" only explains the outcome when no rule moved the patient past it.
+    rationale = [evidence for step, evidence in chosen if step == step_id or evidence.rule not in _continue_ids(doc)]
     if severity.differential_open and severity.differential is not None:
         rationale.append(severity.differential)
     options = tuple(_option(case, step, option, doc) for option in step["options"])
@@ -174,6 +175,10 @@ def check_evidence(step: str, options: tuple[TreatmentOption, ...], doc: Mapping
                  citation=citation(doc["sources"], by_display[display]))
         for display in seen
     ]
+
+
+def _continue_ids(doc: Mapping[str, Any]) -> set[str]:
+    return {str(r["id"]) for r in doc["step_rules"] if r["kind"] == "continue_current"}
 
 
 def _condition_key(name: str, rule_id: str) -> ConditionKey:

@@ -201,3 +201,11 @@ def test_allowed_options_come_first() -> None:
 )
 def test_pre_treatment_checks(step: str, therapy: str, check: str) -> None:
     assert any(c.startswith(check) for c in option(on_step(step), therapy).pre_treatment_checks)
+
+
+def test_staying_on_the_current_step_is_not_claimed_after_escalation() -> None:
+    escalated = plan_for((obs(FindingKey.BSA_PERCENT, 12.0),), medications=(medication("methotrexate"),))
+    stayed = plan_for((obs(FindingKey.BSA_PERCENT, 1.0),), medications=(medication("methotrexate"),))
+    assert escalated is not None and stayed is not None
+    assert "treatment.step.continue_current" not in {e.rule for e in escalated.rationale}
+    assert "treatment.step.continue_current" in {e.rule for e in stayed.rationale}
