@@ -1,0 +1,372 @@
+"""Lesion segmentation and PASI-scale attributes measured on one (downscaled) photo.
+
+Pipeline (all vectorised, ~10 ms on a 512 px image):
+
+1. Skin: YCbCr skin-colour box (`colour.skin_mask`), smoothed.
+2. Redness: per-pixel erythema index EI = OD_green - OD_red (`colour`), relative to the patient's
+   own skin. The baseline is found without knowing where the lesion is: Otsu's split of EI over the
+   skin pixels, then the median of the lower class. Because OD differences cancel melanin and
+   illumination, the same threshold works on light and dark skin (see tests across Fitzpatrick-like
+   tones in tests/inference/test_attributes.py).
+3. Lesion = red seeds (EI above baseline by a margin and by 3 robust SDs of the skin's own noise),
+   grown by hysteresis, plus whitish scale next to them, cleaned by morphology.
+4. Perilesional skin = non-lesional skin in a ring around the lesion: the reference for contrasts.
+5. Attributes on the PASI 0-4 scale from measured contrasts, mapped by piecewise-linear anchor
+   tables below (named constants). The anchors are heuristic: set so that the procedural renderer
+   (`inference.synth`, which draws haemoglobin by Beer-Lambert) is recovered, and sanity-checked on
+   real psoriasis photographs; they are NOT clinically validated and each score carries a
+   confidence that says how much to trust it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from inference import colour, masks
+from inference.results import AttributeScore, Evidence, LesionAttributes
+
+# ------------------------------------------------------------------ segmentation constants
+
+# Long side of the image the attributes are measured on: enough for scale flakes on a whole-limb
+# photo, small enough for ~10 ms per photo.
+ANALYSIS_MAX_SIDE = 384
+
+# Minimum EI rise over the baseline for a pixel to seed a lesion. 0.05 OD is ~ the contrast of a
+# faint pink macule; below that JPEG noise and normal skin mottling dominate.
+LESION_MIN_DELTA_EI = 0.05
+# Seeds must also exceed baseline + this many robust SDs of the skin's own EI noise.
+LESION_NOISE_SIGMAS = 3.0
+# ... but never more than this: the lower Otsu class can be heterogeneous (scale-mixed pixels,
+# shading), and an inflated noise estimate must not hide a clearly red plaque (E1 ~ 0.08).
+LESION_MAX_DELTA_EI = 0.08
+# Hysteresis: once seeded, a lesion grows over pixels above this fraction of the seed margin.
+LESION_GROW_FRACTION = 0.5
+# Scale (desquamation): whitish, low-chroma and brighter than the patient's normal skin.
+SCALE_MAX_CHROMA = 16.0  # C*ab, absolute ceiling
+# ... and below this fraction of the patient's normal-skin chroma: scale is much greyer than the
+# skin it sits on, at every tone (very pale skin has C* ~ 10, dark brown ~ 25).
+SCALE_RELATIVE_CHROMA = 0.6
+SCALE_MIN_DELTA_L = 6.0  # L* above the baseline skin
+SCALE_MIN_L = 55.0  # L*; scale is light on every skin tone
+SCALE_BASE_L_PERCENTILE = 20.0
+# C* below which a light pixel is taken for scale before anything else is known (normal skin of
+# any tone is more chromatic than this unless very pale or overexposed, see MIN_BASELINE_SHARE).
+SCALE_NEUTRAL_CHROMA = 12.0
+MIN_BASELINE_SHARE = 0.2
+SCALE_NEUTRAL_FRACTION = 0.5
+# Geodesic growth steps of scale away from red skin (each 2 px at 256 px, ~ 1/128 of the image).
+SCALE_GROW_STEPS = 8
+# Fewer skin pixels than this (at the working size) and nothing is measured.
+MIN_SKIN_PIXELS = 2000
+# Lesions smaller than this fraction of the skin are treated as "no lesion found".
+MIN_LESION_FRACTION = 0.003
+
+# ------------------------------------------------------------------ measurement -> 0-4 mappings
+# Each table maps a measurement to a PASI 0-4 score by linear interpolation between anchors and
+# clipping outside them.
+
+# Erythema: 75th percentile EI of the non-scale part of the lesion minus the perilesional median (OD units).
+# 0.03 -> 0 (indistinguishable), ~0.08 slight pink (1), ~0.15 red (2), ~0.23 very red (3),
+# >= 0.32 deep red (4).
+ERYTHEMA_PERCENTILE = 75.0
+ERYTHEMA_DELTA_EI_ANCHORS = ((0.03, 0.0), (0.08, 1.0), (0.15, 2.0), (0.23, 3.0), (0.32, 4.0))
+
+# Desquamation: fraction of the lesion covered by scale pixels.
+# < 2 % none, ~10 % slight (1), ~25 % moderate (2), ~45 % marked (3), >= 65 % very marked (4).
+SCALE_COVERAGE_ANCHORS = ((0.02, 0.0), (0.10, 1.0), (0.25, 2.0), (0.45, 3.0), (0.65, 4.0))
+
+# Induration proxy: a raised plaque casts a shading rim (light on one side, shadow on the other)
+# that makes the L* gradient at the border larger than a flat colour step would. Ratio of the
+# measured border gradient to the expected flat-step gradient: 1 -> flat, ~3 -> markedly raised.
+THICKNESS_EDGE_RATIO_ANCHORS = ((1.1, 0.0), (1.6, 1.0), (2.2, 2.0), (2.9, 3.0), (3.7, 4.0))
+# Photos show thickness poorly; the edge proxy is blended with the E and D of the same lesion
+# (the three PASI components are strongly correlated in plaque psoriasis) and reported with a low
+# confidence.
+THICKNESS_PRIOR_WEIGHT = 0.5
+THICKNESS_CONFIDENCE = 0.25
+
+# Colour class from the lesion-minus-perilesional OD change per channel (dR, dG, dB).
+# Oxygenated haemoglobin barely absorbs red light, so a bright red lesion has dR/dG ~ 0; dusky,
+# dark-red to purple lesions (deoxygenated blood, stasis, pigment) also absorb red: dR/dG rises.
+COLOUR_DARK_RATIO = 0.3
+# Below this EI contrast (~E 1.5) a red lesion reads as pale red (pink).
+COLOUR_PALE_MAX_DELTA_EI = 0.115
+
+
+@dataclass(frozen=True)
+class LesionAnalysis:
+    """Masks and maps behind the attributes (for overlays and tests), at the working size."""
+
+    skin: np.ndarray  # bool: visible skin, lesion included
+    lesion: np.ndarray  # bool
+    scale: np.ndarray  # bool: scale pixels (inside or at the lesion)
+    perilesional: np.ndarray  # bool: reference skin around the lesion
+    redness: np.ndarray  # float32: EI minus the skin baseline (OD units)
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+def _interp(value: float, anchors: tuple[tuple[float, float], ...]) -> float:
+    xs = [a for a, _ in anchors]
+    ys = [b for _, b in anchors]
+    return float(np.interp(value, xs, ys))
+
+
+def _otsu_threshold(values: np.ndarray) -> float:
+    """Otsu's threshold over a 1-D sample (histogram between the 1st and 99th percentiles)."""
+    lo, hi = np.percentile(values, [1.0, 99.0])
+    if hi - lo < 1e-6:
+        return float(hi)
+    hist, edges = np.histogram(values, bins=128, range=(lo, hi))
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    weight = hist.astype(np.float64)
+    w0 = np.cumsum(weight)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(weight * centres)
+    mean0 = m0 / np.maximum(w0, 1.0)
+    mean1 = (m0[-1] - m0) / np.maximum(w1, 1.0)
+    between = w0 * w1 * (mean0 - mean1) ** 2
+    return float(centres[int(np.argmax(between))])
+
+
+def _robust_sd(values: np.ndarray) -> float:
+    med = np.median(values)
+    return float(1.4826 * np.median(np.abs(values - med)))
+
+
+def _gradient_magnitude(channel: np.ndarray) -> np.ndarray:
+    """Central-difference gradient magnitude (per pixel of the working image)."""
+    padded = np.pad(channel, 1, mode="edge")
+    gx = (padded[1:-1, 2:] - padded[1:-1, :-2]) * 0.5
+    gy = (padded[2:, 1:-1] - padded[:-2, 1:-1]) * 0.5
+    return np.hypot(gx, gy)
+
+
+def analysis_array(image: Image.Image) -> np.ndarray:
+    """The uint8 RGB array attributes are measured on: the image reduced to ANALYSIS_MAX_SIDE."""
+    if max(image.size) > ANALYSIS_MAX_SIDE:
+        factor = ANALYSIS_MAX_SIDE / max(image.size)
+        size = (max(1, round(image.size[0] * factor)), max(1, round(image.size[1] * factor)))
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(image.convert("RGB"))
+
+
+def analyse(rgb: np.ndarray) -> LesionAnalysis:
+    """Segment skin, lesion, scale and perilesional skin in a uint8 RGB image [H, W, 3]
+    (use `analysis_array` to bring a photo to the working size first)."""
+    h, w, _ = rgb.shape
+    long_side = max(h, w)
+    r_small = max(1, round(long_side / 256))
+    r_ring = max(3, round(long_side / 40))
+    r_close = max(3, round(long_side / 30))
+
+    od = colour.optical_density(rgb)
+    ei_raw = colour.erythema_index(od)
+    ei = masks.box_mean(ei_raw, r_small)  # smoothed for segmentation; contrasts use ei_raw
+    lab = colour.srgb_to_lab(rgb)
+    lum = lab[..., 0]
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    skin_colour = masks.majority(colour.skin_mask(rgb), r_small)
+    empty = np.zeros((h, w), dtype=bool)
+    measured: dict[str, float] = {"skin_pixels": float(skin_colour.sum())}
+    if skin_colour.sum() < MIN_SKIN_PIXELS:
+        return LesionAnalysis(skin_colour, empty, empty, empty, np.zeros((h, w), np.float32), measured)
+
+    # Obvious scale (near-neutral and light) is kept out of the baseline estimate: on dark skin a
+    # silvery plaque has a lower EI than the brown skin around it (melanin also raises EI) and
+    # would otherwise pass for the "normal" population.
+    skin_chroma = float(np.median(chroma[skin_colour]))
+    whitish = (chroma < min(SCALE_NEUTRAL_CHROMA, SCALE_RELATIVE_CHROMA * skin_chroma)) & (lum > SCALE_MIN_L)
+    population = skin_colour & ~masks.dilate(whitish, r_small)
+    if population.sum() < MIN_BASELINE_SHARE * skin_colour.sum():
+        population = skin_colour  # very pale or overexposed skin: near-neutral is the skin itself
+    skin_ei = ei[population]
+    split = _otsu_threshold(skin_ei)
+    lower = skin_ei[skin_ei <= split]
+    if lower.size < 0.05 * skin_ei.size:  # degenerate split: treat the skin as one population
+        lower = skin_ei
+    base0 = float(np.median(lower))
+    noise = _robust_sd(lower)
+    margin = float(np.clip(LESION_NOISE_SIGMAS * noise, LESION_MIN_DELTA_EI, LESION_MAX_DELTA_EI))
+    seeds = masks.open_(population & (ei > base0 + margin), r_small)
+    grow = population & (ei > base0 + LESION_GROW_FRACTION * margin)
+    red = seeds
+    for _ in range(4):  # geodesic dilation: grow the seeds only through connected red pixels
+        red = grow & masks.dilate(red, 2 * r_small)
+    red = red | seeds
+
+    # Normal-skin lightness from a low percentile: pinkish-white plaque parts that are neither
+    # red enough to seed nor yet known as scale would pull a median up.
+    normal = population & ~red
+    lum_base = float(np.percentile(lum[normal] if normal.any() else lum[skin_colour], SCALE_BASE_L_PERCENTILE))
+    chroma_base = float(np.median(chroma[normal] if normal.any() else chroma[skin_colour]))
+    chroma_limit = min(SCALE_MAX_CHROMA, SCALE_RELATIVE_CHROMA * chroma_base)
+    # Whitish = greyer than the skin and lighter than it; on very pale skin scale is barely
+    # lighter, so a near-neutral chroma alone also qualifies.
+    lighter = lum > lum_base + SCALE_MIN_DELTA_L
+    near_neutral = chroma < SCALE_NEUTRAL_FRACTION * chroma_base
+    scale_candidate = (chroma < chroma_limit) & (lum > SCALE_MIN_L) & (lighter | near_neutral)
+    # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
+    # pixels: thick silvery plaques can be mostly scale with red only at the rim.
+    scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_close)
+    for _ in range(SCALE_GROW_STEPS):
+        scale = scale_candidate & masks.dilate(scale, 2 * r_small)
+    lesion = masks.open_(masks.close(red | scale, r_small), r_small)
+    if lesion.sum() < MIN_LESION_FRACTION * skin_colour.sum():
+        lesion = empty
+        scale = empty
+    scale = scale & lesion
+    skin = masks.close(skin_colour | lesion, r_small)
+
+    ring = masks.dilate(lesion, r_ring) & ~masks.dilate(lesion, r_small)
+    peri = skin_colour & ring & ~scale_candidate
+    if peri.sum() < 200:
+        peri = skin_colour & ~lesion & ~scale_candidate
+    reference = peri if peri.any() else skin_colour
+    base_ei = float(np.median(ei_raw[reference]))
+    redness = (ei - base_ei).astype(np.float32)
+
+    measured.update(
+        {
+            "baseline_ei": base_ei,
+            "skin_ei_noise": noise,
+            "seed_margin": margin,
+            "baseline_l_star": float(np.median(lum[reference])),
+            "lesion_pixels": float(lesion.sum()),
+            "perilesional_pixels": float(peri.sum()),
+        }
+    )
+    core = lesion & ~scale_candidate
+    if lesion.any() and core.sum() >= 50:
+        ref_od = np.median(od[reference], axis=0)
+        core_od = np.median(od[core], axis=0)
+        delta_od = core_od - ref_od
+        ref_lab = np.median(lab[reference], axis=0)
+        core_lab = np.median(lab[core], axis=0)
+        measured.update(
+            {
+                # Upper percentile, not median: flake borders, the plaque's soft rim and relief
+                # shadows mix skin or scale into many lesion pixels and only dilute redness.
+                "delta_ei": float(np.percentile(ei_raw[core], ERYTHEMA_PERCENTILE) - base_ei),
+                "delta_od_r": float(delta_od[0]),
+                "delta_od_g": float(delta_od[1]),
+                "delta_od_b": float(delta_od[2]),
+                "delta_a_star": float(core_lab[1] - ref_lab[1]),
+                "delta_b_star": float(core_lab[2] - ref_lab[2]),
+                "delta_l_star": float(core_lab[0] - ref_lab[0]),
+                "lesion_hue_deg": float(np.degrees(np.arctan2(core_lab[2], core_lab[1]))),
+                "core_pixels": float(core.sum()),
+            }
+        )
+        # Thickness proxy: border gradient vs the gradient a flat colour step of the same
+        # contrast would produce over the border band.
+        band = masks.dilate(lesion, r_small) & ~masks.erode(lesion, r_small)
+        grad = _gradient_magnitude(lum)
+        step = abs(float(core_lab[0] - ref_lab[0]))
+        flat_grad = step / (2 * r_small + 1) + float(np.median(grad[reference]))
+        measured["edge_gradient"] = float(np.mean(grad[band])) if band.any() else 0.0
+        measured["edge_ratio"] = measured["edge_gradient"] / max(flat_grad, 0.5)
+    measured["scale_coverage"] = float(scale.sum() / lesion.sum()) if lesion.any() else 0.0
+    measured["area_fraction"] = float(lesion.sum() / max(skin.sum(), 1))
+    measured["skin_fraction"] = float(skin.sum() / (h * w))
+    return LesionAnalysis(skin, lesion, scale, peri, redness, measured)
+
+
+def _confidence_base(m: dict[str, float]) -> float:
+    """How much the contrasts can be trusted, from the amount of lesion and reference skin and
+    from the skin tone (erythema is harder to see, and to photograph, on dark skin)."""
+    core = m.get("core_pixels", 0.0)
+    peri = m.get("perilesional_pixels", 0.0)
+    size = min(1.0, core / 1500.0) * min(1.0, peri / 1500.0)
+    tone = float(np.clip((m.get("baseline_l_star", 60.0) - 15.0) / 35.0, 0.5, 1.0))
+    return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone, 0.05, 0.9))
+
+
+def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tuple[str, float]:
+    if erythema < 0.5 or "delta_od_g" not in m:
+        return "none", base_conf * 0.8
+    d_g = max(m["delta_od_g"], 1e-3)
+    dark_ratio = m["delta_od_r"] / d_g
+    if dark_ratio >= COLOUR_DARK_RATIO:
+        margin = (dark_ratio - COLOUR_DARK_RATIO) / COLOUR_DARK_RATIO
+        return "dark_red_purple", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
+    if m["delta_ei"] < COLOUR_PALE_MAX_DELTA_EI:
+        margin = (COLOUR_PALE_MAX_DELTA_EI - m["delta_ei"]) / 0.04
+        return "pale_red", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
+    margin = min((m["delta_ei"] - COLOUR_PALE_MAX_DELTA_EI) / 0.04, (COLOUR_DARK_RATIO - dark_ratio) / 0.1)
+    return "bright_red", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
+
+
+def score(analysis: LesionAnalysis) -> LesionAttributes:
+    """PASI-scale attributes with their measured evidence from a `LesionAnalysis`."""
+    m = analysis.measured
+    has_lesion = bool(analysis.lesion.any()) and "delta_ei" in m
+    base_conf = _confidence_base(m) if has_lesion else 0.5
+
+    if has_lesion:
+        e_value = _interp(m["delta_ei"], ERYTHEMA_DELTA_EI_ANCHORS)
+        d_value = _interp(m["scale_coverage"], SCALE_COVERAGE_ANCHORS)
+        edge_value = _interp(m.get("edge_ratio", 1.0), THICKNESS_EDGE_RATIO_ANCHORS)
+        i_value = THICKNESS_PRIOR_WEIGHT * (e_value + d_value) / 2.0 + (1 - THICKNESS_PRIOR_WEIGHT) * edge_value
+    else:
+        e_value = d_value = i_value = edge_value = 0.0
+
+    erythema = AttributeScore(
+        value=round(e_value, 3),
+        confidence=round(base_conf, 3),
+        evidence=(
+            Evidence(
+                f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
+                "above the patient's perilesional skin"
+                if has_lesion
+                else "no region redder than the surrounding skin was found"
+            ),
+        ),
+        measured={k: m[k] for k in ("delta_ei", "delta_a_star", "baseline_ei", "baseline_l_star") if k in m},
+    )
+    scale = AttributeScore(
+        value=round(d_value, 3),
+        confidence=round(base_conf * 0.8, 3),
+        evidence=(
+            Evidence(f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion"),
+        ),
+        measured={"scale_coverage": m.get("scale_coverage", 0.0)},
+    )
+    thickness = AttributeScore(
+        value=round(i_value, 3),
+        confidence=round(THICKNESS_CONFIDENCE * (base_conf if has_lesion else 1.0), 3),
+        evidence=(
+            Evidence(
+                f"weak photographic proxy: border shading ratio {m.get('edge_ratio', 0.0):.2f} "
+                f"(edge score {edge_value:.1f}) blended with erythema and scale; confirm by palpation"
+            ),
+        ),
+        measured={k: m[k] for k in ("edge_ratio", "edge_gradient") if k in m},
+    )
+    area = AttributeScore(
+        value=round(m.get("area_fraction", 0.0), 4),
+        confidence=round(base_conf * 0.9 if has_lesion else 0.6, 3),
+        evidence=(
+            Evidence(
+                f"lesion covers {100 * m.get('area_fraction', 0.0):.1f}% of the visible skin "
+                f"({100 * m.get('skin_fraction', 0.0):.0f}% of the photo is skin)"
+            ),
+        ),
+        measured={k: m[k] for k in ("area_fraction", "skin_fraction", "lesion_pixels") if k in m},
+    )
+    colour_class, colour_conf = _colour_class(m, e_value, base_conf)
+    return LesionAttributes(
+        erythema=erythema,
+        scale=scale,
+        thickness=thickness,
+        area_fraction=area,
+        colour_class=colour_class,
+        colour_confidence=round(colour_conf, 3),
+    )
+
+
+def lesion_attributes(rgb: np.ndarray) -> LesionAttributes:
+    """Segment and score one uint8 RGB image [H, W, 3] (ideally <= 512 px on its long side)."""
+    return score(analyse(rgb))
