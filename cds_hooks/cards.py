@@ -153,9 +153,9 @@ def _tcm_md(tcm: TcmDifferentiation) -> str:
     p = tcm.primary
     lines.append(f"Most supported pattern: **{escape(p.display)}** (support {percent(p.score)}, overall confidence {percent(tcm.confidence)})")
     lines.append("")
-    lines.append(f"Treatment principle: {escape(p.treatment_principle)}")
+    lines.append(f"- Treatment principle: {escape(p.treatment_principle)}")
     if p.formulas:
-        lines.append(f"Classical formulas to consider with a qualified practitioner: {escape(', '.join(p.formulas))}")
+        lines.append(f"- Classical formulas to consider with a qualified practitioner: {escape(', '.join(p.formulas))}")
     if p.evidence_for:
         lines += ["", "Supporting findings:", "", evidence_bullets(p.evidence_for, limit=5)]
     if p.evidence_against:
@@ -210,8 +210,17 @@ def assessment_detail(a: Assessment) -> str:
     return "\n".join(p for p in parts if p is not None).strip()
 
 
+# Fixed descriptions where the resource's own code says little to a clinician.
+_ACTION_TEXT = {
+    "Device": "Record the derm3r software (model and knowledge versions) as the author of the AI output",
+    "Provenance": "Record that derm3r generated these resources from the referenced photographs (AI, preliminary)",
+}
+
+
 def _action_description(resource: Mapping[str, Any]) -> str:
     rtype = str(resource.get("resourceType", "resource"))
+    if rtype in _ACTION_TEXT:
+        return _ACTION_TEXT[rtype]
     status = resource.get("status")
     label = None
     code = resource.get("code")

@@ -1,0 +1,103 @@
+"""The `derm3r` command: serve, demo, assess (offline), rec (per-photo readings)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+log = logging.getLogger(__name__)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from cds_hooks import create_app
+    from cds_hooks.settings import Settings
+
+    app = create_app(Settings.from_env())
+    # Flask's development server: fine for a workstation. Production: gunicorn 'cds_hooks.wsgi:app'.
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cds_hooks.demo import run_demo
+
+    return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout)
+
+
+def _assess(args: argparse.Namespace) -> int:
+    """A Bundle in, the CDS Hooks response out: the full request path (validation, prefetch,
+    agents, cards) in process, without a network listener."""
+    from cds_hooks.app import create_app
+    from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+    from cds_hooks.registry import default_registry
+    from cds_hooks.settings import Settings
+
+    text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text(encoding="utf-8")
+    bundle = json.loads(text)
+    service = default_registry().get(args.service)
+    patient_id = args.patient or bundle_patient_id(bundle)
+    body = hook_request(service, patient_id, prefetch=prefetch_from_bundle(bundle, service), encounter_id=args.encounter)
+    with tempfile.TemporaryDirectory(prefix="derm3r-assess-") as tmp:
+        settings = Settings(auth_enabled=False, data_dir=Path(tmp))
+        # Auth is off because nothing listens on a network here; silence the factory's warning,
+        # which is meant for `serve`.
+        logging.getLogger("cds_hooks.app").setLevel(logging.ERROR)
+        client = create_app(settings).test_client()
+        response = client.post(f"/cds-services/{service.id}", json=body)
+    json.dump(response.get_json(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0 if response.status_code == 200 else 1
+
+
+def _rec(args: argparse.Namespace) -> int:
+    from inference.pipeline import build_pipeline
+    from inference.rec_report import rec_lines
+
+    pipeline = build_pipeline()
+    for line in rec_lines([Path(p) for p in args.images], pipeline.rec):
+        sys.stdout.write(json.dumps(line) + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="derm3r", description="derm3r CDS Hooks dermatology service (research demonstration, not for clinical use)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service (Flask development server; see README for gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=_serve)
+
+    demo = sub.add_parser("demo", help="start the service, call patient-view for the demo patients over HTTP, print the cards")
+    demo.add_argument("--out", default="out", help="directory for draft CarePlans and responses (default: out)")
+    demo.add_argument("--serve", action="store_true", help="keep the service running afterwards")
+    demo.set_defaults(func=_demo)
+
+    assess = sub.add_parser("assess", help="offline: a FHIR Bundle (file or -) in, CDS Hooks response JSON out")
+    assess.add_argument("bundle")
+    assess.add_argument("--service", default="derm3r-patient-view", help="service id (default: derm3r-patient-view)")
+    assess.add_argument("--patient", help="patient id (default: the Bundle's only Patient)")
+    assess.add_argument("--encounter", help="encounter id (required for derm3r-encounter-start)")
+    assess.set_defaults(func=_assess)
+
+    rec = sub.add_parser("rec", help="DERM-Rec readings of photographs as JSON lines")
+    rec.add_argument("images", nargs="+")
+    rec.set_defaults(func=_rec)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.INFO if args.verbose or args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

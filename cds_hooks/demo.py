@@ -1,0 +1,160 @@
+"""`derm3r demo`: the service on a free loopback port, called over real HTTP (with real JWTs) for
+each built-in synthetic patient; cards printed, draft CarePlans written to files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import textwrap
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, TextIO
+
+import requests
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+from cds_hooks.demo_issuer import DemoIssuer
+from cds_hooks.registry import default_registry
+from cds_hooks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_SERVICE = "derm3r-patient-view"
+HTTP_TIMEOUT = 60  # seconds; the first call also warms the ONNX session
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    patient_id: str
+    status: int
+    cards: list[dict]
+    careplan_path: Path | None
+
+
+class LoopbackServer:
+    """A threaded werkzeug server on 127.0.0.1 with an OS-chosen free port. The app is attached
+    after the port is known, because the app's public base URL (the JWT audience) contains it."""
+
+    def __init__(self) -> None:
+        self._app: Callable[..., Any] | None = None
+        self._server: BaseWSGIServer = make_server("127.0.0.1", 0, self._dispatch, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="derm3r-demo-http", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def _dispatch(self, environ: dict, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert self._app is not None, "app attached before start()"
+        return self._app(environ, start_response)
+
+    def start(self, app: Callable[..., Any]) -> None:
+        self._app = app
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def demo_bundles() -> list[dict]:
+    from cds_hooks.synthetic import demo_patients
+
+    return demo_patients()
+
+
+def render_cards(cards: list[dict], *, width: int = 100) -> str:
+    """Cards as plain text for a terminal."""
+    out: list[str] = []
+    for card in cards:
+        out.append(f"[{card['indicator'].upper()}] {card['summary']}")
+        out.append(f"    source: {card['source']['label']}")
+        for line in card.get("detail", "").splitlines():
+            out.extend(textwrap.wrap(line.replace("\\", ""), width=width, initial_indent="    ", subsequent_indent="      ") or [""])
+        for suggestion in card.get("suggestions", []):
+            out.append(f"    -> suggestion: {suggestion['label']}")
+            for action in suggestion.get("actions", []):
+                out.append(f"         {action['type']}: {action['description']}")
+        for link in card.get("links", []):
+            out.append(f"    -> link ({link['type']}): {link['label']} {link['url']}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _careplan(cards: list[dict]) -> dict | None:
+    for card in cards:
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion.get("actions", []):
+                resource = action.get("resource") or {}
+                if resource.get("resourceType") == "CarePlan":
+                    return resource
+    return None
+
+
+def call_patients(base_url: str, issuer: DemoIssuer, bundles: list[dict], out_dir: Path) -> list[DemoResult]:
+    service = default_registry().get(DEMO_SERVICE)
+    url = f"{base_url}/cds-services/{service.id}"
+    results = []
+    with requests.Session() as http:
+        discovery = http.get(f"{base_url}/cds-services", headers={"Authorization": issuer.authorization(f"{base_url}/cds-services")}, timeout=HTTP_TIMEOUT)
+        discovery.raise_for_status()
+        for bundle in bundles:
+            pid = bundle_patient_id(bundle)
+            body = hook_request(service, pid, prefetch=prefetch_from_bundle(bundle, service))
+            response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
+            payload = response.json()
+            cards = payload.get("cards", []) if response.ok else []
+            path = None
+            plan = _careplan(cards)
+            if plan is not None:
+                path = out_dir / f"careplan-{pid}.json"
+                path.write_text(json.dumps(plan, indent=2) + "\n")
+            (out_dir / f"cds-response-{pid}.json").write_text(json.dumps(payload, indent=2) + "\n")
+            results.append(DemoResult(pid, response.status_code, cards, path))
+    return results
+
+
+def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None) -> int:
+    from cds_hooks.app import create_app
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="derm3r-demo-") as tmp:
+        workdir = Path(tmp)
+        issuer = DemoIssuer()
+        server = LoopbackServer()
+        settings = Settings(
+            auth_enabled=True,
+            trusted_issuers_file=issuer.write_trust_file(workdir),
+            public_base_url=server.base_url,
+            data_dir=data_dir or workdir / "var",
+        )
+        stream.write(f"derm3r demo: loading models and starting the service at {server.base_url} ...\n")
+        server.start(create_app(settings))
+        try:
+            results = call_patients(server.base_url, issuer, demo_bundles(), out_dir)
+            for result in results:
+                stream.write(f"\n=== Patient/{result.patient_id}: HTTP {result.status}, {len(result.cards)} card(s) ===\n\n")
+                stream.write(render_cards(result.cards))
+                if result.careplan_path is not None:
+                    stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+            stream.write(
+                "\nResearch demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "
+                "integrative only.\n"
+            )
+            failed = [r for r in results if r.status != 200]
+            if serve:
+                stream.write(
+                    f"\nService running at {server.base_url} (discovery: {server.base_url}/cds-services). "
+                    f"Calls need a JWT from the demo issuer ({issuer.issuer}); trust file: {settings.trusted_issuers_file}. "
+                    "Ctrl-C to stop.\n"
+                )
+                stream.flush()
+                threading.Event().wait()
+            return 1 if failed else 0
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            server.stop()
