@@ -15,7 +15,7 @@ from inference.reason.follow_up import plan_follow_up
 from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import assess_severity
 from inference.reason.summary import summarise
-from inference.reason.tcm import check_tcm_knowledge, differentiate
+from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
 from inference.reason.treatment import check_treatment_knowledge, plan_treatment
 from inference.results import Assessment, PatientRepresentation
 
@@ -46,8 +46,11 @@ class DermReason:
         follow_up = plan_follow_up(severity.severity.level, plan.step if plan else None, kb.document("follow_up"))
 
         own: list[DataIssue] = list(severity.issues)
-        if representation is None:
-            own.append(DataIssue("no_photos", "No usable clinical photographs: no image PASI or lesion descriptors"))
+        own.extend(unrecognised_findings(case, kb.document("tcm")))
+        if representation is None and not case.photos:
+            own.append(DataIssue("no_photos", "No clinical photographs: no image PASI or lesion descriptors"))
+        elif representation is None:
+            own.append(DataIssue("photos_not_analysed", "Photographs present but not analysed: no image PASI"))
         if severity.severity.level != "unknown" and plan is None:
             own.append(DataIssue("no_treatment_step", "No treatment ladder rule matched this case"))
         issues = merge_issues(case.issues, representation.issues if representation else (), own)

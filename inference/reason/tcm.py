@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inference.case import Case, ConditionKey, Finding, FindingKey
+from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey
 from inference.knowledge_base import KnowledgeError
 from inference.reason.evidence import citation, describe_finding, rule_evidence
 from inference.results import Evidence, PatientRepresentation, TcmDifferentiation, TcmPattern
@@ -47,6 +47,31 @@ def check_tcm_knowledge(doc: Mapping[str, Any]) -> None:
                         ConditionKey(name)
                     except ValueError:
                         raise KnowledgeError(f"{rule['id']}: {name!r} is not a ConditionKey") from None
+
+
+def vocabulary(doc: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The values the knowledge understands, per input kind ("tongue", "pulse", "onset", "descriptor", ...):
+    the contract for whoever maps tongue/pulse/onset codes into `Finding` values."""
+    found: dict[str, set[str]] = {}
+    for pattern in doc["patterns"]:
+        for rule in pattern["rules"]:
+            found.setdefault(str(rule["input"]), set()).update(str(v) for v in rule["any_of"])
+    return {kind: frozenset(values) for kind, values in sorted(found.items())}
+
+
+def unrecognised_findings(case: Case, doc: Mapping[str, Any]) -> tuple[DataIssue, ...]:
+    """Tongue, pulse or onset values no rule knows: shown, because silently ignoring them would hide data."""
+    known = vocabulary(doc)
+    issues = []
+    for key, kind in ((FindingKey.TONGUE, "tongue"), (FindingKey.PULSE, "pulse"), (FindingKey.LESION_ONSET, "onset")):
+        for finding in case.findings:
+            if finding.key is key and str(finding.value) not in known.get(kind, frozenset()):
+                issues.append(DataIssue(
+                    "unrecognised_tcm_finding",
+                    f"{kind.capitalize()} finding {str(finding.value)!r} is not in the TCM knowledge: not used",
+                    finding.source_ref,
+                ))
+    return tuple(issues)
 
 
 def differentiate(

@@ -230,3 +230,8 @@ def test_same_case_same_assessment() -> None:
     assert first == again
     assert to_jsonable(first) == to_jsonable(again)
     assert isinstance(first, Assessment)
+
+
+def test_photos_without_representation_are_flagged_differently() -> None:
+    codes = {i.code for i in REASON.assess(make_case(photos=1), None).issues}
+    assert "photos_not_analysed" in codes and "no_photos" not in codes

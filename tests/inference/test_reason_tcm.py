@@ -184,3 +184,20 @@ def test_confidence_basis_explains_caps() -> None:
     statements = " ".join(e.statement for e in result.confidence_basis)
     assert "only photograph descriptors" in statements
     assert all(e.rule == "tcm.confidence" for e in result.confidence_basis)
+
+
+def test_vocabulary_lists_what_the_mapping_may_send() -> None:
+    from inference.reason.tcm import vocabulary
+
+    words = vocabulary(TCM)
+    assert {"red_yellow_coat", "pale_red_little_coat", "purple_dusky"} <= words["tongue"]
+    assert {"slippery", "rapid", "deep_thin", "choppy"} <= words["pulse"]
+    assert {"new_spreading", "long_standing"} <= words["onset"]
+
+
+def test_unknown_tongue_value_is_a_data_issue() -> None:
+    from inference.reason.tcm import unrecognised_findings
+
+    case = Case(PatientInfo("Patient/p1"), NOW, findings=(obs(FindingKey.TONGUE, "tartan"), obs(FindingKey.PULSE, "rapid")))
+    issues = unrecognised_findings(case, TCM)
+    assert [(i.code, i.source_ref) for i in issues] == [("unrecognised_tcm_finding", "Observation/tongue-0")]
