@@ -65,7 +65,7 @@ class KnowledgeBase:
         return str(sources[source_id])
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> "KnowledgeBase":
+    def load(cls, directory: Path | None = None) -> KnowledgeBase:
         """Load and validate the knowledge files in `directory` (default: the packaged files).
 
         Cached per resolved directory: calling it again returns the same instance."""

@@ -15,7 +15,11 @@ from inference.reason.follow_up import plan_follow_up
 from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import assess_severity
 from inference.reason.summary import summarise
-from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
+from inference.reason.tcm import (
+    check_tcm_knowledge,
+    differentiate,
+    unrecognised_findings,
+)
 from inference.reason.treatment import check_treatment_knowledge, plan_treatment
 from inference.results import Assessment, PatientRepresentation
 
@@ -29,7 +33,7 @@ class DermReason:
         self._knowledge = knowledge
 
     @classmethod
-    def load(cls, knowledge_dir: Path | None = None) -> "DermReason":
+    def load(cls, knowledge_dir: Path | None = None) -> DermReason:
         """Build from the knowledge files in `knowledge_dir` (None: the packaged files)."""
         return cls(KnowledgeBase.load(knowledge_dir))
 

@@ -128,15 +128,15 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
             overdue.append(str(measure["display"]))
             evidence.append(rule_evidence(f"{measure['display']} older than {interval} months", measure, sources))
         for trigger in measure["abnormal"]:
-            finding = case.latest(FindingKey(trigger["finding"]))
+            value = case.latest(FindingKey(trigger["finding"]))
             if (
-                finding is not None and isinstance(finding.value, (int, float)) and not isinstance(finding.value, bool)
-                and finding.value >= float(trigger["gte"])
+                value is not None and isinstance(value.value, (int, float)) and not isinstance(value.value, bool)
+                and value.value >= float(trigger["gte"])
             ):
                 abnormal.append(str(measure["abnormal_action"]))
                 evidence.append(rule_evidence(
-                    f"{describe_finding(finding.key.value.replace('_', ' '), finding)} >= {format_number(float(trigger['gte']))}",
-                    measure, sources, finding.source_ref,
+                    f"{describe_finding(value.key.value.replace('_', ' '), value)} >= {format_number(float(trigger['gte']))}",
+                    measure, sources, value.source_ref,
                 ))
                 break
 

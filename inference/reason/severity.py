@@ -309,10 +309,10 @@ def _systemic_candidacy(
                         rule, sources, finding.source_ref,
                     ))
         elif kind == "topical_failure":
-            finding = case.latest(FindingKey.TOPICAL_FAILURE)
-            if finding is not None and finding.value is True:
+            failure = case.latest(FindingKey.TOPICAL_FAILURE)
+            if failure is not None and failure.value is True:
                 found.append(rule_evidence(
-                    f"systemic candidate: {rule['statement']} ({finding.source_ref})", rule, sources, finding.source_ref,
+                    f"systemic candidate: {rule['statement']} ({failure.source_ref})", rule, sources, failure.source_ref,
                 ))
         elif kind == "image_region" and representation is not None:
             for region in representation.regions:

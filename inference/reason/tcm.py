@@ -18,7 +18,12 @@ from typing import Any
 from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey
 from inference.knowledge_base import KnowledgeError
 from inference.reason.evidence import citation, describe_finding, rule_evidence
-from inference.results import Evidence, PatientRepresentation, TcmDifferentiation, TcmPattern
+from inference.results import (
+    Evidence,
+    PatientRepresentation,
+    TcmDifferentiation,
+    TcmPattern,
+)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,28 @@ from typing import Any
 import pytest
 
 from inference.case import (
-    BodyRegion, Case, ConditionEntry, ConditionKey, DataIssue, Finding, FindingKey, MedicationEntry, PatientInfo, Photo,
+    BodyRegion,
+    Case,
+    ConditionEntry,
+    ConditionKey,
+    DataIssue,
+    Finding,
+    FindingKey,
+    MedicationEntry,
+    PatientInfo,
+    Photo,
 )
 from inference.knowledge_base import load_knowledge
 from inference.reason import DermReason, merge_issues
 from inference.results import (
-    Assessment, Evidence, PasiEstimate, PatientRepresentation, QualityReport, RecResult, RegionFinding, Trend,
+    Assessment,
+    Evidence,
+    PasiEstimate,
+    PatientRepresentation,
+    QualityReport,
+    RecResult,
+    RegionFinding,
+    Trend,
 )
 from inference.serialize import to_jsonable
 
