@@ -201,3 +201,13 @@ def test_unknown_tongue_value_is_a_data_issue() -> None:
     case = Case(PatientInfo("Patient/p1"), NOW, findings=(obs(FindingKey.TONGUE, "tartan"), obs(FindingKey.PULSE, "rapid")))
     issues = unrecognised_findings(case, TCM)
     assert [(i.code, i.source_ref) for i in issues] == [("unrecognised_tcm_finding", "Observation/tongue-0")]
+
+
+def test_every_coded_tongue_pulse_and_onset_value_is_understood() -> None:
+    """Contract with fhir_mapping.codes: any value it can put into a Finding has a rule here."""
+    from inference.reason.tcm import vocabulary
+
+    codes = pytest.importorskip("fhir_mapping.codes")
+    words = vocabulary(TCM)
+    for table, kind in (("TONGUE_KEYS", "tongue"), ("PULSE_KEYS", "pulse"), ("LESION_ONSET_KEYS", "onset")):
+        assert set(getattr(codes, table, {})) <= words[kind], table
