@@ -130,7 +130,7 @@ def test_image_only_confidence_is_capped() -> None:
 
 
 def test_close_top_two_lowers_confidence() -> None:
-    close = run((obs(FindingKey.TONGUE, "red", 1), obs(FindingKey.TONGUE, "purple", 2)))
+    close = run((obs(FindingKey.TONGUE, "red", 1), obs(FindingKey.TONGUE, "dusky", 2)))
     clear = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
     assert close is not None and clear is not None
     assert close.ranked[0].score - close.ranked[1].score < TCM["confidence"]["close_margin"]
