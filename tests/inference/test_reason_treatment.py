@@ -209,3 +209,14 @@ def test_staying_on_the_current_step_is_not_claimed_after_escalation() -> None:
     assert escalated is not None and stayed is not None
     assert "treatment.step.continue_current" not in {e.rule for e in escalated.rationale}
     assert "treatment.step.continue_current" in {e.rule for e in stayed.rationale}
+
+
+# Medication keys fhir_mapping may emit that are deliberately not on the psoriasis ladder.
+NOT_ON_THE_LADDER = {"systemic_corticosteroid", "tacrolimus"}
+
+
+def test_every_mapped_medication_key_is_placed_on_the_ladder() -> None:
+    """Contract with fhir_mapping.codes: a medication it recognises must move the ladder, or be listed above."""
+    codes = pytest.importorskip("fhir_mapping.codes")
+    ladder = set(load_knowledge().document("treatment")["medications"])
+    assert set(getattr(codes, "MEDICATION_KEYS", ())) - NOT_ON_THE_LADDER <= ladder
