@@ -114,9 +114,27 @@ def _interp(value: float, anchors: tuple[tuple[float, float], ...]) -> float:
     return float(np.interp(value, xs, ys))
 
 
+# Order statistics (median, percentiles) over more pixels than this use an evenly strided subsample:
+# deterministic, and at ~16k samples the estimate moves by far less than the anchor spacing.
+_MAX_ORDER_SAMPLES = 16384
+
+
+def _sample(values: np.ndarray) -> np.ndarray:
+    step = values.shape[0] // _MAX_ORDER_SAMPLES
+    return values[:: step] if step > 1 else values
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(_sample(values), axis=0))
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(_sample(values), q))
+
+
 def _otsu_threshold(values: np.ndarray) -> float:
     """Otsu's threshold over a 1-D sample (histogram between the 1st and 99th percentiles)."""
-    lo, hi = np.percentile(values, [1.0, 99.0])
+    lo, hi = np.percentile(_sample(values), [1.0, 99.0])
     if hi - lo < 1e-6:
         return float(hi)
     hist, edges = np.histogram(values, bins=128, range=(lo, hi))
@@ -132,6 +150,7 @@ def _otsu_threshold(values: np.ndarray) -> float:
 
 
 def _robust_sd(values: np.ndarray) -> float:
+    values = _sample(values)
     med = np.median(values)
     return float(1.4826 * np.median(np.abs(values - med)))
 
@@ -177,7 +196,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # Obvious scale (near-neutral and light) is kept out of the baseline estimate: on dark skin a
     # silvery plaque has a lower EI than the brown skin around it (melanin also raises EI) and
     # would otherwise pass for the "normal" population.
-    skin_chroma = float(np.median(chroma[skin_colour]))
+    skin_chroma = _median(chroma[skin_colour])
     whitish = (chroma < min(SCALE_NEUTRAL_CHROMA, SCALE_RELATIVE_CHROMA * skin_chroma)) & (lum > SCALE_MIN_L)
     population = skin_colour & ~masks.dilate(whitish, r_small)
     if population.sum() < MIN_BASELINE_SHARE * skin_colour.sum():
@@ -187,7 +206,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     lower = skin_ei[skin_ei <= split]
     if lower.size < 0.05 * skin_ei.size:  # degenerate split: treat the skin as one population
         lower = skin_ei
-    base0 = float(np.median(lower))
+    base0 = _median(lower)
     noise = _robust_sd(lower)
     margin = float(np.clip(LESION_NOISE_SIGMAS * noise, LESION_MIN_DELTA_EI, LESION_MAX_DELTA_EI))
     seeds = masks.open_(population & (ei > base0 + margin), r_small)
@@ -200,8 +219,8 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # Normal-skin lightness from a low percentile: pinkish-white plaque parts that are neither
     # red enough to seed nor yet known as scale would pull a median up.
     normal = population & ~red
-    lum_base = float(np.percentile(lum[normal] if normal.any() else lum[skin_colour], SCALE_BASE_L_PERCENTILE))
-    chroma_base = float(np.median(chroma[normal] if normal.any() else chroma[skin_colour]))
+    lum_base = _percentile(lum[normal] if normal.any() else lum[skin_colour], SCALE_BASE_L_PERCENTILE)
+    chroma_base = _median(chroma[normal] if normal.any() else chroma[skin_colour])
     chroma_limit = min(SCALE_MAX_CHROMA, SCALE_RELATIVE_CHROMA * chroma_base)
     # Whitish = greyer than the skin and lighter than it; on very pale skin scale is barely
     # lighter, so a near-neutral chroma alone also qualifies.
@@ -225,7 +244,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     if peri.sum() < 200:
         peri = skin_colour & ~lesion & ~scale_candidate
     reference = peri if peri.any() else skin_colour
-    base_ei = float(np.median(ei_raw[reference]))
+    base_ei = _median(ei_raw[reference])
     redness = (ei - base_ei).astype(np.float32)
 
     measured.update(
@@ -233,23 +252,23 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
             "baseline_ei": base_ei,
             "skin_ei_noise": noise,
             "seed_margin": margin,
-            "baseline_l_star": float(np.median(lum[reference])),
+            "baseline_l_star": _median(lum[reference]),
             "lesion_pixels": float(lesion.sum()),
             "perilesional_pixels": float(peri.sum()),
         }
     )
     core = lesion & ~scale_candidate
     if lesion.any() and core.sum() >= 50:
-        ref_od = np.median(od[reference], axis=0)
-        core_od = np.median(od[core], axis=0)
+        ref_od = np.median(_sample(od[reference]), axis=0)
+        core_od = np.median(_sample(od[core]), axis=0)
         delta_od = core_od - ref_od
-        ref_lab = np.median(lab[reference], axis=0)
-        core_lab = np.median(lab[core], axis=0)
+        ref_lab = np.median(_sample(lab[reference]), axis=0)
+        core_lab = np.median(_sample(lab[core]), axis=0)
         measured.update(
             {
                 # Upper percentile, not median: flake borders, the plaque's soft rim and relief
                 # shadows mix skin or scale into many lesion pixels and only dilute redness.
-                "delta_ei": float(np.percentile(ei_raw[core], ERYTHEMA_PERCENTILE) - base_ei),
+                "delta_ei": _percentile(ei_raw[core], ERYTHEMA_PERCENTILE) - base_ei,
                 "delta_od_r": float(delta_od[0]),
                 "delta_od_g": float(delta_od[1]),
                 "delta_od_b": float(delta_od[2]),
@@ -265,7 +284,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
         band = masks.dilate(lesion, r_small) & ~masks.erode(lesion, r_small)
         grad = _gradient_magnitude(lum)
         step = abs(float(core_lab[0] - ref_lab[0]))
-        flat_grad = step / (2 * r_small + 1) + float(np.median(grad[reference]))
+        flat_grad = step / (2 * r_small + 1) + _median(grad[reference])
         measured["edge_gradient"] = float(np.mean(grad[band])) if band.any() else 0.0
         measured["edge_ratio"] = measured["edge_gradient"] / max(flat_grad, 0.5)
     measured["scale_coverage"] = float(scale.sum() / lesion.sum()) if lesion.any() else 0.0
@@ -299,8 +318,9 @@ def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tup
     return "bright_red", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
 
 
-def score(analysis: LesionAnalysis) -> LesionAttributes:
-    """PASI-scale attributes with their measured evidence from a `LesionAnalysis`."""
+def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttributes:
+    """PASI-scale attributes with their measured evidence from a `LesionAnalysis`; `source_ref`
+    (the photo's FHIR reference) is attached to every piece of evidence."""
     m = analysis.measured
     has_lesion = bool(analysis.lesion.any()) and "delta_ei" in m
     base_conf = _confidence_base(m) if has_lesion else 0.5
@@ -318,7 +338,8 @@ def score(analysis: LesionAnalysis) -> LesionAttributes:
         confidence=round(base_conf, 3),
         evidence=(
             Evidence(
-                f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
+                source_ref=source_ref,
+                statement=f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
                 "above the patient's perilesional skin"
                 if has_lesion
                 else "no region redder than the surrounding skin was found"
@@ -330,7 +351,7 @@ def score(analysis: LesionAnalysis) -> LesionAttributes:
         value=round(d_value, 3),
         confidence=round(base_conf * 0.8, 3),
         evidence=(
-            Evidence(f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion"),
+            Evidence(source_ref=source_ref, statement=f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion"),
         ),
         measured={"scale_coverage": m.get("scale_coverage", 0.0)},
     )
@@ -339,7 +360,8 @@ def score(analysis: LesionAnalysis) -> LesionAttributes:
         confidence=round(THICKNESS_CONFIDENCE * (base_conf if has_lesion else 1.0), 3),
         evidence=(
             Evidence(
-                f"weak photographic proxy: border shading ratio {m.get('edge_ratio', 0.0):.2f} "
+                source_ref=source_ref,
+                statement=f"weak photographic proxy: border shading ratio {m.get('edge_ratio', 0.0):.2f} "
                 f"(edge score {edge_value:.1f}) blended with erythema and scale; confirm by palpation"
             ),
         ),
@@ -350,7 +372,8 @@ def score(analysis: LesionAnalysis) -> LesionAttributes:
         confidence=round(base_conf * 0.9 if has_lesion else 0.6, 3),
         evidence=(
             Evidence(
-                f"lesion covers {100 * m.get('area_fraction', 0.0):.1f}% of the visible skin "
+                source_ref=source_ref,
+                statement=f"lesion covers {100 * m.get('area_fraction', 0.0):.1f}% of the visible skin "
                 f"({100 * m.get('skin_fraction', 0.0):.0f}% of the photo is skin)"
             ),
         ),
@@ -367,6 +390,6 @@ def score(analysis: LesionAnalysis) -> LesionAttributes:
     )
 
 
-def lesion_attributes(rgb: np.ndarray) -> LesionAttributes:
-    """Segment and score one uint8 RGB image [H, W, 3] (ideally <= 512 px on its long side)."""
-    return score(analyse(rgb))
+def lesion_attributes(rgb: np.ndarray, source_ref: str | None = None) -> LesionAttributes:
+    """Segment and score one uint8 RGB image [H, W, 3] (see `analysis_array`)."""
+    return score(analyse(rgb), source_ref)

@@ -1,0 +1,125 @@
+"""DERM-Rec: one reading per photograph (quality, condition probabilities, lesion attributes).
+
+For a request with N photos: each photo is decoded once (`imaging.decode_image`, early JPEG
+downscale), gated (`quality`), and every usable photo goes into ONE batched `model.predict` call;
+lesion attributes are measured on the same decoded image. A photo that cannot be decoded or fails
+the gate becomes `RecResult(quality=QualityReport(usable=False, reasons=...))`: bad photos never
+raise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from inference.attributes import analysis_array, lesion_attributes
+from inference.case import Photo
+from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode_image
+from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, unusable_report
+from inference.results import LesionAttributes, QualityReport, RecResult
+
+log = logging.getLogger(__name__)
+
+# Below this top-class probability the classification is reported as uncertain: the
+# probabilities are kept (DERM-Rep pools them) but the reading says it should not be trusted alone.
+UNCERTAIN_MAX_PROBABILITY = 0.5
+
+
+class LesionClassifier(Protocol):
+    """What DERM-Rec needs of `inference.lesion_model.LesionModel`."""
+
+    classes: tuple[str, ...]
+    version: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+    def prepare(self, image: Image.Image) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    photo: Photo
+    decoded: DecodedImage | None
+    analysis: np.ndarray | None
+    quality: QualityReport
+
+
+class DermRec:
+    """Reads photos; build once per process with the loaded lesion model."""
+
+    def __init__(
+        self,
+        model: LesionClassifier,
+        *,
+        uncertain_below: float = UNCERTAIN_MAX_PROBABILITY,
+        thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
+        max_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
+        self.model = model
+        self.uncertain_below = uncertain_below
+        self.thresholds = thresholds
+        self.max_side = max_side
+
+    @property
+    def model_version(self) -> str:
+        return str(self.model.version)
+
+    def read(self, photos: Sequence[Photo]) -> tuple[RecResult, ...]:
+        """One RecResult per photo, in input order."""
+        stages = [self._decode_and_gate(photo) for photo in photos]
+        usable = [i for i, s in enumerate(stages) if s.quality.usable]
+        probabilities: dict[int, dict[str, float]] = {}
+        if usable:
+            batch = np.stack([self.model.prepare(stages[i].decoded.image) for i in usable])  # type: ignore[union-attr]
+            output = np.asarray(self.model.predict(batch), dtype=np.float64)
+            if output.shape != (len(usable), len(self.model.classes)):
+                raise ValueError(f"lesion model returned shape {output.shape} for a batch of {len(usable)}")
+            for row, i in zip(output, usable, strict=True):
+                probabilities[i] = {c: float(p) for c, p in zip(self.model.classes, row, strict=True)}
+        results = []
+        for i, stage in enumerate(stages):
+            results.append(self._result(stage, probabilities.get(i)))
+        return tuple(results)
+
+    def _decode_and_gate(self, photo: Photo) -> _Decoded:
+        try:
+            decoded = decode_image(photo.data, photo.content_type, max_side=self.max_side)
+        except ImageError as exc:
+            log.info("photo not decodable: %s", exc.code)
+            return _Decoded(photo, None, None, unusable_report(exc))
+        rgb = analysis_array(decoded.image)
+        return _Decoded(photo, decoded, rgb, assess_quality(decoded, rgb, self.thresholds))
+
+    def _result(self, stage: _Decoded, probabilities: dict[str, float] | None) -> RecResult:
+        photo = stage.photo
+        quality = stage.quality
+        attributes: LesionAttributes | None = None
+        if quality.usable and probabilities is not None and stage.analysis is not None:
+            attributes = lesion_attributes(stage.analysis, source_ref=photo.ref)
+            quality = self._with_uncertainty(quality, probabilities)
+        return RecResult(
+            photo_ref=photo.ref,
+            quality=quality,
+            probabilities=probabilities or {},
+            attributes=attributes,
+            model_version=self.model_version,
+            region=photo.region,
+            taken=photo.taken,
+        )
+
+    def _with_uncertainty(self, quality: QualityReport, probabilities: dict[str, float]) -> QualityReport:
+        top_class, top_p = max(probabilities.items(), key=lambda kv: (kv[1], kv[0]))
+        metrics = {**quality.metrics, "max_probability": round(top_p, 6), "uncertain": 0.0}
+        reasons = quality.reasons
+        if top_p < self.uncertain_below:
+            metrics["uncertain"] = 1.0
+            reasons = reasons + (
+                f"note: classification uncertain (top class {top_class} p={top_p:.2f} < {self.uncertain_below:.2f}); "
+                "probabilities are reported but should not be relied on alone",
+            )
+        return replace(quality, reasons=reasons, metrics=metrics)
