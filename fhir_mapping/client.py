@@ -22,6 +22,7 @@ from typing import Sequence
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+import urllib3
 
 from fhir_mapping.errors import (
     FhirAuthError,
@@ -254,15 +255,20 @@ class FhirClient:
             raise FhirBadResponse(f"FHIR {what} response is larger than the limit")
         chunks: list[bytes] = []
         size = 0
+        # read1 returns what one socket read gives, so the overall deadline is checked even when a
+        # server drips bytes just fast enough to beat the per-read timeout.
+        read1 = getattr(response.raw, "read1", None)
+        pieces = (iter(lambda: read1(_CHUNK, decode_content=True), b"") if read1 is not None
+                  else response.iter_content(_CHUNK))
         try:
-            for chunk in response.iter_content(_CHUNK):
+            for chunk in pieces:
                 size += len(chunk)
                 if size > self._max_bytes:
                     raise FhirBadResponse(f"FHIR {what} response is larger than the limit")
                 if time.monotonic() > deadline:
                     raise FhirUnavailable(f"FHIR {what} timed out while reading the response")
                 chunks.append(chunk)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FhirUnavailable(f"FHIR {what} response was interrupted ({type(exc).__name__})") from exc
         return b"".join(chunks)
 
