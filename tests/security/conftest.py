@@ -86,7 +86,7 @@ def canary() -> Iterator[Canary]:
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             state.hits.append(self.path)
-            status, headers, body = state.routes.get(self.path.split("?")[0], (200, {"Content-Type": "application/fhir+json"}, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'))
+            status, headers, body = state.answer(self.path.split("?")[0])
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)

@@ -158,3 +158,13 @@ class Canary:
     url: str = ""
     hits: list[str] = field(default_factory=list)
     routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
+
+    def answer(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """The exact route, else the longest route that is a path prefix, else an empty searchset."""
+        if path in self.routes:
+            return self.routes[path]
+        prefixes = [p for p in self.routes if path.startswith(p.rstrip("/") + "/")]
+        if prefixes:
+            return self.routes[max(prefixes, key=len)]
+        return 200, {"Content-Type": "application/fhir+json"}, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'
+

@@ -99,6 +99,7 @@ def test_fhir_redirect_to_internal_target_not_followed(edge_app: Any, canary: Ca
     app = edge_app(fhir_allowlist=(base,), allow_private_fhir=True)
     response = app.test_client().post(URL, json=body, headers=signer.header())
     assert response.status_code < 500 or response.status_code == 503
+    assert any(hit.startswith("/fhir/Patient") for hit in canary.hits), "the FHIR server was not asked at all"
     assert not any(hit.startswith("/internal-secret") for hit in canary.hits), canary.hits
 
 
