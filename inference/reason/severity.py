@@ -76,6 +76,20 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
     elif pasi.estimate_range is not None:
         issues.append(DataIssue("pasi_image_only", "PASI is an image estimate only: score PASI clinically to confirm"))
 
+    if pasi is not None and _is_child(case):
+        issues.append(DataIssue(
+            "pasi_not_validated_in_children",
+            "PASI is not validated in children: interpret the PASI band with care",
+            pasi.source_ref,
+        ))
+    itch = case.latest(FindingKey.ITCH_NRS)
+    if itch is not None:
+        # Shown because it matters to the patient, but no cited rule grades severity by itch.
+        basis.append(Evidence(
+            statement=f"{describe_finding('itch NRS', itch, '/10')}: context only, not a severity criterion",
+            source_ref=itch.source_ref,
+        ))
+
     candidate_basis = _systemic_candidacy(case, representation, readings, doc)
     basis.extend(candidate_basis)
 
@@ -94,6 +108,15 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
         differential=differential,
         issues=tuple(issues),
     )
+
+
+def _is_child(case: Case) -> bool:
+    born = case.patient.birth_date
+    if born is None:
+        return False
+    today = case.as_of.date()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age < 18
 
 
 # ---------------------------------------------------------------- measures

@@ -3,7 +3,7 @@ differential, data issues."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -217,3 +217,16 @@ def test_differential_from_photo_probabilities(probabilities: dict[str, float], 
     assert ("differential_open" in issue_codes(outcome)) is open_
     assert isinstance(outcome.differential, Evidence)
     assert outcome.differential.rule == "severity.image.differential_open"
+
+
+@pytest.mark.parametrize(("born", "flagged"), [(date(2015, 1, 1), True), (date(2008, 11, 28), True), (date(2008, 11, 27), False), (None, False)])
+def test_pasi_in_children_is_flagged(born: date | None, flagged: bool) -> None:
+    case = Case(PatientInfo("Patient/p1", birth_date=born), NOW, findings=(obs(FindingKey.PASI, 6.0),))
+    assert ("pasi_not_validated_in_children" in issue_codes(severity_of(case))) is flagged
+
+
+def test_itch_is_context_not_a_criterion() -> None:
+    outcome = severity_of(make_case(obs(FindingKey.BSA_PERCENT, 1.0), obs(FindingKey.ITCH_NRS, 9.0)))
+    assert outcome.severity.level == "mild"
+    itch = next(e for e in outcome.severity.basis if e.source_ref == "Observation/itch_nrs")
+    assert "not a severity criterion" in itch.statement
