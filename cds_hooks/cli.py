@@ -13,6 +13,10 @@ from typing import Sequence
 log = logging.getLogger(__name__)
 
 
+class UsageError(Exception):
+    """Bad command-line input: reported in one line on stderr, exit status 2."""
+
+
 def _serve(args: argparse.Namespace) -> int:
     from cds_hooks import create_app
     from cds_hooks.settings import Settings
@@ -34,14 +38,25 @@ def _assess(args: argparse.Namespace) -> int:
     agents, cards) in process, without a network listener."""
     from cds_hooks.app import create_app
     from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+    from cds_hooks.errors import CdsError
     from cds_hooks.registry import default_registry
     from cds_hooks.settings import Settings
 
-    text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text(encoding="utf-8")
-    bundle = json.loads(text)
-    service = default_registry().get(args.service)
-    patient_id = args.patient or bundle_patient_id(bundle)
-    body = hook_request(service, patient_id, prefetch=prefetch_from_bundle(bundle, service), encounter_id=args.encounter)
+    try:
+        text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text(encoding="utf-8")
+        bundle = json.loads(text)
+        if not isinstance(bundle, dict):
+            raise ValueError("expected a FHIR Bundle")
+        service = default_registry().get(args.service)
+        patient_id = args.patient or bundle_patient_id(bundle)
+        prefetch = prefetch_from_bundle(bundle, service)
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.bundle}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.bundle} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except (ValueError, CdsError) as exc:
+        raise UsageError(f"{args.bundle}: {exc}") from exc
+    body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter)
     with tempfile.TemporaryDirectory(prefix="derm3r-assess-") as tmp:
         settings = Settings(auth_enabled=False, data_dir=Path(tmp))
         # Auth is off because nothing listens on a network here; silence the factory's warning,
@@ -58,8 +73,12 @@ def _rec(args: argparse.Namespace) -> int:
     from inference.pipeline import build_pipeline
     from inference.rec_report import rec_lines
 
+    paths = [Path(p) for p in args.images]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}")
     pipeline = build_pipeline()
-    for line in rec_lines([Path(p) for p in args.images], pipeline.rec):
+    for line in rec_lines(paths, pipeline.rec):
         sys.stdout.write(json.dumps(line) + "\n")
     return 0
 
@@ -96,7 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.INFO if args.verbose or args.command == "serve" else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        sys.stderr.write(f"derm3r {args.command}: {exc}\n")
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,156 @@
+"""The `derm3r` command end to end, as a user runs it (subprocesses, real HTTP for demo/serve)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+
+from service_support import REPO
+
+RESPONSE_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
+
+
+def derm3r(*args: str, env: dict | None = None, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cds_hooks.cli", *args],
+        cwd=REPO,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def needs_agents() -> None:
+    pytest.importorskip("inference.rec")
+    pytest.importorskip("inference.rep")
+    pytest.importorskip("inference.reason")
+
+
+@pytest.fixture(scope="module")
+def bundle_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    path = tmp_path_factory.mktemp("bundle") / "patient.json"
+    path.write_text(json.dumps(synthetic.patient_bundle("psoriasis_moderate", seed=5, visits=2)))
+    return path
+
+
+def test_assess_turns_a_bundle_into_a_cds_response(bundle_file: Path) -> None:
+    needs_agents()
+    result = derm3r("assess", str(bundle_file))
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    jsonschema.validate(payload, RESPONSE_SCHEMA)
+    assert payload["cards"][0]["source"]["topic"]["code"] == "psoriasis-assessment"
+    assert "DISABLED" not in result.stderr and "NOT verified" not in result.stderr
+
+
+def test_assess_reads_stdin_and_serves_encounter_start(bundle_file: Path) -> None:
+    needs_agents()
+    result = derm3r("assess", "-", "--service", "derm3r-encounter-start", "--encounter", "enc-1", stdin=bundle_file.read_text())
+    assert result.returncode == 0, result.stderr[-2000:]
+    jsonschema.validate(json.loads(result.stdout), RESPONSE_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [("{not json", "not valid JSON"), ('{"resourceType": "Patient"}', "expected a FHIR Bundle"), ('{"resourceType": "Bundle", "entry": []}', "exactly one Patient")],
+)
+def test_assess_refuses_bad_input_without_a_traceback(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = derm3r("assess", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rec_prints_one_json_line_per_photo(tmp_path: Path) -> None:
+    pytest.importorskip("inference.rec_report")
+    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    bundle = synthetic.patient_bundle("psoriasis_moderate", seed=6, visits=1)
+    paths = []
+    for resource in synthetic.resources(bundle):
+        if resource["resourceType"] == "Media":
+            path = tmp_path / f"{resource['id']}.jpg"
+            path.write_bytes(base64.b64decode(resource["content"]["data"]))
+            paths.append(str(path))
+    assert paths
+    result = derm3r("rec", *paths)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(lines) == len(paths)
+
+
+def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
+    """`derm3r demo`: real HTTP, real ES384 client JWTs verified by the service, every demo patient."""
+    needs_agents()
+    out = tmp_path / "out"
+    result = derm3r("demo", "--out", str(out))
+    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    plans = sorted(out.glob("careplan-*.json"))
+    responses = sorted(out.glob("cds-response-*.json"))
+    assert len(plans) >= 4 and len(responses) == len(plans)
+    for plan_path in plans:
+        plan = json.loads(plan_path.read_text())
+        assert plan["resourceType"] == "CarePlan" and plan["status"] == "draft"
+    for response_path in responses:
+        jsonschema.validate(json.loads(response_path.read_text()), RESPONSE_SCHEMA)
+    assert "PRELIMINARY" in result.stdout and "HTTP 200" in result.stdout
+    assert "integrative" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> requests.Response:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "server exited"
+        try:
+            return requests.get(url, timeout=2)
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    raise AssertionError("server did not come up")
+
+
+def test_serve_runs_the_service(tmp_path: Path) -> None:
+    pytest.importorskip("inference.rec")
+    pytest.importorskip("inference.rep")
+    port = _free_port()
+    env = {**os.environ, "DERM3R_AUTH": "off", "DERM3R_DATA_DIR": str(tmp_path / "var"), "DERM3R_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen([sys.executable, "-m", "cds_hooks.cli", "serve", "--port", str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        assert health.status_code == 200 and health.json()["auth"] == "OFF"
+        assert len(requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).json()["services"]) == 2
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert "DERM3R_AUTH=off" in stderr  # the loud warning
+
+
+def test_wsgi_builds_the_app_lazily(tmp_path: Path) -> None:
+    pytest.importorskip("inference.rec")
+    pytest.importorskip("inference.rep")
+    code = (
+        "import cds_hooks.wsgi as w, sys; assert w._app is None; "
+        "app = w.app; assert w._app is app; print(app.name)"
+    )
+    env = {**os.environ, "DERM3R_AUTH": "off", "DERM3R_DATA_DIR": str(tmp_path / "var")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "cds_hooks"
