@@ -11,7 +11,7 @@ from pathlib import Path
 
 from inference.case import Case, DataIssue
 from inference.knowledge_base import KnowledgeBase
-from inference.reason.follow_up import plan_follow_up
+from inference.reason.follow_up import plan_follow_up, progress_evidence
 from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import assess_severity
 from inference.reason.summary import summarise
@@ -47,7 +47,10 @@ class DermReason:
         plan = plan_treatment(case, severity, kb.document("treatment"))
         tcm = differentiate(case, representation, kb.document("tcm"), severity.differential_open)
         due = screenings(case, severity, plan, kb.document("screening"), kb.document("treatment"))
-        follow_up = plan_follow_up(severity.severity.level, plan.step if plan else None, kb.document("follow_up"))
+        follow_up = plan_follow_up(
+            severity.severity.level, plan.step if plan else None, kb.document("follow_up"),
+            progress_evidence(case, representation),
+        )
 
         own: list[DataIssue] = list(severity.issues)
         own.extend(unrecognised_findings(case, kb.document("tcm")))

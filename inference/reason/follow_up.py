@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from inference.reason.evidence import rule_evidence
-from inference.results import Evidence, FollowUp
+from inference.case import Case, FindingKey
+from inference.reason.evidence import format_number, rule_evidence
+from inference.results import Evidence, FollowUp, PatientRepresentation
 
 
 def _matches(rule: Mapping[str, Any], level: str, step: str | None) -> bool:
@@ -18,7 +19,9 @@ def _matches(rule: Mapping[str, Any], level: str, step: str | None) -> bool:
     return True
 
 
-def plan_follow_up(level: str, step: str | None, doc: Mapping[str, Any]) -> FollowUp | None:
+def plan_follow_up(
+    level: str, step: str | None, doc: Mapping[str, Any], progress: tuple[Evidence, ...] = ()
+) -> FollowUp | None:
     """The first matching interval rule (file order is priority); targets are every matching target."""
     sources = doc["sources"]
     interval = next((r for r in doc["intervals"] if _matches(r, level, step)), None)
@@ -32,4 +35,36 @@ def plan_follow_up(level: str, step: str | None, doc: Mapping[str, Any]) -> Foll
         if by_level or by_step:
             targets.append(str(target["text"]))
             evidence.append(rule_evidence(f"target: {target['text']}", target, sources))
+    evidence.extend(progress)
     return FollowUp(interval_weeks=int(interval["weeks"]), targets=tuple(targets), evidence=tuple(evidence))
+
+
+def progress_evidence(case: Case, representation: PatientRepresentation | None) -> tuple[Evidence, ...]:
+    """Where the patient stands against the targets: first vs latest recorded PASI and BSA, and the
+    photographs' trend. Facts only; the targets themselves come from the knowledge file."""
+    found: list[Evidence] = []
+    for key, label, unit in ((FindingKey.PASI, "PASI", ""), (FindingKey.BSA_PERCENT, "BSA", "%")):
+        history = [f for f in case.history(key) if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)]
+        if len(history) < 2:
+            continue
+        first, last = history[0], history[-1]
+        if first.effective is None:  # history() returns dated findings only; this keeps the type checker honest
+            continue
+        baseline, current = float(first.value), float(last.value)
+        change = ""
+        if baseline > 0:
+            improvement = (baseline - current) / baseline * 100
+            change = f": {format_number(abs(improvement))}% {'improvement' if improvement >= 0 else 'worsening'}"
+        found.append(Evidence(
+            statement=(
+                f"{label} {format_number(baseline)}{unit} ({first.effective.date().isoformat()}) -> "
+                f"{format_number(current)}{unit} ({last.source_ref}){change}"
+            ),
+            source_ref=last.source_ref,
+        ))
+    if representation is not None and representation.trend.direction != "unknown":
+        trend = representation.trend
+        detail = f" ({trend.percent_change:+.0f}%)" if trend.percent_change is not None else ""
+        ref = next((e.source_ref for e in trend.evidence if e.source_ref), None)
+        found.append(Evidence(statement=f"photographs: {trend.direction}{detail}", source_ref=ref))
+    return tuple(found)

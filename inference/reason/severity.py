@@ -290,7 +290,8 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
 
 
 def _range_warning(reading: MeasureReading, measure: Mapping[str, Any]) -> list[Evidence]:
-    assert reading.estimate_range is not None
+    if reading.estimate_range is None:
+        return []
     low, high = reading.estimate_range
     low_band, high_band = band_for(measure["bands"], low), band_for(measure["bands"], high)
     if low_band is None or high_band is None or low_band["level"] == high_band["level"]:

@@ -251,3 +251,26 @@ def test_same_case_same_assessment() -> None:
 def test_photos_without_representation_are_flagged_differently() -> None:
     codes = {i.code for i in REASON.assess(make_case(photos=1), None).issues}
     assert "photos_not_analysed" in codes and "no_photos" not in codes
+
+
+def test_follow_up_reports_progress_against_baseline() -> None:
+    case = make_case(
+        obs(FindingKey.PASI, 16.0, days_ago=120), obs(FindingKey.PASI, 4.0, days_ago=3),
+        obs(FindingKey.BSA_PERCENT, 10.0, days_ago=120), obs(FindingKey.BSA_PERCENT, 12.0, days_ago=3),
+    )
+    follow_up = REASON.assess(case, None).follow_up
+    assert follow_up is not None
+    statements = [e.statement for e in follow_up.evidence]
+    assert any(s.startswith("PASI 16") and "75% improvement" in s for s in statements)
+    assert any(s.startswith("BSA 10%") and "20% worsening" in s for s in statements)
+
+
+def test_follow_up_reports_the_photo_trend() -> None:
+    rep = dataclasses.replace(
+        representation(),
+        trend=Trend("worsening", percent_change=30.0, evidence=(Evidence("trend", source_ref="Media/m0"),)),
+    )
+    follow_up = REASON.assess(make_case(obs(FindingKey.BSA_PERCENT, 5.0), photos=1), rep).follow_up
+    assert follow_up is not None
+    trend = next(e for e in follow_up.evidence if e.statement.startswith("photographs:"))
+    assert trend.statement == "photographs: worsening (+30%)" and trend.source_ref == "Media/m0"
