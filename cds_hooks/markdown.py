@@ -25,7 +25,8 @@ def bullets(lines: Iterable[str]) -> str:
 def evidence_line(item: Evidence) -> str:
     """`statement (source; rule)` with the citation as a footnote-like suffix."""
     parts = [escape(item.statement)]
-    refs = [escape(r) for r in (item.source_ref, item.rule) if r]
+    # Agents often name the source inside the statement already; do not repeat it.
+    refs = [escape(r) for r in (item.source_ref, item.rule) if r and r not in item.statement]
     if refs:
         parts.append(f"({'; '.join(refs)})")
     return " ".join(parts)
