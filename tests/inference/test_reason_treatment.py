@@ -128,6 +128,8 @@ CONTRAINDICATIONS = [
     ("malignancy: cyclosporine", (ConditionKey.MALIGNANCY,), (), "oral_systemic", "cyclosporine", True, "contra.malignancy.cyclosporine"),
     ("malignancy: TNF", (ConditionKey.MALIGNANCY,), (), "biologic", "tnf_inhibitor", False, "contra.malignancy.biologic_puva"),
     ("malignancy: PUVA", (ConditionKey.MALIGNANCY,), (), "phototherapy", "puva", False, "contra.malignancy.biologic_puva"),
+    ("depression: apremilast", (ConditionKey.DEPRESSION,), (), "oral_systemic", "apremilast", False, "contra.depression.apremilast"),
+    ("PHQ-2 positive: apremilast", (), (obs(FindingKey.PHQ2, 4.0),), "oral_systemic", "apremilast", False, "contra.depression.apremilast"),
     ("demyelinating: TNF", (ConditionKey.DEMYELINATING_DISEASE,), (), "biologic", "tnf_inhibitor", True, "contra.demyelinating.tnf"),
 ]
 
@@ -161,6 +163,7 @@ def test_contraindication_rule(
     ("step", "therapy", "key"),
     [
         ("oral_systemic", "apremilast", ConditionKey.PREGNANCY),
+        ("oral_systemic", "methotrexate", ConditionKey.DEPRESSION),
         ("biologic", "il23_inhibitor", ConditionKey.HEART_FAILURE),
         ("biologic", "tnf_inhibitor", ConditionKey.INFLAMMATORY_BOWEL_DISEASE),
         ("phototherapy", "nb_uvb", ConditionKey.ACTIVE_INFECTION),
