@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Sequence
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3
@@ -196,7 +196,8 @@ class FhirClient:
         if ":" in host:
             host = f"[{host}]"
         netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
-        segments = parts.path.split("/")
+        # Decoded too: some servers resolve "%2e%2e" as "..".
+        segments = [unquote(segment) for segment in parts.path.split("/")]
         if (scheme != self._base.scheme or netloc != self._base.netloc or parts.username or parts.password
                 or ".." in segments or "." in segments
                 or not (parts.path == self._base.path or parts.path.startswith(self._base.path + "/"))):

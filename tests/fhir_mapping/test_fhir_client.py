@@ -190,7 +190,7 @@ def test_allow_list_match_is_normalised(base: str) -> None:
     "target",
     ["https://evil.example/fhir/Binary/1", "https://ehr.example.org/fhir-other/Binary/1", "https://ehr.example.org/fhir/../x",
      "http://ehr.example.org/fhir/Binary/1", "//evil.example/fhir/Binary/1", "https://ehr.example.org:8443/fhir/Binary/1",
-     "Binary/../../admin", ""],
+     "Binary/../../admin", "Binary/%2e%2e/%2E%2E/admin", "file:///etc/passwd", "http://169.254.169.254/latest/meta-data/", ""],
 )
 def test_urls_outside_the_base_are_refused_before_any_request(target: str) -> None:
     client = FhirClient("https://ehr.example.org/fhir", access_token=TOKEN, timeout=1, allowlist=["https://ehr.example.org/fhir"])
