@@ -1,0 +1,523 @@
+"""Soak test: gunicorn (2 workers) serving derm3r on loopback under sustained hook traffic with
+photographs, while the FHIR server it fetches from misbehaves.
+
+    python bench/soak.py --duration 180 --max-requests 3000 --concurrency 4 --fault-rate 0.25
+
+Everything runs on 127.0.0.1: a fault-injecting FHIR server (this process, a thread), gunicorn
+(a subprocess) and the load generator (threads). The run is bounded by --duration and
+--max-requests, whichever comes first. Reports requests served, error rate (5xx and transport
+failures), latency percentiles, worker RSS over time and feedback records lost (acknowledged by
+the service but missing from its store afterwards). Exit status 1 if any feedback was lost or the
+error rate exceeds --max-error-rate.
+
+Request mix (per request, seeded): 45 % full prefetch with inline photographs, 35 % partial
+prefetch (only Patient sent; Observations, Media and Binary photographs fetched from the faulty
+FHIR server), 10 % no prefetch at all (everything fetched), 10 % feedback posts (a fifth of them
+exact re-sends, which must be recognised as duplicates).
+
+FHIR faults (each FHIR response, with probability --fault-rate): HTTP 500, HTTP 503, a response
+slower than the service's FHIR timeout, a connection closed without a response, malformed JSON,
+a body cut short of its Content-Length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric import ec
+
+LOOPBACK = "127.0.0.1"
+ISSUER = "https://soak-ehr.invalid"
+SERVICE_ID = "derm3r-patient-view"
+FAULTS = ("http500", "http503", "slow", "reset", "garbage", "truncated")
+MAX_DURATION_S = 900  # hard ceiling whatever the arguments say: this is a shared machine
+MAX_REQUESTS = 20_000
+
+
+# -- fault-injecting FHIR server --------------------------------------------------------------------
+
+
+@dataclass
+class FhirData:
+    """Synthetic patients indexed for reads and `?patient=` searches."""
+
+    by_ref: dict[str, dict] = field(default_factory=dict)
+    by_patient: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    binaries: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+    def add_bundle(self, bundle: dict) -> None:
+        import base64
+
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            rtype, rid = resource["resourceType"], resource["id"]
+            if rtype == "Binary":
+                self.binaries[rid] = (resource.get("contentType", "image/jpeg"), base64.b64decode(resource["data"]))
+                continue
+            self.by_ref[f"{rtype}/{rid}"] = resource
+            subject = (resource.get("subject") or resource.get("patient") or {}).get("reference", "")
+            if subject.startswith("Patient/"):
+                self.by_patient.setdefault((rtype, subject.split("/", 1)[1]), []).append(resource)
+
+
+@dataclass
+class FaultStats:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    served: int = 0
+    faults: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FAULTS})
+
+    def count(self, fault: str | None) -> None:
+        with self.lock:
+            self.served += 1
+            if fault:
+                self.faults[fault] += 1
+
+
+def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, seed: int) -> tuple[ThreadingHTTPServer, FaultStats]:
+    stats = FaultStats()
+    rng = random.Random(seed)
+    rng_lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/fhir+json", *, declared: int | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body) if declared is None else declared))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            with rng_lock:
+                fault = rng.choice(FAULTS) if rng.random() < fault_rate else None
+            stats.count(fault)
+            if fault == "reset":
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if fault == "http500":
+                return self._send(500, b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}')
+            if fault == "http503":
+                return self._send(503, b"")
+            if fault == "slow":
+                time.sleep(slow_seconds)
+            status, body, ctype = self._answer()
+            if fault == "garbage":
+                return self._send(200, b'{"resourceType": "Bundle", "entry": [', ctype)
+            if fault == "truncated":
+                self.close_connection = True
+                return self._send(status, body[: len(body) // 2], ctype, declared=len(body))
+            self._send(status, body, ctype)
+
+        def _answer(self) -> tuple[int, bytes, str]:
+            parts = urlsplit(self.path)
+            path = parts.path.removeprefix("/fhir/").strip("/")
+            segments = path.split("/")
+            if len(segments) == 2 and segments[0] == "Binary" and segments[1] in data.binaries:
+                ctype, raw = data.binaries[segments[1]]
+                return 200, raw, ctype
+            if len(segments) == 2 and path in data.by_ref:
+                return 200, json.dumps(data.by_ref[path]).encode(), "application/fhir+json"
+            if len(segments) == 1:
+                query = parse_qs(parts.query)
+                patient = (query.get("patient") or query.get("subject") or [""])[0].removeprefix("Patient/")
+                matches = data.by_patient.get((segments[0], patient), [])
+                bundle = {
+                    "resourceType": "Bundle",
+                    "type": "searchset",
+                    "total": len(matches),
+                    "entry": [{"fullUrl": f"{segments[0]}/{r['id']}", "resource": r, "search": {"mode": "match"}} for r in matches],
+                }
+                return 200, json.dumps(bundle).encode(), "application/fhir+json"
+            outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
+            return 404, json.dumps(outcome).encode(), "application/fhir+json"
+
+    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="fhir", daemon=True).start()
+    return server, stats
+
+
+# -- gunicorn ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "gunicorn",
+        "--workers", str(workers),
+        "--bind", f"{LOOPBACK}:{port}",
+        "--timeout", "60",
+        "--graceful-timeout", "10",
+        "cds_hooks.wsgi:app",
+    ]
+    log = log_path.open("wb")
+    # New session: the whole gunicorn process group can be stopped by its id at the end.
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up (see its log)")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("gunicorn did not become ready")
+
+
+def children_of(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return sorted(out)
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+# -- load ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds
+    statuses: dict[str, dict[int, int]] = field(default_factory=dict)  # kind -> status -> count
+    transport_errors: int = 0
+    feedback_acked: dict[str, dict] = field(default_factory=dict)  # card -> item acknowledged as stored or duplicate
+    feedback_duplicates_expected: int = 0
+    feedback_duplicates_reported: int = 0
+    rss: list[tuple[float, dict[int, float]]] = field(default_factory=list)
+
+    def record(self, kind: str, status: int, seconds: float) -> None:
+        with self.lock:
+            self.latencies.setdefault(kind, []).append(seconds)
+            by_status = self.statuses.setdefault(kind, {})
+            by_status[status] = by_status.get(status, 0) + 1
+
+
+class Client:
+    def __init__(self, base: str, key: ec.EllipticCurvePrivateKey, fhir_base: str, patients: list[dict], prefetches: list[dict]) -> None:
+        self.base = base
+        self.key = key
+        self.fhir_base = fhir_base
+        self.patients = patients
+        self.prefetches = prefetches
+        self.local = threading.local()
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.trust_env = False
+        return self.local.session
+
+    def auth(self, path: str) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": self.base + path, "iat": now, "exp": now + 120, "jti": str(uuid.uuid4())}
+        return {"Authorization": "Bearer " + jwt.encode(claims, self.key, algorithm="ES384", headers={"kid": "soak", "typ": "JWT"})}
+
+    def hook(self, rng: random.Random, mode: str) -> tuple[int, float, Any]:
+        i = rng.randrange(len(self.patients))
+        patient = self.patients[i]
+        body: dict[str, Any] = {
+            "hook": "patient-view",
+            "hookInstance": str(uuid.uuid4()),
+            "context": {"userId": "Practitioner/soak", "patientId": patient["id"]},
+            "fhirServer": self.fhir_base,
+            "fhirAuthorization": {"access_token": "soak-token", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "derm3r"},
+        }
+        if mode == "full":
+            body["prefetch"] = self.prefetches[i]
+        elif mode == "partial":
+            body["prefetch"] = {"patient": patient}
+        path = f"/cds-services/{SERVICE_ID}"
+        return self.post(path, body)
+
+    def post(self, path: str, body: dict) -> tuple[int, float, Any]:
+        """(status, seconds, decoded JSON body or None)."""
+        started = time.perf_counter()
+        response = self.session().post(self.base + path, json=body, headers=self.auth(path), timeout=60)
+        seconds = time.perf_counter() - started
+        decoded = None
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                decoded = response.json()
+            except ValueError:
+                decoded = None
+        return response.status_code, seconds, decoded
+
+
+def one_request(client: Client, results: Results, seed: int) -> None:
+    rng = random.Random(seed)
+    roll = rng.random()
+    kind = "full" if roll < 0.45 else "partial" if roll < 0.80 else "none" if roll < 0.90 else "feedback"
+    try:
+        if kind == "feedback":
+            resend = rng.random() < 0.2
+            with results.lock:
+                previous = list(results.feedback_acked.values())
+            if resend and previous:
+                item = rng.choice(previous)
+            else:
+                resend = False
+                item = {"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
+            path = f"/cds-services/{SERVICE_ID}/feedback"
+            status, seconds, body = client.post(path, {"feedback": [item]})
+            if status == 200 and isinstance(body, dict):
+                with results.lock:
+                    results.feedback_acked[item["card"]] = item
+                    if resend:
+                        results.feedback_duplicates_expected += 1
+                    results.feedback_duplicates_reported += int(body.get("duplicates", 0))
+        else:
+            status, seconds, _ = client.hook(rng, kind)
+        results.record(kind, status, seconds)
+    except requests.RequestException:
+        with results.lock:
+            results.transport_errors += 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=180.0, help="seconds of load (max %d)" % MAX_DURATION_S)
+    parser.add_argument("--max-requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fault-rate", type=float, default=0.25)
+    parser.add_argument("--patients", type=int, default=4)
+    parser.add_argument("--fhir-timeout", type=float, default=1.0, help="DERM3R_FHIR_TIMEOUT for the service")
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--max-error-rate", type=float, default=0.01)
+    parser.add_argument("--json", type=Path, help="write the report here as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
+    args = parser.parse_args(argv)
+    duration = min(args.duration, MAX_DURATION_S)
+    max_requests = min(args.max_requests, MAX_REQUESTS)
+
+    from cds_hooks.storage import open_store
+    from cds_hooks.synthetic import patient_bundle, resources
+
+    work = Path(tempfile.mkdtemp(prefix="derm3r-soak-"))
+    key = ec.generate_private_key(ec.SECP384R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    public.update({"kid": "soak", "use": "sig", "alg": "ES384"})
+    (work / "issuers.json").write_text(json.dumps({ISSUER: {"jwks": {"keys": [public]}, "algorithms": ["ES384"]}}))
+
+    profiles = ["psoriasis_moderate", "psoriasis_severe", "pregnancy", "tcm_blood_stasis"]
+    data = FhirData()
+    patients: list[dict] = []
+    prefetches: list[dict] = []
+    for n in range(args.patients):
+        profile = profiles[n % len(profiles)]
+        data.add_bundle(patient_bundle(profile, photos="binary", seed=100 + n, visits=2))
+        inline = patient_bundle(profile, photos="inline", seed=100 + n, visits=2)
+        patient = next(resources(inline, "Patient"))
+        patients.append(patient)
+        prefetch: dict[str, Any] = {"patient": patient}
+        for key_name, rtype in (("observations", "Observation"), ("media", "Media"), ("conditions", "Condition"),
+                                ("medicationStatements", "MedicationStatement"), ("medicationRequests", "MedicationRequest"),
+                                ("documents", "DocumentReference")):
+            found = list(resources(inline, rtype))
+            prefetch[key_name] = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                                  "entry": [{"fullUrl": f"{rtype}/{r['id']}", "resource": r} for r in found]}
+        prefetches.append(prefetch)
+
+    fhir_server, fault_stats = start_fhir_server(data, args.fault_rate, slow_seconds=args.fhir_timeout * 2.5, seed=args.seed)
+    fhir_base = f"http://{LOOPBACK}:{fhir_server.server_address[1]}/fhir"
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DERM3R_")},
+        "DERM3R_TRUSTED_ISSUERS": str(work / "issuers.json"),
+        "DERM3R_PUBLIC_BASE_URL": base,
+        "DERM3R_DATA_DIR": str(work / "data"),
+        "DERM3R_FHIR_ALLOWLIST": fhir_base,
+        "DERM3R_ALLOW_PRIVATE_FHIR": "1",  # the faulty FHIR server is on loopback
+        "DERM3R_FHIR_TIMEOUT": str(args.fhir_timeout),
+        "DERM3R_ONNX_THREADS": "1",
+    }
+    proc = start_gunicorn(port, args.workers, env, work / "gunicorn.log")
+    results = Results()
+    stop = threading.Event()
+    try:
+        wait_ready(base, proc)
+        workers = children_of(proc.pid)
+        t0 = time.monotonic()
+
+        def sample_rss() -> None:
+            while not stop.is_set():
+                pids = [proc.pid] + children_of(proc.pid)
+                snapshot = {pid: mb for pid in pids if (mb := rss_mb(pid)) is not None}
+                with results.lock:
+                    results.rss.append((round(time.monotonic() - t0, 1), snapshot))
+                stop.wait(2.0)
+
+        sampler = threading.Thread(target=sample_rss, daemon=True)
+        sampler.start()
+        client = Client(base, key, fhir_base, patients, prefetches)
+        issued = 0
+        with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+            pending: set[Any] = set()
+            while issued < max_requests and time.monotonic() - t0 < duration:
+                while len(pending) >= args.concurrency * 2:
+                    pending = {f for f in pending if not f.done()}
+                    time.sleep(0.005)
+                pending.add(pool.submit(one_request, client, results, args.seed + issued))
+                issued += 1
+            for f in pending:
+                f.result()
+        elapsed = time.monotonic() - t0
+        stop.set()
+        sampler.join(timeout=5)
+        workers_after = children_of(proc.pid)
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        fhir_server.shutdown()
+
+    store = open_store(work / "data")
+    stored_cards = {item.get("card") for item in store.list_feedback(SERVICE_ID)}
+    lost = sorted(card for card in results.feedback_acked if card not in stored_cards)
+    report = build_report(results, fault_stats, elapsed, issued, workers, workers_after, lost, args)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if lost or report["error_rate"] > args.max_error_rate else 0
+
+
+def build_report(results: Results, faults: FaultStats, elapsed: float, issued: int, workers: list[int],
+                 workers_after: list[int], lost: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    all_latencies = [s for values in results.latencies.values() for s in values]
+    completed = len(all_latencies)
+    server_errors = sum(n for by_status in results.statuses.values() for status, n in by_status.items() if status >= 500)
+    failures = server_errors + results.transport_errors
+    by_kind = {}
+    for kind, values in results.latencies.items():
+        by_kind[kind] = {
+            "requests": len(values),
+            "statuses": {str(k): v for k, v in sorted(results.statuses[kind].items())},
+            "p50_ms": round(percentile(values, 0.50) * 1000, 1),
+            "p95_ms": round(percentile(values, 0.95) * 1000, 1),
+            "p99_ms": round(percentile(values, 0.99) * 1000, 1),
+        }
+    series: dict[str, list[tuple[float, float]]] = {}
+    for t, snapshot in results.rss:
+        for pid, mb in snapshot.items():
+            series.setdefault(str(pid), []).append((t, round(mb, 1)))
+    rss_summary = {
+        pid: {"first_mb": points[0][1], "last_mb": points[-1][1], "peak_mb": max(mb for _, mb in points), "samples": len(points)}
+        for pid, points in series.items()
+    }
+    return {
+        "duration_s": round(elapsed, 1),
+        "requests_issued": issued,
+        "requests_completed": completed,
+        "throughput_rps": round(completed / elapsed, 2) if elapsed else 0.0,
+        "server_errors_5xx": server_errors,
+        "transport_errors": results.transport_errors,
+        "error_rate": round(failures / max(1, issued), 4),
+        "latency_ms": {
+            "p50": round(percentile(all_latencies, 0.50) * 1000, 1),
+            "p95": round(percentile(all_latencies, 0.95) * 1000, 1),
+            "p99": round(percentile(all_latencies, 0.99) * 1000, 1),
+            "mean": round(statistics.fmean(all_latencies) * 1000, 1) if all_latencies else None,
+        },
+        "by_kind": by_kind,
+        "fhir": {"responses": faults.served, "faults": faults.faults, "fault_rate": args.fault_rate},
+        "feedback": {
+            "acknowledged": len(results.feedback_acked),
+            "lost": len(lost),
+            "resends": results.feedback_duplicates_expected,
+            "duplicates_reported": results.feedback_duplicates_reported,
+        },
+        "workers": {"at_start": workers, "at_end": workers_after, "restarted": sorted(set(workers) ^ set(workers_after))},
+        "rss_mb": rss_summary,
+        "rss_series": series,
+        "settings": {"workers": args.workers, "concurrency": args.concurrency, "fhir_timeout_s": args.fhir_timeout, "seed": args.seed},
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    lat = report["latency_ms"]
+    print(f"duration {report['duration_s']} s, issued {report['requests_issued']}, completed {report['requests_completed']} "
+          f"({report['throughput_rps']} req/s)")
+    print(f"5xx {report['server_errors_5xx']}, transport errors {report['transport_errors']}, error rate {report['error_rate']:.2%}")
+    print(f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms")
+    for kind, row in report["by_kind"].items():
+        print(f"  {kind:9s} n={row['requests']:5d} p50={row['p50_ms']:8.1f} p95={row['p95_ms']:8.1f} p99={row['p99_ms']:8.1f} statuses={row['statuses']}")
+    print(f"FHIR responses {report['fhir']['responses']}, faults injected {report['fhir']['faults']}")
+    fb = report["feedback"]
+    print(f"feedback acknowledged {fb['acknowledged']}, lost {fb['lost']}, re-sends {fb['resends']}, duplicates reported {fb['duplicates_reported']}")
+    print(f"workers at start {report['workers']['at_start']}, at end {report['workers']['at_end']}")
+    for pid, row in report["rss_mb"].items():
+        print(f"  pid {pid}: RSS first {row['first_mb']} MB, last {row['last_mb']} MB, peak {row['peak_mb']} MB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
