@@ -9,6 +9,7 @@ lists often carry free text.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from inference.case import ConditionEntry, ConditionKey
 
@@ -43,7 +44,7 @@ def _is_active(resource: dict) -> bool:
     return not any(k.startswith("abatement") for k in resource)
 
 
-def _onset(resource: dict):  # -> date | None
+def _onset(resource: dict) -> date | None:
     onset = parse_date(resource.get("onsetDateTime"))
     if onset is None and isinstance(resource.get("onsetPeriod"), dict):
         onset = parse_date(resource["onsetPeriod"].get("start"))

@@ -15,7 +15,7 @@ from inference.case import BodyRegion
 
 from fhir_mapping import codes, issues
 from fhir_mapping.attachment import PhotoCandidate, body_site, candidate_from_attachment, is_image_type, is_non_photo_modality
-from fhir_mapping.datatypes import Mapped, as_list, codings, parse_datetime, resource_ref
+from fhir_mapping.datatypes import Mapped, as_list, parse_datetime, resource_ref
 from fhir_mapping.media import DEFAULT_MAX_PHOTO_BYTES
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "superseded"})
