@@ -1,0 +1,40 @@
+"""README stays true: configuration table, card catalogue, quick start, pasted data contract."""
+
+from __future__ import annotations
+
+import re
+
+from cds_hooks.cards import TOPIC_ASSESSMENT, TOPIC_DATA_QUALITY, TOPIC_SCREENING
+from service_support import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, flags=re.S | re.M)
+    assert match, title
+    return match.group(1)
+
+
+def test_every_setting_is_documented() -> None:
+    variables = set(re.findall(r"DERM3R_[A-Z_]+", (REPO / "cds_hooks" / "settings.py").read_text()))
+    table = _section("Configuration")
+    assert variables and {v for v in variables if f"`{v}`" not in table} == set()
+
+
+def test_quick_start_is_two_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", _section("Quick start"), flags=re.S)
+    assert len(blocks) == 2 and all(len(b.strip().splitlines()) == 1 for b in blocks)
+    assert "derm3r demo" in blocks[0] and "bash .ci/run" in blocks[1]
+
+
+def test_card_catalogue_names_every_card() -> None:
+    catalogue = _section("Card catalogue")
+    for topic in (TOPIC_ASSESSMENT, TOPIC_SCREENING, TOPIC_DATA_QUALITY):
+        assert f"`{topic.code}`" in catalogue
+
+
+def test_data_contract_matches_the_generated_table() -> None:
+    generated = (REPO / "fhir_mapping" / "data_contract.md").read_text(encoding="utf-8").splitlines()[2:]
+    pasted = _section("Data contract")
+    assert "\n".join(generated).strip() in pasted, "re-paste fhir_mapping/data_contract.md into README.md"
