@@ -214,8 +214,8 @@ class _Builder:
         try:
             data = self.fetch_attachment(candidate.url)
         except (FhirError, OSError, ValueError) as exc:
-            # The message of our own errors is safe; others are summarised by type only.
-            log.info("attachment fetch failed for %s: %s", candidate.ref, type(exc).__name__)
+            # Only the exception kind: messages of foreign exceptions may quote URLs or ids.
+            log.info("photo attachment could not be fetched (%s)", type(exc).__name__)
             self.issues.append(issues.issue(issues.ATTACHMENT_UNAVAILABLE,
                                             "A photo could not be retrieved from the EHR.", candidate.ref))
             return None

@@ -7,7 +7,6 @@ leniently (an invalid input resource becomes a DataIssue, never a crash).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -15,8 +14,6 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from fhir_mapping.errors import InvalidResource
-
-log = logging.getLogger(__name__)
 
 _MAX_PATHS = 5
 
