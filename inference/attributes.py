@@ -42,6 +42,10 @@ LESION_NOISE_SIGMAS = 3.0
 # ... but never more than this: the lower Otsu class can be heterogeneous (scale-mixed pixels,
 # shading), and an inflated noise estimate must not hide a clearly red plaque (E1 ~ 0.08).
 LESION_MAX_DELTA_EI = 0.08
+# Local baseline window (fraction of the long side) and the share of it that must be normal skin
+# for the local mean to be fully trusted.
+LOCAL_BASELINE_FRACTION = 1 / 6
+LOCAL_BASELINE_MIN_SHARE = 0.15
 # Hysteresis: once seeded, a lesion grows over pixels above this fraction of the seed margin.
 LESION_GROW_FRACTION = 0.5
 # Scale (desquamation): whitish, low-chroma and brighter than the patient's normal skin.
@@ -61,6 +65,8 @@ SCALE_NEUTRAL_FRACTION = 0.5
 SCALE_GROW_STEPS = 8
 # Fewer skin pixels than this (at the working size) and nothing is measured.
 MIN_SKIN_PIXELS = 2000
+# Above this lesion share of the skin, contrast confidences are reduced (see _confidence_base).
+WIDE_LESION_FRACTION = 0.7
 # Lesions smaller than this fraction of the skin are treated as "no lesion found".
 MIN_LESION_FRACTION = 0.003
 
@@ -163,6 +169,16 @@ def _gradient_magnitude(channel: np.ndarray) -> np.ndarray:
     return np.hypot(gx, gy)
 
 
+def _red_region(excess: np.ndarray, population: np.ndarray, margin: float, r_small: int) -> np.ndarray:
+    """Seeds above `margin`, grown by hysteresis through connected pixels above a fraction of it."""
+    seeds = masks.open_(population & (excess > margin), r_small)
+    grow = population & (excess > LESION_GROW_FRACTION * margin)
+    red = seeds
+    for _ in range(4):  # geodesic dilation: grow the seeds only through connected red pixels
+        red = grow & masks.dilate(red, 2 * r_small)
+    return red | seeds
+
+
 def analysis_array(image: Image.Image) -> np.ndarray:
     """The uint8 RGB array attributes are measured on: the image reduced to ANALYSIS_MAX_SIDE."""
     if max(image.size) > ANALYSIS_MAX_SIDE:
@@ -209,12 +225,16 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     base0 = _median(lower)
     noise = _robust_sd(lower)
     margin = float(np.clip(LESION_NOISE_SIGMAS * noise, LESION_MIN_DELTA_EI, LESION_MAX_DELTA_EI))
-    seeds = masks.open_(population & (ei > base0 + margin), r_small)
-    grow = population & (ei > base0 + LESION_GROW_FRACTION * margin)
-    red = seeds
-    for _ in range(4):  # geodesic dilation: grow the seeds only through connected red pixels
-        red = grow & masks.dilate(red, 2 * r_small)
-    red = red | seeds
+    red = _red_region(ei - base0, population, margin, r_small)
+    # Second pass against a local baseline: lighting colour and skin tone drift slowly across a
+    # body part, so normal skin's EI is averaged over a large window of the pixels the first pass
+    # called normal (falling back to the global baseline where there are too few of them).
+    r_local = max(8, round(long_side * LOCAL_BASELINE_FRACTION))
+    normal_first = population & ~masks.dilate(red, 2 * r_small)
+    local_mean, local_count = masks.masked_box_mean(ei, normal_first, r_local)
+    trust = np.clip(local_count / (LOCAL_BASELINE_MIN_SHARE * (2 * r_local + 1) ** 2), 0.0, 1.0)
+    local_base = trust * local_mean + (1.0 - trust) * base0
+    red = _red_region(ei - local_base, population, margin, r_small)
 
     # Normal-skin lightness from a low percentile: pinkish-white plaque parts that are neither
     # red enough to seed nor yet known as scale would pull a median up.
@@ -300,7 +320,10 @@ def _confidence_base(m: dict[str, float]) -> float:
     peri = m.get("perilesional_pixels", 0.0)
     size = min(1.0, core / 1500.0) * min(1.0, peri / 1500.0)
     tone = float(np.clip((m.get("baseline_l_star", 60.0) - 15.0) / 35.0, 0.5, 1.0))
-    return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone, 0.05, 0.9))
+    # When most of the skin is called lesion, the "normal skin" baseline rests on little (or on
+    # shading rather than on healthy skin): contrasts are less trustworthy.
+    extent = 1.0 if m.get("area_fraction", 0.0) <= WIDE_LESION_FRACTION else 0.6
+    return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone * extent, 0.05, 0.9))
 
 
 def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tuple[str, float]:
