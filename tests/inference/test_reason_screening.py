@@ -163,3 +163,9 @@ def test_screenings_present_even_without_severity() -> None:
     kinds = screen()
     assert {"psoriatic_arthritis", "depression", "cardiometabolic"} <= set(kinds)
     assert all(kinds[k].due for k in ("psoriatic_arthritis", "depression", "cardiometabolic"))
+
+
+def test_every_questionnaire_outcome_has_a_test_row() -> None:
+    doc = load_knowledge().document("screening")
+    outcomes = {o["id"] for q in doc["questionnaires"] for o in q["outcomes"].values()}
+    assert outcomes == {row[5] for row in QUESTIONNAIRES}

@@ -230,3 +230,11 @@ def test_itch_is_context_not_a_criterion() -> None:
     assert outcome.severity.level == "mild"
     itch = next(e for e in outcome.severity.basis if e.source_ref == "Observation/itch_nrs")
     assert "not a severity criterion" in itch.statement
+
+
+def test_every_band_and_candidacy_rule_has_a_test_row() -> None:
+    doc = load_knowledge().document("severity")
+    bands = {b["id"] for m in doc["measures"] for b in m["bands"]}
+    assert bands == {row[-1] for row in BANDS}
+    candidacy = {r["id"] for r in doc["systemic_candidate"]} - {"severity.systemic.image_head"}  # tested separately
+    assert candidacy == {row[-1] for row in CANDIDATES if row[-1]}

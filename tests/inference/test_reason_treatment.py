@@ -223,3 +223,8 @@ def test_every_mapped_medication_key_is_placed_on_the_ladder() -> None:
     codes = pytest.importorskip("fhir_mapping.codes")
     ladder = set(load_knowledge().document("treatment")["medications"])
     assert set(getattr(codes, "MEDICATION_KEYS", ())) - NOT_ON_THE_LADDER <= ladder
+
+
+def test_every_contraindication_rule_has_a_test_row() -> None:
+    rules = {r["id"] for r in load_knowledge().document("treatment")["contraindications"]}
+    assert rules == {row[-1] for row in CONTRAINDICATIONS}
