@@ -55,6 +55,11 @@ def parse_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
+def string(value: Any) -> str | None:
+    """`value` if it is a string, else None (status codes and the like, before set lookups)."""
+    return value if isinstance(value, str) else None
+
+
 def as_list(value: Any) -> list:
     if isinstance(value, list):
         return value

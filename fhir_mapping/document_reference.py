@@ -15,7 +15,7 @@ from inference.case import BodyRegion
 
 from fhir_mapping import codes, issues
 from fhir_mapping.attachment import PhotoCandidate, body_site, candidate_from_attachment, is_image_type, is_non_photo_modality
-from fhir_mapping.datatypes import Mapped, as_list, parse_datetime, resource_ref
+from fhir_mapping.datatypes import Mapped, as_list, parse_datetime, resource_ref, string
 from fhir_mapping.media import DEFAULT_MAX_PHOTO_BYTES
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "superseded"})
@@ -50,7 +50,7 @@ def _taken(resource: dict, attachment: dict) -> datetime | None:
 def map_document_reference(resource: dict, *, full_url: str | None = None,
                            max_bytes: int = DEFAULT_MAX_PHOTO_BYTES) -> Mapped[PhotoCandidate]:
     ref = resource_ref(resource, full_url)
-    if resource.get("status") in SKIPPED_STATUSES or resource.get("docStatus") == "entered-in-error":
+    if string(resource.get("status")) in SKIPPED_STATUSES or resource.get("docStatus") == "entered-in-error":
         return Mapped()
     images = [c["attachment"] for c in as_list(resource.get("content"))
               if isinstance(c, dict) and isinstance(c.get("attachment"), dict) and is_image_type(c["attachment"].get("contentType"))]

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from fhir_mapping import codes, issues
 from fhir_mapping.attachment import PhotoCandidate, body_site, candidate_from_attachment, is_image_type, is_non_photo_modality
-from fhir_mapping.datatypes import Mapped, as_list, codings, parse_datetime, resource_ref
+from fhir_mapping.datatypes import Mapped, as_list, codings, parse_datetime, resource_ref, string
 
 USABLE_STATUSES = frozenset({"completed", "unknown"})
 DEFAULT_MAX_PHOTO_BYTES = 15_000_000
@@ -28,7 +28,7 @@ def _taken(resource: dict, content: dict) -> datetime | None:
 def map_media(resource: dict, *, full_url: str | None = None,
               max_bytes: int = DEFAULT_MAX_PHOTO_BYTES) -> Mapped[PhotoCandidate]:
     ref = resource_ref(resource, full_url)
-    status = resource.get("status")
+    status = string(resource.get("status"))
     if status == "entered-in-error":
         return Mapped()
     if status not in USABLE_STATUSES:

@@ -14,7 +14,7 @@ from typing import Mapping
 from inference.case import MedicationEntry
 
 from fhir_mapping import codes
-from fhir_mapping.datatypes import Mapped, codings, concept_text, reference_string, resource_ref
+from fhir_mapping.datatypes import Mapped, codings, concept_text, reference_string, resource_ref, string
 
 STATEMENT_ACTIVE = frozenset({"active", "intended", "on-hold", "unknown"})
 STATEMENT_SKIPPED = frozenset({"entered-in-error", "not-taken"})
@@ -67,9 +67,9 @@ def map_medication(resource: dict, *, full_url: str | None = None,
     `medications` maps "Medication/id" to Medication resources found alongside, for references.
     """
     ref = resource_ref(resource, full_url)
-    status = resource.get("status")
+    status = string(resource.get("status"))
     if resource.get("resourceType") == "MedicationRequest":
-        if status in REQUEST_SKIPPED or resource.get("intent") in REQUEST_SKIPPED_INTENTS:
+        if status in REQUEST_SKIPPED or string(resource.get("intent")) in REQUEST_SKIPPED_INTENTS:
             return Mapped()
         active = status in REQUEST_ACTIVE
     else:

@@ -22,6 +22,7 @@ from fhir_mapping.datatypes import (
     number,
     parse_datetime,
     resource_ref,
+    string,
 )
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
@@ -144,7 +145,7 @@ def _finding(key: FindingKey, element: dict, *, ref: str, effective: datetime | 
 def map_observation(resource: dict, *, full_url: str | None = None) -> Mapped[Finding]:
     """Findings from one Observation (empty when its codes are not used by the service)."""
     ref = resource_ref(resource, full_url)
-    status = resource.get("status")
+    status = string(resource.get("status"))
     if status in SKIPPED_STATUSES or is_ai_asserted(resource):
         return Mapped()
     effective = observation_effective(resource)
