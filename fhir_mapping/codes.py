@@ -367,7 +367,11 @@ CONDITION_CODES: dict[Coding, ConditionKey] = {(SNOMED, c): k for c, (k, _) in _
 _ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
     "L40": (ConditionKey.PSORIASIS, "Psoriasis (L40.x)"),
     "L405": (ConditionKey.PSORIATIC_ARTHRITIS, "Arthropathic psoriasis (L40.5)"),
-    "M07": (ConditionKey.PSORIATIC_ARTHRITIS, "Enteropathic / psoriatic arthropathies (M07.x, ICD-10 WHO)"),
+    # ICD-10 (WHO) M07.0-M07.3 are psoriatic arthropathies; M07.4-M07.6 are enteropathic, not mapped.
+    "M070": (ConditionKey.PSORIATIC_ARTHRITIS, "Distal interphalangeal psoriatic arthropathy (M07.0, ICD-10 WHO)"),
+    "M071": (ConditionKey.PSORIATIC_ARTHRITIS, "Arthritis mutilans (M07.1, ICD-10 WHO)"),
+    "M072": (ConditionKey.PSORIATIC_ARTHRITIS, "Psoriatic spondylitis (M07.2, ICD-10 WHO)"),
+    "M073": (ConditionKey.PSORIATIC_ARTHRITIS, "Other psoriatic arthropathies (M07.3, ICD-10 WHO)"),
     "Z331": (ConditionKey.PREGNANCY, "Pregnant state, incidental (Z33.1)"),
     "Z34": (ConditionKey.PREGNANCY, "Supervision of normal pregnancy (Z34)"),
     "K70": (ConditionKey.LIVER_DISEASE, "Alcoholic liver disease (K70)"),

@@ -30,7 +30,8 @@ def test_finding_key(system: str | None, code: str, key: FindingKey | None) -> N
      (codes.ICD10, "L40.9", ConditionKey.PSORIASIS), (codes.ICD10, "l40.5", ConditionKey.PSORIATIC_ARTHRITIS),
      (codes.ICD10_CM, "L40.50", ConditionKey.PSORIATIC_ARTHRITIS), (codes.ICD10_CM, "C43.9", ConditionKey.MALIGNANCY),
      (codes.ICD10_CM, "E78.5", ConditionKey.HYPERLIPIDAEMIA), (codes.ICD10_CM, "E78.6", None),
-     (codes.ICD10, "B18.2", ConditionKey.HEPATITIS_C), (codes.ICD10, "Z99", None), (codes.SNOMED, "1", None)],
+     (codes.ICD10, "B18.2", ConditionKey.HEPATITIS_C),
+     (codes.ICD10, "M07.3", ConditionKey.PSORIATIC_ARTHRITIS), (codes.ICD10, "M07.4", None), (codes.ICD10, "Z99", None), (codes.SNOMED, "1", None)],
 )
 def test_condition_key(system: str, code: str, key: ConditionKey | None) -> None:
     assert codes.condition_key(system, code) is key
