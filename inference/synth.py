@@ -261,3 +261,37 @@ def exposure(image: Image.Image, gain: float) -> Image.Image:
     """Scale linear light by `gain` (< 1 underexposed, > 1 overexposed, clipped)."""
     lin = colour.linear_rgb(np.asarray(image.convert("RGB"))) * gain
     return Image.fromarray(colour.linear_to_srgb(lin), "RGB")
+
+
+# ------------------------------------------------------------------ the committed demo set
+
+# One synthetic patient with moderate plaque psoriasis photographed at two visits (the second after
+# treatment): file name -> (PASI region, date taken, spec). Regenerate with
+# `python -c "from inference.synth import write_demo_set; write_demo_set('inference/demo_images')"`.
+DEMO_SET: dict[str, tuple[str, str, PlaqueSpec]] = {
+    "2026-08-14_head.jpg": ("head", "2026-08-14T10:05:00+00:00", PlaqueSpec(3, 3.0, 3.0, 2.5, 0.18, "bright_red", seed=801, n_plaques=3)),
+    "2026-08-14_upper_limbs.jpg": ("upper_limbs", "2026-08-14T10:07:00+00:00", PlaqueSpec(3, 3.0, 2.5, 2.5, 0.25, "bright_red", seed=802)),
+    "2026-08-14_trunk.jpg": ("trunk", "2026-08-14T10:09:00+00:00", PlaqueSpec(3, 3.5, 3.0, 3.0, 0.35, "bright_red", seed=803, n_plaques=7)),
+    "2026-08-14_lower_limbs.jpg": ("lower_limbs", "2026-08-14T10:11:00+00:00", PlaqueSpec(3, 3.0, 3.0, 3.0, 0.30, "bright_red", seed=804)),
+    "2026-11-13_head.jpg": ("head", "2026-11-13T09:32:00+00:00", PlaqueSpec(3, 1.5, 1.5, 1.0, 0.08, "pale_red", seed=811, n_plaques=3)),
+    "2026-11-13_upper_limbs.jpg": ("upper_limbs", "2026-11-13T09:34:00+00:00", PlaqueSpec(3, 2.0, 1.5, 1.5, 0.12, "bright_red", seed=812)),
+    "2026-11-13_trunk.jpg": ("trunk", "2026-11-13T09:36:00+00:00", PlaqueSpec(3, 2.0, 2.0, 1.5, 0.15, "bright_red", seed=813, n_plaques=7)),
+    "2026-11-13_lower_limbs.jpg": ("lower_limbs", "2026-11-13T09:38:00+00:00", PlaqueSpec(3, 2.0, 2.0, 2.0, 0.15, "bright_red", seed=814)),
+}
+DEMO_JPEG_QUALITY = 85
+
+
+def write_demo_set(directory: str) -> dict[str, dict[str, object]]:
+    """Render DEMO_SET into `directory` and write `ground_truth.json` beside the JPEGs."""
+    import json
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    truths: dict[str, dict[str, object]] = {}
+    for name, (region, taken, spec) in DEMO_SET.items():
+        data, truth = render_jpeg(spec, quality=DEMO_JPEG_QUALITY)
+        (out / name).write_bytes(data)
+        truths[name] = {"region": region, "taken": taken, **truth.to_dict()}
+    (out / "ground_truth.json").write_text(json.dumps(truths, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return truths
