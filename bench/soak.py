@@ -157,8 +157,16 @@ def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, se
             outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
             return 404, json.dumps(outcome).encode(), "application/fhir+json"
 
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # The service hanging up on a slow or broken answer is the point of the fault; only
+            # unexpected errors are worth a traceback.
+            if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                super().handle_error(request, client_address)
+
+    server = Server((LOOPBACK, 0), Handler)
     threading.Thread(target=server.serve_forever, name="fhir", daemon=True).start()
     return server, stats
 
@@ -172,14 +180,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path, app: str) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "gunicorn",
         "--workers", str(workers),
         "--bind", f"{LOOPBACK}:{port}",
         "--timeout", "60",
         "--graceful-timeout", "10",
-        "cds_hooks.wsgi:app",
+        app,
     ]
     log = log_path.open("wb")
     # New session: the whole gunicorn process group can be stopped by its id at the end.
@@ -309,7 +317,12 @@ def one_request(client: Client, results: Results, seed: int) -> None:
                 item = rng.choice(previous)
             else:
                 resend = False
-                item = {"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
+                item = {
+                    "card": str(uuid.uuid4()),
+                    "outcome": "accepted",
+                    "acceptedSuggestions": [{"id": str(uuid.uuid4())}],
+                    "outcomeTimestamp": "2026-11-27T10:00:00Z",
+                }
             path = f"/cds-services/{SERVICE_ID}/feedback"
             status, seconds, body = client.post(path, {"feedback": [item]})
             if status == 200 and isinstance(body, dict):
@@ -344,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fhir-timeout", type=float, default=1.0, help="DERM3R_FHIR_TIMEOUT for the service")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--max-error-rate", type=float, default=0.01)
+    parser.add_argument("--app", default="cds_hooks.wsgi:app", help="WSGI app for gunicorn (default: the production entry point)")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args(argv)
@@ -392,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         "DERM3R_FHIR_TIMEOUT": str(args.fhir_timeout),
         "DERM3R_ONNX_THREADS": "1",
     }
-    proc = start_gunicorn(port, args.workers, env, work / "gunicorn.log")
+    proc = start_gunicorn(port, args.workers, env, work / "gunicorn.log", args.app)
     results = Results()
     stop = threading.Event()
     try:

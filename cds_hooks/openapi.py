@@ -227,6 +227,9 @@ def _schemas() -> dict[str, Any]:
                 },
                 "outcomeTimestamp": {"type": "string", "format": "date-time"},
             },
+            # cds-fb-2: an accepted card names the suggestions accepted.
+            "if": {"properties": {"outcome": {"const": "accepted"}}},
+            "then": {"required": ["acceptedSuggestions"]},
         },
         "Feedback": {
             "type": "object",
