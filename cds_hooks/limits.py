@@ -8,6 +8,7 @@ The service core calls these at the boundary:
     check_prefetch(body.get("prefetch"))
     budget = ImageBudget(); budget.add(len(photo_bytes)) ...    # per photo, before decoding
     check_outbound_host(fhir_server_url, settings.allow_private_fhir)   # before any FHIR call
+    FhirClient(..., session=guarded_session(settings.allow_private_fhir))  # re-checked at connect
 
 Image *decoding* limits (pixels, formats, bombs) live with the decoder in `inference.imaging`;
 here we only bound how many photo bytes one request may make us decode.
@@ -19,9 +20,16 @@ import ipaddress
 import json
 import math
 import socket
+from socket import timeout as SocketTimeout
 from typing import Any, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
@@ -264,13 +272,19 @@ def resolve_outbound(url: str, allow_private: bool) -> list[str]:
     host = parts.hostname
     if not host:
         raise Forbidden("outbound URL has no host")
+    return vet_host(host, port, allow_private)
+
+
+def vet_host(host: str, port: int, allow_private: bool) -> list[str]:
+    """Resolve `host` and return its addresses if every one of them may be contacted; Forbidden
+    otherwise (a name with one public and one private address is refused as a whole)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise Forbidden("outbound host does not resolve") from exc
     addresses: list[str] = []
     for info in infos:
-        raw = info[4][0]
+        raw = str(info[4][0])
         ip = _unwrap(ipaddress.ip_address(raw.split("%", 1)[0]))  # drop an IPv6 zone id
         if _always_refused(ip):
             raise Forbidden("outbound host is a link-local, multicast or reserved address")
@@ -289,3 +303,74 @@ def check_outbound_host(url: str, allow_private: bool) -> None:
     resolved address must pass: a name resolving to one public and one private address is refused.
     Raises Forbidden (403) with a reason that names no address."""
     resolve_outbound(url, allow_private)
+
+
+# -- connect-time guard (DNS rebinding) --------------------------------------------------------------
+
+
+class OutboundBlocked(ConnectionRefusedError):
+    """A connection the guard refused; an OSError so HTTP libraries report a failed connection."""
+
+
+def _guarded_connection(base: type[HTTPConnection], allow_private: bool) -> type[HTTPConnection]:
+    class Guarded(base):  # type: ignore[valid-type,misc]
+        def _new_conn(self) -> socket.socket:
+            # Resolve once, vet every address, then connect to a vetted address: a name that
+            # resolved to a public address at check time and to 127.0.0.1 now (DNS rebinding)
+            # is judged by what we actually connect to. Host header and TLS SNI/verification
+            # still use the name (self.host), so HTTPS works unchanged.
+            try:
+                addresses = vet_host(self.host, self.port, allow_private)
+            except Forbidden as exc:
+                raise NewConnectionError(self, f"Failed to establish a new connection: {exc.message}") from OutboundBlocked(exc.message)
+            last: OSError | None = None
+            for address in addresses:
+                try:
+                    return urllib3_connection.create_connection(
+                        (address, self.port), self.timeout, source_address=self.source_address, socket_options=self.socket_options
+                    )
+                except SocketTimeout as exc:
+                    raise ConnectTimeoutError(self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})") from exc
+                except OSError as exc:
+                    last = exc
+            raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
+
+    Guarded.__name__ = f"Guarded{base.__name__}"
+    return Guarded
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests adapter whose connections re-check the peer address at connect time."""
+
+    def __init__(self, allow_private: bool, **kwargs: Any) -> None:
+        self.allow_private = allow_private
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        http_conn = _guarded_connection(HTTPConnection, self.allow_private)
+        https_conn = _guarded_connection(HTTPSConnection, self.allow_private)
+
+        class HttpPool(HTTPConnectionPool):
+            ConnectionCls = http_conn
+
+        class HttpsPool(HTTPSConnectionPool):
+            ConnectionCls = https_conn
+
+        self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Through a proxy we would vet the proxy, not the target: refuse instead of pretending.
+        raise OutboundBlocked("outbound requests through a proxy are not supported by the guard")
+
+
+def guarded_session(allow_private: bool) -> requests.Session:
+    """A requests Session for outbound calls to EHR servers (FHIR client): every connection is
+    vetted at connect time (see `vet_host`), environment proxies and .netrc are ignored. Pass it
+    as `FhirClient(..., session=guarded_session(settings.allow_private_fhir))`."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = GuardedAdapter(allow_private)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

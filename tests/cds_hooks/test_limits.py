@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import io
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from cds_hooks.errors import Forbidden, InvalidRequest, PayloadTooLarge
 from cds_hooks.limits import (
@@ -20,6 +24,7 @@ from cds_hooks.limits import (
     check_images,
     check_outbound_host,
     check_prefetch,
+    guarded_session,
     parse_json_body,
     read_body,
     resolve_outbound,
@@ -226,3 +231,126 @@ def test_forbidden_message_names_no_address(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(Forbidden) as err:
         check_outbound_host("http://internal.example/fhir", allow_private=False)
     assert "10.1.2.3" not in err.value.message and "internal.example" not in err.value.message
+
+
+# -- connect-time guard (DNS rebinding) -------------------------------------------------------------
+
+
+@pytest.fixture()
+def loopback_server() -> Any:
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_guarded_session_refuses_loopback(loopback_server: Any) -> None:
+    port, hits = loopback_server
+    with pytest.raises(requests.ConnectionError):
+        guarded_session(allow_private=False).get(f"http://127.0.0.1:{port}/secret", timeout=5)
+    with pytest.raises(requests.ConnectionError):
+        guarded_session(allow_private=False).get(f"http://localhost:{port}/secret", timeout=5)
+    assert hits == []
+
+
+def test_guarded_session_allows_private_when_configured(loopback_server: Any) -> None:
+    port, hits = loopback_server
+    response = guarded_session(allow_private=True).get(f"http://127.0.0.1:{port}/fhir/metadata", timeout=5)
+    assert response.status_code == 200 and hits == ["/fhir/metadata"]
+
+
+def test_guarded_session_defeats_dns_rebinding(monkeypatch: pytest.MonkeyPatch, loopback_server: Any) -> None:
+    """The name resolves to a public address when checked and to 127.0.0.1 when connecting."""
+    port, hits = loopback_server
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["93.184.216.34"] + ["127.0.0.1"] * 10)
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.test":
+            ip = next(answers)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, args[0] if args else 0))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.test:{port}/internal"
+    check_outbound_host(url, allow_private=False)  # the pre-flight check sees the public address
+    with pytest.raises(requests.ConnectionError):
+        guarded_session(allow_private=False).get(url, timeout=5)
+    assert hits == []
+    # Without the guard the same sequence reaches the internal server: the attack is real.
+    plain = requests.Session()
+    plain.trust_env = False
+    assert plain.get(url, timeout=5).status_code == 200
+    assert hits == ["/internal"]
+
+
+def test_guarded_session_keeps_tls_hostname_verification(tmp_path: Path) -> None:
+    """Connecting to the vetted IP must not change what TLS verifies: the certificate is still
+    checked against the host name (SNI and hostname match), so HTTPS works and a wrong name fails."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        session = guarded_session(allow_private=True)
+        assert session.get(f"https://localhost:{port}/", verify=str(cert_path), timeout=5).text == "ok"
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(f"https://127.0.0.1:{port}/", verify=str(cert_path), timeout=5)  # name not in cert
+    finally:
+        server.shutdown()
+        server.server_close()
