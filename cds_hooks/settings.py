@@ -7,9 +7,21 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 log = logging.getLogger(__name__)
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float]) -> Any:
+    """A positive-or-zero number from the environment; a clear start-up error naming the variable."""
+    raw = env.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,8 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
+    # Options owned by one component, read by it alone (e.g. "review_client_id" from
+    # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -39,6 +53,7 @@ class Settings:
         if not auth:
             log.warning("DERM3R_AUTH=off: JWT verification is DISABLED. Never run like this with real patient data.")
         issuers = env.get("DERM3R_TRUSTED_ISSUERS")
+        extra = {"review_client_id": env["DERM3R_REVIEW_CLIENT_ID"]} if env.get("DERM3R_REVIEW_CLIENT_ID") else {}
         allow = tuple(u.strip().rstrip("/") for u in env.get("DERM3R_FHIR_ALLOWLIST", "").split(",") if u.strip())
         return cls(
             auth_enabled=auth,
@@ -46,15 +61,16 @@ class Settings:
             public_base_url=env.get("DERM3R_PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
             fhir_allowlist=allow,
             data_dir=Path(env.get("DERM3R_DATA_DIR", "var")),
-            jwt_leeway_seconds=int(env.get("DERM3R_JWT_LEEWAY", "30")),
-            fhir_timeout_seconds=float(env.get("DERM3R_FHIR_TIMEOUT", "2.0")),
-            request_deadline_seconds=float(env.get("DERM3R_DEADLINE", "4.0")),
-            max_body_bytes=int(env.get("DERM3R_MAX_BODY_BYTES", str(32 * 1024 * 1024))),
+            jwt_leeway_seconds=_number(env, "DERM3R_JWT_LEEWAY", "30", int),
+            fhir_timeout_seconds=_number(env, "DERM3R_FHIR_TIMEOUT", "2.0", float),
+            request_deadline_seconds=_number(env, "DERM3R_DEADLINE", "4.0", float),
+            max_body_bytes=_number(env, "DERM3R_MAX_BODY_BYTES", str(32 * 1024 * 1024), int),
             allow_private_fhir=env.get("DERM3R_ALLOW_PRIVATE_FHIR", "").lower() in {"1", "true", "yes", "on"},
             model_dir=Path(env["DERM3R_MODEL_DIR"]) if env.get("DERM3R_MODEL_DIR") else None,
             knowledge_dir=Path(env["DERM3R_KNOWLEDGE_DIR"]) if env.get("DERM3R_KNOWLEDGE_DIR") else None,
-            onnx_threads=int(env.get("DERM3R_ONNX_THREADS", "1")),
-            review_ttl_seconds=int(env.get("DERM3R_REVIEW_TTL", "900")),
-            max_photos=int(env.get("DERM3R_MAX_PHOTOS", "16")),
-            fhir_max_pages=int(env.get("DERM3R_FHIR_MAX_PAGES", "5")),
+            onnx_threads=_number(env, "DERM3R_ONNX_THREADS", "1", int),
+            review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
+            max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
+            fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            extra=extra,
         )
