@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -78,6 +79,10 @@ class FhirServer:
         response = self.session.get(f"{self.base}/{reference}", headers=self._headers(), timeout=30)
         assert response.status_code == 200, f"read {reference}: HTTP {response.status_code} {response.text[:500]}"
         return response.json()
+
+    def delete(self, reference: str) -> None:
+        response = self.session.delete(f"{self.base}/{reference}", headers=self._headers(), timeout=30)
+        assert response.status_code in (200, 202, 204, 404, 410), f"delete {reference}: HTTP {response.status_code}"
 
     def search(self, query: str) -> list[dict[str, Any]]:
         """All resources of a search, following `next` links."""
@@ -383,13 +388,18 @@ class CdsService:
         return self.session.post(url, data=json.dumps(body), headers=headers, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def cds(
-    fhir_server: FhirServer, pipeline: RecordingPipeline, signer: EhrSigner, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def _running_service(
+    fhir_server: FhirServer,
+    pipeline: RecordingPipeline,
+    signer: EhrSigner,
+    workdir: Path,
+    *,
+    fhir_timeout: float,
+    deadline: float,
 ) -> Iterator[CdsService]:
     from cds_hooks import create_app
 
-    workdir = tmp_path_factory.mktemp("cds")
     trust_file = workdir / "trusted-issuers.json"
     trust_file.write_text(json.dumps({signer.issuer: {"jwks": signer.jwks(), "algorithms": ["ES384"]}}))
     late = _LateApp()
@@ -402,8 +412,8 @@ def cds(
         fhir_allowlist=(fhir_server.base,),
         allow_private_fhir=True,  # the FHIR server is on loopback
         data_dir=workdir / "var",
-        fhir_timeout_seconds=1.5,
-        request_deadline_seconds=4.0,
+        fhir_timeout_seconds=fhir_timeout,
+        request_deadline_seconds=deadline,
     )
     late.app = create_app(settings, pipeline=pipeline)
     thread = threading.Thread(target=server.serve_forever, name="cds-service", daemon=True)
@@ -413,3 +423,24 @@ def cds(
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def cds(
+    fhir_server: FhirServer, pipeline: RecordingPipeline, signer: EhrSigner, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CdsService]:
+    """The service with generous time limits: tests of what it fetches and builds must not depend on
+    how busy the (shared, 2-core) machine is."""
+    with _running_service(fhir_server, pipeline, signer, tmp_path_factory.mktemp("cds"), fhir_timeout=8.0, deadline=20.0) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def cds_strict(
+    fhir_server: FhirServer, pipeline: RecordingPipeline, signer: EhrSigner, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CdsService]:
+    """The service with production-like time limits, for the failure-mode tests (slow servers)."""
+    with _running_service(
+        fhir_server, pipeline, signer, tmp_path_factory.mktemp("cds-strict"), fhir_timeout=2.5, deadline=5.0
+    ) as service:
+        yield service
