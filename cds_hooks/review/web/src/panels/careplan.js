@@ -1,0 +1,102 @@
+import { h, humanise, panel } from "../dom.js";
+import { transactionBundle, writtenReferences } from "../transaction.js";
+
+// Review the draft CarePlan, edit it, and write it (with the preliminary AI Observations and the
+// Provenance that came with it) to the EHR in one FHIR transaction, with the clinician's token.
+export function carePlanPanel(record, api, client, announce) {
+  const resources = record.resources || [];
+  const plan = resources.find((r) => r.resourceType === "CarePlan");
+  if (!plan) {
+    return panel("careplan", "Draft care plan", {}, h("p", { class: "muted" }, "This assessment has no draft care plan."));
+  }
+  const others = resources.filter((r) => r !== plan);
+  const title = h("input", { id: "cp-title", type: "text", value: plan.title || "", autocomplete: "off" });
+  const description = h("textarea", { id: "cp-description", rows: "3" });
+  description.value = plan.description || "";
+  const activityList = h("ol", { class: "activities" });
+  const addActivity = (detail = {}, included = true) => {
+    const n = activityList.children.length + 1;
+    const include = h("input", { type: "checkbox", id: `cp-act-${n}-include`, checked: included });
+    const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": `Activity ${n} description` });
+    text.value = detail.description || "";
+    const item = h("li", { class: "activity" },
+      h("div", { class: "activity-head" }, include, h("label", { for: include.id }, `Include activity ${n}`),
+        detail.kind ? h("span", { class: "muted" }, ` (${humanise(detail.kind)})`) : null),
+      text);
+    item.detail = detail;
+    activityList.append(item);
+    return text;
+  };
+  for (const activity of plan.activity || []) addActivity(activity.detail || {});
+  const note = h("textarea", { id: "cp-note", rows: "2" });
+  const statusActive = h("input", { type: "radio", name: "cp-status", id: "cp-status-active", value: "active", checked: true });
+  const statusDraft = h("input", { type: "radio", name: "cp-status", id: "cp-status-draft", value: "draft" });
+  const result = h("div", { id: "cp-result", role: "status", "aria-live": "polite", tabindex: "-1" });
+  const submit = h("button", { type: "submit", class: "primary", id: "cp-accept" }, "Accept and write to the EHR");
+  const original = JSON.stringify(plan);
+
+  const form = h("form", { id: "careplan-form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: title.id }, "Title"), title),
+    h("div", { class: "field" }, h("label", { for: description.id }, "Description"), description),
+    h("fieldset", {}, h("legend", {}, "Activities"), activityList,
+      h("button", { type: "button", id: "cp-add", onclick: () => addActivity({ status: "not-started" }).focus() }, "Add activity")),
+    h("div", { class: "field" }, h("label", { for: note.id }, "Clinician note (optional)"), note),
+    h("fieldset", { class: "inline" }, h("legend", {}, "Write as"),
+      h("span", {}, statusActive, h("label", { for: statusActive.id }, "Accepted plan (status active)")),
+      h("span", {}, statusDraft, h("label", { for: statusDraft.id }, "Draft for later sign-off (status draft)"))),
+    h("p", { class: "muted" }, `Written with it: ${others.map((r) => `${r.resourceType}${r.status ? ` (${r.status})` : ""}`).join(", ") || "nothing else"}.`),
+    h("div", { class: "actions" }, submit),
+    result,
+  );
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const edited = structuredClone(plan);
+    edited.title = title.value.trim() || undefined;
+    edited.description = description.value.trim() || undefined;
+    edited.activity = [...activityList.children]
+      .filter((li) => li.querySelector("input[type=checkbox]").checked)
+      .map((li) => ({ detail: { ...li.detail, status: li.detail.status || "not-started", description: li.querySelector("textarea").value.trim() } }))
+      .filter((a) => a.detail.description);
+    if (!edited.activity.length) delete edited.activity;
+    if (note.value.trim()) edited.note = [...(plan.note || []), { text: note.value.trim(), time: new Date().toISOString() }];
+    const accepted = statusActive.checked;
+    edited.status = accepted ? "active" : "draft";
+    edited.intent = accepted ? "plan" : "proposal";
+    const wasEdited = JSON.stringify({ ...edited, status: plan.status, intent: plan.intent }) !== original;
+
+    submit.disabled = true;
+    result.className = "";
+    result.textContent = "Writing to the EHR\u2026";
+    try {
+      const verifier = await fhirUser(client);
+      const bundle = transactionBundle([edited, ...others], verifier);
+      const response = await api.transaction(bundle);
+      const written = writtenReferences(response);
+      result.className = "success";
+      result.replaceChildren(h("p", {}, `Written to the EHR: ${written.join(", ") || "done"}.`));
+      announce(`Care plan written to the EHR as ${edited.status}.`);
+      form.querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = true; });
+      await api.feedback(record.id, { outcome: "accepted", section: "careplan", edited: wasEdited, written, comment: note.value.trim() })
+        .catch((err) => result.append(h("p", { class: "muted" }, `(Feedback not recorded: ${err.message})`)));
+    } catch (err) {
+      submit.disabled = false;
+      result.className = "error";
+      result.setAttribute("role", "alert");
+      result.textContent = `Not written: ${err.message}`;
+    }
+    result.focus();
+  });
+
+  return panel("careplan", "Draft care plan", {
+    intro: "Check and edit the plan the assessment proposes. Nothing is written to the record until you accept it.",
+  }, form);
+}
+
+async function fhirUser(client) {
+  try {
+    return client.getFhirUser ? client.getFhirUser() : null;
+  } catch {
+    return null; // no id_token (openid not granted): the Provenance then names only the software
+  }
+}
