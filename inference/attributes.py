@@ -130,6 +130,11 @@ def _sample(values: np.ndarray) -> np.ndarray:
     return values[:: step] if step > 1 else values
 
 
+def _channel_medians(values: np.ndarray) -> np.ndarray:
+    """Per-channel medians of an [N, C] array (channels made contiguous first: much faster)."""
+    return np.median(np.ascontiguousarray(_sample(values).T), axis=1)
+
+
 def _median(values: np.ndarray) -> float:
     return float(np.median(_sample(values), axis=0))
 
@@ -279,11 +284,11 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     )
     core = lesion & ~scale_candidate
     if lesion.any() and core.sum() >= 50:
-        ref_od = np.median(_sample(od[reference]), axis=0)
-        core_od = np.median(_sample(od[core]), axis=0)
+        ref_od = _channel_medians(od[reference])
+        core_od = _channel_medians(od[core])
         delta_od = core_od - ref_od
-        ref_lab = np.median(_sample(lab[reference]), axis=0)
-        core_lab = np.median(_sample(lab[core]), axis=0)
+        ref_lab = _channel_medians(lab[reference])
+        core_lab = _channel_medians(lab[core])
         measured.update(
             {
                 # Upper percentile, not median: flake borders, the plaque's soft rim and relief

@@ -39,6 +39,8 @@ _RGB_TO_XYZ = np.array(
     dtype=np.float32,
 )
 _WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+# Matrix with the white point folded in (XYZ / white in one product), transposed for `lin @ M`.
+_RGB_TO_XYZ_WHITE_T = np.ascontiguousarray((_RGB_TO_XYZ / _WHITE_D65[:, None]).T).astype(np.float32)
 _LAB_EPSILON = 216.0 / 24389.0
 _LAB_KAPPA = 24389.0 / 27.0
 
@@ -60,8 +62,11 @@ def erythema_index(od: np.ndarray) -> np.ndarray:
 
 def linear_to_lab(lin: np.ndarray) -> np.ndarray:
     """float32 linear RGB [..., 3] -> CIELAB [..., 3] (L* 0-100, a*, b*), D65 white."""
-    xyz = lin @ _RGB_TO_XYZ.T / _WHITE_D65
-    f = np.where(xyz > _LAB_EPSILON, np.cbrt(xyz), (_LAB_KAPPA * xyz + 16.0) / 116.0)
+    xyz = lin @ _RGB_TO_XYZ_WHITE_T
+    f = np.cbrt(xyz)
+    small = xyz <= _LAB_EPSILON  # near-black: the linear segment of CIE f(t), rare in photos
+    if small.any():
+        f[small] = (_LAB_KAPPA * xyz[small] + 16.0) / 116.0
     lab = np.empty_like(f)
     lab[..., 0] = 116.0 * f[..., 1] - 16.0
     lab[..., 1] = 500.0 * (f[..., 0] - f[..., 1])
@@ -117,8 +122,11 @@ SKIN_CR_MAX = 200.0
 
 def skin_mask(rgb: np.ndarray) -> np.ndarray:
     """bool [H, W]: pixels whose colour is plausible for human skin (lesional or not), any tone."""
-    ycc = ycbcr(rgb)
-    y, cb, cr = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    x = rgb.astype(np.float32)
+    r32, g32, b32 = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r32 + 0.587 * g32 + 0.114 * b32
+    cb = 128.0 + 0.564 * (b32 - y)  # = BT.601 full-range Cb, as in ycbcr()
+    cr = 128.0 + 0.713 * (r32 - y)
     r = rgb[..., 0].astype(np.int16)
     g = rgb[..., 1].astype(np.int16)
     bl = rgb[..., 2].astype(np.int16)

@@ -39,6 +39,7 @@ DEFAULT_THRESHOLDS = QualityThresholds()
 # saturates the red channel, a flash-burnt area saturates all three.
 _CLIP_LEVEL = 245
 _MIN_SHARPNESS_PIXELS = 2000
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as colour.ycbcr
 
 
 def _laplacian_variance(luma: np.ndarray, region: np.ndarray | None) -> float:
@@ -54,7 +55,7 @@ def _laplacian_variance(luma: np.ndarray, region: np.ndarray | None) -> float:
 
 def quality_metrics(decoded: DecodedImage, rgb: np.ndarray) -> dict[str, float]:
     """Measurements behind the gate, for the report and for the clinician-facing metrics."""
-    luma = colour.ycbcr(rgb)[..., 0]
+    luma = rgb.astype(np.float32) @ _LUMA_WEIGHTS
     skin = masks.majority(colour.skin_mask(rgb), 1)
     return {
         "width": float(decoded.original_width),
