@@ -71,9 +71,10 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class ImageError(Exception):
+class ImageError(ValueError):
     """A photo that cannot be used. `code` is a stable machine key, `message` plain English and
-    actionable for a clinician (never contains patient data)."""
+    actionable for a clinician (never contains patient data). A ValueError, so callers that treat
+    bad input generically (e.g. the review app's overlay fallback) catch it too."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")

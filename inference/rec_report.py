@@ -7,6 +7,7 @@ be read is reported like an undecodable photo (quality.usable False with a reaso
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,11 @@ def _unreadable(path: str, exc: OSError) -> dict[str, Any]:
     }
 
 
-def rec_lines(paths: Sequence[str], rec: DermRec) -> Iterator[dict[str, Any]]:
-    """Yield `{"image", "quality", "probabilities", "attributes"}` per path, in the given order."""
+def rec_lines(paths: Sequence[str | os.PathLike[str]], rec: DermRec) -> Iterator[dict[str, Any]]:
+    """Yield `{"image", "quality", "probabilities", "attributes"}` per path, in the given order;
+    "image" is the path as given (as a string, so the line is JSON-ready)."""
     for start in range(0, len(paths), BATCH_SIZE):
-        chunk = paths[start : start + BATCH_SIZE]
+        chunk = [os.fspath(p) for p in paths[start : start + BATCH_SIZE]]
         lines: dict[int, dict[str, Any]] = {}
         photos: list[tuple[int, Photo]] = []
         for offset, path in enumerate(chunk):

@@ -171,3 +171,11 @@ def test_rec_lines_batches_and_reports_unreadable_files(tmp_path: Path) -> None:
     assert good["quality"]["usable"] is True
     assert set(good["attributes"]) >= {"erythema", "scale", "thickness", "area_fraction", "colour_class"}
     json.dumps(lines)  # JSON-ready
+
+
+def test_rec_lines_accepts_path_objects(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(synth.render_jpeg(PlaqueSpec(seed=30, width=320, height=240))[0])
+    (line,) = rec_lines([path], DermRec(StubClassifier()))
+    assert line["image"] == str(path)
+    json.dumps(line)
