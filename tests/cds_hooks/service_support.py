@@ -132,6 +132,25 @@ class StubPipeline:
         )
 
 
+_REAL_PIPELINE: list[Any] = []
+
+
+def real_pipeline() -> Any:
+    """The shipped pipeline, built once per test session. Skips (with the reason) only while the
+    lesion model files are not in the repository yet; any other load failure is a test failure."""
+    if not _REAL_PIPELINE:
+        for module in ("inference.rec", "inference.rep", "inference.reason"):
+            pytest.importorskip(module)
+        from inference.lesion_model import LesionModelNotFound
+        from inference.pipeline import build_pipeline
+
+        try:
+            _REAL_PIPELINE.append(build_pipeline())
+        except LesionModelNotFound as exc:
+            pytest.skip(f"lesion model not shipped yet: {exc}")
+    return _REAL_PIPELINE[0]
+
+
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     base = Settings(
         auth_enabled=False,
@@ -204,11 +223,14 @@ class FhirTestServer:
         requests.delete(f"{self.admin}/requests", timeout=5).raise_for_status()
         requests.put(f"{self.admin}/token", json={"token": None}, timeout=5).raise_for_status()
 
+    def forget_requests(self) -> None:
+        requests.delete(f"{self.admin}/requests", timeout=5).raise_for_status()
+
     def require_token(self, token: str | None) -> None:
         requests.put(f"{self.admin}/token", json={"token": token}, timeout=5).raise_for_status()
 
     def seen(self) -> list[dict]:
-        return requests.get(f"{self.admin}/requests", timeout=5).json()
+        return list(requests.get(f"{self.admin}/requests", timeout=5).json()["requests"])
 
 
 def start_fhir_server() -> Iterator[FhirTestServer]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from service_support import ES, PV, REPO, StubPipeline, make_app, patient, request_body, searchset
+from service_support import ES, PV, REPO, StubPipeline, make_app, patient, real_pipeline, request_body, searchset
 
 RESPONSE_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
 
@@ -125,14 +125,11 @@ def test_mild_assessment_is_info(tmp_path: Path) -> None:
 
 def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
     """The real agents, real mapping and real writeback on every demo patient, via prefetch."""
-    pytest.importorskip("inference.rec")
-    pytest.importorskip("inference.reason")
     synthetic = pytest.importorskip("cds_hooks.synthetic")
     from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
     from cds_hooks.registry import default_registry
-    from inference.pipeline import build_pipeline
 
-    app = make_app(tmp_path, pipeline=build_pipeline())
+    app = make_app(tmp_path, pipeline=real_pipeline())
     client = app.test_client()
     service = default_registry().get(PV)
     for bundle in synthetic.demo_patients():
@@ -152,13 +149,11 @@ def test_warm_call_answers_quickly(tmp_path: Path) -> None:
     import statistics
     import time
 
-    pytest.importorskip("inference.rec")
     synthetic = pytest.importorskip("cds_hooks.synthetic")
     from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
     from cds_hooks.registry import default_registry
-    from inference.pipeline import build_pipeline
 
-    client = make_app(tmp_path, pipeline=build_pipeline()).test_client()
+    client = make_app(tmp_path, pipeline=real_pipeline()).test_client()
     bundle = synthetic.demo_patients()[0]
     body = request_body(bundle_patient_id(bundle), prefetch=prefetch_from_bundle(bundle, default_registry().get(PV)))
     assert client.post(f"/cds-services/{PV}", json=body).status_code == 200  # warm-up
