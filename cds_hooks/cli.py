@@ -73,12 +73,9 @@ def _rec(args: argparse.Namespace) -> int:
     from inference.pipeline import build_pipeline
     from inference.rec_report import rec_lines
 
-    paths = [Path(p) for p in args.images]
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise UsageError(f"no such file: {', '.join(missing)}")
     pipeline = build_pipeline()
-    for line in rec_lines(paths, pipeline.rec):
+    # One line per path, in order; an unreadable or undecodable file gets a line saying why.
+    for line in rec_lines(list(args.images), pipeline.rec):
         sys.stdout.write(json.dumps(line) + "\n")
     return 0
 
