@@ -126,12 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mp in SIZES_MP:
             photo = photos[mp][0]
             rows.append({"kind": "per image", "photos": 1, "megapixels": mp, "model": label,
-                         "jpeg_kb": round(len(photo.data) / 1024), **summary(timed(lambda: rec.read([photo]), args.repeats))})  # fmt: skip
+                         "jpeg_kb": round(len(photo.data) / 1024), **summary(timed(lambda rec=rec, photo=photo: rec.read([photo]), args.repeats))})  # fmt: skip
         for n, mix in REQUEST_MIX.items():
             request = [photos[mp][i % 2] for i, mp in enumerate(mix)]
             rows.append({"kind": "per request", "photos": n, "megapixels": "+".join(map(str, mix)), "model": label,
                          "jpeg_kb": round(sum(len(p.data) for p in request) / 1024),
-                         **summary(timed(lambda: rec.read(request), args.repeats))})  # fmt: skip
+                         **summary(timed(lambda rec=rec, request=request: rec.read(request), args.repeats))})  # fmt: skip
 
     # Stage split for one 12 MP photo.
     data = jpegs[12][0]

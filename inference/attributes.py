@@ -379,7 +379,10 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         value=round(d_value, 3),
         confidence=round(base_conf * 0.8, 3),
         evidence=(
-            Evidence(source_ref=source_ref, statement=f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion"),
+            Evidence(
+                source_ref=source_ref,
+                statement=f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion",
+            ),
         ),
         measured={"scale_coverage": m.get("scale_coverage", 0.0)},
     )

@@ -1,8 +1,9 @@
 """Binary morphology and box filters on numpy arrays, via integral images (no scipy).
 
 Box means are O(H x W) whatever the radius: separable running sums from cumulative sums.
-Binary dilation/erosion are separable ORs/ANDs of shifted bool arrays, O(log r) passes per axis. Windows are clipped at the image border (the mean divides by the
-number of pixels actually inside the image), so borders are not darkened or eroded artificially.
+Binary dilation/erosion are separable ORs/ANDs of shifted bool arrays, O(log r) passes per axis.
+Windows are clipped at the image border (the mean divides by the number of pixels actually inside
+the image), so borders are not darkened or eroded artificially.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ class DermRec:
         reasons = quality.reasons
         if top_p < self.uncertain_below:
             metrics["uncertain"] = 1.0
-            reasons = reasons + (
+            reasons = (
+                *reasons,
                 f"note: classification uncertain (top class {top_class} p={top_p:.2f} < {self.uncertain_below:.2f}); "
                 "probabilities are reported but should not be relied on alone",
             )

@@ -392,7 +392,8 @@ def _descriptors(
         evidence[key] = [
             Evidence(
                 statement=(
-                    f"{_COLOUR_WORDS[key]} lesion (erythema {a.erythema.value:.1f}/4, colour confidence {a.colour_confidence:.2f})"
+                    f"{_COLOUR_WORDS[key]} lesion (erythema {a.erythema.value:.1f}/4, "
+                    f"colour confidence {a.colour_confidence:.2f})"
                 ),
                 source_ref=r.photo_ref,
             )
@@ -446,12 +447,13 @@ def _descriptors(
             long_score = max(long_score, 0.6)
             long_ev.append(Evidence(statement=f"lesions photographed since {_fmt_date(first)} (over a year)"))
     for condition in case.conditions:
-        if condition.key is ConditionKey.PSORIASIS and condition.active and condition.onset is not None:
-            if (case.as_of.date() - condition.onset) >= LONG_STANDING:
-                long_score = max(long_score, 0.6)
-                long_ev.append(
-                    Evidence(statement=f"psoriasis recorded since {condition.onset.isoformat()}", source_ref=condition.source_ref)
-                )
+        onset_date = condition.onset
+        if condition.key is ConditionKey.PSORIASIS and condition.active and onset_date is not None \
+                and case.as_of.date() - onset_date >= LONG_STANDING:  # fmt: skip
+            long_score = max(long_score, 0.6)
+            long_ev.append(
+                Evidence(statement=f"psoriasis recorded since {onset_date.isoformat()}", source_ref=condition.source_ref)
+            )
     scores["long_standing"] = round(long_score, 3)
     evidence["long_standing"] = long_ev or [Evidence(statement="no record of a long course")]
 
@@ -510,13 +512,14 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
     usable = [r for r in readings if r.quality.usable and r.attributes is not None]
     if readings and not usable:
         issues.append(DataIssue(code="no_usable_photos", message="None of the photos could be used for scoring"))
-    newest_unusable = [r for r in readings if not r.quality.usable and r.taken is not None]
-    if usable and newest_unusable and visits.current_start is not None:
-        if max(r.taken for r in newest_unusable) > visits.current_start + VISIT_WINDOW:  # type: ignore[type-var]
+    unusable_dates = [r.taken for r in readings if not r.quality.usable and r.taken is not None]
+    if usable and unusable_dates and visits.current_start is not None:
+        newest_usable = visits.current_start + VISIT_WINDOW
+        if max(unusable_dates) > newest_usable:
             issues.append(
                 DataIssue(
                     code="latest_photos_unusable",
-                    message=f"The newest photos are unusable; the representation uses photos from {_fmt_date(visits.current_start + VISIT_WINDOW)}",
+                    message=f"The newest photos are unusable; the representation uses photos from {_fmt_date(newest_usable)}",
                 )
             )
     return issues

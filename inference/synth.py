@@ -269,14 +269,46 @@ def exposure(image: Image.Image, gain: float) -> Image.Image:
 # treatment): file name -> (PASI region, date taken, spec). Regenerate with
 # `python -c "from inference.synth import write_demo_set; write_demo_set('inference/demo_images')"`.
 DEMO_SET: dict[str, tuple[str, str, PlaqueSpec]] = {
-    "2026-08-14_head.jpg": ("head", "2026-08-14T10:05:00+00:00", PlaqueSpec(3, 3.0, 3.0, 2.5, 0.18, "bright_red", seed=801, n_plaques=3)),
-    "2026-08-14_upper_limbs.jpg": ("upper_limbs", "2026-08-14T10:07:00+00:00", PlaqueSpec(3, 3.0, 2.5, 2.5, 0.25, "bright_red", seed=802)),
-    "2026-08-14_trunk.jpg": ("trunk", "2026-08-14T10:09:00+00:00", PlaqueSpec(3, 3.5, 3.0, 3.0, 0.35, "bright_red", seed=803, n_plaques=7)),
-    "2026-08-14_lower_limbs.jpg": ("lower_limbs", "2026-08-14T10:11:00+00:00", PlaqueSpec(3, 3.0, 3.0, 3.0, 0.30, "bright_red", seed=804)),
-    "2026-11-13_head.jpg": ("head", "2026-11-13T09:32:00+00:00", PlaqueSpec(3, 1.5, 1.5, 1.0, 0.08, "pale_red", seed=811, n_plaques=3)),
-    "2026-11-13_upper_limbs.jpg": ("upper_limbs", "2026-11-13T09:34:00+00:00", PlaqueSpec(3, 2.0, 1.5, 1.5, 0.12, "bright_red", seed=812)),
-    "2026-11-13_trunk.jpg": ("trunk", "2026-11-13T09:36:00+00:00", PlaqueSpec(3, 2.0, 2.0, 1.5, 0.15, "bright_red", seed=813, n_plaques=7)),
-    "2026-11-13_lower_limbs.jpg": ("lower_limbs", "2026-11-13T09:38:00+00:00", PlaqueSpec(3, 2.0, 2.0, 2.0, 0.15, "bright_red", seed=814)),
+    "2026-08-14_head.jpg": (
+        "head",
+        "2026-08-14T10:05:00+00:00",
+        PlaqueSpec(3, 3.0, 3.0, 2.5, 0.18, "bright_red", seed=801, n_plaques=3),
+    ),
+    "2026-08-14_upper_limbs.jpg": (
+        "upper_limbs",
+        "2026-08-14T10:07:00+00:00",
+        PlaqueSpec(3, 3.0, 2.5, 2.5, 0.25, "bright_red", seed=802),
+    ),
+    "2026-08-14_trunk.jpg": (
+        "trunk",
+        "2026-08-14T10:09:00+00:00",
+        PlaqueSpec(3, 3.5, 3.0, 3.0, 0.35, "bright_red", seed=803, n_plaques=7),
+    ),
+    "2026-08-14_lower_limbs.jpg": (
+        "lower_limbs",
+        "2026-08-14T10:11:00+00:00",
+        PlaqueSpec(3, 3.0, 3.0, 3.0, 0.30, "bright_red", seed=804),
+    ),
+    "2026-11-13_head.jpg": (
+        "head",
+        "2026-11-13T09:32:00+00:00",
+        PlaqueSpec(3, 1.5, 1.5, 1.0, 0.08, "pale_red", seed=811, n_plaques=3),
+    ),
+    "2026-11-13_upper_limbs.jpg": (
+        "upper_limbs",
+        "2026-11-13T09:34:00+00:00",
+        PlaqueSpec(3, 2.0, 1.5, 1.5, 0.12, "bright_red", seed=812),
+    ),
+    "2026-11-13_trunk.jpg": (
+        "trunk",
+        "2026-11-13T09:36:00+00:00",
+        PlaqueSpec(3, 2.0, 2.0, 1.5, 0.15, "bright_red", seed=813, n_plaques=7),
+    ),
+    "2026-11-13_lower_limbs.jpg": (
+        "lower_limbs",
+        "2026-11-13T09:38:00+00:00",
+        PlaqueSpec(3, 2.0, 2.0, 2.0, 0.15, "bright_red", seed=814),
+    ),
 }
 DEMO_JPEG_QUALITY = 85
 
