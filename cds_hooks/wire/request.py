@@ -95,6 +95,9 @@ def parse_request(body: Any, *, expected_hook: str) -> HookRequest:
     if "context" not in raw:
         raise InvalidRequest("request.context is required", expression="context")
     context = parse_context(hook, raw["context"])
+    if fhir_authorization is not None and fhir_authorization.patient not in (None, context.patient_id):
+        # A token restricted to another patient: using it would at best fail, at worst mix records.
+        raise InvalidRequest("fhirAuthorization.patient differs from context.patientId", expression="fhirAuthorization.patient")
     return HookRequest(
         hook=hook,
         hook_instance=hook_instance,

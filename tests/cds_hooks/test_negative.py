@@ -103,6 +103,12 @@ CASES = [
     Case("expires_in not an integer", 400, with_(fhirServer="https://ehr.example.org/fhir", fhirAuthorization={**AUTH, "expires_in": "300"})),
     Case("scope missing", 400, with_(fhirServer="https://ehr.example.org/fhir", fhirAuthorization={k: v for k, v in AUTH.items() if k != "scope"})),
     Case("subject missing", 400, with_(fhirServer="https://ehr.example.org/fhir", fhirAuthorization={k: v for k, v in AUTH.items() if k != "subject"})),
+    Case(
+        "token restricted to another patient",
+        400,
+        with_(fhirServer="https://ehr.example.org/fhir", fhirAuthorization={**AUTH, "patient": "p2"}),
+        expression="fhirAuthorization.patient",
+    ),
     Case("prefetch not an object", 400, with_(prefetch=["Patient/p1"])),
     Case("prefetch value not a resource", 400, with_(prefetch={"patient": 42})),
     Case("prefetch patient is another patient", 400, with_(prefetch={"patient": patient("someone-else")}), expression="prefetch.patient"),
