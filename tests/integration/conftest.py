@@ -80,6 +80,12 @@ class FhirServer:
         assert response.status_code == 200, f"read {reference}: HTTP {response.status_code} {response.text[:500]}"
         return response.json()
 
+    def search_page(self, query: str) -> dict[str, Any]:
+        """The first page of a search, as the server's Bundle."""
+        response = self.session.get(f"{self.base}/{query}", headers=self._headers(), timeout=30)
+        assert response.status_code == 200, f"search {query}: HTTP {response.status_code}"
+        return dict(response.json())
+
     def delete(self, reference: str) -> None:
         response = self.session.delete(f"{self.base}/{reference}", headers=self._headers(), timeout=30)
         assert response.status_code in (200, 202, 204, 404, 410), f"delete {reference}: HTTP {response.status_code}"
