@@ -168,7 +168,17 @@ def hand_built_assessment(case: Case) -> Assessment:
 
 
 def draft_resources(assessment: Assessment) -> list[dict]:
-    """Draft CarePlan + preliminary PASI Observation + Provenance, cross-referenced by urn:uuid ids."""
+    """The service's own write-back resources (fhir_mapping.writeback) when installed, else a
+    hand-built CarePlan + Observation + Provenance of the same shape."""
+    try:
+        from fhir_mapping.writeback import assessment_resources
+    except ImportError:
+        return hand_built_resources(assessment)
+    return assessment_resources(assessment, condition_refs=("Condition/pso",))
+
+
+def hand_built_resources(assessment: Assessment) -> list[dict]:
+    """Draft CarePlan + preliminary PASI Observation + Provenance, cross-referenced by ids."""
     patient = {"reference": assessment.patient_ref}
     plan_id, obs_id, prov_id = (str(uuid.uuid5(uuid.NAMESPACE_URL, f"derm3r-test/{k}")) for k in ("plan", "obs", "prov"))
     careplan = {

@@ -38,7 +38,7 @@ TOKEN_LIFETIME = 3600
 LAUNCH_LIFETIME = 300
 SUPPORTED_SCOPES = frozenset(
     {"launch", "openid", "fhirUser", "patient/Patient.r", "patient/Observation.r", "patient/Media.r",
-     "patient/CarePlan.c", "patient/Observation.c", "patient/Provenance.c", "patient/CarePlan.r"}
+     "patient/CarePlan.c", "patient/Observation.c", "patient/Provenance.c", "patient/CarePlan.r", "patient/Device.c"}
 )
 PRACTITIONER_ID = "dr-test-1"
 
@@ -278,6 +278,18 @@ class TestEhr:
 
     # ------------------------------------------------------------------ FHIR
 
+    def _find_by_identifier(self, resource_type: str, if_none_exist: str | None) -> dict | None:
+        """Conditional create: `identifier=system|value` only (all this server supports)."""
+        if not if_none_exist:
+            return None
+        from urllib.parse import parse_qs
+
+        wanted = (parse_qs(if_none_exist).get("identifier") or [""])[0]
+        for resource in self.resources.get(resource_type, {}).values():
+            if any(f"{i.get('system')}|{i.get('value')}" == wanted for i in resource.get("identifier") or []):
+                return resource
+        return None
+
     def _authorise(self, resource_type: str, action: str) -> IssuedToken | Response:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         issued = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
@@ -332,22 +344,41 @@ class TestEhr:
                 if isinstance(check, Response):
                     return check
                 issued = check
-            # All-or-nothing: ids first, then references, then store.
-            ids = {e["fullUrl"]: f"{e['resource']['resourceType']}/{uuid.uuid4().hex[:12]}" for e in entries if e.get("fullUrl")}
-            stored = []
+            # All-or-nothing: ids first (conditional creates resolve to the existing resource), then
+            # references, then store.
+            ids: dict[str, str] = {}
+            existing: set[str] = set()
+            for entry in entries:
+                rtype = entry["resource"]["resourceType"]
+                match = ehr._find_by_identifier(rtype, (entry.get("request") or {}).get("ifNoneExist"))
+                ref = f"{rtype}/{match['id']}" if match else f"{rtype}/{uuid.uuid4().hex[:12]}"
+                if match:
+                    existing.add(ref)
+                if entry.get("fullUrl"):
+                    ids[entry["fullUrl"]] = ref
+            stored, responses = [], []
             for entry in entries:
                 res = _rewrite(copy.deepcopy(entry["resource"]), ids)
                 ref = ids.get(entry.get("fullUrl")) or f"{res['resourceType']}/{uuid.uuid4().hex[:12]}"
+                if ref in existing:
+                    responses.append({"status": "200 OK", "location": f"{ref}/_history/1"})
+                    continue
                 res["id"] = ref.split("/", 1)[1]
-                res["meta"] = {"versionId": "1", "lastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                if issued and not _in_compartment(res, issued.patient_id) and res["resourceType"] != "Provenance":
+                res["meta"] = {**(res.get("meta") or {}), "versionId": "1",
+                               "lastUpdated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                if issued and not _in_compartment(res, issued.patient_id):
                     return _outcome(403, "forbidden", f"{res['resourceType']} is outside the token's patient")
                 stored.append(res)
+                responses.append({"status": "201 Created", "location": f"{ref}/_history/1"})
             for res in stored:
                 ehr.add(res)
                 ehr.created.append(res)
-            return _fhir({"resourceType": "Bundle", "type": "transaction-response", "entry": [
-                {"response": {"status": "201 Created", "location": f"{r['resourceType']}/{r['id']}/_history/1"}} for r in stored]})
+            return _fhir({"resourceType": "Bundle", "type": "transaction-response",
+                          "entry": [{"response": r} for r in responses]})
+
+
+def _patient_links(resource: dict) -> list[str]:
+    return [ref for k in ("subject", "patient") if isinstance(ref := (resource.get(k) or {}).get("reference"), str)]
 
 
 def _scope_allows(scopes: frozenset[str], resource_type: str, action: str) -> bool:
@@ -366,8 +397,10 @@ def _scope_allows(scopes: frozenset[str], resource_type: str, action: str) -> bo
 def _in_compartment(resource: dict, patient_id: str) -> bool:
     if resource.get("resourceType") == "Patient":
         return resource.get("id") == patient_id
-    target = f"Patient/{patient_id}"
-    return any((resource.get(k) or {}).get("reference") == target for k in ("subject", "patient"))
+    links = _patient_links(resource)
+    # Resources about no patient (the software Device, a Provenance) are outside every compartment:
+    # allowed for writing by scope alone, but never readable through a patient-compartment search.
+    return f"Patient/{patient_id}" in links if links else resource.get("resourceType") in ("Device", "Provenance")
 
 
 def _rewrite(value: Any, ids: dict[str, str]) -> Any:
@@ -400,6 +433,11 @@ def load_case(ehr: TestEhr, case: Any) -> None:
         ehr.add({"resourceType": "Media", "id": photo.ref.split("/", 1)[1], "status": "completed", "subject": subject,
                  "bodySite": {"text": photo.body_site},
                  "content": {"contentType": photo.content_type, "data": base64.b64encode(photo.data).decode()}})
+    for condition in case.conditions:
+        ehr.add({"resourceType": "Condition", "id": condition.source_ref.split("/", 1)[1], "subject": subject,
+                 "code": {"text": condition.display},
+                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                                "code": "active" if condition.active else "inactive"}]}})
     for finding in case.findings:
         if finding.source_ref.startswith("Observation/"):
             obs: dict = {"resourceType": "Observation", "id": finding.source_ref.split("/", 1)[1], "status": "final",

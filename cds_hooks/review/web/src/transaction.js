@@ -2,6 +2,8 @@
 // "Type/id" (or urn:uuid:id); inside a transaction those must become the entries' fullUrls so the
 // server assigns real ids and fixes the references up.
 
+// Resources that are not about the patient and are shared between plans.
+const SHARED_BY_IDENTIFIER = new Set(["Device"]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function transactionBundle(resources, verifierRef = null) {
@@ -21,7 +23,12 @@ export function transactionBundle(resources, verifierRef = null) {
     entry: entries.map(({ fullUrl, resource }) => {
       const copy = rewrite(structuredClone(resource), urns);
       delete copy.id;
-      delete copy.meta;
+      if (copy.meta) {
+        // Keep tags (e.g. "AI asserted") and security labels; the server owns version and timestamps.
+        delete copy.meta.versionId;
+        delete copy.meta.lastUpdated;
+        if (!Object.keys(copy.meta).length) delete copy.meta;
+      }
       if (copy.resourceType === "Provenance" && verifierRef) {
         // The clinician who accepted the plan is recorded beside the software that drafted it.
         copy.agent = [...(copy.agent || []), {
@@ -29,7 +36,13 @@ export function transactionBundle(resources, verifierRef = null) {
           who: { reference: verifierRef },
         }];
       }
-      return { fullUrl, resource: copy, request: { method: "POST", url: copy.resourceType } };
+      const request = { method: "POST", url: copy.resourceType };
+      const shared = SHARED_BY_IDENTIFIER.has(copy.resourceType) && (copy.identifier || [])[0];
+      if (shared && shared.system && shared.value) {
+        // The software Device is the same for every plan: create it once (conditional create).
+        request.ifNoneExist = `identifier=${encodeURIComponent(`${shared.system}|${shared.value}`)}`;
+      }
+      return { fullUrl, resource: copy, request };
     }),
   };
 }

@@ -14,20 +14,24 @@ export function carePlanPanel(record, api, client, announce) {
   const description = h("textarea", { id: "cp-description", rows: "3" });
   description.value = plan.description || "";
   const activityList = h("ol", { class: "activities" });
-  const addActivity = (detail = {}, included = true) => {
+  const addActivity = (activity = { detail: { status: "not-started" } }) => {
+    const detail = activity.detail || {};
     const n = activityList.children.length + 1;
-    const include = h("input", { type: "checkbox", id: `cp-act-${n}-include`, checked: included });
-    const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": `Activity ${n} description` });
+    const name = (detail.code && (detail.code.text || ((detail.code.coding || [])[0] || {}).display)) || `Activity ${n}`;
+    const include = h("input", { type: "checkbox", id: `cp-act-${n}-include`, checked: true });
+    const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": `${name}: description` });
     text.value = detail.description || "";
     const item = h("li", { class: "activity" },
-      h("div", { class: "activity-head" }, include, h("label", { for: include.id }, `Include activity ${n}`),
+      h("div", { class: "activity-head" }, include, h("label", { for: include.id }, `Include: ${name}`),
         detail.kind ? h("span", { class: "muted" }, ` (${humanise(detail.kind)})`) : null),
+      detail.doNotPerform ? h("p", { class: "badge danger" },
+        `Do not perform${detail.statusReason && detail.statusReason.text ? `: ${detail.statusReason.text}` : ""}`) : null,
       text);
-    item.detail = detail;
+    item.activity = activity;
     activityList.append(item);
     return text;
   };
-  for (const activity of plan.activity || []) addActivity(activity.detail || {});
+  for (const activity of plan.activity || []) addActivity(activity);
   const note = h("textarea", { id: "cp-note", rows: "2" });
   const statusActive = h("input", { type: "radio", name: "cp-status", id: "cp-status-active", value: "active", checked: true });
   const statusDraft = h("input", { type: "radio", name: "cp-status", id: "cp-status-draft", value: "draft" });
@@ -39,7 +43,7 @@ export function carePlanPanel(record, api, client, announce) {
     h("div", { class: "field" }, h("label", { for: title.id }, "Title"), title),
     h("div", { class: "field" }, h("label", { for: description.id }, "Description"), description),
     h("fieldset", {}, h("legend", {}, "Activities"), activityList,
-      h("button", { type: "button", id: "cp-add", onclick: () => addActivity({ status: "not-started" }).focus() }, "Add activity")),
+      h("button", { type: "button", id: "cp-add", onclick: () => addActivity().focus() }, "Add activity")),
     h("div", { class: "field" }, h("label", { for: note.id }, "Clinician note (optional)"), note),
     h("fieldset", { class: "inline" }, h("legend", {}, "Write as"),
       h("span", {}, statusActive, h("label", { for: statusActive.id }, "Accepted plan (status active)")),
@@ -56,8 +60,13 @@ export function carePlanPanel(record, api, client, announce) {
     edited.description = description.value.trim() || undefined;
     edited.activity = [...activityList.children]
       .filter((li) => li.querySelector("input[type=checkbox]").checked)
-      .map((li) => ({ detail: { ...li.detail, status: li.detail.status || "not-started", description: li.querySelector("textarea").value.trim() } }))
-      .filter((a) => a.detail.description);
+      .map((li) => {
+        const activity = structuredClone(li.activity);
+        activity.detail = { ...activity.detail, status: activity.detail.status || "not-started", description: li.querySelector("textarea").value.trim() };
+        if (!activity.detail.description) delete activity.detail.description;
+        return activity;
+      })
+      .filter((a) => a.detail.description || a.detail.code);
     if (!edited.activity.length) delete edited.activity;
     if (note.value.trim()) edited.note = [...(plan.note || []), { text: note.value.trim(), time: new Date().toISOString() }];
     const accepted = statusActive.checked;
