@@ -29,6 +29,7 @@ HTTP_TIMEOUT = 60  # seconds; the first call also warms the ONNX session
 @dataclass(frozen=True)
 class DemoResult:
     patient_id: str
+    label: str  # synthetic name, sex and birth date, for the printout
     status: int
     cards: list[dict]
     careplan_path: Path | None
@@ -84,6 +85,17 @@ def render_cards(cards: list[dict], *, width: int = 100) -> str:
     return "\n".join(out)
 
 
+def _patient_label(bundle: dict) -> str:
+    """'Alex Synthetic, female, born 1984-03-02' (all synthetic) for the demo printout."""
+    from cds_hooks.bundles import bundle_resources
+
+    patient = next(r for r in bundle_resources(bundle) if r["resourceType"] == "Patient")
+    names = patient.get("name") or [{}]
+    name = " ".join([*names[0].get("given", []), names[0].get("family", "")]).strip() or "(no name)"
+    details = [d for d in (patient.get("gender"), f"born {patient['birthDate']}" if patient.get("birthDate") else None) if d]
+    return ", ".join([name, *details])
+
+
 def _careplan(cards: list[dict]) -> dict | None:
     for card in cards:
         for suggestion in card.get("suggestions", []):
@@ -113,7 +125,7 @@ def call_patients(base_url: str, issuer: DemoIssuer, bundles: list[dict], out_di
                 path = out_dir / f"careplan-{pid}.json"
                 path.write_text(json.dumps(plan, indent=2) + "\n")
             (out_dir / f"cds-response-{pid}.json").write_text(json.dumps(payload, indent=2) + "\n")
-            results.append(DemoResult(pid, response.status_code, cards, path))
+            results.append(DemoResult(pid, _patient_label(bundle), response.status_code, cards, path))
     return results
 
 
@@ -136,7 +148,9 @@ def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | Non
         try:
             results = call_patients(server.base_url, issuer, demo_bundles(), out_dir)
             for result in results:
-                stream.write(f"\n=== Patient/{result.patient_id}: HTTP {result.status}, {len(result.cards)} card(s) ===\n\n")
+                stream.write(
+                    f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n\n"
+                )
                 stream.write(render_cards(result.cards))
                 if result.careplan_path is not None:
                     stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
