@@ -1,0 +1,63 @@
+"""The test FHIR server (Medplum engine, `tests/fhir_server/server.mjs`) for the no-prefetch rows,
+started the way the integration tests start it and driven with their `FhirServer` helper."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.integration.conftest import FHIR_JSON, FHIR_SERVER_DIR, INSTALL_COMMAND, FhirServer, _read_first_line, _stop
+
+STARTUP_S = 30.0
+
+
+class FhirServerUnavailable(RuntimeError):
+    """Node or the server's npm packages are missing: the no-prefetch rows are skipped."""
+
+
+@contextmanager
+def running(log_dir: Path) -> Iterator[FhirServer]:
+    node = shutil.which("node")
+    if node is None:
+        raise FhirServerUnavailable("node is not installed (the test FHIR server needs Node.js >= 20)")
+    if not (FHIR_SERVER_DIR / "node_modules" / "@medplum" / "fhir-router").is_dir():
+        raise FhirServerUnavailable(f"the test FHIR server's packages are not installed: run `{INSTALL_COMMAND}`")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "fhir-server.log", "w", encoding="utf-8") as stderr:
+        process = subprocess.Popen(
+            # Same command line as tests/integration/conftest.py (Medplum 5 needs the global WebSocket).
+            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1"],
+            cwd=FHIR_SERVER_DIR, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        )
+    try:
+        first = _read_first_line(process, STARTUP_S)
+        if not first:
+            raise FhirServerUnavailable(f"the test FHIR server did not start; see {log_dir / 'fhir-server.log'}")
+        base = json.loads(first)["base"]
+        _wait_ready(base, time.monotonic() + STARTUP_S)
+        server = FhirServer(base=base, admin=base.rsplit("/", 1)[0] + "/admin")
+        server.session.trust_env = False
+        server.reset()
+        yield server
+    finally:
+        _stop(process)
+
+
+def _wait_ready(base: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/metadata", timeout=2, headers={"Accept": FHIR_JSON}).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise FhirServerUnavailable(f"the test FHIR server at {base} did not become ready")

@@ -1,0 +1,522 @@
+"""derm3r performance benchmark: one command, one table, one JSON file.
+
+    python -m bench.run            # full run, < 10 minutes on 2 cores
+    python -m bench.run --quick    # smoke run, < 60 s (tiny photos, few cells)
+
+What runs (all on 127.0.0.1):
+1. in-process: the model alone (onnxruntime `predict`, batch 1/3/8 = the photos of a request; the
+   physical floor), a 12 MP JPEG decoded with draft mode vs fully, recognition the project's way
+   vs a PyTorch eager baseline (subprocess in a torch venv), where one hook's time goes (profiled
+   stages) and which repository files a hook opens (knowledge/model parsed once?);
+2. gunicorn serving `cds_hooks.wsgi:app` (sync workers, auth on with ES384 JWTs signed here):
+   hooks with prefetch carrying 1, 3, 8 photographs (2-12 MP JPEG) at concurrency 1, 4, 16;
+   the same without prefetch against the test FHIR server (photos as Binary); cold start (spawn ->
+   first answered hook) and peak RSS per worker; 2 workers x 1 ONNX thread vs 1 worker x 2.
+
+See bench/README.md for what each row means and the latest table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench import photos as photo_lib
+from bench.load import CellResult, hook_headers, run_cell
+from bench.patients import SERVICE_ID, PrefetchRequest, fhir_request_body, fhir_transaction, prefetch_request
+from bench.report import (
+    TARGET_COLD_START_S,
+    TARGET_OVERHEAD_P50,
+    TARGET_P95_3_PHOTOS_C1_MS,
+    TARGET_RSS_MB,
+    TARGET_THROUGHPUT_3_PHOTOS_HPS,
+    Row,
+    Target,
+    load,
+    machine,
+    render_table,
+)
+
+log = logging.getLogger("bench")
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+TORCH_PYTHONS = (Path("/work/.venv-train/bin/python"), Path("/work/.venv-bench/bin/python"))
+FHIR_ACCESS_TOKEN = "derm3r-bench-fhir-token"
+HARD_LIMIT_S = {False: 570.0, True: 55.0}  # cells not started past this are skipped, never run over
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to run. `full_run()` fits in < 10 minutes on 2 cores, `quick_run()` in < 60 s."""
+
+    quick: bool
+    photo_counts: tuple[int, ...]
+    concurrencies: tuple[int, ...]
+    nofetch_cells: tuple[tuple[int, int], ...]  # (photos, concurrency)
+    cell_budget_s: float
+    cell_max_requests: int
+    floor_batches: tuple[int, ...]
+    floor_threads: tuple[int, ...]
+    repeats: int
+    measure_budget_s: float
+    profile_hooks: int
+    cold_starts: int  # gunicorn spawns of the production config measured for cold start
+    compare_workers: bool
+    torch_repeats: int
+    baseline_counts: tuple[int, ...]
+
+    @classmethod
+    def full_run(cls) -> "Plan":
+        return cls(
+            quick=False, photo_counts=(1, 3, 8), concurrencies=(1, 4, 16),
+            nofetch_cells=tuple((n, c) for n in (1, 3, 8) for c in (1, 4, 16)),
+            cell_budget_s=9.0, cell_max_requests=300, floor_batches=(1, 3, 8), floor_threads=(1, 2),
+            repeats=30, measure_budget_s=6.0, profile_hooks=8, cold_starts=3, compare_workers=True, torch_repeats=10,
+            baseline_counts=(1, 3, 8),
+        )
+
+    @classmethod
+    def quick_run(cls) -> "Plan":
+        return cls(
+            quick=True, photo_counts=(3,), concurrencies=(1, 4), nofetch_cells=((3, 1),),
+            cell_budget_s=1.5, cell_max_requests=20, floor_batches=(1, 3), floor_threads=(1,),
+            repeats=5, measure_budget_s=1.0, profile_hooks=2, cold_starts=1, compare_workers=False, torch_repeats=2,
+            baseline_counts=(1,),
+        )
+
+
+@dataclass
+class Run:
+    plan: Plan
+    model_dir: Path | None
+    workdir: Path
+    auth: bool
+    started: float = field(default_factory=time.monotonic)
+    rows: list[Row] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def time_left(self) -> float:
+        return HARD_LIMIT_S[self.plan.quick] - (time.monotonic() - self.started)
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        """Record how long a part of the run took (JSON `section_s`), to keep the run's bounds honest."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.data.setdefault("section_s", {})[name] = round(time.monotonic() - started, 1)
+            log.info("%s took %.1f s", name, time.monotonic() - started)
+
+    def out_of_time(self, what: str, needs_s: float) -> bool:
+        if self.time_left() < needs_s:
+            self.skipped.append(f"{what}: skipped, the run's time limit was reached")
+            log.warning("skipping %s: time limit", what)
+            return True
+        return False
+
+
+# -- photos ---------------------------------------------------------------------------------------------
+
+
+def photo_sets(plan: Plan, counts: tuple[int, ...]) -> dict[int, list[bytes]]:
+    return {n: photo_lib.load(photo_lib.specs_for(n, quick=plan.quick, seed=10 * n), RESULTS / "photos") for n in counts}
+
+
+def describe_set(jpegs: list[bytes]) -> str:
+    from PIL import Image
+    import io
+
+    mps = []
+    for j in jpegs:
+        with Image.open(io.BytesIO(j)) as image:
+            mps.append(image.size[0] * image.size[1] / 1e6)
+    return f"{'+'.join(f'{mp:.0f}' for mp in mps)} MP, {sum(len(j) for j in jpegs) / 1e6:.1f} MB JPEG"
+
+
+# -- in-process sections ----------------------------------------------------------------------------------
+
+
+def section_inprocess(run: Run, sets: dict[int, list[bytes]]) -> None:
+    from bench import inprocess
+
+    plan = run.plan
+    with run.section("model floor"):
+        floor = inprocess.model_floor(run.model_dir, plan.floor_batches, plan.floor_threads, plan.repeats, plan.measure_budget_s)
+    run.data["model_floor"] = floor
+    for r in floor:
+        run.rows.append(Row("model alone (onnxruntime predict, prepared uint8 batch)", f"batch {r['batch']}, {r['onnx_threads']} thread(s)",
+                            photos=r["batch"], n=r["n"], p50_ms=r["p50_ms"], p95_ms=r["p95_ms"], note=f"model {r['model_version']}"))
+
+    biggest = max((j for js in sets.values() for j in js), key=len)
+    with run.section("decode"):
+        decode = inprocess.decode_timings(biggest, plan.repeats, plan.measure_budget_s)
+    run.data["decode"] = decode
+    mp = decode["width"] * decode["height"] / 1e6
+    for mode, label in (("draft", "decode_image (JPEG draft) + prepare 224"), ("full", "full-resolution decode + prepare 224")):
+        d = decode[mode]
+        note = f"{decode['width']}x{decode['height']}, {decode['bytes'] / 1e6:.1f} MB"
+        if mode == "draft":
+            note += f" -> decoded at {d['decoded_size'][0]}x{d['decoded_size'][1]}"
+        else:
+            note += f"; draft is {decode['full']['p50_ms'] / decode['draft']['p50_ms']:.1f}x faster"
+        run.rows.append(Row(f"decode one {mp:.0f} MP JPEG", label, photos=1, n=d["n"], p50_ms=d["p50_ms"], p95_ms=d["p95_ms"], note=note))
+
+    with run.section("recognition"):
+        recognition = inprocess.recognition(run.model_dir, sets, threads=1, repeats=max(3, plan.repeats // 3),
+                                            budget_s=plan.measure_budget_s)
+    run.data["recognition"] = {str(k): v for k, v in recognition.items()}
+    for count, r in recognition.items():
+        run.rows.append(Row("recognition in-process (decode + model; DERM-Rec adds gate + attributes)", "ours: draft decode + onnxruntime, 1 thread",
+                            photos=count, n=r["classify"]["n"], p50_ms=r["classify"]["p50_ms"], p95_ms=r["classify"]["p95_ms"],
+                            note=describe_set(sets[count])))
+        run.rows.append(Row("recognition in-process (decode + model; DERM-Rec adds gate + attributes)", "DermRec.read (all of DERM-Rec)",
+                            photos=count, n=r["derm_rec"]["n"], p50_ms=r["derm_rec"]["p50_ms"], p95_ms=r["derm_rec"]["p95_ms"]))
+
+    with run.section("torch baseline"):
+        section_baseline(run, {n: sets[n] for n in plan.baseline_counts if n in sets}, recognition)
+
+    if sets:
+        count = 3 if 3 in sets else min(sets)
+        request = prefetch_request(sets[count], seed=500)
+        with run.section("stage profile"):
+            app = inprocess.build_app(run.model_dir)
+            try:
+                profile = inprocess.stage_profile(app, lambda n: request.body(str(uuid.uuid4()), f"p{n}".encode()),
+                                                  plan.profile_hooks)
+                files = inprocess.files_per_hook(app, request.body(str(uuid.uuid4()), b"files"), REPO)
+            finally:
+                app.workdir.cleanup()
+        run.data["stage_profile"] = {"photos": count, **profile}
+        run.data["files_per_hook"] = files
+        scale = profile["wall_p50_ms"] / profile["profiled_total_ms"] if profile["profiled_total_ms"] else 1.0
+        for stage in profile["stages"]:
+            run.rows.append(Row(f"one hook in-process, {count} photos: where the time goes (cProfile, scaled to wall p50 {profile['wall_p50_ms']:.0f} ms)",
+                                stage["stage"], photos=count, n=profile["hooks"], p50_ms=round(stage["ms_per_hook"] * scale, 1)))
+        opened = files["repo_files_opened_per_hook"]
+        run.rows.append(Row(f"one hook in-process, {count} photos: where the time goes (cProfile, scaled to wall p50 {profile['wall_p50_ms']:.0f} ms)",
+                            "repository files opened per hook", photos=count,
+                            note="none: knowledge + model parsed once per process" if not opened else "OPENED: " + ", ".join(opened)))
+
+
+def section_baseline(run: Run, sets: dict[int, list[bytes]], ours: dict[int, dict[str, Any]]) -> None:
+    """PyTorch eager baseline in its own venv; ratio = baseline p50 / ours p50 per photo set."""
+    python = next((p for p in TORCH_PYTHONS if p.is_file()), None)
+    label = "recognition: PyTorch eager baseline (full decode) vs ours"
+    if python is None:
+        run.skipped.append("PyTorch baseline: no torch venv found at " + " or ".join(map(str, TORCH_PYTHONS)))
+        run.rows.append(Row(label, "skipped", note="torch venv not found (see bench/README.md)"))
+        return
+    if run.out_of_time("PyTorch baseline", 60 if not run.plan.quick else 20):
+        return
+    listing = {}
+    for count, jpegs in sets.items():
+        paths = []
+        for i, j in enumerate(jpegs):
+            path = run.workdir / f"baseline-{count}-{i}.jpg"
+            path.write_bytes(j)
+            paths.append(str(path))
+        listing[str(count)] = paths
+    spec = run.workdir / "baseline-sets.json"
+    spec.write_text(json.dumps(listing))
+    cmd = [str(python), str(REPO / "bench" / "baseline_torch.py"), "--photos-json", str(spec),
+           "--repeats", str(run.plan.torch_repeats), "--budget", str(run.plan.measure_budget_s * 2)]
+    try:
+        # torch keeps its default thread count (one per core): that is what a typical team ships.
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=240 if not run.plan.quick else 40, check=False)
+    except subprocess.TimeoutExpired:
+        run.skipped.append("PyTorch baseline: timed out")
+        run.rows.append(Row(label, "skipped", note="timed out"))
+        return
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        run.skipped.append(f"PyTorch baseline failed: {tail[0]}")
+        run.rows.append(Row(label, "skipped", note=f"failed: {tail[0][:80]}"))
+        return
+    baseline = json.loads(done.stdout.strip().splitlines()[-1])
+    run.data["baseline_torch"] = baseline
+    ratios = {}
+    for count in sorted(sets):
+        b = baseline["recognition"][str(count)]
+        o = ours[count]["classify"]
+        ratio = round(b["p50_ms"] / o["p50_ms"], 2)
+        ratios[str(count)] = ratio
+        run.rows.append(Row(label, f"torch {baseline['torch']} eager, {baseline['threads']} threads", photos=count, n=b["n"],
+                            p50_ms=b["p50_ms"], p95_ms=b["p95_ms"], note=f"{ratio:.1f}x slower than ours (1 thread) at p50"))
+        m = baseline["model"][str(count)]
+        run.rows.append(Row(label, "  torch eager model forward only", photos=count, n=m["n"], p50_ms=m["p50_ms"], p95_ms=m["p95_ms"]))
+    run.data["baseline_ratio_p50"] = ratios
+
+
+# -- HTTP sections ----------------------------------------------------------------------------------------
+
+
+def prefetch_factory(request: PrefetchRequest, audience: str, service: Any, unique: bool):  # type: ignore[no-untyped-def]
+    def make(number: int) -> tuple[bytes, dict[str, str]]:
+        tag = f"{os.getpid()}-{number}".encode() if unique else None
+        auth = service.signer.header(audience) if service.config.auth else None
+        return request.body(str(uuid.uuid4()), tag), hook_headers(auth)
+
+    return make
+
+
+def nofetch_factory(patient_id: str, fhir_base: str, audience: str, service: Any):  # type: ignore[no-untyped-def]
+    def make(number: int) -> tuple[bytes, dict[str, str]]:
+        auth = service.signer.header(audience) if service.config.auth else None
+        return fhir_request_body(patient_id, fhir_base, FHIR_ACCESS_TOKEN), hook_headers(auth)
+
+    return make
+
+
+def cell_row(section: str, label: str, photos: int, result: CellResult, note: str = "") -> Row:
+    s = result.summary()
+    errors = {k: v for k, v in s["statuses"].items() if k != "200"}
+    extra = []
+    if errors or s["transport_errors"]:
+        extra.append(f"non-200: {errors} transport errors {s['transport_errors']}")
+    if s["cards"] is not None:
+        extra.append(f"{s['cards']} cards")
+    return Row(section, label, photos=photos, concurrency=result.concurrency, n=s["requests"], p50_ms=s["p50_ms"],
+               p95_ms=s["p95_ms"], p99_ms=s["p99_ms"], throughput_hps=s["throughput_hps"],
+               note="; ".join([n for n in (note, *extra) if n]))
+
+
+def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
+    from bench import fhir, service as service_lib
+
+    plan = run.plan
+    signer = service_lib.Signer()
+    requests_by_count = {n: prefetch_request(sets[n], seed=100 + n) for n in plan.photo_counts}
+    first_count = min(plan.photo_counts)
+
+    fhir_ctx = None
+    fhir_server = None
+    patients_on_fhir: dict[int, str] = {}
+    if plan.nofetch_cells:
+        try:
+            fhir_ctx = fhir.running(run.workdir / "fhir")
+            fhir_server = fhir_ctx.__enter__()
+            for n in sorted({n for n, _ in plan.nofetch_cells}):
+                pid, bundle = fhir_transaction(sets[n], seed=300 + n)
+                fhir_server.transaction(bundle)
+                patients_on_fhir[n] = pid
+        except fhir.FhirServerUnavailable as exc:
+            run.skipped.append(f"no-prefetch rows: {exc}")
+            fhir_ctx = None
+    try:
+        allow = (fhir_server.base,) if fhir_server is not None else ()
+        production = service_lib.ServerConfig(workers=2, onnx_threads=1, auth=run.auth, model_dir=run.model_dir)
+        run.data["server"] = production.describe()
+        cold: list[dict[str, float]] = []
+        peaks: dict[str, dict[int, float]] = {}
+
+        def first_hook(svc: Any, count: int = first_count):  # type: ignore[no-untyped-def]
+            url = svc.hook_url(SERVICE_ID)
+            factory = prefetch_factory(requests_by_count[count], url, svc, unique=True)
+
+            def send(session: Any) -> Any:
+                body, headers = factory(0)
+                return session.post(url, data=body, headers=headers, timeout=60)
+
+            return send
+
+        svc = service_lib.start(production, run.workdir / "gunicorn", signer, allow)
+        try:
+            cold.append(service_lib.wait_first_hook(svc, first_hook(svc)))
+            url = svc.hook_url(SERVICE_ID)
+            section = f"hook over HTTP, prefetch (inline photos, fresh bytes per request), {production.label}"
+            for n in plan.photo_counts:
+                for c in plan.concurrencies:
+                    if run.out_of_time(f"prefetch {n} photos c={c}", plan.cell_budget_s + 5):
+                        continue
+                    result = run_cell(f"prefetch-{n}-c{c}", url, prefetch_factory(requests_by_count[n], url, svc, unique=True),
+                                      concurrency=c, max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1)
+                    run.data.setdefault("cells", []).append({"kind": "prefetch", "photos": n, **result.summary()})
+                    run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result,
+                                             note=describe_set(sets[n]) if c == plan.concurrencies[0] else ""))
+            if 3 in plan.photo_counts and not plan.quick and not run.out_of_time("repeated photos", plan.cell_budget_s + 5):
+                result = run_cell("prefetch-3-c1-repeat", url, prefetch_factory(requests_by_count[3], url, svc, unique=False),
+                                  concurrency=1, max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1)
+                run.data.setdefault("cells", []).append({"kind": "prefetch-same-bytes", "photos": 3, **result.summary()})
+                run.rows.append(cell_row(section, "same photo bytes every request", 3, result,
+                                         note="a content-hash cache (inference/rec_cache.py) would show here"))
+            if fhir_server is not None:
+                section = f"hook over HTTP, no prefetch (test FHIR server, photos as Binary), {production.label}"
+                for n, c in plan.nofetch_cells:
+                    if run.out_of_time(f"no-prefetch {n} photos c={c}", plan.cell_budget_s + 5):
+                        continue
+                    result = run_cell(f"fhir-{n}-c{c}", url, nofetch_factory(patients_on_fhir[n], fhir_server.base, url, svc),
+                                      concurrency=c, max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1)
+                    run.data.setdefault("cells", []).append({"kind": "no-prefetch", "photos": n, **result.summary()})
+                    run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result))
+        finally:
+            peaks[production.label] = svc.stop()
+
+        for i in range(plan.cold_starts - 1):
+            if run.out_of_time("extra cold start", 15):
+                break
+            extra = service_lib.start(production, run.workdir / "gunicorn", signer, allow)
+            try:
+                cold.append(service_lib.wait_first_hook(extra, first_hook(extra)))
+            finally:
+                extra.stop()
+
+        if plan.compare_workers:
+            alt = service_lib.ServerConfig(workers=1, onnx_threads=2, auth=run.auth, model_dir=run.model_dir)
+            if not run.out_of_time("1x2 comparison", 2 * plan.cell_budget_s + 20):
+                svc = service_lib.start(alt, run.workdir / "gunicorn", signer, allow)
+                try:
+                    marks = service_lib.wait_first_hook(svc, first_hook(svc))
+                    run.data["cold_start_1x2"] = marks
+                    url = svc.hook_url(SERVICE_ID)
+                    section = f"hook over HTTP, prefetch: worker/thread split ({alt.describe()})"
+                    for c in (1, 4):
+                        result = run_cell(f"prefetch-3-c{c}-1x2", url, prefetch_factory(requests_by_count[3], url, svc, unique=True),
+                                          concurrency=c, max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1)
+                        run.data.setdefault("cells", []).append({"kind": "prefetch-1x2", "photos": 3, **result.summary()})
+                        run.rows.append(cell_row(section, "1 worker x 2 ONNX threads", 3, result))
+                finally:
+                    peaks[alt.label] = svc.stop()
+
+        run.data["cold_start"] = cold
+        run.data["peak_rss_mb"] = {label: {str(pid): round(mb, 1) for pid, mb in p.items()} for label, p in peaks.items()}
+        section = "process"
+        firsts = [m["first_hook_s"] for m in cold]
+        run.rows.append(Row(section, f"cold start: spawn -> first answered hook ({production.label}, {first_count} photo(s))", n=len(firsts),
+                            p50_ms=round(statistics.median(firsts) * 1000, 0), note="max %.2f s; listening after %.2f s (median)" % (
+                                max(firsts), statistics.median(m.get("listening_s", float("nan")) for m in cold))))
+        for label, p in peaks.items():
+            workers = [mb for pid, mb in p.items()]
+            if workers:
+                run.rows.append(Row(section, f"peak RSS per worker ({label})", n=len(workers),
+                                    note=f"max {max(workers):.0f} MB (workers: {', '.join(f'{mb:.0f}' for mb in sorted(workers))} MB)"))
+    finally:
+        if fhir_ctx is not None:
+            fhir_ctx.__exit__(None, None, None)
+
+
+# -- targets --------------------------------------------------------------------------------------------
+
+
+def evaluate_targets(run: Run) -> list[Target]:
+    data = run.data
+    prefetch = {(c["photos"], c["concurrency"]): c for c in data.get("cells", []) if c["kind"] == "prefetch"}
+    floor = {(r["batch"], r["onnx_threads"]): r for r in data.get("model_floor", [])}
+    targets: list[Target] = []
+
+    p3 = prefetch.get((3, 1))
+    targets.append(Target("hook p95, 3 photos, c=1", f"<= {TARGET_P95_3_PHOTOS_C1_MS:.0f} ms",
+                          f"{p3['p95_ms']} ms" if p3 else "not measured",
+                          None if not p3 else p3["p95_ms"] <= TARGET_P95_3_PHOTOS_C1_MS,
+                          "" if not p3 or p3["p95_ms"] <= TARGET_P95_3_PHOTOS_C1_MS else
+                          f"{p3['p95_ms'] / TARGET_P95_3_PHOTOS_C1_MS:.2f}x over; see the in-process stage rows"))
+    f3 = floor.get((3, 1))
+    if p3 and f3:
+        ratio = p3["p50_ms"] / f3["p50_ms"]
+        targets.append(Target("hook p50 / model-alone p50, 3 photos, c=1", f"<= {TARGET_OVERHEAD_P50}x", f"{ratio:.2f}x "
+                              f"({p3['p50_ms']} / {f3['p50_ms']} ms)", ratio <= TARGET_OVERHEAD_P50,
+                              "" if ratio <= TARGET_OVERHEAD_P50 else "decode, quality gate, lesion attributes, case building and write-back are outside the floor"))
+    else:
+        targets.append(Target("hook p50 / model-alone p50, 3 photos, c=1", f"<= {TARGET_OVERHEAD_P50}x", "not measured", None))
+    best = max((cell["throughput_hps"] or 0.0 for (n, _c), cell in prefetch.items() if n == 3), default=None)
+    targets.append(Target("sustained throughput, 3 photos", f">= {TARGET_THROUGHPUT_3_PHOTOS_HPS:.0f} hooks/s",
+                          f"{best} hooks/s (best concurrency)" if best is not None else "not measured",
+                          None if best is None else best >= TARGET_THROUGHPUT_3_PHOTOS_HPS,
+                          "" if best is None or best >= TARGET_THROUGHPUT_3_PHOTOS_HPS else
+                          f"{TARGET_THROUGHPUT_3_PHOTOS_HPS / best:.1f}x short: 2 cores / CPU time per hook bounds it"))
+    rss = [mb for p in data.get("peak_rss_mb", {}).values() for mb in p.values()]
+    targets.append(Target("peak RSS per worker", f"<= {TARGET_RSS_MB:.0f} MB", f"{max(rss):.0f} MB" if rss else "not measured",
+                          None if not rss else max(rss) <= TARGET_RSS_MB))
+    cold = [m["first_hook_s"] for m in data.get("cold_start", [])]
+    targets.append(Target("cold start (spawn -> first hook)", f"<= {TARGET_COLD_START_S:.0f} s",
+                          f"{statistics.median(cold):.2f} s median of {len(cold)}" if cold else "not measured",
+                          None if not cold else statistics.median(cold) <= TARGET_COLD_START_S))
+    return targets
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run (< 60 s): tiny photos, few cells")
+    parser.add_argument("--model-dir", type=Path, default=None, help="lesion model directory (default: the shipped one)")
+    parser.add_argument("--auth", choices=("on", "off"), default="on", help="JWT auth of the service under test (default on)")
+    parser.add_argument("--sections", default="inprocess,http",
+                        help="comma-separated subset of: inprocess, http (default both)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result (default bench/results)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (gunicorn and FHIR logs)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = sections - {"inprocess", "http"}
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+
+    plan = Plan.quick_run() if args.quick else Plan.full_run()
+    workdir = Path(tempfile.mkdtemp(prefix="derm3r-bench-"))
+    run = Run(plan=plan, model_dir=args.model_dir, workdir=workdir, auth=args.auth == "on")
+    host = machine()
+    run.data.update({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": plan.quick,
+                     "machine": host, "auth": args.auth, "plan": plan.__dict__})
+    try:
+        sets = photo_sets(plan, tuple(sorted(set(plan.photo_counts) | set(plan.floor_batches) & {1, 3, 8})))
+        run.data["photo_sets"] = {str(n): describe_set(js) for n, js in sets.items()}
+        if "inprocess" in sections:
+            section_inprocess(run, sets)
+        if "http" in sections:
+            with run.section("http"):
+                section_http(run, sets)
+    finally:
+        if args.keep:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    elapsed = time.monotonic() - run.started
+    host_end = load()
+    targets = evaluate_targets(run)
+    header = [
+        f"derm3r bench {'(QUICK: smoke run, not for comparison) ' if plan.quick else ''}{run.data['started']}  "
+        f"wall {elapsed:.0f} s",
+        f"machine: {host['cpu']}, {host['cores']} cores, {host['ram_gb']} GB RAM; load average (1/5/15 min) "
+        f"{' '.join(map(str, host['load']))} at start, {' '.join(map(str, host_end))} at end",
+        f"server: {run.data.get('server', 'not run')}; client: closed loop, same machine; latency = client-side POST "
+        "round trip incl. upload of the base64 photos",
+    ]
+    table = render_table(run.rows, targets, header)
+    if run.skipped:
+        table += "\nskipped: " + "; ".join(run.skipped)
+    print(table)
+    run.data.update({
+        "wall_s": round(elapsed, 1), "load_end": host_end, "rows": [r.to_json() for r in run.rows],
+        "targets": [t.__dict__ for t in targets], "skipped": run.skipped, "table": table,
+    })
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = args.out / f"bench-{'quick-' if plan.quick else ''}{stamp}.json"
+    path.write_text(json.dumps(run.data, indent=2, default=str))
+    (args.out / ("latest-quick.json" if plan.quick else "latest.json")).write_text(json.dumps(run.data, indent=2, default=str))
+    print(f"JSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
