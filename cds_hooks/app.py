@@ -8,6 +8,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from cds_hooks.cors import register_cors
 from cds_hooks.http_errors import register_error_handlers
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from inference.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+
+class _OrderedJson(DefaultJSONProvider):
+    sort_keys = False
 
 
 def create_app(
@@ -69,7 +74,8 @@ def create_app(
 
     app = Flask("cds_hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False  # keep the spec's field order, easier to read
+    # Keep the spec's field order in responses (easier to read); DefaultJSONProvider has the knob.
+    app.json = _OrderedJson(app)
     app.extensions[RUNTIME_KEY] = runtime
     register_cors(app)
     register_error_handlers(app)
