@@ -61,6 +61,7 @@ SCALE_BASE_L_PERCENTILE = 20.0
 SCALE_NEUTRAL_CHROMA = 12.0
 MIN_BASELINE_SHARE = 0.2
 SCALE_NEUTRAL_FRACTION = 0.5
+SCALE_MIN_B_STAR = -3.0  # b* above this: not bluish
 # Geodesic growth steps of scale away from red skin (each 2 px at 256 px, ~ 1/128 of the image).
 SCALE_GROW_STEPS = 8
 # Fewer skin pixels than this (at the working size) and nothing is measured.
@@ -219,6 +220,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # would otherwise pass for the "normal" population.
     skin_chroma = _median(chroma[skin_colour])
     whitish = (chroma < min(SCALE_NEUTRAL_CHROMA, SCALE_RELATIVE_CHROMA * skin_chroma)) & (lum > SCALE_MIN_L)
+    whitish &= lab[..., 2] > SCALE_MIN_B_STAR
     population = skin_colour & ~masks.dilate(whitish, r_small)
     if population.sum() < MIN_BASELINE_SHARE * skin_colour.sum():
         population = skin_colour  # very pale or overexposed skin: near-neutral is the skin itself
@@ -251,7 +253,9 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # lighter, so a near-neutral chroma alone also qualifies.
     lighter = lum > lum_base + SCALE_MIN_DELTA_L
     near_neutral = chroma < SCALE_NEUTRAL_FRACTION * chroma_base
-    scale_candidate = (chroma < chroma_limit) & (lum > SCALE_MIN_L) & (lighter | near_neutral)
+    # Scale is neutral to yellowish white; bluish whites are sheets, drapes and walls.
+    not_bluish = lab[..., 2] > SCALE_MIN_B_STAR
+    scale_candidate = (chroma < chroma_limit) & (lum > SCALE_MIN_L) & (lighter | near_neutral) & not_bluish
     # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
     # pixels: thick silvery plaques can be mostly scale with red only at the rim.
     scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_close)
