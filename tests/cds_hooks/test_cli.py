@@ -151,3 +151,25 @@ def test_wsgi_builds_the_app_lazily(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "cds_hooks"
+
+
+def test_gunicorn_serves_the_wsgi_app(tmp_path: Path) -> None:
+    """The documented production command (the Dockerfile's CMD): two workers, healthy, discoverable."""
+    needs_agents()
+    port = _free_port()
+    env = {**os.environ, "DERM3R_AUTH": "off", "DERM3R_DATA_DIR": str(tmp_path / "var")}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "--timeout", "60", "cds_hooks.wsgi:app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc).status_code == 200
+        for _ in range(4):  # spread over both workers
+            assert requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
