@@ -85,6 +85,15 @@ def cds_blueprint() -> Blueprint:
     return bp
 
 
+def _versions(pipeline: object) -> dict[str, str]:
+    """Model and knowledge versions of the shipped pipeline (absent for injected stand-ins)."""
+    from inference.pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline):
+        return {}
+    return {"modelVersion": pipeline.rec.model_version, "knowledgeVersion": pipeline.reason.knowledge_version}
+
+
 def ops_blueprint() -> Blueprint:
     """Unauthenticated operational endpoints: no patient data, safe for load balancers."""
     bp = Blueprint("ops", __name__)
@@ -92,12 +101,13 @@ def ops_blueprint() -> Blueprint:
     @bp.get("/healthz")
     def healthz() -> Response:
         rt = runtime()
-        body = {
+        body: dict[str, object] = {
             "status": "ok",
-            "pipeline": "loaded",
+            "pipeline": "loaded",  # built by the factory before the app could serve this
             "services": len(rt.registry),
             "auth": "on" if rt.verifier is not None else "OFF",
         }
+        body.update(_versions(rt.pipeline))
         return jsonify(body)
 
     @bp.get("/about")

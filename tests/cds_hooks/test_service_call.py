@@ -131,6 +131,8 @@ def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
 
     app = make_app(tmp_path, pipeline=real_pipeline())
     client = app.test_client()
+    health = client.get("/healthz").get_json()
+    assert health["modelVersion"] and health["knowledgeVersion"]
     service = default_registry().get(PV)
     for bundle in synthetic.demo_patients():
         pid = bundle_patient_id(bundle)
