@@ -209,7 +209,7 @@ class ReviewStore:
         photo = self.photo(context_id, index)
         if photo is None:
             return None
-        rendered = render_overlays_safely(photo.data)
+        rendered = render_overlays_safely(photo.data, photo.content_type)
         # "_none" marks a photo that has no overlays, so the renderer is not retried on every request.
         rows = [(context_id, index, kind, data) for kind, data in rendered.items()] or [(context_id, index, "_none", b"")]
         with self._transaction() as conn:
@@ -244,7 +244,7 @@ def _sniff_type(data: bytes) -> str:
     return "application/octet-stream"
 
 
-def render_overlays_safely(data: bytes) -> dict[str, bytes]:
+def render_overlays_safely(data: bytes, content_type: str | None = None) -> dict[str, bytes]:
     """Call the image engineer's `inference.overlays.render_overlays` if it is installed.
 
     Overlays are an aid, never a reason to fail the review: a missing module or a photo the renderer
@@ -254,8 +254,8 @@ def render_overlays_safely(data: bytes) -> dict[str, bytes]:
     except ImportError:
         return {}
     try:
-        result = render_overlays(data)
-    except (ValueError, OSError, RuntimeError) as exc:  # undecodable or unsupported photo
+        result = render_overlays(data, content_type)
+    except (ValueError, OSError, RuntimeError) as exc:  # imaging.ImageError is a ValueError: undecodable photo
         log.info("overlay rendering failed: %s", type(exc).__name__)
         return {}
     return {str(k): bytes(v) for k, v in result.items() if isinstance(v, (bytes, bytearray)) and v}

@@ -4,6 +4,7 @@ a keyboard-only pass, no network beyond loopback. Screenshots go to tests/artifa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -250,3 +251,25 @@ def test_wrong_patient_context_is_refused(browser: Any, stack: Stack) -> None:
     browser.get(stack.launch_url(patient_id="other-patient"))
     WebDriverWait(browser, WAIT).until(lambda d: app_state(d) == "error")
     assert "could not be loaded" in text(browser, "#app-error")
+
+
+AXE = Path(__file__).resolve().parents[2] / "cds_hooks" / "review" / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("viewport", [(1280, 800), (820, 1180)])
+def test_axe_finds_no_wcag_violations(browser: Any, stack: Stack, viewport: tuple[int, int]) -> None:
+    """axe-core (pinned in the web package's lockfile, run locally) over the fully rendered app."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core missing: run `npm ci --prefix cds_hooks/review/web` ({AXE})", pytrace=False)
+    set_viewport(browser, *viewport)
+    open_app(browser, stack)
+    wait_photos_loaded(browser, 3)
+    WebDriverWait(browser, WAIT).until(lambda d: "Loading overlays" not in text(d, "#photos"))
+    browser.execute_script(AXE.read_text(encoding="utf-8"))
+    result = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})
+           .then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))))
+           .catch(e => done([{id: 'axe-error', impact: String(e), nodes: []}]));
+    """)
+    assert result == [], result

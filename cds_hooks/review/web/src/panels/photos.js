@@ -1,6 +1,12 @@
 import { fmt, h, humanise, panel, pct, shortDate } from "../dom.js";
 
-const OVERLAY_LABELS = { mask: "Lesion mask", lesion: "Lesion mask", area: "Lesion area", redness: "Redness map", erythema: "Redness map", scale: "Scale map" };
+// Names and keys for the overlays `inference.overlays.render_overlays` draws (each a full image:
+// the photo with the measurement drawn on it, shown in place of the photo).
+const OVERLAYS = {
+  lesion_outline: ["Lesion outline", "Cyan outline: where the model found lesional skin (the area it measured)."],
+  redness: ["Redness map", "Heat map over a greyscale photo: how much redder than the patient's own skin (erythema)."],
+  scale: ["Scale map", "Blue: pixels read as scale (desquamation), inside the lesion outline."],
+};
 
 // Photographs with toggleable overlays of what DERM-Rec measured, and the measurements as a table
 // (the overlays are visual; the table carries the same information for screen readers).
@@ -24,7 +30,7 @@ function photoCard(record, photo, reading, api) {
   const stack = h("div", { class: "image-stack", "aria-busy": "true" }, img, overlayImg);
   const controls = h("div", { class: "overlay-controls", role: "group", "aria-label": `Overlays for photograph ${photo.index + 1} (${site})` },
     h("span", { class: "muted" }, "Loading overlays\u2026"));
-  const overlayStatus = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  const overlayStatus = h("p", { class: "overlay-key", "aria-live": "polite" });
 
   api.photoUrl(record.id, photo.index)
     .then((url) => { img.src = url; })
@@ -39,21 +45,21 @@ function photoCard(record, photo, reading, api) {
     }
     const buttons = [];
     for (const kind of kinds) {
-      const label = OVERLAY_LABELS[kind] || humanise(kind);
+      const [label, key] = OVERLAYS[kind] || [humanise(kind), ""];
       const button = h("button", { type: "button", class: "toggle", "aria-pressed": "false", "data-overlay": kind }, label);
       button.addEventListener("click", async () => {
         const on = button.getAttribute("aria-pressed") !== "true";
         buttons.forEach((b) => b.setAttribute("aria-pressed", "false"));
         if (!on) {
           overlayImg.hidden = true;
-          overlayStatus.textContent = "Overlay hidden";
+          overlayStatus.textContent = "Photograph without overlay.";
           return;
         }
         button.setAttribute("aria-pressed", "true");
         if (!button.dataset.url) button.dataset.url = await api.overlayUrl(record.id, photo.index, kind);
         overlayImg.src = button.dataset.url;
         overlayImg.hidden = false;
-        overlayStatus.textContent = `${label} shown`;
+        overlayStatus.textContent = `${label} shown. ${key}`;
       });
       buttons.push(button);
       controls.append(button);

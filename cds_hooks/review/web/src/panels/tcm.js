@@ -20,7 +20,8 @@ export function tcmPanel(record) {
       h("summary", {}, h("h3", { class: "pattern-title" }, label)), ...body);
   });
   return panel("tcm", title, { feedbackSection: "tcm" },
-    h("p", { class: "integrative", role: "note" }, h("strong", {}, "Integrative medicine. "), tcm.note),
+    h("p", { class: "integrative", role: "note" },
+      /^integrative/i.test(tcm.note || "") ? null : h("strong", {}, "Integrative medicine. "), tcm.note),
     h("p", {}, `Confidence in this differentiation: ${pct(tcm.confidence)}. Source: ${tcm.citation}.`),
     patterns,
   );

@@ -39,7 +39,7 @@ function chart(series, points, estimate) {
     s("desc", { id: `${id}-desc` }, description),
     ticks.map((v) => s("g", {},
       s("line", { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), class: "grid" }),
-      s("text", { x: PAD.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, fmt(v, 0)))),
+      s("text", { x: PAD.l - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, Number.isInteger(v) ? String(v) : fmt(v, 1)))),
     points.length > 1 ? s("polyline", { points: points.map((p) => `${x(p.date.getTime())},${y(p.value)}`).join(" "), class: "line" }) : null,
     points.map((p) => s("circle", { cx: x(p.date.getTime()), cy: y(p.value), r: 4, class: "point" },
       s("title", {}, `${shortDate(p.date.toISOString())}: ${fmt(p.value)}`))),
@@ -58,6 +58,6 @@ function chart(series, points, estimate) {
 }
 
 function niceMax(value, cap) {
-  const steps = [5, 10, 15, 20, 30, 40, 50, 60, 72, 80, 100];
+  const steps = [4, 10, 20, 30, 40, 50, 60, 72, 80, 100];
   return Math.min(cap, steps.find((step) => step >= value * 1.1) || cap);
 }
