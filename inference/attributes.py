@@ -95,6 +95,13 @@ THICKNESS_EDGE_RATIO_ANCHORS = ((1.1, 0.0), (1.6, 1.0), (2.2, 2.0), (2.9, 3.0), 
 THICKNESS_PRIOR_WEIGHT = 0.5
 THICKNESS_CONFIDENCE = 0.25
 
+# Melanin absorbs blue light about twice as strongly as green; haemoglobin absorbs green most
+# (oxygenated blood: blue/green ~ 0.55). A lesion-minus-skin OD change with blue/green above this
+# ratio is a pigment difference (vitiligo, post-inflammatory pigmentation, tanned vs untanned
+# skin), which the erythema index cannot tell from redness: confidence is cut by the factor.
+PIGMENT_RATIO = 1.2
+PIGMENT_CONFIDENCE_FACTOR = 0.4
+
 # Colour class from the lesion-minus-perilesional OD change per channel (dR, dG, dB).
 # Oxygenated haemoglobin barely absorbs red light, so a bright red lesion has dR/dG ~ 0; dusky,
 # dark-red to purple lesions (deoxygenated blood, stasis, pigment) also absorb red: dR/dG rises.
@@ -332,7 +339,17 @@ def _confidence_base(m: dict[str, float]) -> float:
     # When most of the skin is called lesion, the "normal skin" baseline rests on little (or on
     # shading rather than on healthy skin): contrasts are less trustworthy.
     extent = 1.0 if m.get("area_fraction", 0.0) <= WIDE_LESION_FRACTION else 0.6
-    return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone * extent, 0.05, 0.9))
+    pigment = PIGMENT_CONFIDENCE_FACTOR if _pigment_dominated(m) else 1.0
+    return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone * extent * pigment, 0.05, 0.9))
+
+
+def _pigment_ratio(m: dict[str, float]) -> float:
+    return m.get("delta_od_b", 0.0) / max(m.get("delta_od_g", 0.0), 1e-3)
+
+
+def _pigment_dominated(m: dict[str, float]) -> bool:
+    """True when the lesion/skin contrast has melanin's spectral shape rather than blood's."""
+    return "delta_od_g" in m and m["delta_od_g"] > 0 and _pigment_ratio(m) > PIGMENT_RATIO
 
 
 def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tuple[str, float]:
@@ -365,18 +382,28 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
     else:
         e_value = d_value = i_value = edge_value = 0.0
 
+    erythema_evidence = [
+        Evidence(
+            source_ref=source_ref,
+            statement=f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
+            "above the patient's perilesional skin"
+            if has_lesion
+            else "no region redder than the surrounding skin was found",
+        )
+    ]
+    if has_lesion and _pigment_dominated(m):
+        erythema_evidence.append(
+            Evidence(
+                source_ref=source_ref,
+                statement=f"the contrast has the spectral shape of pigment, not blood (blue/green OD ratio "
+                f"{_pigment_ratio(m):.2f} > {PIGMENT_RATIO}): erythema may be overestimated, e.g. next to "
+                "depigmented or hyperpigmented skin; confidence reduced",
+            )
+        )
     erythema = AttributeScore(
         value=round(e_value, 3),
         confidence=round(base_conf, 3),
-        evidence=(
-            Evidence(
-                source_ref=source_ref,
-                statement=f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
-                "above the patient's perilesional skin"
-                if has_lesion
-                else "no region redder than the surrounding skin was found"
-            ),
-        ),
+        evidence=tuple(erythema_evidence),
         measured={k: m[k] for k in ("delta_ei", "delta_a_star", "baseline_ei", "baseline_l_star") if k in m},
     )
     scale = AttributeScore(
