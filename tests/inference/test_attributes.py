@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from inference import attributes, synth
 from inference.attributes import analyse, analysis_array, lesion_attributes
@@ -129,3 +130,24 @@ def test_anchor_tables_are_monotonic_and_span_0_to_4(anchors: tuple[tuple[float,
     ys = [b for _, b in anchors]
     assert xs == sorted(xs) and ys == sorted(ys)
     assert ys[0] == 0.0 and ys[-1] == 4.0
+
+
+def test_pigment_contrast_is_flagged_not_trusted_as_erythema() -> None:
+    """A depigmented patch (vitiligo-like: less melanin, same blood) must not read as confident
+    erythema of the surrounding skin."""
+    from inference import colour
+
+    rendered = synth.render(PlaqueSpec(skin_tone=4, erythema=0, scale=0, thickness=0, area_fraction=0.35, seed=12))
+    od = colour.optical_density(np.asarray(rendered.image)).astype(np.float64)
+    melanin = np.array([0.28, 0.5, 1.0])  # relative OD of melanin in R, G, B (~ lambda^-3.5)
+    od[rendered.lesion_mask] -= 0.35 * melanin
+    rgb = colour.linear_to_srgb(np.power(10.0, -od))
+    attrs = lesion_attributes(analysis_array(Image.fromarray(rgb, "RGB")))
+    assert attrs.erythema.confidence <= 0.9 * attributes.PIGMENT_CONFIDENCE_FACTOR + 1e-6
+    assert any("pigment" in e.statement for e in attrs.erythema.evidence)
+
+
+def test_blood_contrast_is_not_flagged_as_pigment(grid_results) -> None:
+    for attrs, truth in grid_results.values():
+        if truth.erythema >= 2:
+            assert not any("pigment" in e.statement for e in attrs.erythema.evidence)
