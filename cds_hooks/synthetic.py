@@ -9,10 +9,10 @@ a server keeps the ids (so tests know `Patient/<id>` up front) and references in
 plain relative references that stay valid after the transaction. `as_collection` turns the same
 resources into a `collection` Bundle for use as CDS Hooks prefetch.
 
-Codes come from `fhir_mapping.codes` (defined there once; the few codes only synthetic data needs are
-marked below). Photographs are attached the three ways EHRs do it: inline `Media.content.data`,
-`Media.content.url` -> `Binary/<id>`, or an R5-style `DocumentReference` whose attachment holds the
-image.
+Every coding comes from `fhir_mapping.codes` (defined there once). Photographs are procedural
+plaques from `inference.synth` (known ground truth, per-patient skin tone), attached the three ways
+EHRs do it: inline `Media.content.data`, `Media.content.url` -> `Binary/<id>`, or an R5-style
+`DocumentReference` whose attachment holds the image (R5 `bodySite` as the cross-version extension).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ PHOTO_MODES: tuple[str, ...] = ("inline", "binary", "document_reference")
 # All dates are offsets from this fixed instant, never from the clock, so output is reproducible.
 ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
 VISIT_INTERVAL = timedelta(weeks=8)
+_GESTATION = timedelta(weeks=18)  # of the pregnant profile at the newest visit
 _NAMESPACE = uuid.UUID("6f6c2f4e-8f7e-5b0c-9d7a-2f1f0b6c3d11")  # derm3r synthetic-data namespace
 
-# ------------------------------------------------------------------ codings (all from codes.py)
+# ------------------------------------------------------------------ codings
 
 # Marks every resource as test data (HL7 v3 ActReason HTEST), so a real EHR could never confuse it
 # with a patient's record.
@@ -373,7 +374,7 @@ class _Builder:
                 "resourceType": "Patient",
                 "id": self.patient_id,
                 "identifier": [
-                    {"system": "urn:derm3r:synthetic-mrn", "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
+                    {"system": "https://derm3r.org/fhir/NamingSystem/synthetic-mrn", "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
                 ],
                 "active": True,
                 "name": [{"use": "official", "family": family, "given": [given]}],
@@ -387,6 +388,8 @@ class _Builder:
         keys += [(k, False) for k in self.p.past_conditions]
         for n, (key, active) in enumerate(keys):
             onset = diagnosed if active else diagnosed - timedelta(days=365 * 12)
+            if key == "pregnancy":
+                onset = ANCHOR - _GESTATION  # a current pregnancy, not one as old as the psoriasis
             resource: Resource = {
                 "resourceType": "Condition",
                 "id": self._id("Condition", n),
@@ -444,13 +447,17 @@ class _Builder:
 
     def _observations(self, index: int, when: datetime, factor: float, encounter: str, *, newest: bool) -> None:
         p = self.p
-        numbers: list[tuple[FindingKey, float]] = [
-            (FindingKey.PASI, round(min(72.0, self._jitter(p.pasi * factor, 0.05)), 1)),
+        numbers: list[tuple[FindingKey, float]] = []
+        if p.diagnosis == "plaque_psoriasis":  # psoriasis-specific scores only where psoriasis is diagnosed
+            numbers += [
+                (FindingKey.PASI, round(min(72.0, self._jitter(p.pasi * factor, 0.05)), 1)),
+                (FindingKey.PGA, float(max(0, min(4, round(p.pga * min(factor, 1.25)))))),
+                (FindingKey.PEST_SCORE, float(p.pest)),
+            ]
+        numbers += [
             (FindingKey.BSA_PERCENT, round(min(100.0, self._jitter(p.bsa * factor, 0.05)), 1)),
-            (FindingKey.PGA, float(max(0, min(4, round(p.pga * min(factor, 1.25)))))),
             (FindingKey.DLQI, float(min(30, round(self._jitter(p.dlqi * factor, 0.1))))),
             (FindingKey.ITCH_NRS, float(max(0, min(10, round(self._jitter(p.itch * factor, 0.1)))))),
-            (FindingKey.PEST_SCORE, float(p.pest)),
             (FindingKey.PHQ2, float(p.phq2)),
             (FindingKey.BMI, round(self._jitter(p.bmi, 0.02), 1)),
         ]

@@ -272,3 +272,17 @@ def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
     profile = kwargs.pop("profile")
     with pytest.raises(ValueError, match=message):
         synthetic.patient_bundle(profile, **kwargs)
+
+
+@pytest.mark.parametrize("profile", ["eczema", "tinea"])
+def test_differentials_carry_no_psoriasis_scores(profile: str) -> None:
+    findings = _findings(_patient(profile))
+    assert FindingKey.PASI not in findings and FindingKey.PEST_SCORE not in findings
+    assert FindingKey.ITCH_NRS in findings
+
+
+def test_the_pregnancy_is_current() -> None:
+    bundle = _patient("pregnancy")
+    pregnancy = next(c for c in _by_type(bundle, "Condition") if c["code"]["coding"][0]["code"] == codes.SNOMED_PREGNANT)
+    onset = pregnancy["onsetDateTime"]
+    assert synthetic.ANCHOR.strftime("%Y-%m-%d") > onset > (synthetic.ANCHOR.replace(year=synthetic.ANCHOR.year - 1)).strftime("%Y-%m-%d")
