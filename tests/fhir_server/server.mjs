@@ -209,6 +209,15 @@ function addPagingLinks(bundle, req, url) {
   return bundle;
 }
 
+// Paging links are GET URLs: a POST _search's form parameters move into the query string.
+function linkBase(url, segments, parsed) {
+  if (segments[1] !== '_search') return url;
+  const base = new URL(url);
+  base.pathname = base.pathname.replace(/\/_search$/, '');
+  for (const [name, value] of Object.entries(parsed ?? {})) base.searchParams.append(name, value);
+  return base;
+}
+
 // Force an accurate total (cheap in memory) so that `next` is exact, and clamp _count as a hosted
 // server would.
 function normaliseSearchQuery(url) {
@@ -415,11 +424,14 @@ async function handleFhir(req, res, url, body) {
   }
 
   let parsed;
-  if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
-    if (!isJsonType(req.headers['content-type']) && !(segments[1] === '_search')) {
+  if (req.method === 'POST' && segments[1] === '_search') {
+    // FHIR search via POST: parameters form-encoded in the body (Medplum reads them from it).
+    parsed = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+  } else if (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') {
+    if (!isJsonType(req.headers['content-type'])) {
       throw new HttpError(415, outcome('not-supported', `unsupported Content-Type ${req.headers['content-type']}`));
     }
-    parsed = segments[1] === '_search' ? undefined : parseJson(body);
+    parsed = parseJson(body);
   }
 
   const isSearch = req.method === 'GET' && (segments.length === 1 || segments.length === 0) && relative !== '';
@@ -440,7 +452,7 @@ async function handleFhir(req, res, url, body) {
   const [oo, resource] = await router.handleRequest(fhirRequest, repo);
   const status = getStatus(oo);
   if (!resource) return send(res, status, oo);
-  if (resource.resourceType === 'Bundle' && resource.type === 'searchset') addPagingLinks(resource, req, url);
+  if (resource.resourceType === 'Bundle' && resource.type === 'searchset') addPagingLinks(resource, req, linkBase(url, segments, parsed));
   const headers = resource.id && resource.resourceType !== 'Bundle' ? etag(resource) : {};
   if (status === 201) headers.Location = location(req, resource);
   return send(res, status, resource, headers);
