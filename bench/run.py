@@ -151,6 +151,14 @@ def describe_set(jpegs: list[bytes]) -> str:
     return f"{'+'.join(f'{mp:.0f}' for mp in mps)} MP, {sum(len(j) for j in jpegs) / 1e6:.1f} MB JPEG"
 
 
+def rec_cache_status() -> str:
+    """Whether the service's pipeline puts inference.rec_cache in front of DERM-Rec (by source, so
+    that checking builds nothing)."""
+    sources = [REPO / "inference" / "pipeline.py", REPO / "inference" / "rec.py"]
+    wired = any("rec_cache" in p.read_text(encoding="utf-8") for p in sources if p.is_file())
+    return "wired into the service" if wired else "NOT wired into the service yet"
+
+
 # -- in-process sections ----------------------------------------------------------------------------------
 
 
@@ -189,6 +197,10 @@ def section_inprocess(run: Run, sets: dict[int, list[bytes]]) -> None:
                             note=describe_set(sets[count])))
         run.rows.append(Row("recognition in-process (decode + model; DERM-Rec adds gate + attributes)", "DermRec.read (all of DERM-Rec)",
                             photos=count, n=r["derm_rec"]["n"], p50_ms=r["derm_rec"]["p50_ms"], p95_ms=r["derm_rec"]["p95_ms"]))
+        hit = r["derm_rec_cache_hit"]
+        run.rows.append(Row("recognition in-process (decode + model; DERM-Rec adds gate + attributes)",
+                            "DermRec.read behind rec_cache, photos seen before", photos=count, n=hit["n"], p50_ms=hit["p50_ms"],
+                            p95_ms=hit["p95_ms"], note="inference/rec_cache.py; " + rec_cache_status()))
 
     with run.section("torch baseline"):
         section_baseline(run, {n: sets[n] for n in plan.baseline_counts if n in sets}, recognition)
@@ -356,7 +368,7 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
                                   concurrency=1, max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1)
                 run.data.setdefault("cells", []).append({"kind": "prefetch-same-bytes", "photos": 3, **result.summary()})
                 run.rows.append(cell_row(section, "same photo bytes every request", 3, result,
-                                         note="a content-hash cache (inference/rec_cache.py) would show here"))
+                                         note="repeat views of a chart; inference/rec_cache.py " + rec_cache_status()))
             if fhir_server is not None:
                 section = f"hook over HTTP, no prefetch (test FHIR server, photos as Binary), {production.label}"
                 for n, c in plan.nofetch_cells:

@@ -1,0 +1,94 @@
+"""The benchmark runs and reports in the documented shape. Never asserts timings: this machine is
+shared and wall-clock numbers are what `python -m bench.run` is for."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bench import photos, run
+from bench.load import CellResult
+from bench.patients import fhir_transaction, prefetch_request
+from bench.report import Row, Target, render_table
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED_MODEL = REPO / "inference" / "models" / "lesion.onnx"
+
+
+def _tiny_jpeg(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (96, 64), (200 - seed, 150, 130)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def test_tagged_photo_decodes_like_the_original_and_hashes_differently() -> None:
+    jpeg = _tiny_jpeg(0)
+    tagged = photos.TaggablePhoto.of(jpeg)
+    one, two = base64.b64decode(tagged.b64(b"1")), base64.b64decode(tagged.b64(b"2"))
+    assert one != two and len(one) == tagged.tagged_size
+    assert base64.b64decode(tagged.b64(None)) == jpeg
+    for data in (one, two):
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.size == (96, 64) and image.tobytes() == Image.open(io.BytesIO(jpeg)).tobytes()
+
+
+def test_prefetch_body_is_a_hook_request_with_every_photo() -> None:
+    jpegs = [_tiny_jpeg(i) for i in range(3)]
+    request = prefetch_request(jpegs, seed=7)
+    body = json.loads(request.body("instance-1", b"t"))
+    assert body["hook"] == "patient-view" and body["hookInstance"] == "instance-1"
+    assert body["context"]["patientId"] == request.patient_id
+    media = [e["resource"] for e in body["prefetch"]["media"]["entry"]]
+    sent = sorted(base64.b64decode(m["content"]["data"])[24:] for m in media)  # minus the 24-byte tag header
+    assert sent == sorted(j[2:] for j in jpegs)
+    assert all(m["content"]["size"] == len(base64.b64decode(m["content"]["data"])) - 22 for m in media)
+
+
+def test_fhir_transaction_carries_the_photos_as_binaries() -> None:
+    jpegs = [_tiny_jpeg(i) for i in range(3)]
+    patient_id, bundle = fhir_transaction(jpegs, seed=9)
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds.count("Media") == 3 and kinds.count("Binary") == 3
+    binaries = sorted(base64.b64decode(e["resource"]["data"]) for e in bundle["entry"] if e["resource"]["resourceType"] == "Binary")
+    assert binaries == sorted(jpegs)
+    assert any(e["resource"]["resourceType"] == "Patient" and e["resource"]["id"] == patient_id for e in bundle["entry"])
+
+
+def test_cell_summary_and_table_are_well_formed() -> None:
+    cell = CellResult(name="c", concurrency=2, latencies_s=[0.1, 0.2, 0.3], statuses={200: 3}, wall_s=1.5, cards=2)
+    summary = cell.summary()
+    assert summary["requests"] == 3 and summary["throughput_hps"] == 2.0
+    assert summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+    row = run.cell_row("hooks", "2x1", 3, cell)
+    table = render_table([row], [Target("t", "<= 1", "2", False, "why")], ["header"])
+    lines = table.splitlines()
+    assert lines[0] == "header" and lines[1].startswith("row") and "[hooks]" in lines
+    assert "MISSED: 2 (target <= 1); why" in table
+
+
+def test_targets_are_judged_from_the_cells() -> None:
+    r = run.Run(plan=run.Plan.quick_run(), model_dir=None, workdir=Path("."), auth=True)
+    r.data.update({
+        "cells": [{"kind": "prefetch", "photos": 3, "concurrency": 1, "p50_ms": 60.0, "p95_ms": 90.0, "throughput_hps": 25.0}],
+        "model_floor": [{"batch": 3, "onnx_threads": 1, "p50_ms": 50.0}],
+        "peak_rss_mb": {"2x1": {"1": 250.0}},
+        "cold_start": [{"first_hook_s": 4.0}],
+    })
+    verdicts = {t.name: t.met for t in run.evaluate_targets(r)}
+    assert list(verdicts.values()) == [True, True, True, True, False]
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="inference/models/lesion.onnx is not shipped yet")
+def test_quick_inprocess_run_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run.main(["--quick", "--sections", "inprocess", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[model alone (onnxruntime predict, prepared uint8 batch)]" in out and "[targets]" in out
+    data = json.loads((tmp_path / "latest-quick.json").read_text())
+    assert data["quick"] is True and data["rows"] and data["targets"]
+    assert {"batch", "p50_ms", "onnx_threads"} <= set(data["model_floor"][0])
+    assert data["files_per_hook"]["repo_files_opened_per_hook"] == []
