@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "src");
-const out = join(here, "..", "..", "static", "app");
+// DERM3R_APP_OUT: build elsewhere (the test that checks the committed bundle is reproducible).
+const out = process.env.DERM3R_APP_OUT || join(here, "..", "..", "static", "app");
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
