@@ -62,6 +62,7 @@ SCALE_NEUTRAL_CHROMA = 12.0
 MIN_BASELINE_SHARE = 0.2
 SCALE_NEUTRAL_FRACTION = 0.5
 SCALE_MIN_B_STAR = -3.0  # b* above this: not bluish
+SCALE_MIN_DELTA_WHITENESS = 20.0
 # Geodesic growth steps of scale away from red skin (each 2 px at 256 px, ~ 1/128 of the image).
 SCALE_GROW_STEPS = 8
 # Fewer skin pixels than this (at the working size) and nothing is measured.
@@ -262,7 +263,12 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     near_neutral = chroma < SCALE_NEUTRAL_FRACTION * chroma_base
     # Scale is neutral to yellowish white; bluish whites are sheets, drapes and walls.
     not_bluish = lab[..., 2] > SCALE_MIN_B_STAR
-    scale_candidate = (chroma < chroma_limit) & (lum > SCALE_MIN_L) & (lighter | near_neutral) & not_bluish
+    # ... or clearly whiter than the skin by a whiteness index (L* - 3 C*): yellowish or pinkish
+    # scale on pale skin is only a little less chromatic than the skin, but much lighter.
+    whiteness = lum - 3.0 * chroma
+    whiteness_base = _median(whiteness[normal] if normal.any() else whiteness[skin_colour])
+    whiter = (whiteness > whiteness_base + SCALE_MIN_DELTA_WHITENESS) & (chroma < SCALE_MAX_CHROMA)
+    scale_candidate = (((chroma < chroma_limit) & (lighter | near_neutral)) | whiter) & (lum > SCALE_MIN_L) & not_bluish
     # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
     # pixels: thick silvery plaques can be mostly scale with red only at the rim.
     scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_close)
