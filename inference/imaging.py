@@ -181,7 +181,8 @@ def decode_image(data: bytes, content_type: str | None = None, max_side: int = D
     fmt = sniff_format(data)
     declared = _declared_format(content_type)
     if fmt is None:
-        hint = f" (declared as {content_type.split(';', 1)[0].strip()})" if content_type else ""
+        # The declared type is echoed (shortened: it is caller-controlled text) to help fix the export.
+        hint = f" (declared as {content_type.split(';', 1)[0].strip()[:40]})" if content_type else ""
         raise ImageError(
             "unsupported_format",
             f"file is not a JPEG, PNG or WebP image{hint}: export the photo as JPEG",

@@ -90,6 +90,9 @@ NEGATIVE_CASES = [
     ("jpeg claiming 81 MP", _jpeg_with_size(9000, 9000), "image/jpeg", "too_large"),
     ("png decompression bomb", _encode(Image.new("1", (12000, 12000)), "PNG"), "image/png", "decompression_bomb"),
     ("png above full-decode limit", _encode(Image.new("1", (6000, 5000)), "PNG"), "image/png", "too_large"),
+    ("html behind a jpeg magic", b"\xff\xd8\xff\xe0<html><script>alert(1)</script></html>", "image/jpeg", None),
+    ("png magic then a jpeg", PNG[:8] + JPEG, "image/png", "corrupt"),
+    ("over the byte limit", b"\xff\xd8\xff" + b"\x00" * (imaging.MAX_BYTES + 1), "image/jpeg", "too_large"),
 ]
 
 
@@ -100,6 +103,14 @@ def test_bad_input_becomes_typed_image_error(name: str, data: bytes, content_typ
     expected = {"truncated", "corrupt"} if code is None else {code} if isinstance(code, str) else code
     assert info.value.code in expected
     assert info.value.message  # plain-English, actionable
+
+
+def test_polyglot_with_trailing_payload_decodes_only_as_the_sniffed_format() -> None:
+    """A JPEG followed by a ZIP/HTML payload (a classic polyglot) is read as the JPEG it starts
+    with; the trailing bytes are never interpreted."""
+    decoded = decode_image(JPEG + b"PK\x03\x04" + b"\x00" * 64 + b"<html></html>", "application/zip")
+    assert decoded.format == "JPEG" and decoded.content_type_mismatch
+    assert np.array_equal(np.asarray(decoded.image), np.asarray(decode_image(JPEG).image))
 
 
 def test_corrupt_jpeg_body_never_raises_anything_else() -> None:
