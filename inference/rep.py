@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 
 from inference.case import PASI_REGION_WEIGHTS, BodyRegion, Case, ConditionKey, DataIssue, Finding, FindingKey
 from inference.results import (
@@ -525,10 +525,19 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
     return issues
 
 
+def _aware(reading: RecResult) -> RecResult:
+    """Case convention: datetimes are timezone-aware; a naive one is read as UTC rather than
+    letting one stray value make the date comparisons raise."""
+    if reading.taken is not None and reading.taken.tzinfo is None:
+        return replace(reading, taken=reading.taken.replace(tzinfo=timezone.utc))
+    return reading
+
+
 class DermRep:
     """Builds the patient-level representation; stateless and deterministic."""
 
     def represent(self, case: Case, readings: Sequence[RecResult]) -> PatientRepresentation:
+        readings = [_aware(r) for r in readings]
         usable = [r for r in readings if r.quality.usable and r.attributes is not None]
         visits = _split_visits(usable)
         current = visits.current

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from inference import rep
-from inference.case import BodyRegion, Case, ConditionEntry, ConditionKey, Finding, FindingKey, PatientInfo
+from inference.case import PASI_REGION_WEIGHTS, BodyRegion, Case, ConditionEntry, ConditionKey, Finding, FindingKey, PatientInfo
 from inference.rep import DermRep, area_score, pooled_probabilities
 from inference.results import AttributeScore, LesionAttributes, QualityReport, RecResult
 
@@ -291,7 +291,7 @@ def test_golden_demo_patient_end_to_end() -> None:
 
     def true_pasi(day: str) -> float:
         return sum(
-            rep.PASI_REGION_WEIGHTS[BodyRegion(t["region"])] * (t["erythema"] + t["thickness"] + t["scale"]) * area_score(t["area_fraction"])
+            PASI_REGION_WEIGHTS[BodyRegion(t["region"])] * (t["erythema"] + t["thickness"] + t["scale"]) * area_score(t["area_fraction"])
             for t in truth.values()
             if t["taken"].startswith(day)
         )
@@ -305,3 +305,11 @@ def test_golden_demo_patient_end_to_end() -> None:
     assert result.trend.baseline_value == pytest.approx(true_pasi("2026-08-14"), rel=0.2)
     assert result.tcm_descriptors["bright_red"] > result.tcm_descriptors["dark_red_purple"]
     assert result.issues == ()
+
+
+def test_naive_photo_dates_are_read_as_utc() -> None:
+    readings = [
+        _reading("Media/1", BodyRegion.TRUNK, _attrs(2, 2, 2, 0.2)),
+        _reading("Media/0", BodyRegion.TRUNK, _attrs(3, 3, 3, 0.5), taken=EARLIER.replace(tzinfo=None)),
+    ]
+    assert DermRep().represent(_case(), readings).trend.direction == "improving"
