@@ -14,9 +14,14 @@ import numpy as np
 def _axis_window_sums(values: np.ndarray, radius: int, axis: int) -> np.ndarray:
     """Running sum over [i - r, i + r] along one axis (zero outside the array): one cumsum and one
     subtraction of two shifted slices, no fancy indexing."""
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (radius + 1, radius)
-    table = np.cumsum(np.pad(values, pad), axis=axis)
+    shape = list(values.shape)
+    shape[axis] += 2 * radius + 1
+    padded = np.zeros(shape, dtype=values.dtype)
+    if axis == 0:
+        padded[radius + 1 : radius + 1 + values.shape[0]] = values
+    else:
+        padded[:, radius + 1 : radius + 1 + values.shape[1]] = values
+    table = np.cumsum(padded, axis=axis)
     size = 2 * radius + 1
     if axis == 0:
         return table[size:] - table[:-size]
@@ -63,9 +68,13 @@ def _window_reduce(mask: np.ndarray, radius: int, axis: int, dilating: bool) -> 
     that the border is not treated as background), then a forward window of width 2r + 1 is built
     by doubling: after each pass res[i] covers i .. i + span - 1."""
     width = 2 * radius + 1
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (radius, radius)
-    res = np.pad(mask, pad, constant_values=not dilating)
+    shape = list(mask.shape)
+    shape[axis] += 2 * radius
+    res = np.full(shape, not dilating, dtype=bool)  # np.pad costs more than the work here
+    if axis == 0:
+        res[radius : radius + mask.shape[0]] = mask
+    else:
+        res[:, radius : radius + mask.shape[1]] = mask
     span = 1
     while span < width:
         step = min(span, width - span)
