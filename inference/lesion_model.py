@@ -1,0 +1,252 @@
+"""The lesion classifier behind DERM-Rec: one ONNX session that maps photos to calibrated class
+probabilities.
+
+The shipped graph (`inference/models/lesion.onnx`) takes uint8 RGB NHWC pixels and contains
+everything else: float conversion, normalisation, the EfficientNet-Lite0 backbone, the trained head
+and a softmax with the temperature fitted on the validation split. Keeping all of that inside the
+graph means the runtime cannot drift from training: the only preprocessing outside it is
+`LesionModel.prepare`, which the training and evaluation tools call too.
+
+The sidecar `lesion_model.json` names the classes and pins the SHA-256 of the ONNX file, so a
+truncated or swapped model fails at load instead of producing plausible-looking numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
+SIDECAR_NAME = "lesion_model.json"
+SIDECAR_FORMAT = 1
+
+# Rows of a softmax sum to 1 up to float32 rounding; anything further off means a broken graph.
+_ROW_SUM_TOLERANCE = 1e-3
+
+
+class LesionModelError(Exception):
+    """Base class for every problem with the shipped lesion model."""
+
+
+class LesionModelNotFound(LesionModelError, FileNotFoundError):
+    """The model directory, its sidecar or its ONNX file is missing."""
+
+
+class LesionModelInvalid(LesionModelError, ValueError):
+    """The sidecar is malformed, the ONNX file's hash does not match, or the graph disagrees with
+    the sidecar (input size, class count)."""
+
+
+def prepare_image(image: Image.Image, size: int) -> np.ndarray:
+    """Resize rule shared by training, evaluation and runtime.
+
+    The centred square of side min(width, height) is resized to size x size with Pillow's bilinear
+    filter (which antialiases when shrinking). Centre-square cropping keeps the aspect ratio of skin
+    texture (scale is a texture cue) at the cost of the outer edges of landscape or portrait photos.
+    Any mode is converted to RGB; EXIF orientation is the caller's job (it belongs to decoding).
+    """
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb.size
+    if width == 0 or height == 0:
+        raise ValueError("image has no pixels")
+    side = min(width, height)
+    left = (width - side) / 2.0
+    top = (height - side) / 2.0
+    resized = rgb.resize(
+        (size, size),
+        resample=Image.Resampling.BILINEAR,
+        box=(left, top, left + side, top + side),
+    )
+    return np.asarray(resized, dtype=np.uint8).copy()
+
+
+@dataclass(frozen=True)
+class _Sidecar:
+    classes: tuple[str, ...]
+    display_names: dict[str, str]
+    input_size: int
+    version: str
+    onnx_file: str
+    onnx_sha256: str
+    input_name: str
+    output_name: str
+    temperature: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> "_Sidecar":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise LesionModelNotFound(f"lesion model sidecar not found: {path}") from exc
+        except json.JSONDecodeError as exc:
+            raise LesionModelInvalid(f"lesion model sidecar {path} is not valid JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise LesionModelInvalid(f"lesion model sidecar {path} must hold a JSON object")
+        if raw.get("format") != SIDECAR_FORMAT:
+            raise LesionModelInvalid(f"lesion model sidecar {path}: unsupported format {raw.get('format')!r}")
+        try:
+            classes = tuple(str(c) for c in raw["classes"])
+            display_names = {str(k): str(v) for k, v in raw["display_names"].items()}
+            sidecar = cls(
+                classes=classes,
+                display_names=display_names,
+                input_size=int(raw["input_size"]),
+                version=str(raw["version"]),
+                onnx_file=str(raw["onnx_file"]),
+                onnx_sha256=str(raw["onnx_sha256"]).lower(),
+                input_name=str(raw["input_name"]),
+                output_name=str(raw["output_name"]),
+                temperature=float(raw["temperature"]),
+                extra={k: v for k, v in raw.items() if k not in _SIDECAR_KEYS},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LesionModelInvalid(f"lesion model sidecar {path} is incomplete: {exc!r}") from exc
+        if len(set(classes)) != len(classes) or not classes:
+            raise LesionModelInvalid(f"lesion model sidecar {path}: classes must be unique and non-empty")
+        if set(display_names) != set(classes):
+            raise LesionModelInvalid(f"lesion model sidecar {path}: display_names must cover exactly the classes")
+        if "/" in sidecar.onnx_file or "\\" in sidecar.onnx_file:
+            # The ONNX file must sit next to its sidecar; a path here could point anywhere.
+            raise LesionModelInvalid(f"lesion model sidecar {path}: onnx_file must be a bare file name")
+        return sidecar
+
+
+_SIDECAR_KEYS = frozenset(
+    {"classes", "display_names", "input_size", "version", "onnx_file", "onnx_sha256", "input_name", "output_name", "temperature"}
+)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks (the model is several megabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LesionModel:
+    """Calibrated skin-condition probabilities for prepared photos.
+
+    Build it once per process with `LesionModel.load()` (one onnxruntime session); `predict` is
+    deterministic and safe to call from one thread at a time per instance.
+    """
+
+    classes: tuple[str, ...]
+    display_names: dict[str, str]
+    input_size: int
+    version: str
+
+    def __init__(self, session: ort.InferenceSession, sidecar: _Sidecar, model_dir: Path) -> None:
+        self._session = session
+        self._input_name = sidecar.input_name
+        self._output_name = sidecar.output_name
+        self.classes = sidecar.classes
+        self.display_names = dict(sidecar.display_names)
+        self.input_size = sidecar.input_size
+        self.version = sidecar.version
+        self.temperature = sidecar.temperature
+        self.model_dir = model_dir
+        self.metadata: dict[str, Any] = dict(sidecar.extra)
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, threads: int = 1) -> "LesionModel":
+        """Read the sidecar, verify the ONNX file's SHA-256 and open one CPU session.
+
+        `model_dir` None means the model shipped in `inference/models`. `threads` sets onnxruntime's
+        intra-op pool; inter-op parallelism stays at 1 because the graph is a single chain and the
+        service runs several workers on a small CPU.
+        """
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        directory = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        if not directory.is_dir():
+            raise LesionModelNotFound(f"lesion model directory not found: {directory}")
+        sidecar = _Sidecar.read(directory / SIDECAR_NAME)
+        onnx_path = directory / sidecar.onnx_file
+        if not onnx_path.is_file():
+            raise LesionModelNotFound(f"lesion model file not found: {onnx_path}")
+        actual = sha256_of(onnx_path)
+        if actual != sidecar.onnx_sha256:
+            raise LesionModelInvalid(
+                f"lesion model file {onnx_path} has SHA-256 {actual}, but {SIDECAR_NAME} expects "
+                f"{sidecar.onnx_sha256}: the file is corrupt or does not belong to this sidecar"
+            )
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # warnings about unused initialisers are noise in service logs
+        try:
+            session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+        except (RuntimeError, ValueError) as exc:
+            # onnxruntime raises its own Fail/InvalidGraph types, all RuntimeError subclasses.
+            raise LesionModelInvalid(f"onnxruntime cannot load {onnx_path}: {exc}") from exc
+        cls._check_graph(session, sidecar, onnx_path)
+        logger.info("lesion model %s loaded from %s (%d threads)", sidecar.version, directory, threads)
+        return cls(session, sidecar, directory)
+
+    @staticmethod
+    def _check_graph(session: ort.InferenceSession, sidecar: _Sidecar, onnx_path: Path) -> None:
+        inputs = {i.name: i for i in session.get_inputs()}
+        outputs = {o.name: o for o in session.get_outputs()}
+        if sidecar.input_name not in inputs or sidecar.output_name not in outputs:
+            raise LesionModelInvalid(
+                f"{onnx_path}: expected input {sidecar.input_name!r} and output {sidecar.output_name!r}, "
+                f"graph has inputs {sorted(inputs)} and outputs {sorted(outputs)}"
+            )
+        shape = inputs[sidecar.input_name].shape
+        if inputs[sidecar.input_name].type != "tensor(uint8)" or len(shape) != 4 or list(shape[1:]) != [
+            sidecar.input_size,
+            sidecar.input_size,
+            3,
+        ]:
+            raise LesionModelInvalid(
+                f"{onnx_path}: input must be uint8 [N, {sidecar.input_size}, {sidecar.input_size}, 3], "
+                f"graph declares {inputs[sidecar.input_name].type} {shape}"
+            )
+        out_shape = outputs[sidecar.output_name].shape
+        if len(out_shape) != 2 or out_shape[1] != len(sidecar.classes):
+            raise LesionModelInvalid(
+                f"{onnx_path}: output must be [N, {len(sidecar.classes)}], graph declares {out_shape}"
+            )
+
+    def prepare(self, image: Image.Image) -> np.ndarray:
+        """RGB PIL image of any size -> uint8 [S, S, 3], exactly as in training (see `prepare_image`)."""
+        return prepare_image(image, self.input_size)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 RGB NHWC [N, S, S, 3] -> float32 [N, C] calibrated probabilities (rows sum to 1)."""
+        if not isinstance(batch, np.ndarray) or batch.dtype != np.uint8:
+            raise ValueError(f"batch must be a uint8 numpy array, got {getattr(batch, 'dtype', type(batch))}")
+        size = self.input_size
+        if batch.ndim != 4 or batch.shape[1:] != (size, size, 3):
+            raise ValueError(f"batch must have shape [N, {size}, {size}, 3], got {list(batch.shape)}")
+        if batch.shape[0] == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        (probabilities,) = self._session.run([self._output_name], {self._input_name: np.ascontiguousarray(batch)})
+        probabilities = np.asarray(probabilities, dtype=np.float32)
+        sums = probabilities.sum(axis=1)
+        if not np.all(np.isfinite(probabilities)) or np.any(np.abs(sums - 1.0) > _ROW_SUM_TOLERANCE):
+            raise LesionModelInvalid("lesion model returned probabilities that are not finite or do not sum to 1")
+        # Renormalise away float32 rounding so callers can rely on exact sums.
+        return probabilities / sums[:, None]
+
+    def probabilities(self, row: np.ndarray) -> dict[str, float]:
+        """One row of `predict` as a class-key -> probability mapping (the shape `RecResult` holds)."""
+        return {key: float(p) for key, p in zip(self.classes, row, strict=True)}

@@ -1,0 +1,142 @@
+"""Classification and calibration metrics, numpy only (evaluation runs in the runtime venv)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ECE_BINS = 15
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve by the rank-sum (Mann-Whitney) formula; ties get mid-ranks."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUROC needs at least one positive and one negative")
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(scores.size, dtype=np.float64)
+    start = 0
+    while start < scores.size:
+        end = start
+        while end + 1 < scores.size and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE with equal-width bins over [0, 1]: sum over bins of |accuracy - confidence| x bin share."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # Bin i holds (edges[i], edges[i+1]]; a confidence of exactly 0 goes to the first bin.
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total)
+
+
+@dataclass(frozen=True)
+class Report:
+    classes: tuple[str, ...]
+    n: int
+    accuracy: float
+    balanced_accuracy: float
+    sensitivity: dict[str, float]
+    specificity: dict[str, float]
+    support: dict[str, int]
+    confusion: list[list[int]]  # rows = true class, columns = predicted class
+    top_label_ece: float
+    psoriasis_auroc: float
+    psoriasis_ece: float  # binary ECE of p(psoriasis) against "is psoriasis"
+    nll: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "accuracy": round(self.accuracy, 4),
+            "balanced_accuracy": round(self.balanced_accuracy, 4),
+            "psoriasis_vs_rest_auroc": round(self.psoriasis_auroc, 4),
+            "top_label_ece_15_bins": round(self.top_label_ece, 4),
+            "psoriasis_vs_rest_ece_15_bins": round(self.psoriasis_ece, 4),
+            "nll": round(self.nll, 4),
+            "per_class": {
+                c: {
+                    "support": self.support[c],
+                    "sensitivity": round(self.sensitivity[c], 4),
+                    "specificity": round(self.specificity[c], 4),
+                }
+                for c in self.classes
+            },
+            "confusion_matrix": {"rows_true_columns_predicted": list(self.classes), "counts": self.confusion},
+        }
+
+    def markdown(self) -> str:
+        lines = [
+            f"- images: {self.n}",
+            f"- psoriasis-vs-rest AUROC: {self.psoriasis_auroc:.3f}",
+            f"- top-label ECE (15 bins): {self.top_label_ece:.3f}; psoriasis-vs-rest ECE: {self.psoriasis_ece:.3f}",
+            f"- balanced accuracy: {self.balanced_accuracy:.3f} (accuracy {self.accuracy:.3f}, NLL {self.nll:.3f})",
+            "",
+            "| class | n | sensitivity | specificity |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c} | {self.support[c]} | {self.sensitivity[c]:.3f} | {self.specificity[c]:.3f} |" for c in self.classes
+        ]
+        lines += ["", "Confusion matrix (rows true, columns predicted):", ""]
+        short = [c[:8] for c in self.classes]
+        lines.append("| true \\ pred | " + " | ".join(short) + " |")
+        lines.append("|---|" + "---:|" * len(short))
+        for c, row in zip(self.classes, self.confusion, strict=True):
+            lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+        return "\n".join(lines)
+
+
+def evaluate(probabilities: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], positive: str = "psoriasis") -> Report:
+    """All held-out metrics for probabilities [N, C] against integer labels [N]."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    predicted = probabilities.argmax(axis=1)
+    k = len(classes)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    sensitivity: dict[str, float] = {}
+    specificity: dict[str, float] = {}
+    support: dict[str, int] = {}
+    for i, name in enumerate(classes):
+        tp = confusion[i, i]
+        fn = confusion[i].sum() - tp
+        fp = confusion[:, i].sum() - tp
+        tn = confusion.sum() - tp - fn - fp
+        support[name] = int(tp + fn)
+        sensitivity[name] = float(tp / (tp + fn)) if tp + fn else float("nan")
+        specificity[name] = float(tn / (tn + fp)) if tn + fp else float("nan")
+    present = [sensitivity[c] for c in classes if support[c] > 0]
+    pos = classes.index(positive)
+    is_pos = labels == pos
+    p_pos = probabilities[:, pos]
+    eps = 1e-12
+    return Report(
+        classes=classes,
+        n=int(labels.size),
+        accuracy=float((predicted == labels).mean()),
+        balanced_accuracy=float(np.mean(present)),
+        sensitivity=sensitivity,
+        specificity=specificity,
+        support=support,
+        confusion=confusion.tolist(),
+        top_label_ece=expected_calibration_error(probabilities.max(axis=1), predicted == labels),
+        psoriasis_auroc=auroc(p_pos, is_pos),
+        psoriasis_ece=expected_calibration_error(np.where(p_pos >= 0.5, p_pos, 1 - p_pos), (p_pos >= 0.5) == is_pos),
+        nll=float(-np.mean(np.log(probabilities[np.arange(labels.size), labels] + eps))),
+    )

@@ -1,0 +1,304 @@
+"""Train the lesion model end to end, reproducibly, on a CPU.
+
+    python -m tools.lesion_model.train --data ../shared/derm-data --out inference/models
+
+(run from the repository root with the training venv, see tools/lesion_model/requirements.txt).
+
+Steps: read derm-data (distinct, unambiguous images) -> frozen EfficientNet-Lite0 embeddings and
+perceptual hashes -> near-duplicate groups -> grouped, stratified train/val/test split (written to
+`lesion_split.csv`) -> cache the frozen trunk's output for several augmented views -> train the last
+MBConv blocks + a linear head on those caches -> fit a temperature on val -> export uint8-in,
+probabilities-out ONNX, check it against torch -> sidecar JSON.
+
+Caching the frozen trunk is what makes fine-tuning affordable on two shared cores: each epoch runs
+only the top blocks. Batch-norm layers stay in inference mode (their ImageNet statistics are kept),
+because batches of 64 from 8 unbalanced classes would give noisy statistics.
+
+Test images are never looked at here: the test split is only read by `tools.lesion_model.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tools.lesion_model.backbone import FEATURE_DIM, Head, LesionClassifier, Top, Trunk, load_backbone
+from tools.lesion_model.classes import CLASSES
+from tools.lesion_model.data import Sample, load_masked, read_dataset
+from tools.lesion_model.export import ONNX_NAME, check_parity, export_onnx, write_sidecar
+from tools.lesion_model.features import DEFAULT_CACHE, compute_view, view_pixels
+from tools.lesion_model.metrics import evaluate
+from tools.lesion_model.split import COSINE, PHASH_BITS, assign_splits, near_duplicate_groups, perceptual_hash, write_manifest
+
+logger = logging.getLogger("tools.lesion_model.train")
+
+SPLIT_MANIFEST = "lesion_split.csv"
+TOTAL_BLOCKS = 16
+
+
+@dataclass(frozen=True)
+class Config:
+    data: Path
+    out: Path
+    cache: Path
+    seed: int
+    version: str
+    finetune_from: int  # first MBConv block that is trained; 16 = head only
+    aug_views: int
+    epochs: int
+    batch: int
+    lr_top: float
+    lr_head: float
+    weight_decay: float
+    class_weight_power: float  # class weights ~ frequency^-power (0 = none)
+    dropout: float
+    threads: int
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="derm-data folder (manifest.csv, images/)")
+    parser.add_argument("--out", type=Path, default=Path("inference/models"))
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache (outside the repo)")
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--version", default="lesion-effnetlite0-2026.11.1")
+    parser.add_argument("--finetune-from", type=int, default=11, help="first trained MBConv block (16 = head only)")
+    parser.add_argument("--aug-views", type=int, default=6, help="random augmented views per training image")
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr-top", type=float, default=3e-4)
+    parser.add_argument("--lr-head", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-2)
+    parser.add_argument("--class-weight-power", type=float, default=0.5)
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (the machine is shared: keep it small)")
+    a = parser.parse_args(argv)
+    if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
+        parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
+    return Config(
+        data=a.data.resolve(),
+        out=a.out,
+        cache=a.cache,
+        seed=a.seed,
+        version=a.version,
+        finetune_from=a.finetune_from,
+        aug_views=a.aug_views,
+        epochs=a.epochs,
+        batch=a.batch,
+        lr_top=a.lr_top,
+        lr_head=a.lr_head,
+        weight_decay=a.weight_decay,
+        class_weight_power=a.class_weight_power,
+        dropout=a.dropout,
+        threads=a.threads,
+    )
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def phashes(samples: tuple[Sample, ...], cache: Path) -> np.ndarray:
+    """Perceptual hashes of the masked images (cached: decoding 2,900 JPEGs is not free)."""
+    path = cache / f"phash-{len(samples)}-{samples[0].sha1[:8]}-{samples[-1].sha1[:8]}.npy"
+    if path.exists():
+        return np.load(path)
+    hashes = np.stack([perceptual_hash(load_masked(s)) for s in samples])
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, hashes)
+    return hashes
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The T > 0 minimising validation NLL of softmax(logits / T) (Guo et al. 2017)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return float(log_t.exp().item())
+
+
+class Stage(nn.Module):
+    """What is trained: the top blocks (if any) and the head, on cached trunk outputs."""
+
+    def __init__(self, top: Top | None, head: Head) -> None:
+        super().__init__()
+        self.top = top
+        self.head = head
+
+    def forward(self, cached: torch.Tensor) -> torch.Tensor:
+        features = self.top(cached.to(torch.float32)) if self.top is not None else cached
+        return self.head(features)
+
+    def train(self, mode: bool = True) -> "Stage":
+        # Only dropout switches to training behaviour; batch-norm keeps ImageNet running statistics.
+        super().train(False)
+        self.head.dropout.train(mode)
+        return self
+
+
+@torch.no_grad()
+def logits_of(stage: Stage, inputs: np.ndarray, batch: int = 128) -> torch.Tensor:
+    stage.eval()
+    return torch.cat([stage(torch.from_numpy(inputs[i : i + batch])) for i in range(0, len(inputs), batch)])
+
+
+def train(config: Config) -> None:
+    seed_everything(config.seed, config.threads)
+    started = time.monotonic()
+    dataset = read_dataset(config.data)
+    samples = dataset.samples
+    labels = np.array([s.label_index for s in samples])
+    logger.info("%d manifest rows -> %d distinct images, %d ambiguous left out", dataset.manifest_rows, len(samples), len(dataset.ambiguous))
+
+    backbone = load_backbone()
+    head_only = config.finetune_from == TOTAL_BLOCKS
+    trunk = Trunk(backbone, config.finetune_from).eval()
+    full_trunk = Trunk(backbone, TOTAL_BLOCKS).eval()
+    pooling_top = Top(backbone, TOTAL_BLOCKS).eval()
+
+    # 1. Split: grouped on near-duplicates, stratified by class.
+    embeddings = compute_view(samples, "centre", full_trunk, pooling_top, config.cache, "pooled")
+    groups, stats = near_duplicate_groups(phashes(samples, config.cache), embeddings)
+    splits = assign_splits(samples, groups, config.seed)
+    write_manifest(config.out / SPLIT_MANIFEST, samples, groups, splits, config.data)
+    index = {name: np.array([i for i, s in enumerate(splits) if s == name]) for name in ("train", "val", "test")}
+    logger.info("groups: %s; split sizes %s", stats, {k: len(v) for k, v in index.items()})
+
+    # 2. Cached inputs of the trained stage: pooled features (head only) or trunk outputs.
+    train_samples = tuple(samples[i] for i in index["train"])
+    val_samples = tuple(samples[i] for i in index["val"])
+    views = ["centre", "flip"] + [f"aug{k}" for k in range(config.aug_views)]
+    kind = "pooled" if head_only else f"trunk{config.finetune_from}"
+    top_for_cache = pooling_top if head_only else None
+    train_inputs = [compute_view(train_samples, v, full_trunk if head_only else trunk, top_for_cache, config.cache, kind) for v in views]
+    val_inputs = compute_view(val_samples, "centre", full_trunk if head_only else trunk, top_for_cache, config.cache, kind)
+    logger.info("cached %d views of %d training images (%.0f s so far)", len(views), len(train_samples), time.monotonic() - started)
+
+    # 3. Model to train.
+    train_embeddings = torch.from_numpy(embeddings[index["train"]])
+    head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
+    top = None if head_only else Top(copy.deepcopy(backbone), config.finetune_from)
+    stage = Stage(top, head)
+    groups_params = [{"params": head.parameters(), "lr": config.lr_head}]
+    if top is not None:
+        groups_params.append({"params": top.parameters(), "lr": config.lr_top})
+    optimiser = torch.optim.AdamW(groups_params, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train_samples) / config.batch)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser,
+        max_lr=[g["lr"] for g in groups_params],
+        total_steps=config.epochs * steps_per_epoch,
+        pct_start=0.15,
+    )
+    counts = np.bincount(labels[index["train"]], minlength=len(CLASSES)).astype(np.float64)
+    weights = (counts / counts.sum()) ** -config.class_weight_power
+    weights = torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    y_train = torch.from_numpy(labels[index["train"]])
+    y_val = torch.from_numpy(labels[index["val"]])
+
+    rng = np.random.default_rng(config.seed)
+    best: tuple[float, int, dict[str, torch.Tensor], float] | None = None
+    for epoch in range(config.epochs):
+        stage.train()
+        order = rng.permutation(len(train_samples))
+        view_choice = rng.integers(0, len(views), size=len(train_samples))
+        total = 0.0
+        for start in range(0, len(order), config.batch):
+            chosen = order[start : start + config.batch]
+            batch = np.stack([train_inputs[view_choice[i]][i] for i in chosen])
+            loss = loss_fn(stage(torch.from_numpy(batch)), y_train[chosen])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += float(loss) * len(chosen)
+        val_logits = logits_of(stage, val_inputs)
+        temperature = fit_temperature(val_logits, y_val)
+        val_probs = torch.softmax(val_logits / temperature, dim=1).numpy()
+        report = evaluate(val_probs, y_val.numpy(), CLASSES)
+        logger.info(
+            "epoch %d: train loss %.3f | val NLL %.3f (T %.2f) bal.acc %.3f psoriasis AUROC %.3f ECE %.3f | %.0f s",
+            epoch + 1, total / len(order), report.nll, temperature, report.balanced_accuracy,
+            report.psoriasis_auroc, report.top_label_ece, time.monotonic() - started,
+        )  # fmt: skip
+        # Model selection on validation NLL after temperature scaling: a proper scoring rule, so it
+        # rewards the calibrated probabilities that DERM-Rep consumes, not just the argmax.
+        if best is None or report.nll < best[0]:
+            best = (report.nll, epoch + 1, copy.deepcopy(stage.state_dict()), temperature)
+
+    assert best is not None
+    best_nll, best_epoch, state, temperature = best
+    stage.load_state_dict(state)
+    logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best_epoch, best_nll, temperature)
+
+    # 4. Export the whole chain and prove onnxruntime agrees with torch.
+    exported_top = stage.top if stage.top is not None else Top(backbone, TOTAL_BLOCKS)
+    exported_trunk = trunk if not head_only else full_trunk
+    classifier = LesionClassifier(exported_trunk, exported_top, stage.head, temperature).eval()
+    onnx_path = config.out / ONNX_NAME
+    export_onnx(classifier, onnx_path)
+    parity_pixels = np.stack([view_pixels(load_masked(s), "centre", s.sha1) for s in val_samples[:16]])
+    parity = check_parity(classifier, onnx_path, parity_pixels)
+
+    training = {
+        "images_distinct": len(samples),
+        "manifest_rows": dataset.manifest_rows,
+        "ambiguous_left_out": len(dataset.ambiguous),
+        "split_manifest": SPLIT_MANIFEST,
+        "split_sizes": {k: int(len(v)) for k, v in index.items()},
+        "near_duplicate_grouping": {
+            "phash_max_hamming_bits": PHASH_BITS,
+            "embedding_min_cosine": COSINE,
+            "groups": stats.groups,
+            "largest_group": stats.largest,
+        },
+        "recipe": {
+            "finetuned_from_block": config.finetune_from,
+            "views": views,
+            "epochs": config.epochs,
+            "selected_epoch": best_epoch,
+            "batch": config.batch,
+            "lr_top": config.lr_top,
+            "lr_head": config.lr_head,
+            "weight_decay": config.weight_decay,
+            "class_weight_power": config.class_weight_power,
+            "dropout": config.dropout,
+            "seed": config.seed,
+        },
+        "validation": {"nll": round(best_nll, 4), "temperature": round(temperature, 4)},
+        "onnx_parity_max_abs_diff": parity,
+        "feature_dim": FEATURE_DIM,
+    }
+    sidecar = write_sidecar(config.out, config.version, temperature, training)
+    logger.info("wrote %s and %s in %.0f s", onnx_path, sidecar, time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
