@@ -101,5 +101,6 @@ def test_card_link_launches_review_and_plan_is_written(loop: dict, browser: Any)
     plans = [r for r in ehr.created[before:] if r["resourceType"] == "CarePlan"]
     assert len(plans) == 1 and plans[0]["subject"]["reference"] == f"Patient/{pid}"
 
+    WebDriverWait(browser, WAIT).until(ec.text_to_be_present_in_element((By.ID, "cp-result"), "acceptance was recorded"))
     feedback = open_store(loop["data_dir"]).list_feedback(SERVICE)
-    assert any(f["card"] == card["uuid"] and f["outcome"] == "accepted" for f in feedback)
+    assert any(f["card"] == card["uuid"] and f["outcome"] == "accepted" for f in feedback), (card["uuid"], feedback)

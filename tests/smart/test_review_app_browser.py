@@ -25,7 +25,7 @@ def test_launch_renders_every_panel(browser: Any, stack: Stack) -> None:
     wait_photos_loaded(browser, 3)
     cards = browser.find_elements(By.CSS_SELECTOR, "#photos .photo-card")
     assert len(cards) == 3
-    assert "Back" in cards[0].text and "Erythema" in cards[0].text
+    assert "Back" in cards[0].text and "Erythema" in cards[0].text  # same visit: recorded order
     WebDriverWait(browser, WAIT).until(lambda d: "Loading overlays" not in text(d, "#photos"))
 
     summary = text(browser, "#summary")
@@ -108,6 +108,7 @@ def test_edit_and_accept_writes_careplan(browser: Any, stack: Stack) -> None:
     if provenance:
         assert any("Practitioner/" in (a.get("who") or {}).get("reference", "") for a in provenance[0]["agent"])
 
+    WebDriverWait(browser, WAIT).until(ec.text_to_be_present_in_element((By.ID, "cp-result"), "acceptance was recorded"))
     feedback = stack.feedback.list_feedback(SERVICE_ID)
     accepted = [f for f in feedback if f["outcome"] == "accepted"]
     assert accepted and accepted[-1]["extension"]["derm3r-review"]["edited"] is True

@@ -86,8 +86,13 @@ export function carePlanPanel(record, api, client, announce) {
       result.replaceChildren(h("p", {}, `Written to the EHR: ${written.join(", ") || "done"}.`));
       announce(`Care plan written to the EHR as ${edited.status}.`);
       form.querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = true; });
-      await api.feedback(record.id, { outcome: "accepted", section: "careplan", edited: wasEdited, written, comment: note.value.trim() })
-        .catch((err) => result.append(h("p", { class: "muted" }, `(Feedback not recorded: ${err.message})`)));
+      try {
+        await api.feedback(record.id, { outcome: "accepted", section: "careplan", edited: wasEdited, written, comment: note.value.trim() });
+        result.append(h("p", { class: "muted", id: "cp-feedback" }, "Your acceptance was recorded with the assessment."));
+      } catch (err) {
+        // The plan is in the EHR either way; only the service's feedback record is missing.
+        result.append(h("p", { class: "muted", id: "cp-feedback" }, `(Acceptance not recorded with the assessment: ${err.message})`));
+      }
     } catch (err) {
       submit.disabled = false;
       result.className = "error";

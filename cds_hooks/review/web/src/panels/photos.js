@@ -13,7 +13,12 @@ const OVERLAYS = {
 export function photosPanel(record, api) {
   const readings = new Map(((record.assessment.representation || {}).photos || []).map((r) => [r.photo_ref, r]));
   const grid = h("div", { class: "photo-grid" });
-  for (const photo of record.photos) {
+  // Photos the model read (this visit) first, then the rest by visit day, newest first; within a
+  // day, in the order the record lists them.
+  const taken = (p) => (p.taken ? Date.parse(p.taken.slice(0, 10)) : 0);
+  const ordered = [...record.photos].sort((a, b) =>
+    (readings.has(b.ref) - readings.has(a.ref)) || (taken(b) - taken(a)) || (a.index - b.index));
+  for (const photo of ordered) {
     grid.append(photoCard(record, photo, readings.get(photo.ref), api));
   }
   return panel("photos", "Photographs and measurements", {
@@ -71,7 +76,7 @@ function photoCard(record, photo, reading, api) {
   return h("article", { class: "photo-card", "aria-labelledby": titleId },
     h("h3", { id: titleId }, `${photo.index + 1}. ${site}`, h("span", { class: "muted photo-meta" }, `${humanise(photo.region)}, ${shortDate(photo.taken)}`)),
     stack, controls, overlayStatus,
-    reading ? readingDetails(reading) : h("p", { class: "muted" }, "Not read by the image model."),
+    reading ? readingDetails(reading) : h("p", { class: "muted" }, "Not scored in this assessment (earlier visit or not selected by the model)."),
   );
 }
 
