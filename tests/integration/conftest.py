@@ -447,6 +447,6 @@ def cds_strict(
 ) -> Iterator[CdsService]:
     """The service with production-like time limits, for the failure-mode tests (slow servers)."""
     with _running_service(
-        fhir_server, pipeline, signer, tmp_path_factory.mktemp("cds-strict"), fhir_timeout=2.5, deadline=5.0
+        fhir_server, pipeline, signer, tmp_path_factory.mktemp("cds-strict"), fhir_timeout=3.0, deadline=6.0
     ) as service:
         yield service

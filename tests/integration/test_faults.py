@@ -18,7 +18,14 @@ from .conftest import PATIENT_VIEW, CdsService, FhirServer, Seeded
 
 SLACK_SECONDS = 3.0
 FOREVER = -1  # fault count: until the test ends
-SLOW_MS = 12_000  # far beyond the strict service's per-call timeout and request deadline
+SLOW_MS = 15_000  # far beyond the strict service's per-call timeout and request deadline
+
+
+def _service(request: pytest.FixtureRequest, fault: dict[str, Any]) -> CdsService:
+    """The strict (production-like timings) service for slow-server faults, where the deadline is
+    what is tested; the generous one otherwise, so that a busy machine cannot fail a test by
+    making a healthy call slow."""
+    return request.getfixturevalue("cds_strict" if fault.get("delay_ms") else "cds")
 
 
 def _call(cds: CdsService, patient: Seeded, **body: Any) -> tuple[Any, float]:
@@ -53,9 +60,11 @@ PATIENT_READ = r"^GET /fhir/Patient/"
         pytest.param({"drop": True}, id="connection-dropped"),
     ],
 )
-def test_patient_unavailable_is_412(cds_strict: CdsService, fhir: FhirServer, seeded: dict[str, Seeded], fault: dict[str, Any]) -> None:
+def test_patient_unavailable_is_412(
+    request: pytest.FixtureRequest, fhir: FhirServer, seeded: dict[str, Seeded], fault: dict[str, Any]
+) -> None:
     fhir.fault(match=PATIENT_READ, count=FOREVER, **fault)
-    response, _ = _call(cds_strict, seeded["moderate_inline"])
+    response, _ = _call(_service(request, fault), seeded["moderate_inline"])
     assert response.status_code == 412, response.text[:500]
     outcome = response.json()
     assert outcome["resourceType"] == "OperationOutcome"
@@ -82,40 +91,40 @@ def test_everything_slow_is_412_within_the_deadline(cds_strict: CdsService, fhir
     ],
 )
 def test_optional_data_unavailable_gives_a_data_quality_card(
-    cds_strict: CdsService, fhir: FhirServer, seeded: dict[str, Seeded], match: str, fault: dict[str, Any], label: str
+    request: pytest.FixtureRequest, fhir: FhirServer, seeded: dict[str, Seeded], match: str, fault: dict[str, Any], label: str
 ) -> None:
     patient = seeded["moderate_inline"]
     fhir.fault(match=match, count=FOREVER, **fault)
-    response, _ = _call(cds_strict, patient)
+    response, _ = _call(_service(request, fault), patient)
     detail = _data_quality_text(response)
     assert label in detail
     assert "could not be retrieved" in detail
 
 
-def test_failed_photo_download_is_reported_and_the_rest_is_used(cds_strict: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
+def test_failed_photo_download_is_reported_and_the_rest_is_used(cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     patient = seeded["severe_binary"]
     broken = patient.resources("Binary")[0]["id"]
     fhir.fault(match=rf"^GET /fhir/Binary/{broken}", count=FOREVER, status=500)
-    response, _ = _call(cds_strict, patient)
+    response, _ = _call(cds, patient)
     _data_quality_text(response)
-    case = cds_strict.pipeline.last_case(patient.patient_id)
+    case = cds.pipeline.last_case(patient.patient_id)
     assert len(case.photos) == len(patient.resources("Media")) - 1
     assert case.latest(FindingKey.PASI) is not None
 
 
-def test_garbage_photo_bytes_are_reported_not_crashed_on(cds_strict: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
+def test_garbage_photo_bytes_are_reported_not_crashed_on(cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     patient = seeded["severe_binary"]
     fhir.fault(match=r"^GET /fhir/Binary/", count=FOREVER, garbage=True)
-    response, _ = _call(cds_strict, patient)
+    response, _ = _call(cds, patient)
     assert response.status_code == 200
     assert response.json()["cards"]
 
 
-def test_a_transient_error_does_not_stick(cds_strict: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
+def test_a_transient_error_does_not_stick(cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     """One failed call must not poison the next (no cached failure, no leaked connection)."""
     patient = seeded["moderate_inline"]
     fhir.fault(match=PATIENT_READ, count=1, status=500)
-    first, _ = _call(cds_strict, patient)
-    second, _ = _call(cds_strict, patient)
+    first, _ = _call(cds, patient)
+    second, _ = _call(cds, patient)
     assert first.status_code == 412
     assert second.status_code == 200
