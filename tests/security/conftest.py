@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from security_support import ISSUER, Canary, EdgeOnlyPipeline, Signer, build_app
+from security_support import ISSUER, Canary, EdgeOnlyPipeline, Signer, build_app, security_pipeline
 
 
 @pytest.fixture(scope="session")
@@ -29,13 +29,14 @@ def trust_file(tmp_path_factory: pytest.TempPathFactory, signer: Signer) -> Path
 
 @pytest.fixture(scope="session")
 def pipeline() -> Any:
-    """The real pipeline, built once per test session (as once per worker process in production)."""
+    """The pipeline, built once per test session (as once per worker process in production): the
+    shipped one, or the real agents around a fixed classifier while the model file is absent."""
     try:
-        from inference.pipeline import build_pipeline
-
-        return build_pipeline()
-    except (ImportError, FileNotFoundError) as exc:  # agents or the shipped model not in the tree yet
+        built, description = security_pipeline()
+    except ImportError as exc:  # an agent module not in the tree yet
         pytest.skip(f"inference pipeline not available yet: {exc}")
+    print(f"security tests use: {description}")
+    return built
 
 
 AppFactory = Callable[..., Any]

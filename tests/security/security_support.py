@@ -64,6 +64,44 @@ def build_app(data_dir: Path, trust_file: Path, pipeline: Any, *, client_factory
     return app
 
 
+class FixedClassifier:
+    """The lesion model's interface with fixed probabilities, using the runtime's own `prepare`
+    (so photos still go through the real resize path). Used only while the shipped ONNX model is
+    absent: everything a hostile photo can reach (decoding, quality gate, attributes, masks,
+    representation, reasoning) is the real code; only the forward pass is fixed."""
+
+    classes = ("psoriasis", "eczema", "other")
+    display_names = {"psoriasis": "Psoriasis", "eczema": "Eczema", "other": "Other"}
+    version = "security-tests-fixed-classifier"
+    input_size = 64
+
+    def prepare(self, image: Any) -> Any:
+        from inference.lesion_model import prepare_image
+
+        return prepare_image(image, self.input_size)
+
+    def predict(self, batch: Any) -> Any:
+        import numpy as np
+
+        return np.tile(np.array([0.7, 0.2, 0.1], dtype=np.float32), (batch.shape[0], 1))
+
+
+def security_pipeline() -> tuple[Any, str]:
+    """(pipeline, description): the shipped pipeline, or the real agents around FixedClassifier
+    while the model file is not in the tree. Raises ImportError if the agents themselves are missing."""
+    from inference.pipeline import Pipeline, build_pipeline
+
+    try:
+        return build_pipeline(), "shipped pipeline"
+    except FileNotFoundError:
+        from inference.reason import DermReason
+        from inference.rec import DermRec
+        from inference.rep import DermRep
+
+        pipeline = Pipeline(rec=DermRec(FixedClassifier()), rep=DermRep(), reason=DermReason.load())
+        return pipeline, "real agents, fixed classifier (lesion model not shipped yet)"
+
+
 class EdgeOnlyPipeline:
     """Stands in for the pipeline where a test's requests must be refused before any inference."""
 

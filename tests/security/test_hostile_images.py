@@ -178,6 +178,7 @@ HOSTILE: list[tuple[str, Callable[[], bytes], str]] = [
     ("png labelled jpeg", png_labelled_jpeg, "image/jpeg"),
     ("jpeg with 60 KB EXIF, bad orientation", jpeg_huge_exif, "image/jpeg"),
     ("1x1 jpeg", one_pixel, "image/jpeg"),
+    ("1x50 jpeg strip", lambda: _jpeg(1, 50), "image/jpeg"),
     ("cmyk jpeg", cmyk_jpeg, "image/jpeg"),
     ("16-bit png", png_16bit, "image/png"),
     ("24 MP progressive jpeg", jpeg_progressive_large, "image/jpeg"),
@@ -218,7 +219,24 @@ def client(module_app: Any) -> Any:
     return module_app.test_client()
 
 
-@pytest.mark.parametrize(("case", "generate", "content_type"), HOSTILE, ids=[h[0] for h in HOSTILE])
+# Found by this suite: an image under 3 px on a side gives a NaN sharpness (variance of an empty
+# Laplacian in inference/quality.py); the NaN reaches the review store, whose strict json.dumps
+# raises, and the hook answers 500. Owners: inference/quality.py (no NaN metrics) and
+# cds_hooks/review/store.py (never let one bad float fail the hook). Kept visible until fixed.
+KNOWN_BUGS = {
+    "1x1 jpeg": "NaN sharpness for images < 3 px -> review store json.dumps ValueError -> 500",
+    "1x50 jpeg strip": "NaN sharpness for images < 3 px -> review store json.dumps ValueError -> 500",
+}
+
+
+def _params() -> list[Any]:
+    return [
+        pytest.param(*h, id=h[0], marks=[pytest.mark.xfail(reason=KNOWN_BUGS[h[0]], strict=False)] if h[0] in KNOWN_BUGS else [])
+        for h in HOSTILE
+    ]
+
+
+@pytest.mark.parametrize(("case", "generate", "content_type"), _params())
 def test_hostile_image_through_full_hook(client: Any, signer: Signer, case: str, generate: Callable[[], bytes], content_type: str) -> None:
     body = _request_with_photos([(generate(), content_type)])
     rss_before = _max_rss_mb()

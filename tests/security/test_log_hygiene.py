@@ -61,6 +61,17 @@ def _assert_clean(caplog: pytest.LogCaptureFixture, secrets: list[str]) -> None:
     assert not leaked, f"secrets found in logs: {leaked}"
 
 
+def _feedback_for(card: dict) -> dict:
+    """Accept the first suggestion of a card that has one, otherwise override it with a comment."""
+    item: dict[str, Any] = {"card": card["uuid"], "outcomeTimestamp": "2026-11-27T10:00:00Z"}
+    suggestions = [s["uuid"] for s in card.get("suggestions", []) if "uuid" in s]
+    if suggestions:
+        item.update(outcome="accepted", acceptedSuggestions=[{"id": suggestions[0]}])
+    else:
+        item.update(outcome="overridden", overrideReason={"userComment": "not relevant today"})
+    return item
+
+
 def test_full_request_logs_nothing_sensitive(make_app: Any, signer: Signer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     app = make_app()
@@ -74,7 +85,7 @@ def test_full_request_logs_nothing_sensitive(make_app: Any, signer: Signer, capl
     assert client.post(URL, json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 401
     cards = response.get_json()["cards"]
     feedback_url = f"{URL}/feedback"
-    items = [{"card": c["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z"} for c in cards if "uuid" in c]
+    items = [_feedback_for(card) for card in cards if "uuid" in card]
     if items:
         fb = client.post(feedback_url, json={"feedback": items}, headers=signer.header(BASE_URL + feedback_url))
         assert fb.status_code == 200, fb.data[:300]
