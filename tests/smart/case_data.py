@@ -48,15 +48,33 @@ def synth_photo(seed: int, plaques: int = 4, size: tuple[int, int] = (640, 480))
     return out.getvalue()
 
 
+# (erythema, scale, thickness, area fraction, colour class) per photo: moderate plaque psoriasis.
+PHOTO_LEVELS = ((2.8, 2.4, 2.0, 0.22, "bright_red"), (2.5, 2.6, 1.8, 0.15, "bright_red"),
+                (3.0, 2.2, 2.1, 0.18, "dark_red_purple"))
+
+
+def lesion_photo(index: int) -> bytes:
+    """The team's procedural plaque renderer (`inference.synth`, known ground truth) when present,
+    else the simple drawing above."""
+    try:
+        from inference import synth
+    except ImportError:
+        return synth_photo(index + 1)
+    e, d, t, area, colour = PHOTO_LEVELS[index]
+    spec = synth.PlaqueSpec(skin_tone=3, erythema=e, scale=d, thickness=t, area_fraction=area, colour_class=colour,
+                            seed=100 + index)
+    return synth.render_jpeg(spec, quality=88)[0]
+
+
 def build_case() -> Case:
     photos = tuple(
-        Photo(ref=ref, data=synth_photo(i + 1), content_type="image/jpeg", region=region, body_site=site,
+        Photo(ref=ref, data=lesion_photo(i), content_type="image/jpeg", region=region, body_site=site,
               taken=AS_OF - timedelta(minutes=10 - i))
         for i, (ref, region, site) in enumerate(PHOTO_SITES)
     )
     visits = [AS_OF - timedelta(days=d) for d in (180, 120, 60, 0)]
     findings: list[Finding] = []
-    for i, (when, pasi, bsa, dlqi) in enumerate(zip(visits, (16.8, 12.1, 9.4, 11.2), (14, 10, 7, 8), (13, 10, 8, 9))):
+    for i, (when, pasi, bsa, dlqi) in enumerate(zip(visits, (16.8, 12.1, 7.4, 8.6), (14, 10, 6, 7), (13, 10, 7, 8))):
         findings += [
             Finding(FindingKey.PASI, pasi, f"Observation/pasi-{i}", effective=when),
             Finding(FindingKey.BSA_PERCENT, float(bsa), f"Observation/bsa-{i}", unit="%", effective=when),
@@ -112,10 +130,10 @@ def hand_built_assessment(case: Case) -> Assessment:
         probabilities={"psoriasis": 0.81, "eczema": 0.10, "tinea": 0.05, "other": 0.04},
         regions=regions,
         pasi=PasiEstimate(10.5, 8.1, 13.2, (BodyRegion.TRUNK, BodyRegion.UPPER_LIMBS, BodyRegion.LOWER_LIMBS),
-                          clinician_value=11.2, clinician_ref="Observation/pasi-3", discrepancy=-0.7,
+                          clinician_value=8.6, clinician_ref="Observation/pasi-3", discrepancy=1.9,
                           evidence=(Evidence("Head not photographed: head contribution assumed 0", rule="pasi.missing_region"),)),
-        trend=Trend("worsening", 9.4, AS_OF - timedelta(days=60), 11.2, 19.1,
-                    (Evidence("PASI 9.4 -> 11.2 since last visit", source_ref="Observation/pasi-3"),)),
+        trend=Trend("worsening", 7.4, AS_OF - timedelta(days=60), 8.6, 16.2,
+                    (Evidence("PASI 7.4 -> 8.6 since last visit", source_ref="Observation/pasi-3"),)),
         tcm_descriptors={"bright_red": 0.7, "thick_scale": 0.6, "new_spreading": 0.5, "dark_red_purple": 0.3},
         descriptor_evidence={"bright_red": (Evidence("Two of three photos bright red", source_ref="Media/photo-trunk"),)},
         photos=tuple(readings),
@@ -152,8 +170,8 @@ def hand_built_assessment(case: Case) -> Assessment:
                              "China Academy of Chinese Medical Sciences psoriasis guideline, 2011")
     return Assessment(
         patient_ref=case.patient.ref, as_of=case.as_of,
-        severity=Severity("moderate", (Evidence("PASI 11.2 (clinician) > 10", source_ref="Observation/pasi-3", rule="severity.pasi"),
-                                       Evidence("BSA 8% in 3-10%", source_ref="Observation/bsa-3", rule="severity.bsa")), True),
+        severity=Severity("moderate", (Evidence("PASI 8.6 (clinician) in 5-10", source_ref="Observation/pasi-3", rule="severity.pasi"),
+                                       Evidence("BSA 7% in 3-10%", source_ref="Observation/bsa-3", rule="severity.bsa")), True),
         treatment=treatment, tcm=tcm,
         screenings=(
             Screening("psoriatic_arthritis", "Psoriatic arthritis (PEST)", False, "PEST 1/5: repeat yearly",
@@ -163,7 +181,7 @@ def hand_built_assessment(case: Case) -> Assessment:
         ),
         follow_up=FollowUp(12, ("PASI 75 at 16 weeks", "BSA <= 3% at 3 months"), ()),
         representation=rep, issues=(), knowledge_version="kb-test", model_version="lesion-model 0.1.0",
-        summary="Moderate plaque psoriasis (PASI 11.2, worsening): consider phototherapy",
+        summary="Moderate plaque psoriasis (PASI 8.6, worsening): consider phototherapy",
     )
 
 

@@ -16,10 +16,10 @@ from cds_hooks.settings import Settings
 from cds_hooks.storage import SqliteStore, open_store
 from inference.case import Case
 from inference.results import Assessment
-from tests.smart.browser import start_chromium, stop_chromium
-from tests.smart.case_data import PATIENT_ID, build_assessment, build_case, draft_resources
-from tests.smart.ehr import TestEhr, load_case
-from tests.smart.servers import ServerThread
+from .browser import start_chromium, stop_chromium
+from .case_data import PATIENT_ID, build_assessment, build_case, draft_resources
+from .ehr import TestEhr, load_case
+from .servers import ServerThread
 
 SERVICE_ID = "derm3r-psoriasis"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.smart.browser import INSTALL_HINT
-from tests.smart.conftest import Stack
+from .browser import INSTALL_HINT
+from .conftest import Stack
 
 try:
     from selenium.webdriver.common.by import By

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.smart.ehr import TestEhr
+from .ehr import TestEhr
 
 APP = "http://127.0.0.1:9/app/index.html"
 SCOPE = "launch openid fhirUser patient/Patient.r patient/CarePlan.c"

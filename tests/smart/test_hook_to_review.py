@@ -19,11 +19,11 @@ from cds_hooks.settings import Settings
 from cds_hooks.storage import open_store
 from inference.case import Case
 from inference.results import Assessment
-from tests.smart.case_data import build_assessment
-from tests.smart.ehr import TestEhr
-from tests.smart.servers import ServerThread
-from tests.smart.browser import screenshot
-from tests.smart.pages import WAIT, By, WebDriverWait, app_state, ec, wait_photos_loaded
+from .case_data import build_assessment
+from .ehr import TestEhr
+from .servers import ServerThread
+from .browser import screenshot
+from .pages import WAIT, By, WebDriverWait, app_state, ec, wait_photos_loaded
 
 SERVICE = "derm3r-patient-view"
 

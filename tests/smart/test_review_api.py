@@ -12,7 +12,7 @@ from flask import Flask
 from cds_hooks.review import ReviewStore, review_blueprint
 from cds_hooks.review.access import TokenVerifier
 from cds_hooks.settings import Settings
-from tests.smart.case_data import build_case, draft_resources, hand_built_assessment
+from .case_data import build_case, draft_resources, hand_built_assessment
 
 FHIR = "https://ehr.example.org/fhir"
 GOOD = "good-token"
@@ -68,7 +68,7 @@ def test_record_id_is_opaque_and_record_round_trips(setup) -> None:
     record = store.get(context_id)
     assert record is not None and record["patient"] == "Patient/pso-moderate-1"
     assert [p["ref"] for p in record["photos"]] == ["Media/photo-trunk", "Media/photo-arm", "Media/photo-leg"]
-    assert [p["value"] for p in record["history"]["pasi"]] == [16.8, 12.1, 9.4, 11.2]
+    assert [p["value"] for p in record["history"]["pasi"]] == [16.8, 12.1, 7.4, 8.6]
     assert store.photo(context_id, 0).data.startswith(b"\xff\xd8")
 
 

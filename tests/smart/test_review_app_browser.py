@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.smart.browser import requested_urls, screenshot, set_viewport
-from tests.smart.conftest import SERVICE_ID, Stack
-from tests.smart.pages import WAIT, By, Keys, WebDriverWait, app_state, ec, open_app, text, wait_photos_loaded
+from .browser import requested_urls, screenshot, set_viewport
+from .conftest import SERVICE_ID, Stack
+from .pages import WAIT, By, Keys, WebDriverWait, app_state, ec, open_app, text, wait_photos_loaded
 
 
 def test_launch_renders_every_panel(browser: Any, stack: Stack) -> None:
