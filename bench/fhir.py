@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from bench.patients import FhirPatient
+
 from tests.integration.conftest import FHIR_JSON, FHIR_SERVER_DIR, INSTALL_COMMAND, FhirServer, _read_first_line, _stop
 
 STARTUP_S = 30.0
@@ -50,6 +52,18 @@ def running(log_dir: Path) -> Iterator[FhirServer]:
         yield server
     finally:
         _stop(process)
+
+
+def seed(server: FhirServer, patient: FhirPatient) -> None:
+    """Load a patient: its resources by transaction, then each photo as raw Binary content."""
+    server.transaction(patient.transaction)
+    for binary_id, data in patient.binaries.items():
+        response = server.session.put(
+            f"{server.base}/Binary/{binary_id}", data=data,
+            headers={"Content-Type": "image/jpeg", "X-Security-Context": f"Patient/{patient.patient_id}"}, timeout=60,
+        )
+        if response.status_code not in (200, 201):
+            raise FhirServerUnavailable(f"the test FHIR server refused Binary/{binary_id}: HTTP {response.status_code}")
 
 
 def _wait_ready(base: str, deadline: float) -> None:

@@ -62,10 +62,28 @@ def _with_photos(mode: str, photos: list[bytes], seed: int) -> dict[str, Any]:
     return bundle
 
 
-def fhir_transaction(photos: list[bytes], seed: int) -> tuple[str, dict[str, Any]]:
-    """(patient id, transaction bundle with the photos as Binary resources) for the FHIR server."""
+@dataclass(frozen=True)
+class FhirPatient:
+    """A patient for the FHIR server: the transaction without its Binary entries, and the photos to
+    upload as raw Binary content. Medplum refuses base64Binary elements over 1 MB in JSON, so a
+    real-size photo has to travel as raw bytes (`PUT Binary/<id>` with an image content type)."""
+
+    patient_id: str
+    transaction: dict[str, Any]
+    binaries: dict[str, bytes]  # Binary id -> JPEG bytes
+
+
+def fhir_patient(photos: list[bytes], seed: int) -> FhirPatient:
     bundle = _with_photos("binary", photos, seed)
-    return synthetic.patient_id(bundle), bundle
+    binaries = {}
+    entries = []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Binary":
+            binaries[resource["id"]] = base64.b64decode(resource["data"])
+        else:
+            entries.append(entry)
+    return FhirPatient(synthetic.patient_id(bundle), {**bundle, "entry": entries}, binaries)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Any
 
 from bench import photos as photo_lib
 from bench.load import CellResult, hook_headers, run_cell
-from bench.patients import SERVICE_ID, PrefetchRequest, fhir_request_body, fhir_transaction, prefetch_request
+from bench.patients import SERVICE_ID, PrefetchRequest, fhir_patient, fhir_request_body, prefetch_request
 from bench.report import (
     TARGET_COLD_START_S,
     TARGET_OVERHEAD_P50,
@@ -87,7 +87,7 @@ class Plan:
             quick=False, photo_counts=(1, 3, 8), concurrencies=(1, 4, 16),
             nofetch_cells=tuple((n, c) for n in (1, 3, 8) for c in (1, 4, 16)),
             cell_budget_s=9.0, cell_max_requests=300, floor_batches=(1, 3, 8), floor_threads=(1, 2),
-            repeats=30, measure_budget_s=6.0, profile_hooks=8, cold_starts=3, compare_workers=True, torch_repeats=10,
+            repeats=30, measure_budget_s=6.0, profile_hooks=8, cold_starts=3, compare_workers=True, torch_repeats=8,
             baseline_counts=(1, 3, 8),
         )
 
@@ -248,8 +248,10 @@ def section_baseline(run: Run, sets: dict[int, list[bytes]], ours: dict[int, dic
         listing[str(count)] = paths
     spec = run.workdir / "baseline-sets.json"
     spec.write_text(json.dumps(listing))
+    # Per measurement budget: 6 measurements (model + recognition x 3 sets) must fit in ~60 s even
+    # when eager torch is slow on a busy machine.
     cmd = [str(python), str(REPO / "bench" / "baseline_torch.py"), "--photos-json", str(spec),
-           "--repeats", str(run.plan.torch_repeats), "--budget", str(run.plan.measure_budget_s * 2)]
+           "--repeats", str(run.plan.torch_repeats), "--budget", str(run.plan.measure_budget_s)]
     try:
         # torch keeps its default thread count (one per core): that is what a typical team ships.
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=240 if not run.plan.quick else 40, check=False)
@@ -326,9 +328,9 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
             fhir_ctx = fhir.running(run.workdir / "fhir")
             fhir_server = fhir_ctx.__enter__()
             for n in sorted({n for n, _ in plan.nofetch_cells}):
-                pid, bundle = fhir_transaction(sets[n], seed=300 + n)
-                fhir_server.transaction(bundle)
-                patients_on_fhir[n] = pid
+                patient = fhir_patient(sets[n], seed=300 + n)
+                fhir.seed(fhir_server, patient)
+                patients_on_fhir[n] = patient.patient_id
         except fhir.FhirServerUnavailable as exc:
             run.skipped.append(f"no-prefetch rows: {exc}")
             fhir_ctx = None
@@ -434,6 +436,8 @@ def evaluate_targets(run: Run) -> list[Target]:
     targets: list[Target] = []
 
     p3 = prefetch.get((3, 1))
+    if p3 is not None and (p3.get("p95_ms") is None or p3.get("p50_ms") is None):
+        p3 = None  # no hook of that cell was answered 200: nothing to judge (the row shows the statuses)
     targets.append(Target("hook p95, 3 photos, c=1", f"<= {TARGET_P95_3_PHOTOS_C1_MS:.0f} ms",
                           f"{p3['p95_ms']} ms" if p3 else "not measured",
                           None if not p3 else p3["p95_ms"] <= TARGET_P95_3_PHOTOS_C1_MS,
@@ -447,7 +451,7 @@ def evaluate_targets(run: Run) -> list[Target]:
                               "" if ratio <= TARGET_OVERHEAD_P50 else "decode, quality gate, lesion attributes, case building and write-back are outside the floor"))
     else:
         targets.append(Target("hook p50 / model-alone p50, 3 photos, c=1", f"<= {TARGET_OVERHEAD_P50}x", "not measured", None))
-    best = max((cell["throughput_hps"] or 0.0 for (n, _c), cell in prefetch.items() if n == 3), default=None)
+    best = max((cell.get("throughput_hps") or 0.0 for (n, _c), cell in prefetch.items() if n == 3), default=None)
     targets.append(Target("sustained throughput, 3 photos", f">= {TARGET_THROUGHPUT_3_PHOTOS_HPS:.0f} hooks/s",
                           f"{best} hooks/s (best concurrency)" if best is not None else "not measured",
                           None if best is None else best >= TARGET_THROUGHPUT_3_PHOTOS_HPS,

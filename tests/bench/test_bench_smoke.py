@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench import photos, run
 from bench.load import CellResult
-from bench.patients import fhir_transaction, prefetch_request
+from bench.patients import fhir_patient, prefetch_request
 from bench.report import Row, Target, render_table
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,14 +49,15 @@ def test_prefetch_body_is_a_hook_request_with_every_photo() -> None:
     assert all(m["content"]["size"] == len(base64.b64decode(m["content"]["data"])) - 22 for m in media)
 
 
-def test_fhir_transaction_carries_the_photos_as_binaries() -> None:
+def test_fhir_patient_sends_photos_as_raw_binaries_the_media_point_to() -> None:
     jpegs = [_tiny_jpeg(i) for i in range(3)]
-    patient_id, bundle = fhir_transaction(jpegs, seed=9)
-    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert kinds.count("Media") == 3 and kinds.count("Binary") == 3
-    binaries = sorted(base64.b64decode(e["resource"]["data"]) for e in bundle["entry"] if e["resource"]["resourceType"] == "Binary")
-    assert binaries == sorted(jpegs)
-    assert any(e["resource"]["resourceType"] == "Patient" and e["resource"]["id"] == patient_id for e in bundle["entry"])
+    patient = fhir_patient(jpegs, seed=9)
+    resources = [e["resource"] for e in patient.transaction["entry"]]
+    assert not [r for r in resources if r["resourceType"] == "Binary"]
+    urls = sorted(r["content"]["url"] for r in resources if r["resourceType"] == "Media")
+    assert urls == sorted(f"Binary/{i}" for i in patient.binaries)
+    assert sorted(patient.binaries.values()) == sorted(jpegs)
+    assert any(r["resourceType"] == "Patient" and r["id"] == patient.patient_id for r in resources)
 
 
 def test_cell_summary_and_table_are_well_formed() -> None:
