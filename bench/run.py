@@ -19,6 +19,7 @@ See bench/README.md for what each row means and the latest table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -202,8 +203,11 @@ def section_inprocess(run: Run, sets: dict[int, list[bytes]]) -> None:
                             "DermRec.read behind rec_cache, photos seen before", photos=count, n=hit["n"], p50_ms=hit["p50_ms"],
                             p95_ms=hit["p95_ms"], note="inference/rec_cache.py; " + rec_cache_status()))
 
-    with run.section("torch baseline"):
-        section_baseline(run, {n: sets[n] for n in plan.baseline_counts if n in sets}, recognition)
+    if plan.baseline_counts:
+        with run.section("torch baseline"):
+            section_baseline(run, {n: sets[n] for n in plan.baseline_counts if n in sets}, recognition)
+    else:
+        run.rows.append(Row("recognition: PyTorch eager baseline (full decode) vs ours", "skipped", note="--no-baseline"))
 
     if sets:
         count = 3 if 3 in sets else min(sets)
@@ -477,6 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--auth", choices=("on", "off"), default="on", help="JWT auth of the service under test (default on)")
     parser.add_argument("--sections", default="inprocess,http",
                         help="comma-separated subset of: inprocess, http (default both)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the PyTorch eager baseline (torch venv)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON result (default bench/results)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (gunicorn and FHIR logs)")
     args = parser.parse_args(argv)
@@ -488,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = Plan.quick_run() if args.quick else Plan.full_run()
     workdir = Path(tempfile.mkdtemp(prefix="derm3r-bench-"))
+    if args.no_baseline:
+        plan = dataclasses.replace(plan, baseline_counts=())
     run = Run(plan=plan, model_dir=args.model_dir, workdir=workdir, auth=args.auth == "on")
     host = machine()
     run.data.update({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": plan.quick,
