@@ -120,8 +120,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 120) -> req
     while time.monotonic() < deadline:
         assert proc.poll() is None, "server exited"
         try:
-            return requests.get(url, timeout=2)
-        except requests.ConnectionError:
+            # gunicorn accepts at once but answers only after a worker has built the app (model load).
+            return requests.get(url, timeout=(2, 30))
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.3)
     raise AssertionError("server did not come up")
 
