@@ -133,6 +133,8 @@ def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | Non
     from cds_hooks.app import create_app
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The dev server's per-request lines would interleave with the printed cards.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="derm3r-demo-") as tmp:
         workdir = Path(tmp)
         issuer = DemoIssuer()
