@@ -322,18 +322,31 @@ def data_quality_issues(inputs: CardInputs) -> list[DataIssue]:
     return list(seen.values())
 
 
+def _issue_lines(issues: list[DataIssue]) -> list[str]:
+    """One line per distinct message, naming every record it applies to (a message repeated for
+    nine photographs is one line, not nine)."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for issue in issues:
+        refs = grouped.setdefault((issue.code, issue.message), [])
+        if issue.source_ref and issue.source_ref not in refs:
+            refs.append(issue.source_ref)
+    lines = []
+    for (_, message), refs in grouped.items():
+        lines.append(escape(message) + (f" ({escape(', '.join(refs))})" if refs else ""))
+    return lines
+
+
 def data_quality_card(inputs: CardInputs) -> Card | None:
     issues = data_quality_issues(inputs)
     unusable = _unusable_photos(inputs.assessment)
     if not issues and not unusable:
         return None
-    lines = [escape(i.message) + (f" ({escape(i.source_ref)})" if i.source_ref else "") for i in issues]
     photo_lines = [
         f"{escape(r.photo_ref)}: " + escape("; ".join(r.quality.reasons) or "failed the quality gate") for r in unusable
     ]
     parts = []
-    if lines:
-        parts.append(section("Missing or unusable data", bullets(lines)))
+    if issues:
+        parts.append(section("Missing or unusable data", bullets(_issue_lines(issues))))
     if photo_lines:
         parts.append(section("Photographs not used", bullets(photo_lines)))
     parts.append("The assessment above used only the data that passed these checks.")
@@ -341,7 +354,8 @@ def data_quality_card(inputs: CardInputs) -> Card | None:
     if unusable:
         counts.append(f"{len(unusable)} photo{'s' if len(unusable) != 1 else ''} unusable")
     if issues:
-        counts.append(f"{len(issues)} data issue{'s' if len(issues) != 1 else ''}")
+        distinct = len({(i.code, i.message) for i in issues})
+        counts.append(f"{distinct} data issue{'s' if distinct != 1 else ''}")
     return Card(
         uuid=inputs.new_uuid(),
         summary=truncate_summary("Input data quality: " + ", ".join(counts)),

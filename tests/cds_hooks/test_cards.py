@@ -207,6 +207,15 @@ def test_no_optional_cards_when_nothing_is_due_or_wrong() -> None:
     assert [c.source.topic.code for c in cards] == ["psoriasis-assessment"]
 
 
+def test_repeated_issue_messages_are_grouped() -> None:
+    issues = tuple(DataIssue("uncertain", "Classification uncertain", f"Media/m{i}") for i in range(3))
+    case = case_with(photos=0, issues=issues)
+    quality = build_cards(inputs(case=case))[-1]
+    assert quality.detail is not None and quality.detail.count("Classification uncertain") == 1
+    assert "Media/m0, Media/m1, Media/m2" in quality.detail
+    assert quality.summary == "Input data quality: 1 data issue"
+
+
 def test_data_issues_are_deduplicated_across_layers() -> None:
     issue = DataIssue("no_pasi", "No PASI recorded", "Patient/p1")
     case = case_with(photos=0, issues=(issue,))
