@@ -16,7 +16,7 @@ export function summaryPanel(record) {
       h("dt", {}, "Follow-up"),
       h("dd", {}, a.follow_up ? `In ${a.follow_up.interval_weeks} weeks; targets: ${a.follow_up.targets.join("; ") || "none"}` : "Not set"),
       h("dt", {}, "Assessed"),
-      h("dd", {}, `${shortDate(a.as_of)} (knowledge ${a.knowledge_version}, model ${a.model_version})`),
+      h("dd", {}, `${shortDate(a.as_of)} (model and knowledge versions at the foot of the page)`),
     ),
     h("h3", {}, "Why this severity"),
     evidenceList(a.severity.basis),
