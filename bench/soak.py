@@ -443,9 +443,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop.set()
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+            # SIGTERM to the master only: it stops its workers gracefully. The process group (our
+            # own gunicorn, started in its own session) is killed only if that does not finish.
+            proc.send_signal(signal.SIGTERM)
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
