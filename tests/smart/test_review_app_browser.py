@@ -61,6 +61,9 @@ def test_launch_renders_every_panel(browser: Any, stack: Stack) -> None:
     set_viewport(browser, 820, 1180)
     browser.execute_script("window.scrollTo(0, 0)")
     screenshot(browser, "review-tablet-820x1180-top")
+    for panel in ("pasi", "careplan"):
+        browser.execute_script("document.getElementById(arguments[0]).scrollIntoView({block: 'start'})", panel)
+        screenshot(browser, f"review-tablet-820x1180-{panel}")
     screenshot(browser, "review-tablet-820x1180-full", full_page=True)
     # Nothing wider than the tablet viewport (no horizontal scrolling of the page).
     overflowing = browser.execute_script(
@@ -71,6 +74,9 @@ def test_launch_renders_every_panel(browser: Any, stack: Stack) -> None:
 
     hosts = {urlsplit(u).hostname for u in requested_urls(browser) if u.startswith("http")}
     assert hosts <= {"127.0.0.1"}, f"external requests: {hosts}"
+    # No script errors and no Content-Security-Policy violations (the app runs under a strict CSP).
+    severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
 
 
 def test_edit_and_accept_writes_careplan(browser: Any, stack: Stack) -> None:

@@ -20,9 +20,23 @@ export function summaryPanel(record) {
     ),
     h("h3", {}, "Why this severity"),
     evidenceList(a.severity.basis),
+    recordUsed(record),
     issues.length ? h("div", { class: "issues", role: "note", "aria-label": "Data quality issues" },
       h("h3", {}, "Data issues"),
       h("ul", {}, issues.map((i) => h("li", {}, i.message, i.source_ref ? h("span", { class: "source" }, ` (${i.source_ref})`) : null))),
     ) : null,
+  );
+}
+
+// The conditions and medications the reasoning saw (contraindications are checked against these).
+function recordUsed(record) {
+  const conditions = (record.conditions || []).filter((c) => c.active);
+  const medications = (record.medications || []).filter((m) => m.active);
+  if (!conditions.length && !medications.length) return null;
+  const item = (x) => h("li", {}, x.display, h("span", { class: "source" }, ` (${x.ref})`));
+  return h("details", { class: "record-used" },
+    h("summary", {}, `Record used: ${conditions.length} active condition(s), ${medications.length} active medication(s)`),
+    conditions.length ? [h("h3", {}, "Conditions"), h("ul", { class: "evidence" }, conditions.map(item))] : null,
+    medications.length ? [h("h3", {}, "Medications"), h("ul", { class: "evidence" }, medications.map(item))] : null,
   );
 }
