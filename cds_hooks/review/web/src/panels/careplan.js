@@ -11,8 +11,9 @@ export function carePlanPanel(record, api, client, announce) {
   }
   const others = resources.filter((r) => r !== plan);
   const title = h("input", { id: "cp-title", type: "text", value: plan.title || "", autocomplete: "off" });
-  const description = h("textarea", { id: "cp-description", rows: "3" });
+  const description = h("textarea", { id: "cp-description" });
   description.value = plan.description || "";
+  description.rows = fitRows(description.value);
   const activityList = h("ol", { class: "activities" });
   const addActivity = (activity = { detail: { status: "not-started" } }) => {
     const detail = activity.detail || {};
@@ -21,10 +22,11 @@ export function carePlanPanel(record, api, client, announce) {
     const include = h("input", { type: "checkbox", id: `cp-act-${n}-include`, checked: true });
     const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": `${name}: description` });
     text.value = detail.description || "";
+    text.rows = fitRows(text.value);
     const item = h("li", { class: "activity" },
       h("div", { class: "activity-head" }, include, h("label", { for: include.id }, `Include: ${name}`),
         detail.kind ? h("span", { class: "muted" }, ` (${humanise(detail.kind)})`) : null),
-      detail.doNotPerform ? h("p", { class: "badge danger" },
+      detail.doNotPerform ? h("p", { class: "do-not-perform" },
         `Do not perform${detail.statusReason && detail.statusReason.text ? `: ${detail.statusReason.text}` : ""}`) : null,
       text);
     item.activity = activity;
@@ -113,4 +115,9 @@ async function fhirUser(client) {
   } catch {
     return null; // no id_token (openid not granted): the Provenance then names only the software
   }
+}
+
+// Enough rows to show the whole text without scrolling inside the box (up to a limit).
+function fitRows(text) {
+  return Math.min(8, Math.max(2, Math.ceil((text || "").length / 75) + 1));
 }
