@@ -39,7 +39,7 @@ for (const input of Object.keys(result.metafile.inputs)) {
 const notices = [...packages].sort().map((name) => {
   const dir = join(here, "node_modules", name);
   const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const file = readdirSync(dir).find((f) => /^licen[cs]e/i.test(f));
+  const file = readdirSync(dir).sort().find((f) => /^licen[cs]e/i.test(f)); // sorted: same pick on every filesystem
   const text = file && existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").trim() : `License: ${meta.license}`;
   return `${name}@${meta.version} (${meta.license})\n\n${text}\n`;
 });
