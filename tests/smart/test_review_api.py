@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,3 +155,30 @@ def test_static_app_is_served_with_security_headers(setup) -> None:
     assert r.json["clientId"] == "derm3r-review" and "patient/CarePlan.c" in r.json["scope"]
     assert "default-src 'self'" in r.headers["Content-Security-Policy"]
     assert r.headers["Referrer-Policy"] == "no-referrer"
+
+
+def _put_in_child(data_dir: str, queue: "multiprocessing.Queue[str]") -> None:
+    case = build_case()
+    queue.put(ReviewStore(Path(data_dir)).put(hand_built_assessment(case), case, []))
+
+
+def test_record_written_by_another_process_is_readable(tmp_path: Path) -> None:
+    """As with gunicorn workers: one process answers the hook, another serves the app."""
+    ctx = multiprocessing.get_context("fork")  # as gunicorn makes its workers
+    queue = ctx.Queue()
+    child = ctx.Process(target=_put_in_child, args=(str(tmp_path), queue))
+    child.start()
+    context_id = queue.get(timeout=120)
+    child.join(timeout=60)
+    store = ReviewStore(tmp_path)
+    assert store.get(context_id)["patient"] == "Patient/pso-moderate-1"
+    assert store.photo(context_id, 2) is not None
+
+
+def test_overlays_are_rendered_once_and_cached(setup) -> None:
+    _, store, context_id, _, _ = setup
+    first = store.overlays(context_id, 0)
+    assert first is not None
+    again = store.overlays(context_id, 0)
+    assert {k: v.data for k, v in again.items()} == {k: v.data for k, v in first.items()}
+    assert store.overlays(context_id, 99) is None
