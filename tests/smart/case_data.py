@@ -7,6 +7,7 @@ agents land, a hand-built `Assessment` with the same shape stands in. Photograph
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -53,6 +54,7 @@ PHOTO_LEVELS = ((2.8, 2.4, 2.0, 0.22, "bright_red"), (2.5, 2.6, 1.8, 0.15, "brig
                 (3.0, 2.2, 2.1, 0.18, "dark_red_purple"))
 
 
+@functools.cache  # deterministic and immutable: render each photo once per test session
 def lesion_photo(index: int) -> bytes:
     """The team's procedural plaque renderer (`inference.synth`, known ground truth) when present,
     else the simple drawing above."""
