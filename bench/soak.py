@@ -62,11 +62,11 @@ MAX_REQUESTS = 20_000
 class FhirData:
     """Synthetic patients indexed for reads and `?patient=` searches."""
 
-    by_ref: dict[str, dict] = field(default_factory=dict)
-    by_patient: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    by_ref: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_patient: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     binaries: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
-    def add_bundle(self, bundle: dict) -> None:
+    def add_bundle(self, bundle: dict[str, Any]) -> None:
         import base64
 
         for entry in bundle["entry"]:
@@ -177,7 +177,8 @@ def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, se
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path, app: str) -> subprocess.Popen[bytes]:
@@ -241,7 +242,7 @@ class Results:
     latencies: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds
     statuses: dict[str, dict[int, int]] = field(default_factory=dict)  # kind -> status -> count
     transport_errors: int = 0
-    feedback_acked: dict[str, dict] = field(default_factory=dict)  # card -> item acknowledged as stored or duplicate
+    feedback_acked: dict[str, dict[str, Any]] = field(default_factory=dict)  # card -> item acknowledged as stored or duplicate
     feedback_duplicates_expected: int = 0
     feedback_duplicates_reported: int = 0
     rss: list[tuple[float, dict[int, float]]] = field(default_factory=list)
@@ -254,7 +255,7 @@ class Results:
 
 
 class Client:
-    def __init__(self, base: str, key: ec.EllipticCurvePrivateKey, fhir_base: str, patients: list[dict], prefetches: list[dict]) -> None:
+    def __init__(self, base: str, key: ec.EllipticCurvePrivateKey, fhir_base: str, patients: list[dict[str, Any]], prefetches: list[dict[str, Any]]) -> None:
         self.base = base
         self.key = key
         self.fhir_base = fhir_base
@@ -266,7 +267,8 @@ class Client:
         if not hasattr(self.local, "session"):
             self.local.session = requests.Session()
             self.local.session.trust_env = False
-        return self.local.session
+        session: requests.Session = self.local.session
+        return session
 
     def auth(self, path: str) -> dict[str, str]:
         now = int(time.time())
@@ -290,7 +292,7 @@ class Client:
         path = f"/cds-services/{SERVICE_ID}"
         return self.post(path, body)
 
-    def post(self, path: str, body: dict) -> tuple[int, float, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> tuple[int, float, Any]:
         """(status, seconds, decoded JSON body or None)."""
         started = time.perf_counter()
         response = self.session().post(self.base + path, json=body, headers=self.auth(path), timeout=60)
@@ -375,8 +377,8 @@ def main(argv: list[str] | None = None) -> int:
 
     profiles = ["psoriasis_moderate", "psoriasis_severe", "pregnancy", "tcm_blood_stasis"]
     data = FhirData()
-    patients: list[dict] = []
-    prefetches: list[dict] = []
+    patients: list[dict[str, Any]] = []
+    prefetches: list[dict[str, Any]] = []
     for n in range(args.patients):
         profile = profiles[n % len(profiles)]
         data.add_bundle(patient_bundle(profile, photos="binary", seed=100 + n, visits=2))

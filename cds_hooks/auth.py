@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, TypeGuard
 from urllib.parse import urlsplit
 
 import jwt
@@ -175,7 +175,7 @@ class JwksFetchError(Exception):
     """A JWK Set could not be fetched or parsed (reason is safe to log)."""
 
 
-def fetch_jwks(url: str, *, timeout: tuple[float, float] = JWKS_TIMEOUT, max_bytes: int = JWKS_MAX_BYTES) -> dict:
+def fetch_jwks(url: str, *, timeout: tuple[float, float] = JWKS_TIMEOUT, max_bytes: int = JWKS_MAX_BYTES) -> dict[str, Any]:
     """GET a JWK Set: no redirects (a redirect could point anywhere), bounded time and size, and
     no ambient credentials or proxies from the environment (`trust_env=False` also ignores
     .netrc, which requests would otherwise attach)."""
@@ -206,10 +206,10 @@ def fetch_jwks(url: str, *, timeout: tuple[float, float] = JWKS_TIMEOUT, max_byt
     return data
 
 
-def _usable_keys(jwks: Mapping[str, Any]) -> dict[str, list[dict]]:
+def _usable_keys(jwks: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """kid -> signature-verification JWKs. Symmetric (`oct`) keys are dropped: accepting one would
     let an HS* token verify against a 'public' secret. Keys marked for another use are dropped."""
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for key in jwks.get("keys", []):
         if not isinstance(key, dict) or key.get("kty") not in {"EC", "RSA"}:
             continue
@@ -233,7 +233,7 @@ class _KeySource:
     """One JWK Set (inline or at a URL) with its cache and refresh bookkeeping."""
 
     url: str | None
-    keys: dict[str, list[dict]] = field(default_factory=dict)
+    keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fetched_at: float | None = None  # monotonic time of the last successful fetch
     attempted_at: float | None = None  # monotonic time of the last fetch attempt
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -248,7 +248,7 @@ class JwtVerifier:
         store: Store,
         *,
         leeway_seconds: float = 30,
-        fetcher: Callable[[str], dict] = fetch_jwks,
+        fetcher: Callable[[str], dict[str, Any]] = fetch_jwks,
         monotonic: Callable[[], float] = time.monotonic,
         min_refresh_seconds: float = JWKS_MIN_REFRESH_SECONDS,
         max_age_seconds: float = JWKS_MAX_AGE_SECONDS,
@@ -348,7 +348,7 @@ class JwtVerifier:
             raise Unauthorized("unknown kid")
         return _key_for_alg(candidates, alg)
 
-    def _lookup(self, src: _KeySource, kid: str) -> list[dict]:
+    def _lookup(self, src: _KeySource, kid: str) -> list[dict[str, Any]]:
         if src.url is None:
             return src.keys.get(kid, [])
         now = self._now()
@@ -442,7 +442,7 @@ class JwtVerifier:
 # -- helpers (pure) --------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -532,7 +532,7 @@ def _unverified_payload(token: str) -> dict[str, Any]:
     return payload
 
 
-def _key_for_alg(candidates: list[dict], alg: str) -> jwt.PyJWK:
+def _key_for_alg(candidates: list[dict[str, Any]], alg: str) -> jwt.PyJWK:
     """Bind the JWK to the token's algorithm, refusing keys whose type, curve, declared `alg` or
     size do not fit (an RSA key must not verify an ES384 token and vice versa)."""
     for jwk_dict in candidates:

@@ -21,7 +21,7 @@ import json
 import math
 import socket
 from socket import timeout as SocketTimeout
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -312,7 +312,10 @@ class OutboundBlocked(ConnectionRefusedError):
     """A connection the guard refused; an OSError so HTTP libraries report a failed connection."""
 
 
-def _guarded_connection(base: type[HTTPConnection], allow_private: bool) -> type[HTTPConnection]:
+_Conn = TypeVar("_Conn", bound=HTTPConnection)
+
+
+def _guarded_connection(base: type[_Conn], allow_private: bool) -> type[_Conn]:
     class Guarded(base):  # type: ignore[valid-type,misc]
         def _new_conn(self) -> socket.socket:
             # Resolve once, vet every address, then connect to a vetted address: a name that
@@ -336,7 +339,7 @@ def _guarded_connection(base: type[HTTPConnection], allow_private: bool) -> type
             raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
     Guarded.__name__ = f"Guarded{base.__name__}"
-    return Guarded
+    return cast("type[_Conn]", Guarded)
 
 
 class GuardedAdapter(HTTPAdapter):

@@ -266,7 +266,7 @@ def openapi_document(settings: Settings, registry: "Registry | None" = None) -> 
         id_schema = {"enum": service_ids}
     services_text = "".join(f"\n- `{s.id}`: `{s.hook}` - {s.title}" for s in registry) if registry is not None else ""
     id_param = {"name": "id", "in": "path", "required": True, "schema": id_schema, "description": "CDS Service id" + services_text}
-    jwt_security = [{"cdsClientJwt": []}]
+    jwt_security: list[dict[str, list[str]]] = [{"cdsClientJwt": []}]
 
     paths: dict[str, Any] = {
         "/cds-services": {

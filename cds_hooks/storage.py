@@ -70,20 +70,20 @@ CREATE INDEX IF NOT EXISTS jti_cache_expires ON jti_cache (expires_at);
 class Store(Protocol):
     """What the service needs from durable storage."""
 
-    def add_feedback(self, service_id: str, item: dict) -> bool:
+    def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
         """Store one feedback item durably. False if an identical item (same service, same JSON
         content) was stored before: EHRs retry, so duplicates are expected and harmless."""
         ...
 
-    def list_feedback(self, service_id: str | None = None) -> list[dict]:
+    def list_feedback(self, service_id: str | None = None) -> list[dict[str, Any]]:
         """Feedback items in the order received, optionally only for one service."""
         ...
 
-    def append_audit(self, record: dict) -> None:
+    def append_audit(self, record: dict[str, Any]) -> None:
         """Append one record to the audit log. There is no update or delete."""
         ...
 
-    def list_audit(self, limit: int = 100) -> list[dict]:
+    def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent `limit` audit records, newest first."""
         ...
 
@@ -189,7 +189,7 @@ class SqliteStore:
 
     # -- feedback ----------------------------------------------------------------------------
 
-    def add_feedback(self, service_id: str, item: dict) -> bool:
+    def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
         text = canonical_json(item)
         digest = _sha256(text)
         try:
@@ -202,7 +202,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise ServiceUnavailable("storage unavailable") from exc
 
-    def list_feedback(self, service_id: str | None = None) -> list[dict]:
+    def list_feedback(self, service_id: str | None = None) -> list[dict[str, Any]]:
         if service_id is None:
             rows = self._read("SELECT item FROM feedback ORDER BY id", ())
         else:
@@ -211,7 +211,7 @@ class SqliteStore:
 
     # -- audit -------------------------------------------------------------------------------
 
-    def append_audit(self, record: dict) -> None:
+    def append_audit(self, record: dict[str, Any]) -> None:
         text = canonical_json(record)
         ts = time.time()
         try:
@@ -227,7 +227,7 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise ServiceUnavailable("storage unavailable") from exc
 
-    def list_audit(self, limit: int = 100) -> list[dict]:
+    def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         limit = max(0, min(int(limit), 10_000))
         rows = self._read("SELECT record FROM audit ORDER BY id DESC LIMIT ?", (limit,))
         return [json.loads(r[0]) for r in rows]
