@@ -3,7 +3,9 @@ arrives, the service never answers 5xx, and every error is a FHIR OperationOutco
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 from typing import Any
 from urllib.parse import quote
@@ -11,6 +13,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from security_support import (
     BASE_URL,
@@ -168,3 +171,72 @@ def test_fuzz_sanity_valid_request_succeeds(client: Any, signer: Signer, base_bo
     assert response.status_code == 200, response.data[:500]
     assert "cards" in response.get_json()
     json.dumps(response.get_json())
+
+
+# -- photographs ------------------------------------------------------------------------------------
+
+PHOTO_FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _photo_request(base_body: dict[str, Any], data: bytes, content_type: str) -> dict[str, Any]:
+    body = copy.deepcopy(base_body)
+    patient_ref = f"Patient/{body['prefetch']['patient']['id']}"
+    media = {
+        "resourceType": "Media",
+        "id": "fuzz-photo",
+        "status": "completed",
+        "subject": {"reference": patient_ref},
+        "createdDateTime": "2026-11-01T10:00:00Z",
+        "content": {"contentType": content_type, "data": base64.b64encode(data).decode()},
+    }
+    body["prefetch"]["media"] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": media}]}
+    return body
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()
+
+
+@PHOTO_FUZZ
+@given(
+    width=st.integers(3, 96),  # >= 3: below that see KNOWN_BUGS in test_hostile_images.py
+    height=st.integers(3, 96),
+    mode=st.sampled_from(["RGB", "L", "RGBA", "P", "CMYK", "1", "I;16"]),
+    fmt=st.sampled_from(["JPEG", "PNG", "WEBP"]),
+    seed=st.integers(0, 2**16),
+)
+def test_arbitrary_small_images(client: Any, signer: Signer, base_body: dict[str, Any], width: int, height: int, mode: str, fmt: str, seed: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB")
+    try:
+        data = _encode(image.convert(mode), fmt)
+    except (OSError, ValueError):
+        return  # this format cannot store this mode: not a file anyone can send
+    response = client.post(f"/cds-services/{SERVICE_ID}", json=_photo_request(base_body, data, f"image/{fmt.lower()}"), headers=signer.header())
+    _check(response)
+
+
+@PHOTO_FUZZ
+@given(data=st.data())
+def test_corrupted_photographs(client: Any, signer: Signer, base_body: dict[str, Any], data: st.DataObject) -> None:
+    """A valid photo with random bytes overwritten, inserted or cut: the decoder must fail safe."""
+    original = bytearray(_encode(Image.new("RGB", (160, 120), (190, 80, 80)), data.draw(st.sampled_from(["JPEG", "PNG", "WEBP"]), label="fmt")))
+    for _ in range(data.draw(st.integers(1, 8), label="edits")):
+        position = data.draw(st.integers(0, len(original) - 1), label="position")
+        action = data.draw(st.sampled_from(["flip", "insert", "truncate"]), label="action")
+        if action == "flip":
+            original[position] = data.draw(st.integers(0, 255), label="byte")
+        elif action == "insert":
+            original[position:position] = data.draw(st.binary(min_size=1, max_size=64), label="bytes")
+        else:
+            del original[max(position, 8):]
+    response = client.post(f"/cds-services/{SERVICE_ID}", json=_photo_request(base_body, bytes(original), "image/jpeg"), headers=signer.header())
+    _check(response)
