@@ -62,19 +62,24 @@ class TokenVerifier:
         return base
 
     def _server_for(self, record: dict, claimed: str | None) -> str:
-        if not claimed:
-            raise Unauthorized(f"missing {FHIR_SERVER_HEADER} header (the SMART iss)")
-        claimed = claimed.strip().rstrip("/")
-        bound = record.get("fhirServer")
+        bound = str(record.get("fhirServer") or "").rstrip("/")
+        claimed = (claimed or "").strip().rstrip("/")
         if bound:
-            if claimed != str(bound).rstrip("/"):
+            # The record belongs to the hook's FHIR server; a client naming another one is confused
+            # or probing.
+            if claimed and claimed != bound:
                 raise Forbidden("token issuer does not match the record's FHIR server")
+            server = bound
+        elif not claimed:
+            raise Unauthorized(f"missing {FHIR_SERVER_HEADER} header (the SMART iss)")
         elif claimed not in self._settings.fhir_allowlist:
             raise Forbidden("FHIR server is not on the allow-list")
-        scheme = urlsplit(claimed).scheme
+        else:
+            server = claimed
+        scheme = urlsplit(server).scheme
         if scheme != "https" and not (scheme == "http" and self._settings.allow_private_fhir):
             raise Forbidden("FHIR server must use https")
-        return claimed
+        return server
 
     def _probe(self, base: str, patient_ref: str, token: str) -> None:
         try:

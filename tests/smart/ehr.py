@@ -54,6 +54,7 @@ class LaunchContext:
 class Client(ClientMixin):
     client_id: str
     redirect_uris: tuple[str, ...]
+    withheld_scopes: set[str] = field(default_factory=set)  # scopes this EHR's policy refuses to grant
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -62,7 +63,7 @@ class Client(ClientMixin):
         return self.redirect_uris[0]
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        return " ".join(s for s in (scope or "").split() if s in SUPPORTED_SCOPES)
+        return " ".join(s for s in (scope or "").split() if s in SUPPORTED_SCOPES and s not in self.withheld_scopes)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris

@@ -93,7 +93,6 @@ def test_api_returns_record_and_photos_with_valid_token(setup) -> None:
         ({"Authorization": "Basic abc", "X-FHIR-Server": FHIR}, 401),
         (auth(token="stolen"), 401),
         (auth(server="https://evil.example.org/fhir"), 403),
-        ({"Authorization": f"Bearer {GOOD}"}, 401),
     ],
 )
 def test_api_rejects_bad_credentials(setup, headers: dict, status: int) -> None:
@@ -101,6 +100,20 @@ def test_api_rejects_bad_credentials(setup, headers: dict, status: int) -> None:
     r = client.get(f"/app/api/assessments/{context_id}", headers=headers)
     assert r.status_code == status
     assert r.json["resourceType"] == "OperationOutcome"
+
+
+def test_bound_record_needs_no_server_header_but_unbound_needs_allow_list(tmp_path: Path, setup) -> None:
+    client, _, context_id, _, _ = setup
+    assert client.get(f"/app/api/assessments/{context_id}", headers={"Authorization": f"Bearer {GOOD}"}).status_code == 200
+    store = ReviewStore(tmp_path / "unbound")
+    case = build_case()
+    cid = store.put(hand_built_assessment(case), case, [])  # no fhir_server: allow-list decides
+    for allow, headers, status in [((), auth(), 403), ((FHIR,), auth(), 200), ((FHIR,), {"Authorization": f"Bearer {GOOD}"}, 401)]:
+        settings = Settings(data_dir=tmp_path, fhir_allowlist=allow)
+        app = Flask(__name__)
+        app.register_blueprint(review_blueprint(settings, store, verifier=TokenVerifier(settings, session=FakeFhir()),  # type: ignore[arg-type]
+                                                feedback_sink=lambda s, i: True))
+        assert app.test_client().get(f"/app/api/assessments/{cid}", headers=headers).status_code == status
 
 
 def test_unknown_and_expired_ids_are_404(tmp_path: Path, setup) -> None:

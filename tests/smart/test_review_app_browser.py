@@ -220,6 +220,17 @@ def test_landmarks_and_labels(browser: Any, stack: Stack) -> None:
     assert result["sections"] >= 10
 
 
+def test_plan_cannot_be_accepted_without_create_scopes(browser: Any, stack: Stack) -> None:
+    """An EHR that withholds a create scope: the app says so up front instead of failing on write."""
+    stack.ehr.client.withheld_scopes.add("patient/CarePlan.c")
+    try:
+        open_app(browser, stack)
+    finally:
+        stack.ehr.client.withheld_scopes.clear()
+    assert not browser.find_element(By.ID, "cp-accept").is_enabled()
+    assert "CarePlan" in text(browser, "#cp-result")
+
+
 def test_wrong_patient_context_is_refused(browser: Any, stack: Stack) -> None:
     """A launch for another patient cannot open this patient's assessment: the token does not grant
     the record's Patient, so the review API refuses it."""

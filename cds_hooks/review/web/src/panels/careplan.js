@@ -40,6 +40,13 @@ export function carePlanPanel(record, api, client, announce) {
   const result = h("div", { id: "cp-result", role: "status", "aria-live": "polite", tabindex: "-1" });
   const submit = h("button", { type: "submit", class: "primary", id: "cp-accept" }, "Accept and write to the EHR");
   const original = JSON.stringify(plan);
+  const missing = missingCreateScopes(resources, (client.state.tokenResponse || {}).scope || "");
+  if (missing.length) {
+    // Say so before the clinician edits anything: the EHR would refuse the transaction.
+    submit.disabled = true;
+    result.className = "error";
+    result.textContent = `The EHR did not grant permission to create ${missing.join(", ")}: the plan cannot be written from here.`;
+  }
 
   const form = h("form", { id: "careplan-form", novalidate: true },
     h("div", { class: "field" }, h("label", { for: title.id }, "Title"), title),
@@ -120,4 +127,16 @@ async function fhirUser(client) {
 // Enough rows to show the whole text without scrolling inside the box (up to a limit).
 function fitRows(text) {
   return Math.min(8, Math.max(2, Math.ceil((text || "").length / 75) + 1));
+}
+
+// Resource types in the draft that the granted SMART scopes (v2 `.c` / v1 `.write`) cannot create.
+function missingCreateScopes(resources, scopeText) {
+  const scopes = scopeText.split(/\s+/).filter(Boolean);
+  const allows = (type) => scopes.some((scope) => {
+    const match = /^(patient|user|system)\/([A-Za-z*]+)\.(.+)$/.exec(scope);
+    if (!match || (match[2] !== type && match[2] !== "*")) return false;
+    const perms = match[3].split("?")[0];
+    return perms === "write" || perms === "*" || (/^[cruds]+$/.test(perms) && perms.includes("c"));
+  });
+  return [...new Set(resources.map((r) => r.resourceType))].filter((type) => !allows(type));
 }
