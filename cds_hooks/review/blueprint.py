@@ -9,8 +9,8 @@ Routes
   GET  /app/api/assessments/<id>/photos/<n>/overlays/<kind>
   POST /app/api/assessments/<id>/feedback               clinician agreement / disagreement
 
-Every API call needs the SMART access token (Authorization: Bearer) and the SMART `iss`
-(X-FHIR-Server); see `access.py` for how they are checked. Images are fetched by the app with the
+Every API call needs the SMART access token (Authorization: Bearer); the app also sends the SMART
+`iss` (X-FHIR-Server). See `access.py` for how they are checked. Images are fetched by the app with the
 token and shown through blob: URLs, so no credential or patient id ever sits in a URL.
 """
 
