@@ -6,7 +6,7 @@
 // adds on top: HTTP, Bundle paging links, raw Binary content, a CapabilityStatement, an optional
 // bearer-token check, and test-controlled fault injection.
 //
-// Start:  node --experimental-websocket server.mjs [--port 0] [--host 127.0.0.1] [--token T]
+// Start:  node --experimental-websocket server.mjs [--port 0] [--host 127.0.0.1] [--token T] [--exit-with-stdin]
 // The first stdout line is JSON: {"event":"listening","port":N,"base":"http://127.0.0.1:N/fhir"}.
 //
 // Admin API (never behind the token; loopback test control only):
@@ -53,6 +53,9 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     token: { type: 'string', default: process.env.FHIR_TEST_TOKEN ?? '' },
     'base-path': { type: 'string', default: '/fhir' },
+    // Exit when stdin closes: a test runner holding our stdin pipe that dies (even by SIGKILL)
+    // takes this server with it instead of leaving it listening.
+    'exit-with-stdin': { type: 'boolean', default: false },
   },
 });
 
@@ -572,6 +575,11 @@ function shutdown() {
 }
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);
+if (args['exit-with-stdin']) {
+  process.stdin.on('end', shutdown);
+  process.stdin.on('error', shutdown);
+  process.stdin.resume();
+}
 
 server.listen(Number.parseInt(args.port, 10), args.host, () => {
   const { port } = server.address();

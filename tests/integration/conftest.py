@@ -184,8 +184,9 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
     with open(log_path, "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
             # --experimental-websocket: Medplum 5 expects the global WebSocket of Node >= 22.
-            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1"],
+            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1", "--exit-with-stdin"],
             cwd=FHIR_SERVER_DIR,
+            stdin=subprocess.PIPE,  # closed when this process dies: the server then exits too
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
