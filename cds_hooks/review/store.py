@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from cds_hooks.errors import ServiceUnavailable
 from inference.case import Case, FindingKey
 from inference.results import Assessment
 from inference.serialize import to_jsonable
@@ -83,7 +84,8 @@ class ReviewStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         # executescript runs its own implicit transaction; every statement is IF NOT EXISTS, so
         # workers starting together are safe.
-        self._conn().executescript(_SCHEMA)
+        with _translated():
+            self._conn().executescript(_SCHEMA)
 
     # ------------------------------------------------------------------ connections
 
@@ -106,15 +108,20 @@ class ReviewStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with _translated():
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with _translated():
+            return self._conn().execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ records
 
@@ -180,10 +187,10 @@ class ReviewStore:
     def get(self, context_id: str) -> dict | None:
         """The record as stored (plain JSON values), with `id`, `fhirServer` and `expiresAt`; None
         when unknown or expired."""
-        rows = self._conn().execute(
+        rows = self._read(
             "SELECT payload, fhir_server, expires_at FROM review_record WHERE id = ? AND expires_at > ?",
             (context_id, time.time()),
-        ).fetchall()
+        )
         if not rows:
             return None
         payload, fhir_server, expires_at = rows[0]
@@ -192,11 +199,11 @@ class ReviewStore:
         return record
 
     def photo(self, context_id: str, index: int) -> StoredImage | None:
-        rows = self._conn().execute(
+        rows = self._read(
             "SELECT p.data, p.content_type FROM review_photo p JOIN review_record r ON r.id = p.record_id"
             " WHERE p.record_id = ? AND p.idx = ? AND r.expires_at > ?",
             (context_id, index, time.time()),
-        ).fetchall()
+        )
         if not rows:
             return None
         data, content_type = rows[0]
@@ -205,9 +212,7 @@ class ReviewStore:
     def overlays(self, context_id: str, index: int) -> dict[str, StoredImage] | None:
         """Overlay images of what DERM-Rec measured on one photo, rendered on first request and then
         kept with the record. {} when the renderer is not available or fails on this photo."""
-        cached = self._conn().execute(
-            "SELECT kind, data FROM review_overlay WHERE record_id = ? AND idx = ?", (context_id, index)
-        ).fetchall()
+        cached = self._read("SELECT kind, data FROM review_overlay WHERE record_id = ? AND idx = ?", (context_id, index))
         if cached:
             return {kind: StoredImage(bytes(data), _sniff_type(data)) for kind, data in cached if kind != "_none"}
         photo = self.photo(context_id, index)
@@ -228,6 +233,17 @@ class ReviewStore:
     @staticmethod
     def _purge(conn: sqlite3.Connection, now: float) -> int:
         return conn.execute("DELETE FROM review_record WHERE expires_at <= ?", (now,)).rowcount
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLite failures (disk full, locked past the busy timeout, corrupt file) become the service's
+    503, at this boundary."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        log.warning("review storage error: %s", type(exc).__name__)
+        raise ServiceUnavailable("review storage unavailable") from exc
 
 
 def _series(case: Case, key: FindingKey) -> list[dict]:

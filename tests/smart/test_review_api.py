@@ -12,6 +12,7 @@ from flask import Flask
 
 from cds_hooks.review import ReviewStore, review_blueprint
 from cds_hooks.review.access import TokenVerifier
+from cds_hooks.errors import ServiceUnavailable
 from cds_hooks.settings import Settings
 from .case_data import build_case, draft_resources, hand_built_assessment
 
@@ -195,3 +196,9 @@ def test_overlays_are_rendered_once_and_cached(setup) -> None:
     again = store.overlays(context_id, 0)
     assert {k: v.data for k, v in again.items()} == {k: v.data for k, v in first.items()}
     assert store.overlays(context_id, 99) is None
+
+
+def test_unreadable_database_is_a_503_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "review.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ServiceUnavailable):
+        ReviewStore(tmp_path)
