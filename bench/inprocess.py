@@ -27,25 +27,37 @@ from PIL import Image
 from bench.soak import percentile
 
 
-def timings_ms(fn: Callable[[], object], *, repeats: int, warmup: int = 2, budget_s: float = 10.0) -> list[float]:
-    """Wall-clock of `fn` in ms, `repeats` times (fewer if `budget_s` runs out, at least 3)."""
+@dataclass
+class Samples:
+    """Wall-clock and process CPU time of repeated calls, in ms. CPU time does not grow when other
+    processes compete for the cores, so it is the number to compare across runs on a shared machine."""
+
+    wall_ms: list[float]
+    cpu_ms: list[float]
+
+
+def timings_ms(fn: Callable[[], object], *, repeats: int, warmup: int = 2, budget_s: float = 10.0) -> Samples:
+    """Time `fn` `repeats` times (fewer if `budget_s` runs out, at least 3)."""
     for _ in range(warmup):
         fn()
-    out: list[float] = []
+    out = Samples([], [])
     stop = time.perf_counter() + budget_s
-    while len(out) < repeats and (len(out) < 3 or time.perf_counter() < stop):
-        started = time.perf_counter()
+    while len(out.wall_ms) < repeats and (len(out.wall_ms) < 3 or time.perf_counter() < stop):
+        started, cpu = time.perf_counter(), time.process_time()
         fn()
-        out.append((time.perf_counter() - started) * 1000.0)
+        out.wall_ms.append((time.perf_counter() - started) * 1000.0)
+        out.cpu_ms.append((time.process_time() - cpu) * 1000.0)
     return out
 
 
-def stats(values_ms: list[float]) -> dict[str, float | int]:
+def stats(samples: Samples) -> dict[str, float | int]:
+    values_ms = samples.wall_ms
     return {
         "n": len(values_ms),
         "p50_ms": round(statistics.median(values_ms), 2),
         "p95_ms": round(percentile(values_ms, 0.95), 2),
         "min_ms": round(min(values_ms), 2),
+        "cpu_p50_ms": round(statistics.median(samples.cpu_ms), 2),
     }
 
 
@@ -202,11 +214,13 @@ def stage_profile(app: InProcessApp, make_body: Callable[[int], bytes], hooks: i
     stages, so read the shares, not the absolute numbers) and the unprofiled wall time."""
     for n in range(2):  # warm-up: first-call allocations in onnxruntime and numpy
         _check(app.post(make_body(-1 - n)))
-    walls = []
+    walls, cpus = [], []
     for n in range(hooks):
-        started = time.perf_counter()
-        _check(app.post(make_body(n)))
+        body = make_body(n)
+        started, cpu = time.perf_counter(), time.process_time()
+        _check(app.post(body))
         walls.append((time.perf_counter() - started) * 1000.0)
+        cpus.append((time.process_time() - cpu) * 1000.0)
     profiler = cProfile.Profile()
     profiler.enable()
     for n in range(hooks):
@@ -230,6 +244,7 @@ def stage_profile(app: InProcessApp, make_body: Callable[[int], bytes], hooks: i
     return {
         "hooks": hooks,
         "wall_p50_ms": round(statistics.median(walls), 1),
+        "cpu_p50_ms": round(statistics.median(cpus), 1),
         "profiled_total_ms": round(total_profiled, 1),
         "stages": rows,
     }

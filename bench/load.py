@@ -33,6 +33,7 @@ class CellResult:
     transport_errors: int = 0
     wall_s: float = 0.0
     cards: int | None = None  # cards in the last 200 answer: proves the pipeline ran
+    cpu_s: float | None = None  # CPU seconds the service used during the cell (all workers)
 
     @property
     def ok(self) -> int:
@@ -54,6 +55,9 @@ class CellResult:
             "throughput_hps": round(self.ok / self.wall_s, 2) if self.wall_s > 0 else None,
             "wall_s": round(self.wall_s, 2),
             "cards": self.cards,
+            # Service CPU per answered hook: independent of what else runs on the machine, so it
+            # gives the throughput ceiling of 2 otherwise idle cores (2000 / cpu_ms_per_hook).
+            "cpu_ms_per_hook": round(self.cpu_s * 1000.0 / self.ok, 1) if self.cpu_s is not None and self.ok else None,
         }
 
 
@@ -62,9 +66,11 @@ def _r(value: float) -> float | None:
 
 
 def run_cell(name: str, url: str, factory: BodyFactory, *, concurrency: int, max_requests: int,
-             budget_s: float, warmup: int = 0, timeout_s: float = 120.0) -> CellResult:
-    """Run one cell: `warmup` unrecorded requests per client, then closed-loop load until
-    `max_requests` are answered or `budget_s` has passed (requests in flight then still finish)."""
+             budget_s: float, warmup: int = 0, timeout_s: float = 120.0,
+             cpu_probe: Callable[[], float] | None = None) -> CellResult:
+    """Run one cell: `warmup` unrecorded requests (sequential, before the clients start), then
+    closed-loop load until `max_requests` are answered or `budget_s` has passed (requests in flight
+    then still finish). `cpu_probe` returns the service's CPU seconds so far."""
     result = CellResult(name=name, concurrency=concurrency)
     lock = threading.Lock()
     counter = iter(range(10**9))
@@ -85,11 +91,6 @@ def run_cell(name: str, url: str, factory: BodyFactory, *, concurrency: int, max
     def client(stop_at: list[float], go: threading.Barrier) -> None:
         session = requests.Session()
         session.trust_env = False
-        for _ in range(warmup):
-            try:
-                post(session)
-            except requests.RequestException:
-                pass  # warm-up failures show up again in the measured requests
         go.wait()
         while True:
             with lock:
@@ -108,10 +109,21 @@ def run_cell(name: str, url: str, factory: BodyFactory, *, concurrency: int, max
                     result.latencies_s.append(elapsed)
                     result.cards = cards
 
+    warm = requests.Session()
+    warm.trust_env = False
+    for _ in range(warmup):
+        try:
+            post(warm)
+        except requests.RequestException:
+            pass  # warm-up failures show up again in the measured requests
+
     stop_at = [math.inf]
     started: list[float] = []
+    cpu_start: list[float] = []
 
-    def release() -> None:  # runs once, when every client has finished its warm-up
+    def release() -> None:  # runs once, when every client is ready
+        if cpu_probe is not None:
+            cpu_start.append(cpu_probe())
         now = time.perf_counter()
         started.append(now)
         stop_at[0] = now + budget_s
@@ -123,6 +135,8 @@ def run_cell(name: str, url: str, factory: BodyFactory, *, concurrency: int, max
     for thread in threads:
         thread.join()
     result.wall_s = time.perf_counter() - started[0] if started else 0.0
+    if cpu_probe is not None and cpu_start:
+        result.cpu_s = cpu_probe() - cpu_start[0]
     return result
 
 

@@ -27,6 +27,7 @@ class Row:
     p95_ms: float | None = None
     p99_ms: float | None = None
     throughput_hps: float | None = None
+    cpu_ms: float | None = None  # service CPU per hook (HTTP rows) or process CPU per call (in-process rows)
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -42,7 +43,7 @@ class Target:
     why: str = ""
 
 
-_COLUMNS = ("row", "photos", "conc", "n", "p50 ms", "p95 ms", "p99 ms", "hooks/s", "note")
+_COLUMNS = ("row", "photos", "conc", "n", "p50 ms", "p95 ms", "p99 ms", "hooks/s", "cpu ms", "note")
 
 
 def _cell(value: float | int | str | None) -> str:
@@ -64,14 +65,14 @@ def render_table(rows: list[Row], targets: list[Target], header: list[str]) -> s
             body.append((f"[{section}]",))
         body.append((
             "  " + row.label, _cell(row.photos), _cell(row.concurrency), _cell(row.n), _cell(row.p50_ms),
-            _cell(row.p95_ms), _cell(row.p99_ms), _cell(row.throughput_hps), row.note,
+            _cell(row.p95_ms), _cell(row.p99_ms), _cell(row.throughput_hps), _cell(row.cpu_ms), row.note,
         ))
     if targets:
         body.append(("[targets]",))
         for target in targets:
             verdict = "n/a" if target.met is None else ("MET" if target.met else "MISSED")
             note = f"{verdict}: {target.measured} (target {target.limit})" + (f"; {target.why}" if target.why else "")
-            body.append(("  " + target.name, "", "", "", "", "", "", "", note))
+            body.append(("  " + target.name, "", "", "", "", "", "", "", "", note))
     cells_rows = [r for r in body if len(r) > 1]
     widths = [max(len(_COLUMNS[i]), *(len(r[i]) for r in cells_rows)) for i in range(len(_COLUMNS) - 1)]
     lines = list(header)

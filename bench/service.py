@@ -101,6 +101,24 @@ class RssSampler:
         return dict(self.peaks)
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based) -> index 11, 12.
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def workers_cpu_seconds(master: int) -> float:
+    """CPU seconds used by gunicorn's workers: the service's own cost, whatever else the machine runs."""
+    return sum(cpu_seconds(pid) for pid in children_of(master))
+
+
 def hwm_mb(pid: int) -> float | None:
     """Peak resident set size of a process (VmHWM), in MB."""
     try:
