@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
 from fhir_mapping import codes
-from inference.case import FindingKey
+from inference.case import PASI_REGION_WEIGHTS, FindingKey
 
 Resource = dict[str, Any]
 
@@ -508,14 +508,13 @@ class _Builder:
 
     def _photo(self, index: int, site: str, when: datetime, factor: float, encounter: str) -> None:
         e, i, d = (max(0.0, min(4.0, s * factor)) for s in self.p.scores)
-        # Share of the framed skin that is lesional: a photo is framed on the lesion, so larger than BSA.
-        area = max(0.05, min(0.9, self.p.bsa * factor / 30.0 + 0.1))
+        area = self._area_fraction(e + i + d, factor)
         jpeg = render_photo(
             self.p.appearance,
             erythema=round(e * 2) / 2,
             induration=round(i * 2) / 2,
             desquamation=round(d * 2) / 2,
-            area_fraction=round(area, 2),
+            area_fraction=area,
             skin_tone=self.skin_tone,
             seed=_stable_int(f"{self.p.key}/{self.seed}/{site}/{index}"),
         )
@@ -548,6 +547,20 @@ class _Builder:
                 "content": content,
             }
         )
+
+    def _area_fraction(self, severity_sum: float, factor: float) -> float:
+        """Lesional share of each photo, chosen so that PASI computed from the photos (region weight x
+        (E+I+D) x area score over the photographed regions) agrees with the clinician's PASI: the
+        synthetic record is then consistent, and a discrepancy the agents report is theirs."""
+        regions = {codes.body_region(codes.SNOMED, codes.BODY_SITE_KEYS[site]) for site in self.p.sites}
+        weight = sum(PASI_REGION_WEIGHTS.get(r, 0.0) for r in regions if r is not None)
+        pasi = self.p.pasi * factor
+        if pasi <= 0 or weight <= 0 or severity_sum <= 0:  # not psoriasis: follow the body surface involved
+            return round(max(0.05, min(0.6, self.p.bsa * factor / 20.0)), 2)
+        score = max(0.5, min(6.0, pasi / (severity_sum * weight)))
+        low = int(score)
+        fraction = _AREA_BAND_MIDPOINTS[low] + (score - low) * (_AREA_BAND_MIDPOINTS[min(low + 1, 6)] - _AREA_BAND_MIDPOINTS[low])
+        return round(fraction, 2)
 
     def _document_reference(
         self, key: str, data: str, size: int, title: str, site: str, when: datetime, encounter: str
@@ -589,6 +602,9 @@ def _quantity(key: FindingKey, value: float) -> dict[str, Any]:
 def _stable_int(text: str) -> int:
     return uuid.uuid5(_NAMESPACE, text).int & 0x7FFFFFFF
 
+
+# PASI area score (0-6) -> the middle of its band of involvement (clinical.md "PASI").
+_AREA_BAND_MIDPOINTS = (0.0, 0.05, 0.20, 0.40, 0.60, 0.80, 0.95)
 
 # Photo size: large enough for the quality gate and the model's input, small enough that a patient
 # with dozens of photos renders in about a second.
