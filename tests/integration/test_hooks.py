@@ -7,6 +7,7 @@ it (the Case the pipeline received), not just that a card came back."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -74,6 +75,16 @@ def test_a_call_without_the_ehr_jwt_is_refused(cds: CdsService, seeded: dict[str
     response = cds.call(PATIENT_VIEW, cds.body(seeded["moderate_inline"]), signed=False)
     assert response.status_code == 401
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_jwt_for_another_endpoint_is_refused(cds: CdsService, seeded: dict[str, Seeded]) -> None:
+    url = f"{cds.base}/cds-services/{PATIENT_VIEW}"
+    token = cds.signer.token(f"{cds.base}/cds-services/{ENCOUNTER_START}")  # aud = a different service
+    response = cds.session.post(
+        url, data=json.dumps(cds.body(seeded["moderate_inline"])), timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401
 
 
 # ---------------------------------------------------------------- no prefetch: the service fetches
