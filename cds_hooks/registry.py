@@ -33,18 +33,20 @@ _TOKEN = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _SERVICE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
 
 # The prefetch keys derm3r requests. Each is a separate key (not one _include query) so that an EHR
-# can satisfy any subset, and each uses only the spec's recommended query subset: an instance read or
-# a type-level search by patient reference.
+# can satisfy any subset, and each uses only the spec's recommended query subset: an instance read,
+# or a type-level search by patient reference, with `_sort` newest first where the record grows over
+# time, so that whatever the bounded page count (DERM3R_FHIR_MAX_PAGES) cuts is the oldest data.
+# Page size is left to the server (no `_count`).
 PATIENT_KEY = "patient"
 PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         PATIENT_KEY: "Patient/{{context.patientId}}",
-        "observations": "Observation?patient={{context.patientId}}",
-        "media": "Media?patient={{context.patientId}}",
+        "observations": "Observation?patient={{context.patientId}}&_sort=-date",
+        "media": "Media?patient={{context.patientId}}&_sort=-created",
         "conditions": "Condition?patient={{context.patientId}}",
         "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-        "documents": "DocumentReference?patient={{context.patientId}}",
+        "documents": "DocumentReference?patient={{context.patientId}}&_sort=-date",
     }
 )
 

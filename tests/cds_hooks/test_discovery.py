@@ -13,7 +13,11 @@ from cds_hooks.registry import PREFETCH_TEMPLATES, Registry, ServiceDefinition, 
 from service_support import ES, PV, REPO, make_app
 
 DISCOVERY_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-discovery.schema.json").read_text())
-RECOMMENDED_QUERY = re.compile(r"^[A-Z][A-Za-z]+(/\{\{context\.patientId\}\}|\?patient=\{\{context\.patientId\}\})$")
+# An instance read, or a search by patient reference with optional `_sort` (newest first on a date
+# parameter) and `_count`: the spec's recommended subset.
+RECOMMENDED_QUERY = re.compile(
+    r"^[A-Z][A-Za-z]+(/\{\{context\.patientId\}\}|\?patient=\{\{context\.patientId\}\}(&_sort=-[a-z-]+)?(&_count=\d+)?)$"
+)
 
 
 @pytest.fixture()

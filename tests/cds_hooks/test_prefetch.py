@@ -105,11 +105,12 @@ def test_null_means_no_data_and_is_not_fetched() -> None:
 
 
 def test_absent_and_operation_outcome_keys_are_fetched_with_the_bearer_token() -> None:
-    fake = FakeFhir(answers={"Condition?patient=p1": [condition()], "Patient/p1": patient()})
+    fake = FakeFhir(answers={SERVICE.prefetch["conditions"].replace("{{context.patientId}}", "p1"): [condition()], "Patient/p1": patient()})
     prefetch = {"patient": OUTCOME, "observations": searchset()}
     data = resolve(request_body(prefetch=prefetch, fhirServer=EHR, fhirAuthorization=AUTH), fake)
     queries = sorted(q for _, q, _, _ in fake.calls)
-    assert queries == sorted(["Patient/p1", "Media?patient=p1", "Condition?patient=p1", "MedicationStatement?patient=p1", "MedicationRequest?patient=p1", "DocumentReference?patient=p1"])
+    expected = [t.replace("{{context.patientId}}", "p1") for k, t in SERVICE.prefetch.items() if k != "observations"]
+    assert queries == sorted(expected)
     assert {token for _, _, token, _ in fake.calls} == {TOKEN}
     assert all(0 < timeout <= 1.0 for *_, timeout in fake.calls)
     assert data.origins["patient"] == "fhir" and data.origins["observations"] == "prefetch"
@@ -149,7 +150,8 @@ def test_operation_outcome_entries_in_a_bundle_are_dropped_and_reported() -> Non
 )
 def test_optional_data_that_fails_becomes_a_data_issue(error: FhirError, phrase: str) -> None:
     prefetch = {k: v for k, v in full_prefetch().items() if k != "media"}
-    data = resolve(request_body(prefetch=prefetch, fhirServer=EHR, fhirAuthorization=AUTH), FakeFhir(answers={"Media?patient=p1": error}))
+    media_query = SERVICE.prefetch["media"].replace("{{context.patientId}}", "p1")
+    data = resolve(request_body(prefetch=prefetch, fhirServer=EHR, fhirAuthorization=AUTH), FakeFhir(answers={media_query: error}))
     (issue,) = data.issues
     assert issue.code == "data_unavailable" and phrase in issue.message and "Media" in issue.message
     assert TOKEN not in issue.message
