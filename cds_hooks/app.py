@@ -5,7 +5,7 @@ built at import time."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class _OrderedJson(DefaultJSONProvider):
+    """Spec field order kept (easier to read); NaN/Infinity refused, because they are not JSON and
+    a client would fail on the whole response - a 500 is the honest answer."""
+
     sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
 
 
 def create_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 import time
 import uuid
 from typing import Callable
@@ -12,7 +13,7 @@ from typing import Callable
 from cds_hooks.audit import decision_record
 from cds_hooks.cards import CardInputs, build_cards
 from cds_hooks.deadline import Deadline
-from cds_hooks.errors import InvalidRequest, ServiceUnavailable
+from cds_hooks.errors import CdsError, InvalidRequest, ServiceUnavailable
 from cds_hooks.limits import MAX_IMAGES, check_images
 from cds_hooks.prefetch import FhirReader, PrefetchResolver, ResolvedData
 from cds_hooks.registry import ServiceCall, ServiceDefinition
@@ -119,17 +120,29 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
     return response
 
 
+def _review_record(
+    assessment: Assessment, case: Case, resources: list[dict], request: HookRequest, service: ServiceDefinition, runtime: Runtime, card_uuid: str
+) -> str | None:
+    """The review app's record id, or None: the review link is an extra, so a failure to store the
+    record costs the card its link, not the clinician the whole answer."""
+    if runtime.review_store is None:
+        return None
+    try:
+        return runtime.review_store.put(
+            assessment, case, resources, fhir_server=request.fhir_server, service_id=service.id, card_uuid=card_uuid
+        )
+    except (ValueError, OSError, sqlite3.Error, CdsError) as exc:
+        log.warning("review record not stored (%s); the card goes out without its review link", type(exc).__name__)
+        return None
+
+
 def respond(assessment: Assessment, case: Case, request: HookRequest, service: ServiceDefinition, runtime: Runtime) -> CdsResponse:
     from fhir_mapping.case_builder import psoriasis_condition_refs
     from fhir_mapping.writeback import assessment_resources
 
     resources = assessment_resources(assessment, condition_refs=psoriasis_condition_refs(case))
     card_uuid = str(uuid.uuid4())
-    review_id = None
-    if runtime.review_store is not None:
-        review_id = runtime.review_store.put(
-            assessment, case, resources, fhir_server=request.fhir_server, service_id=service.id, card_uuid=card_uuid
-        )
+    review_id = _review_record(assessment, case, resources, request, service, runtime, card_uuid)
     inputs = CardInputs(
         assessment=assessment,
         case=case,

@@ -169,3 +169,24 @@ def test_warm_call_answers_quickly(tmp_path: Path) -> None:
         assert client.post(f"/cds-services/{PV}", json={**body, "hookInstance": str(uuid.uuid4())}).status_code == 200
         cpu.append(time.process_time() - started)
     assert statistics.median(cpu) < 1.0, cpu
+
+
+def test_a_failing_review_store_costs_only_the_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cds_hooks.review.store import ReviewStore
+
+    def broken_put(self, *args, **kwargs):
+        raise ValueError("Out of range float values are not JSON compliant")
+
+    monkeypatch.setattr(ReviewStore, "put", broken_put)
+    response = make_app(tmp_path).test_client().post(f"/cds-services/{PV}", json=request_body())
+    assert response.status_code == 200
+    assessment = response.get_json()["cards"][0]
+    assert "links" not in assessment and assessment["suggestions"]
+
+
+def test_nan_never_reaches_the_wire(tmp_path: Path) -> None:
+    """NaN is not JSON: the app's encoder refuses it (-> 500) rather than emit a body clients reject."""
+    app = make_app(tmp_path)
+    with app.app_context():
+        with pytest.raises(ValueError):
+            app.json.dumps({"value": float("nan")})
