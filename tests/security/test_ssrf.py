@@ -147,3 +147,43 @@ def test_fhir_token_only_sent_to_allowlisted_server(edge_app: Any, canary: Canar
     assert response.status_code == 412
     assert factory.bases == [] and canary.hits == []
     assert "fhir-access-token" not in json.dumps(response.get_json())
+
+
+def test_dns_rebinding_through_the_full_request(edge_app: Any, canary: Canary, signer: Signer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An allow-listed FHIR host name that resolves to a public address when the service checks it
+    and to 127.0.0.1 when the FHIR client connects: the connect-time guard (limits.guarded_session,
+    used by the production client factory) refuses the second answer, so the internal server is
+    never reached."""
+    import socket
+
+    port = int(canary.url.rsplit(":", 1)[1])
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.test":
+            ip = "93.184.216.34" if not lookups else "127.0.0.1"
+            lookups.append(ip)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    base = f"http://rebind.test:{port}/fhir"
+    app = edge_app(fhir_allowlist=(base,))
+    response = app.test_client().post(URL, json=_no_prefetch_body(base), headers=signer.header())
+    assert response.status_code == 412, response.data[:300]
+    assert_operation_outcome(response)
+    assert len(lookups) >= 2, "the FHIR client never tried to connect: the test did not exercise the guard"
+    assert canary.hits == []
+
+    # Control: the same sequence with a FHIR client on a plain requests session reaches the
+    # internal server, so it is the guard (not the test setup) that stopped it above.
+    from fhir_mapping.client import FhirClient
+
+    lookups.clear()
+    plain = edge_app(
+        fhir_allowlist=(base,),
+        client_factory=lambda url, token, timeout: FhirClient(url, access_token=token, timeout=timeout, allowlist=(base,)),
+    )
+    plain.test_client().post(URL, json=_no_prefetch_body(base), headers=signer.header())
+    assert canary.hits, "control failed: without the guard the rebinding should have reached the canary"
