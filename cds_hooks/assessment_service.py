@@ -20,7 +20,9 @@ from cds_hooks.registry import ServiceCall, ServiceDefinition
 from cds_hooks.runtime import Runtime
 from cds_hooks.wire.request import HookRequest
 from cds_hooks.wire.response import CdsResponse
-from fhir_mapping.errors import FhirError, InvalidResource
+from fhir_mapping.case_builder import build_case, psoriasis_condition_refs
+from fhir_mapping.errors import FhirError, FhirUnavailable, InvalidResource
+from fhir_mapping.writeback import assessment_resources
 from inference.case import Case, ConditionKey, FindingKey
 from inference.results import Assessment
 
@@ -47,8 +49,6 @@ def _attachment_fetcher(resolved: ResolvedData, deadline: Deadline) -> Callable[
 
     def fetch(url: str) -> bytes:
         if deadline.expired():
-            from fhir_mapping.errors import FhirUnavailable
-
             raise FhirUnavailable("request deadline passed before the photograph could be fetched")
         return reader.attachment(url)
 
@@ -56,8 +56,6 @@ def _attachment_fetcher(resolved: ResolvedData, deadline: Deadline) -> Callable[
 
 
 def build_case_for(request: HookRequest, resolved: ResolvedData, runtime: Runtime, deadline: Deadline) -> Case:
-    from fhir_mapping.case_builder import build_case
-
     try:
         case = build_case(
             list(resolved.resources),
@@ -137,9 +135,6 @@ def _review_record(
 
 
 def respond(assessment: Assessment, case: Case, request: HookRequest, service: ServiceDefinition, runtime: Runtime) -> CdsResponse:
-    from fhir_mapping.case_builder import psoriasis_condition_refs
-    from fhir_mapping.writeback import assessment_resources
-
     resources = assessment_resources(assessment, condition_refs=psoriasis_condition_refs(case))
     card_uuid = str(uuid.uuid4())
     review_id = _review_record(assessment, case, resources, request, service, runtime, card_uuid)
