@@ -57,7 +57,7 @@ export function carePlanPanel(record, api, client, announce) {
     h("fieldset", { class: "inline" }, h("legend", {}, "Write as"),
       h("span", {}, statusActive, h("label", { for: statusActive.id }, "Accepted plan (status active)")),
       h("span", {}, statusDraft, h("label", { for: statusDraft.id }, "Draft for later sign-off (status draft)"))),
-    h("p", { class: "muted" }, `Written with it: ${others.map((r) => `${r.resourceType}${r.status ? ` (${r.status})` : ""}`).join(", ") || "nothing else"}.`),
+    h("p", { class: "muted" }, `Written with it: ${describeOthers(others)}.`),
     h("div", { class: "actions" }, submit),
     result,
   );
@@ -139,4 +139,15 @@ function missingCreateScopes(resources, scopeText) {
     return perms === "write" || perms === "*" || (/^[cruds]+$/.test(perms) && perms.includes("c"));
   });
   return [...new Set(resources.map((r) => r.resourceType))].filter((type) => !allows(type));
+}
+
+// "Device, 5 Observations (preliminary), Provenance": what the transaction writes besides the plan.
+function describeOthers(resources) {
+  const counts = new Map();
+  for (const r of resources) {
+    const key = `${r.resourceType}${r.resourceType === "Observation" && r.status ? ` (${r.status})` : ""}`;
+    counts.set(key, (counts.get(key) || 0) + 1);
+  }
+  const parts = [...counts].map(([key, n]) => (n > 1 ? `${n} ${key.replace(/^(\w+)/, "$1s")}` : key));
+  return parts.join(", ") || "nothing else";
 }
