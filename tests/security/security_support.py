@@ -178,6 +178,16 @@ def media_with_photo(patient_ref: str, data: bytes, content_type: str = "image/j
     }
 
 
+def strict_json(response: Any) -> Any:
+    """The response body parsed as strict JSON: NaN/Infinity (which Python's json would emit and
+    accept) make it invalid for every other client, so they fail the test."""
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"response body contains the non-JSON constant {name}")
+
+    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
+
+
 def assert_operation_outcome(response: Any) -> None:
     body = response.get_json(silent=True)
     assert isinstance(body, dict), f"error body is not JSON: {response.data[:200]!r}"
