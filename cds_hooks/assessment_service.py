@@ -8,8 +8,6 @@ import logging
 import sqlite3
 import time
 import uuid
-from typing import Callable
-
 from cds_hooks.audit import decision_record
 from cds_hooks.cards import CardInputs, build_cards
 from cds_hooks.deadline import Deadline
@@ -42,26 +40,37 @@ def is_relevant(case: Case) -> bool:
     )
 
 
-def _attachment_fetcher(resolved: ResolvedData, deadline: Deadline) -> Callable[[str], bytes] | None:
-    reader: FhirReader | None = resolved.reader
-    if reader is None:
-        return None
+class _AttachmentFetcher:
+    """`fetch_attachment` for the case builder: one FHIR client, opened on the first referenced
+    photo (inline photos need none), bounded by the request deadline, closed by `close`."""
 
-    def fetch(url: str) -> bytes:
-        if deadline.expired():
+    def __init__(self, resolved: ResolvedData, deadline: Deadline) -> None:
+        self._open = resolved.open_reader
+        self._deadline = deadline
+        self._reader: FhirReader | None = None
+
+    def __call__(self, url: str) -> bytes:
+        if self._open is None:
+            raise FhirUnavailable("the request has no fhirServer to fetch the photograph from")
+        if self._deadline.expired():
             raise FhirUnavailable("request deadline passed before the photograph could be fetched")
-        return reader.attachment(url)
+        if self._reader is None:
+            self._reader = self._open()
+        return self._reader.attachment(url)
 
-    return fetch
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
 
 
 def build_case_for(request: HookRequest, resolved: ResolvedData, runtime: Runtime, deadline: Deadline) -> Case:
+    fetcher = _AttachmentFetcher(resolved, deadline)
     try:
         case = build_case(
             list(resolved.resources),
             patient_id=request.context.patient_id,
             as_of=runtime.clock(),
-            fetch_attachment=_attachment_fetcher(resolved, deadline),
+            fetch_attachment=fetcher,
             # Never more photos than the per-request image budget allows.
             max_photos=min(runtime.settings.max_photos, MAX_IMAGES),
         )
@@ -69,6 +78,8 @@ def build_case_for(request: HookRequest, resolved: ResolvedData, runtime: Runtim
         raise InvalidRequest(f"FHIR data could not be read: {exc.message}", expression="prefetch") from exc
     except FhirError as exc:
         raise ServiceUnavailable(f"FHIR data could not be fetched: {exc.message}") from exc
+    finally:
+        fetcher.close()
     check_images(len(p.data) for p in case.photos)
     if resolved.issues:
         case = dataclasses.replace(case, issues=case.issues + resolved.issues)
@@ -88,11 +99,7 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         per_call_timeout=settings.fhir_timeout_seconds,
     )
     resolved = resolver.resolve(request, service)
-    try:
-        case = build_case_for(request, resolved, runtime, deadline)
-    finally:
-        if resolved.reader is not None:
-            resolved.reader.close()
+    case = build_case_for(request, resolved, runtime, deadline)
 
     assessment: Assessment | None = None
     if is_relevant(case):

@@ -62,7 +62,8 @@ class ResolvedData:
     issues: tuple[DataIssue, ...] = ()
     # key -> where its data came from: "prefetch", "prefetch-null", "fhir", "unavailable" (audit)
     origins: Mapping[str, str] = field(default_factory=dict)
-    reader: FhirReader | None = field(default=None, repr=False)  # for photo attachments; None: no server
+    # Opens a client for photo attachments (the caller closes it); None when there is no usable server.
+    open_reader: Callable[[], FhirReader] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -122,10 +123,17 @@ class PrefetchResolver:
         self._client_factory = client_factory
         self._deadline = deadline
         self._per_call_timeout = per_call_timeout
+        self._problem: str | None | object = _UNCHECKED
+
+    def _server_problem(self, request: HookRequest) -> str | None:
+        """Why `fhirServer` cannot be used (None: it can). Checked once, and only when a FHIR call
+        is actually needed: a fully prefetched request costs no DNS lookup."""
+        if self._problem is _UNCHECKED:
+            self._problem = self._check_server(request)
+        return self._problem  # type: ignore[return-value]
 
     def resolve(self, request: HookRequest, service: ServiceDefinition) -> ResolvedData:
         tokens = request.context.tokens()
-        server_problem = self._server_problem(request)
         outcomes: dict[str, _Outcome] = {}
         to_fetch: dict[str, str] = {}
         for key, template in service.prefetch.items():
@@ -137,21 +145,22 @@ class PrefetchResolver:
             if value is None:
                 outcomes[key] = _Outcome(key, origin="prefetch-null")
             elif isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome"):
-                outcomes[key] = self._from_prefetch(key, value, request, server_problem)
+                outcomes[key] = self._from_prefetch(key, value, request)
             else:  # absent, an OperationOutcome, or not a resource: the EHR could not satisfy it
                 to_fetch[key] = query
         if to_fetch:
+            server_problem = self._server_problem(request)
             if server_problem is not None:
                 for key in to_fetch:
                     outcomes[key] = _Outcome(key, origin="unavailable", problem=server_problem)
             else:
                 outcomes.update(self._fetch_all(request, to_fetch))
         self._check_patient(request, service, outcomes)
-        return self._assemble(request, service, outcomes, server_problem)
+        return self._assemble(request, service, outcomes)
 
     # -- where data cannot come from ------------------------------------------------------------
 
-    def _server_problem(self, request: HookRequest) -> str | None:
+    def _check_server(self, request: HookRequest) -> str | None:
         if request.fhir_server is None:
             return "the request has no fhirServer to fetch it from"
         if not is_allowed_server(request.fhir_server, self._allowlist):
@@ -169,13 +178,13 @@ class PrefetchResolver:
 
     # -- prefetched values ------------------------------------------------------------------------
 
-    def _from_prefetch(self, key: str, value: Mapping[str, Any], request: HookRequest, server_problem: str | None) -> _Outcome:
+    def _from_prefetch(self, key: str, value: Mapping[str, Any], request: HookRequest) -> _Outcome:
         resources, issues = _flatten(value, key)
         next_url = _next_link(value) if value.get("resourceType") == "Bundle" else None
         if next_url is None:
             return _Outcome(key, resources, "prefetch", issues=issues)
         # The EHR paginated the prefetch: the rest comes from its FHIR server (bounded by the client).
-        if server_problem is not None or self._deadline.expired():
+        if self._deadline.expired() or self._server_problem(request) is not None:
             issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided and the rest could not be fetched.")
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
@@ -237,7 +246,7 @@ class PrefetchResolver:
                     raise InvalidRequest(f"prefetch.{key} is a different patient than context.patientId", expression=f"prefetch.{key}")
 
     def _assemble(
-        self, request: HookRequest, service: ServiceDefinition, outcomes: Mapping[str, _Outcome], server_problem: str | None
+        self, request: HookRequest, service: ServiceDefinition, outcomes: Mapping[str, _Outcome]
     ) -> ResolvedData:
         resources: list[dict] = []
         issues: list[DataIssue] = []
@@ -251,18 +260,19 @@ class PrefetchResolver:
                 issues.append(DataIssue("data_unavailable", f"{label} could not be retrieved ({outcome.problem}); the assessment used what was available."))
             resources.extend(outcome.resources)
             issues.extend(outcome.issues)
-        reader = None
-        if server_problem is None and request.fhir_server is not None:
-            try:
-                reader = self._client(request)  # photo attachments; the caller closes it
-            except FhirError as exc:
-                log.info("no FHIR reader for attachments (%s)", type(exc).__name__)
+        def open_reader() -> FhirReader:
+            problem = self._server_problem(request)
+            if problem is not None:
+                raise FhirNotAllowed(problem)
+            return self._client(request)
+
         return ResolvedData(
             resources=tuple(resources),
             issues=tuple(issues),
             origins={key: outcomes[key].origin for key in service.prefetch},
-            reader=reader,
+            open_reader=open_reader if request.fhir_server is not None else None,
         )
 
 
 _ABSENT = object()
+_UNCHECKED = object()

@@ -297,3 +297,12 @@ def test_slow_fhir_server_is_bounded_by_the_deadline(tmp_path: Path, loaded) -> 
     response = client.post(f"/cds-services/{PV}", json=body)
     assert response.status_code == 412
     assert time.monotonic() - started < 3.0
+
+
+def test_a_fully_prefetched_request_never_checks_or_contacts_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    monkeypatch.setattr("cds_hooks.prefetch.check_outbound_host", lambda url, allow_private: checked.append(url))
+    fake = FakeFhir()
+    data = resolve(request_body(prefetch=full_prefetch(), fhirServer=EHR, fhirAuthorization=AUTH), fake)
+    assert checked == [] and fake.calls == []  # no DNS lookup, no connection
+    assert data.open_reader is not None  # referenced photos could still be fetched on demand
