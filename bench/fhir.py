@@ -36,8 +36,9 @@ def running(log_dir: Path) -> Iterator[FhirServer]:
     with open(log_dir / "fhir-server.log", "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
             # Same command line as tests/integration/conftest.py (Medplum 5 needs the global WebSocket).
-            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1"],
-            cwd=FHIR_SERVER_DIR, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            # --exit-with-stdin: the server exits when this process dies (stdin closes), never lingers.
+            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1", "--exit-with-stdin"],
+            cwd=FHIR_SERVER_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
     try:
