@@ -236,12 +236,6 @@ def test_document_reference_photos(cds: CdsService, fhir: FhirServer, seeded: di
 # ---------------------------------------------------------------- a long record
 
 
-@pytest.mark.xfail(
-    reason="known bug: prefetch queries carry no `_sort=-date`/`_count` (CDS Hooks 2.0.1 recommends both for "
-    "most-recent queries), so the bounded client keeps the OLDEST pages of a long record; fix in "
-    "cds_hooks/registry.py PREFETCH_TEMPLATES (and/or fhir_mapping/client.py), then remove this marker",
-    strict=False,
-)
 def test_large_record_is_fetched_bounded_and_newest_first(cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     patient = seeded["large"]
     started = time.monotonic()
