@@ -45,6 +45,8 @@ _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as 
 def _laplacian_variance(luma: np.ndarray, region: np.ndarray | None) -> float:
     """Variance of the 4-neighbour Laplacian, over `region` when given (the skin: a smooth drape or
     wall around a sharp lesion must not make the photo look blurred)."""
+    if min(luma.shape) < 3:  # no interior pixel: a Laplacian is undefined (its variance would be NaN)
+        return 0.0
     lap = 4.0 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:]
     if region is not None:
         inner = region[1:-1, 1:-1]

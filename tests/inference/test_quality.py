@@ -41,6 +41,8 @@ BAD_PHOTOS = [
     ("too dark, dark skin", lambda: synth.exposure(_plaques(6, seed=3), 0.1), "too dark"),
     ("overexposed", lambda: synth.exposure(_plaques(seed=4), 8.0), "overexposed"),
     ("tiny", lambda: _plaques(seed=5).resize((160, 120)), "too small"),
+    ("one pixel", lambda: _plaques(seed=5).resize((1, 1)), "too small"),
+    ("two pixels high", lambda: _plaques(seed=5).resize((64, 2)), "too small"),
     ("not skin", lambda: synth.render_non_skin(seed=6), "no skin"),
     ("blank grey", lambda: Image.new("RGB", (640, 480), (128, 128, 128)), "no skin"),
 ]
@@ -52,6 +54,7 @@ def test_bad_photo_is_unusable_with_reason(name: str, make, reason: str) -> None
     assert not report.usable
     assert any(reason in r for r in report.reasons), report.reasons
     assert all(":" in r for r in report.reasons)  # every reason says what to do
+    assert all(v == v for v in report.metrics.values())  # no NaN reaches JSON (it is not valid JSON)
 
 
 def test_little_skin_is_a_note_not_a_block() -> None:
