@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import tempfile
 import textwrap
 import threading
@@ -129,6 +130,15 @@ def call_patients(base_url: str, issuer: DemoIssuer, bundles: list[dict], out_di
     return results
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
 def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None) -> int:
     from cds_hooks.app import create_app
 
@@ -162,10 +172,12 @@ def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | Non
             )
             failed = [r for r in results if r.status != 200]
             if serve:
+                _stop_on_sigterm()  # so the temporary key and data are removed on `kill` too
+                key = issuer.write_private_key(workdir)
                 stream.write(
                     f"\nService running at {server.base_url} (discovery: {server.base_url}/cds-services). "
-                    f"Calls need a JWT from the demo issuer ({issuer.issuer}); trust file: {settings.trusted_issuers_file}. "
-                    "Ctrl-C to stop.\n"
+                    f"Calls need an ES384 JWT from the demo issuer: iss={issuer.issuer}, kid={issuer.kid}, "
+                    f"aud=<the endpoint URL>, a fresh jti; signing key {key} (deleted on exit). Ctrl-C to stop.\n"
                 )
                 stream.flush()
                 threading.Event().wait()

@@ -35,6 +35,17 @@ class DemoIssuer:
         path.write_text(json.dumps({self.issuer: {"jwks": {"keys": [self.public_jwk()]}, "algorithms": ["ES384"]}}, indent=2))
         return path
 
+    def write_private_key(self, directory: Path) -> Path:
+        """PEM of the signing key (0600), so that `derm3r demo --serve` users can mint their own
+        client JWTs (`iss` = this issuer, header `kid` = `self.kid`, alg ES384)."""
+        from cryptography.hazmat.primitives import serialization
+
+        path = directory / "demo-issuer-key.pem"
+        pem = self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        path.touch(mode=0o600)
+        path.write_bytes(pem)
+        return path
+
     def token(self, audience: str, *, subject: str = "derm3r-demo-ehr") -> str:
         now = int(time.time())
         claims = {
