@@ -102,3 +102,13 @@ def test_nothing_is_built_at_import_time() -> None:
         module = importlib.import_module(name)
         for value in vars(module).values():
             assert type(value).__name__ not in {"Flask", "Pipeline", "SqliteStore", "JwtVerifier", "ReviewStore", "Settings"}, (name, value)
+
+
+def test_preflight_needs_no_token_even_with_auth_on(tmp_path: Path) -> None:
+    client = make_app(tmp_path, auth_enabled=True).test_client()
+    preflight = client.options(f"/cds-services/{PV}", headers={"Origin": "https://ehr.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    refused = client.get("/cds-services")
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"  # so a browser client can read the error
+    assert client.get("/healthz").status_code == 200  # liveness probes carry no token
