@@ -19,6 +19,7 @@ See bench/README.md for what each row means and the latest table.
 from __future__ import annotations
 
 import argparse
+import io
 import dataclasses
 import json
 import logging
@@ -35,10 +36,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+from PIL import Image
 
 from bench import photos as photo_lib
-from bench.load import CellResult, hook_headers, run_cell
+from bench.load import BodyFactory, CellResult, hook_headers, run_cell
 from bench.patients import SERVICE_ID, PrefetchRequest, fhir_patient, fhir_request_body, prefetch_request
 from bench.report import (
     TARGET_COLD_START_S,
@@ -52,6 +55,9 @@ from bench.report import (
     machine,
     render_table,
 )
+
+if TYPE_CHECKING:
+    from bench.service import Service
 
 log = logging.getLogger("bench")
 
@@ -142,9 +148,7 @@ def photo_sets(plan: Plan, counts: tuple[int, ...]) -> dict[int, list[bytes]]:
 
 
 def describe_set(jpegs: list[bytes]) -> str:
-    from PIL import Image
-    import io
-
+    """'12+5+2 MP, 3.7 MB JPEG': what a row's photos were."""
     mps = []
     for j in jpegs:
         with Image.open(io.BytesIO(j)) as image:
@@ -297,16 +301,22 @@ def section_baseline(run: Run, sets: dict[int, list[bytes]], ours: dict[int, dic
 # -- HTTP sections ----------------------------------------------------------------------------------------
 
 
-def prefetch_factory(request: PrefetchRequest, audience: str, service: Any, unique: bool):  # type: ignore[no-untyped-def]
+def prefetch_factory(request: PrefetchRequest, audience: str, service: Service, unique: bool) -> BodyFactory:
+    """Hook bodies with inline photos; `unique` gives every request fresh photo bytes."""
+
     def make(number: int) -> tuple[bytes, dict[str, str]]:
-        tag = f"{os.getpid()}-{number}".encode() if unique else None
+        # random, not the request number: numbers restart every cell, and a repeated tag would be
+        # a repeated photo to a content-hash cache
+        tag = uuid.uuid4().hex[:photo_lib.TAG_BYTES].encode() if unique else None
         auth = service.signer.header(audience) if service.config.auth else None
         return request.body(str(uuid.uuid4()), tag), hook_headers(auth)
 
     return make
 
 
-def nofetch_factory(patient_id: str, fhir_base: str, audience: str, service: Any):  # type: ignore[no-untyped-def]
+def nofetch_factory(patient_id: str, fhir_base: str, audience: str, service: Service) -> BodyFactory:
+    """Hook bodies without prefetch: the service reads everything from `fhir_base`."""
+
     def make(number: int) -> tuple[bytes, dict[str, str]]:
         auth = service.signer.header(audience) if service.config.auth else None
         return fhir_request_body(patient_id, fhir_base, FHIR_ACCESS_TOKEN), hook_headers(auth)

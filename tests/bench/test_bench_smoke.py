@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench import photos, run
+from bench import photos, readme, run
 from bench.load import CellResult
 from bench.patients import fhir_patient, prefetch_request
 from bench.report import Row, Target, render_table
@@ -94,3 +94,14 @@ def test_quick_inprocess_run_writes_table_and_json(tmp_path: Path, capsys: pytes
     assert data["quick"] is True and data["rows"] and data["targets"]
     assert {"batch", "p50_ms", "onnx_threads"} <= set(data["model_floor"][0])
     assert data["files_per_hook"]["repo_files_opened_per_hook"] == []
+
+
+def test_readme_table_is_replaced_between_the_markers(tmp_path: Path) -> None:
+    target = tmp_path / "README.md"
+    target.write_text(f"intro\n{readme.START}\nold\n{readme.END}\noutro\n")
+    result = {"started": "2026-11-27T13:00:00+00:00", "wall_s": 300.0, "table": "row  n\n  a  1",
+              "machine": {"cpu": "Test CPU", "cores": 2, "ram_gb": 4.0, "python": "3.11", "load": [1.0, 1.0, 1.0]}}
+    readme.update(target, result)
+    text = target.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "Test CPU" in text and "row  n\n  a  1" in text
