@@ -17,7 +17,6 @@ from cds_hooks.wire.fields import (
     require_uuid,
 )
 
-_MAX_PREFETCH_KEYS = 64
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,7 @@ def _parse_fhir_authorization(value: Any) -> FhirAuthorization:
 def _parse_prefetch(value: Any) -> Mapping[str, Any]:
     if value is None:
         return MappingProxyType({})
-    raw = require_object(value, "prefetch")
-    if len(raw) > _MAX_PREFETCH_KEYS:
-        raise InvalidRequest(f"prefetch has more than {_MAX_PREFETCH_KEYS} keys", expression="prefetch")
+    raw = require_object(value, "prefetch")  # its size was bounded by limits.check_prefetch
     for key, item in raw.items():
         # A prefetch value is a FHIR resource (object) or null; the spec's user-id example also shows
         # a bare string for a user token, which we do not request and therefore ignore.
