@@ -412,6 +412,23 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
         finally:
             peaks[alt.label] = svc.stop()
 
+    # 2b. what wiring inference/rec_cache.py would give: the same app with CachingRec in front of
+    # DERM-Rec (bench/wsgi_cached.py), same photo bytes every request = repeat views of a chart
+    if plan.compare_workers and 3 in plan.photo_counts and rec_cache_status().startswith("NOT") and \
+            not run.out_of_time("rec_cache cells", 2 * plan.cell_budget_s + 20):
+        cached = dataclasses.replace(production, wsgi="bench.wsgi_cached:app")
+        svc, _marks = spawn(cached)
+        try:
+            url = svc.hook_url(SERVICE_ID)
+            section = "hook over HTTP, prefetch, same photo bytes every request, rec_cache wired in (bench/wsgi_cached.py), 2x1"
+            for c in (1, 4):
+                result = cell(svc, "prefetch-same-bytes-cached", f"prefetch-3-c{c}-cached", 3, c,
+                              prefetch_factory(requests_by_count[3], url, svc, unique=False))
+                run.rows.append(cell_row(section, "2 workers x 1 ONNX thread + rec_cache", 3, result,
+                                         note="repeat views of a chart" if c == 1 else ""))
+        finally:
+            peaks[cached.label] = svc.stop()
+
     # 3. no prefetch: the service fetches everything from the test FHIR server
     if plan.nofetch_cells and not run.out_of_time("no-prefetch rows", plan.cell_budget_s + 30):
         try:

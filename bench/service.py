@@ -57,10 +57,11 @@ class ServerConfig:
     onnx_threads: int
     auth: bool = True
     model_dir: Path | None = None
+    wsgi: str = "cds_hooks.wsgi:app"  # bench/wsgi_cached.py: the same app with inference.rec_cache wired in
 
     @property
     def label(self) -> str:
-        return f"{self.workers}x{self.onnx_threads}"
+        return f"{self.workers}x{self.onnx_threads}" + ("" if self.wsgi == "cds_hooks.wsgi:app" else f" ({self.wsgi})")
 
     def describe(self) -> str:
         return (f"gunicorn sync, {self.workers} worker(s) x 1 thread, DERM3R_ONNX_THREADS={self.onnx_threads}, "
@@ -187,7 +188,7 @@ def start(config: ServerConfig, workdir: Path, signer: Signer, fhir_allowlist: t
         "--timeout", "120",
         "--graceful-timeout", "10",
         "--backlog", "256",
-        "cds_hooks.wsgi:app",
+        config.wsgi,
     ]
     log_path = workdir / f"gunicorn-{config.label}-{port}.log"
     with log_path.open("wb") as log:
