@@ -286,3 +286,27 @@ def test_the_pregnancy_is_current() -> None:
     pregnancy = next(c for c in _by_type(bundle, "Condition") if c["code"]["coding"][0]["code"] == codes.SNOMED_PREGNANT)
     onset = pregnancy["onsetDateTime"]
     assert synthetic.ANCHOR.strftime("%Y-%m-%d") > onset > (synthetic.ANCHOR.replace(year=synthetic.ANCHOR.year - 1)).strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize("photos", synthetic.PHOTO_MODES)
+@pytest.mark.parametrize("profile", synthetic.PROFILES)
+def test_the_case_builder_reads_every_profile_without_issues(profile: str, photos: str) -> None:
+    """The contract between this generator and fhir_mapping: everything written is read back, with
+    no data issue, and photos keep their body region (Binary photos through the attachment fetcher)."""
+    from fhir_mapping.case_builder import build_case
+
+    bundle = _patient(profile, photos)
+    binaries = {f"Binary/{b['id']}": base64.b64decode(b["data"]) for b in _by_type(bundle, "Binary")}
+    case = build_case(
+        [synthetic.as_collection(bundle)], patient_id=synthetic.patient_id(bundle), as_of=synthetic.ANCHOR,
+        fetch_attachment=binaries.__getitem__,
+    )
+    assert case.issues == (), [i.code for i in case.issues]
+    photo_count = len(_by_type(bundle, "Media")) + len(_by_type(bundle, "DocumentReference"))
+    assert len(case.photos) == photo_count
+    assert all(p.region is not BodyRegion.UNKNOWN for p in case.photos)
+    assert case.latest(FindingKey.BSA_PERCENT) is not None and case.latest(FindingKey.DLQI) is not None
+    assert case.latest(FindingKey.SYSTOLIC_BP) is not None and case.latest(FindingKey.LESION_ONSET) is not None
+    expected_conditions = len(_by_type(bundle, "Condition"))
+    assert len(case.conditions) == expected_conditions
+    assert len(case.medications) == len(_by_type(bundle, "MedicationStatement"))
