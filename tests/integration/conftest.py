@@ -19,7 +19,6 @@ import subprocess
 import threading
 import time
 import uuid
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,16 +289,8 @@ class RecordingPipeline:
 def pipeline() -> RecordingPipeline:
     from inference.pipeline import build_pipeline
 
-    try:
-        inner = build_pipeline()
-    except (ImportError, FileNotFoundError) as exc:
-        # An agent module or the shipped model is not merged yet: exercise the plumbing with the
-        # stand-in, and say so in the test report.
-        from .standin import StandinPipeline
-
-        warnings.warn(f"integration tests use the stand-in pipeline: the real one cannot be built ({exc})", stacklevel=1)
-        inner = StandinPipeline()
-    return RecordingPipeline(inner)
+    # The real agents with the shipped model and knowledge base: end to end means end to end.
+    return RecordingPipeline(build_pipeline())
 
 
 # ---------------------------------------------------------------- JWT signing (the EHR's side)
