@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import secrets
 import sqlite3
@@ -147,8 +148,8 @@ class ReviewStore:
             "asOf": case.as_of.isoformat(),
             "serviceId": service_id,
             "cardUuid": card_uuid,
-            "assessment": to_jsonable(assessment),
-            "resources": resources,
+            "assessment": _finite(to_jsonable(assessment)),
+            "resources": _finite(resources),
             "photos": [
                 {
                     "index": i,
@@ -244,6 +245,18 @@ def _translated() -> Iterator[None]:
     except sqlite3.Error as exc:
         log.warning("review storage error: %s", type(exc).__name__)
         raise ServiceUnavailable("review storage unavailable") from exc
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or Infinity: a measurement that could not be made (e.g. sharpness of a
+    2-pixel image) is stored as null, which the app shows as "n/a", instead of failing the hook."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _series(case: Case, key: FindingKey) -> list[dict]:

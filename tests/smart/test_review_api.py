@@ -202,3 +202,18 @@ def test_unreadable_database_is_a_503_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "review.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ServiceUnavailable):
         ReviewStore(tmp_path)
+
+
+def test_non_finite_measurements_are_stored_as_null(tmp_path: Path) -> None:
+    """A photo too small to measure gives NaN metrics: the record must still be stored."""
+    import dataclasses
+
+    case = build_case()
+    assessment = hand_built_assessment(case)
+    rep = assessment.representation
+    odd = dataclasses.replace(rep.photos[0], quality=dataclasses.replace(rep.photos[0].quality, metrics={"sharpness": float("nan")}))
+    assessment = dataclasses.replace(assessment, representation=dataclasses.replace(rep, photos=(odd, *rep.photos[1:])))
+    store = ReviewStore(tmp_path)
+    record = store.get(store.put(assessment, case, [{"resourceType": "Observation", "valueQuantity": {"value": float("inf")}}]))
+    assert record["assessment"]["representation"]["photos"][0]["quality"]["metrics"]["sharpness"] is None
+    assert record["resources"][0]["valueQuantity"]["value"] is None
