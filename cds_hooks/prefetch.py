@@ -86,9 +86,15 @@ def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], t
     """A searchset Bundle -> its entry resources, minus OperationOutcome entries (reported)."""
     if resource.get("resourceType") != "Bundle":
         return (dict(resource),), ()
+    entries = resource.get("entry")
+    if entries is not None and not isinstance(entries, list):
+        raise InvalidRequest(f"prefetch.{key}.entry must be an array", expression=f"prefetch.{key}.entry")
+    links = resource.get("link")
+    if links is not None and not isinstance(links, list):
+        raise InvalidRequest(f"prefetch.{key}.link must be an array", expression=f"prefetch.{key}.link")
     found: list[dict] = []
     issues: list[DataIssue] = []
-    for entry in resource.get("entry") or ():
+    for entry in entries or ():
         if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
             continue
         item = entry["resource"]

@@ -111,6 +111,8 @@ CASES = [
     ),
     Case("prefetch not an object", 400, with_(prefetch=["Patient/p1"])),
     Case("prefetch value not a resource", 400, with_(prefetch={"patient": 42})),
+    Case("prefetch Bundle.entry not an array", 400, with_(prefetch={"patient": patient(), "conditions": {"resourceType": "Bundle", "entry": True}}), expression="prefetch.conditions.entry"),
+    Case("prefetch Bundle.link not an array", 400, with_(prefetch={"patient": patient(), "conditions": {"resourceType": "Bundle", "link": 1.5}}), expression="prefetch.conditions.link"),
     Case("prefetch patient is another patient", 400, with_(prefetch={"patient": patient("someone-else")}), expression="prefetch.patient"),
     Case("extension not an object", 400, with_(extension="x")),
     Case("no patient prefetch, no fhirServer", 412, with_(prefetch={}), expression="prefetch.patient"),
