@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cds_hooks.errors import InvalidRequest
+from cds_hooks.wire.feedback import parse_feedback
+from cds_hooks.wire.request import parse_request
 from service_support import ES, PV, make_app, operation_outcome_issue, patient, request_body
 
 
@@ -184,3 +189,41 @@ def test_unexpected_exception_is_a_generic_500(tmp_path: Path) -> None:
     assert issue["diagnostics"] == "internal error"
     assert "1980" not in response.get_data(as_text=True)
     assert client.get("/healthz").status_code == 200
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.fixed_dictionaries(
+        {},
+        optional={
+            "hook": st.sampled_from(["patient-view", "encounter-start"]) | json_values,
+            "hookInstance": st.just("d1577c69-dfbe-44ad-ba6d-3e05e953b2ea") | json_values,
+            "context": st.fixed_dictionaries({}, optional={"userId": st.just("Practitioner/1") | json_values, "patientId": st.just("p1") | json_values, "encounterId": json_values}) | json_values,
+            "fhirServer": st.just("https://ehr.example.org/fhir") | json_values,
+            "fhirAuthorization": json_values,
+            "prefetch": json_values,
+            "extension": json_values,
+        },
+    )
+)
+def test_request_parser_only_ever_refuses_with_invalid_request(body: dict) -> None:
+    try:
+        parse_request(body, expected_hook="patient-view")
+    except InvalidRequest as exc:
+        assert exc.status == 400 and exc.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(json_values | st.fixed_dictionaries({}, optional={"card": st.uuids().map(str) | json_values, "outcome": st.sampled_from(["accepted", "overridden"]) | json_values, "acceptedSuggestions": json_values, "overrideReason": json_values, "outcomeTimestamp": st.just("2026-11-27T10:00:00Z") | json_values}), max_size=3))
+def test_feedback_parser_only_ever_refuses_with_invalid_request(items: list) -> None:
+    try:
+        parse_feedback({"feedback": items})
+    except InvalidRequest as exc:
+        assert exc.status == 400 and exc.message
