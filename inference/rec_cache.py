@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from inference.case import Photo
-from inference.results import AttributeScore, Evidence, LesionAttributes, RecResult
+from inference.results import AttributeScore, LesionAttributes, RecResult
 
 DEFAULT_MAX_ENTRIES = 256
 

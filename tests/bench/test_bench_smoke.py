@@ -14,7 +14,7 @@ from PIL import Image
 from bench import photos, readme, run
 from bench.load import CellResult
 from bench.patients import fhir_patient, prefetch_request
-from bench.report import Row, Target, render_table
+from bench.report import Target, render_table
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_MODEL = REPO / "inference" / "models" / "lesion.onnx"
