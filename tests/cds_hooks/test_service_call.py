@@ -145,32 +145,6 @@ def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
         assert "PRELIMINARY" in payload["cards"][0]["detail"]
 
 
-def test_warm_call_answers_quickly(tmp_path: Path) -> None:
-    """Spec: services SHOULD respond on the order of 500 ms. Real agents on the demo patient with the
-    most photographs (12), warm process. Measured as this process's CPU time per call: wall time on
-    the shared two-core CI machine mostly measures the other jobs; CPU time is what one quiet core
-    would take (the pipeline runs single-threaded)."""
-    import statistics
-    import time
-    import uuid
-
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
-    from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
-    from cds_hooks.registry import default_registry
-
-    client = make_app(tmp_path, pipeline=real_pipeline()).test_client()
-    service = default_registry().get(PV)
-    bundle = max(synthetic.demo_patients(), key=lambda b: sum(1 for e in b["entry"] if e["resource"]["resourceType"] == "Media"))
-    body = request_body(bundle_patient_id(bundle), prefetch=prefetch_from_bundle(bundle, service))
-    assert client.post(f"/cds-services/{PV}", json=body).status_code == 200  # warm-up
-    cpu = []
-    for _ in range(3):
-        started = time.process_time()
-        assert client.post(f"/cds-services/{PV}", json={**body, "hookInstance": str(uuid.uuid4())}).status_code == 200
-        cpu.append(time.process_time() - started)
-    assert statistics.median(cpu) < 1.0, cpu
-
-
 def test_a_failing_review_store_costs_only_the_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cds_hooks.review.store import ReviewStore
 
