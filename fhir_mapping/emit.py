@@ -14,7 +14,6 @@ from fhir_mapping import codes
 
 # Fixed forever: changing it would change every id the service has ever written.
 NAMESPACE = uuid.UUID("3c8b1f9e-5d0a-5b7e-9a44-6f2d8e1c0b37")
-URN_IDENTIFIER_SYSTEM = "urn:ietf:rfc:3986"
 
 
 def resource_id(patient_ref: str, as_of: datetime, kind: str) -> str:
@@ -34,8 +33,10 @@ def reference(rid: str, display: str | None = None) -> dict[str, str]:
 
 
 def identifier(rid: str) -> dict[str, str]:
-    """Business identifier equal to the urn: the key of the conditional create."""
-    return {"system": URN_IDENTIFIER_SYSTEM, "value": urn(rid)}
+    """Business identifier holding the bare uuid: the key of the conditional create. (Not the
+    `urn:uuid:` fullUrl itself: servers rewrite urn references on write, so a conditional create
+    keyed on one would never match the stored resource and a retried transaction would duplicate.)"""
+    return {"system": codes.DERM3R_IDENTIFIER, "value": rid}
 
 
 def ai_meta() -> dict:

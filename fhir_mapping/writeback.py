@@ -14,11 +14,11 @@ from typing import Iterable, Sequence
 
 from inference.results import Assessment
 
-from fhir_mapping import r4
+from fhir_mapping import codes, r4
 from fhir_mapping.ai_observation import PHOTO_TYPES, ai_observations
 from fhir_mapping.careplan import care_plan
 from fhir_mapping.device import SOFTWARE_NAME, device_conditional_query, software_device
-from fhir_mapping.emit import NAMESPACE, URN_IDENTIFIER_SYSTEM, is_literal_reference, resource_id, urn
+from fhir_mapping.emit import NAMESPACE, is_literal_reference, resource_id, urn
 from fhir_mapping.provenance import provenance
 
 
@@ -58,8 +58,8 @@ def _if_none_exist(resource: dict) -> str | None:
     if resource["resourceType"] == "Device":
         return device_conditional_query(resource)
     for ident in resource.get("identifier") or ():
-        if ident.get("system") == URN_IDENTIFIER_SYSTEM:
-            return f"identifier={URN_IDENTIFIER_SYSTEM}|{ident['value']}"
+        if ident.get("system") == codes.DERM3R_IDENTIFIER:
+            return f"identifier={codes.DERM3R_IDENTIFIER}|{ident['value']}"
     return None  # Provenance has no identifier in R4: a retried transaction may duplicate it
 
 

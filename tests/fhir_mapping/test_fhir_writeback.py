@@ -253,7 +253,9 @@ def test_transaction_bundle(resources: list[dict]) -> None:
     assert full_urls == [f"urn:uuid:{r['id']}" for r in resources]
     requests = {e["resource"]["resourceType"]: e["request"] for e in bundle["entry"]}
     assert requests["CarePlan"]["method"] == "POST" and requests["CarePlan"]["url"] == "CarePlan"
-    assert requests["CarePlan"]["ifNoneExist"].startswith("identifier=urn:ietf:rfc:3986|urn:uuid:")
+    plan_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
+    # Keyed on the bare uuid, never on the urn fullUrl (which servers rewrite on write).
+    assert requests["CarePlan"]["ifNoneExist"] == f"identifier={codes.DERM3R_IDENTIFIER}|{plan_id}"
     assert requests["Device"]["ifNoneExist"].startswith(f"identifier={codes.DERM3R_DEVICE_IDENTIFIER}|derm3r-model-")
     assert "ifNoneExist" not in requests["Provenance"]
     # Every urn:uuid reference inside the bundle resolves to an entry.

@@ -149,13 +149,6 @@ def test_suggestion_applied_and_read_back(
     assert plan_ref in {f"CarePlan/{p['id']}" for p in plans}
 
 
-@pytest.mark.xfail(
-    reason="known bug: the conditional-create key (Identifier urn:ietf:rfc:3986 = 'urn:uuid:<id>') is the "
-    "entry's own fullUrl, and Medplum (like any server that rewrites fullUrl strings) stores it rewritten "
-    "to 'Type/<server id>', so the second ifNoneExist never matches; fix in fhir_mapping/emit.py "
-    "(an identifier value that is not the fullUrl, e.g. system DERM3R_IDENTIFIER + bare uuid), then remove this marker",
-    strict=False,
-)
 def test_applying_the_derm3r_bundle_twice_creates_nothing_twice(
     cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded], cleanup: list[str]
 ) -> None:
