@@ -20,6 +20,7 @@ its own cache (no cross-process state, nothing written to disk, nothing that out
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from collections import OrderedDict
@@ -95,7 +96,11 @@ class RecCache:
 
 def rebind(result: RecResult, photo: Photo) -> RecResult:
     """A cached reading re-addressed to `photo`: its reference, region and date, and evidence that
-    pointed at the photo the reading was first made for now points at this one."""
+    pointed at the photo the reading was first made for now points at this one.
+
+    The frozen results still hold dicts (probabilities, metrics, measurements); a deep copy keeps a
+    caller that mutates one from changing what later hits return (~0.1 ms per photo)."""
+    result = copy.deepcopy(result)
     old = result.photo_ref
     attributes = result.attributes
     if attributes is not None and old != photo.ref:

@@ -47,6 +47,18 @@ def test_only_unseen_photos_are_read_in_one_batch_in_input_order(jpegs: list[byt
     assert model.batches == [1, 2]
 
 
+def test_a_caller_mutating_a_reading_does_not_change_the_cache(jpegs: list[bytes]) -> None:
+    cached = CachingRec(DermRec(StubClassifier()), RecCache())
+    photo = _photo("Media/a", jpegs[0])
+    first = cached.read([photo])[0]
+    expected = dict(first.probabilities)
+    hit = cached.read([photo])[0]
+    hit.probabilities.clear()
+    hit.quality.metrics.clear()
+    again = cached.read([photo])[0]
+    assert again.probabilities == expected and again.quality.metrics
+
+
 def test_same_bytes_under_another_reference_are_rebound(jpegs: list[bytes]) -> None:
     cached = CachingRec(DermRec(StubClassifier()), RecCache())
     (original,) = cached.read([_photo("Media/old", jpegs[0], BodyRegion.TRUNK)])
