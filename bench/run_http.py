@@ -58,20 +58,46 @@ def cell_row(section: str, label: str, photos: int, result: CellResult, note: st
 
 def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
     """Order matters when the run's time limit bites: the prefetch matrix first, then the worker /
-    thread split, then no-prefetch; every gunicorn spawn of the production config is also a
-    cold-start sample."""
-    plan = run.plan
-    signer = service_lib.Signer()
-    requests_by_count = {n: prefetch_request(sets[n], seed=100 + n) for n in plan.photo_counts}
-    first_count = min(plan.photo_counts)
-    production = service_lib.ServerConfig(workers=2, onnx_threads=1, auth=run.auth, model_dir=run.model_dir)
-    run.data["server"] = production.describe()
-    cold: list[dict[str, float]] = []
-    peaks: dict[str, dict[int, float]] = {}
+    thread split and rec_cache, then no-prefetch; every gunicorn spawn of the production config is
+    also a cold-start sample."""
+    http = HttpSection(run, sets)
+    http.prefetch_matrix()
+    http.worker_split()
+    http.rec_cache_wired()
+    http.no_prefetch()
+    http.more_cold_starts()
+    http.process_rows()
 
-    def first_hook(svc: service_lib.Service) -> Callable[[Any], Any]:
+
+class HttpSection:
+    """One gunicorn configuration at a time on loopback; collects cells, cold starts and RSS peaks."""
+
+    def __init__(self, run: Run, sets: dict[int, list[bytes]]) -> None:
+        self.run = run
+        self.plan = run.plan
+        self.sets = sets
+        self.signer = service_lib.Signer()
+        self.requests = {n: prefetch_request(sets[n], seed=100 + n) for n in self.plan.photo_counts}
+        self.first_count = min(self.plan.photo_counts)
+        self.production = service_lib.ServerConfig(workers=2, onnx_threads=1, auth=run.auth, model_dir=run.model_dir)
+        run.data["server"] = self.production.describe()
+        self.cold: list[dict[str, float]] = []
+        self.peaks: dict[str, dict[int, float]] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------------
+
+    def spawn(self, config: service_lib.ServerConfig, allow: tuple[str, ...] = ()) -> tuple[Service, dict[str, float]]:
+        """Start gunicorn and wait for its first answered hook (the cold-start marks)."""
+        svc = service_lib.start(config, self.run.workdir / "gunicorn", self.signer, allow)
+        try:
+            return svc, service_lib.wait_first_hook(svc, self._first_hook(svc))
+        except BaseException:
+            svc.stop()
+            raise
+
+    def _first_hook(self, svc: Service) -> Callable[[Any], Any]:
         url = svc.hook_url(SERVICE_ID)
-        factory = prefetch_factory(requests_by_count[first_count], url, svc, unique=True)
+        factory = prefetch_factory(self.requests[self.first_count], url, svc, unique=True)
 
         def send(session: Any) -> Any:
             body, headers = factory(0)
@@ -79,113 +105,129 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
 
         return send
 
-    def spawn(config: service_lib.ServerConfig, allow: tuple[str, ...] = ()) -> tuple[service_lib.Service, dict[str, float]]:
-        svc = service_lib.start(config, run.workdir / "gunicorn", signer, allow)
-        try:
-            return svc, service_lib.wait_first_hook(svc, first_hook(svc))
-        except BaseException:
-            svc.stop()
-            raise
+    def stop(self, svc: Service) -> None:
+        peak = svc.stop()
+        label = svc.config.label
+        self.peaks[label] = {**self.peaks.get(label, {}), **peak}
 
-    def cell(svc: service_lib.Service, kind: str, name: str, photos: int, concurrency: int, factory: Any) -> CellResult:
-        result = run_cell(name, svc.hook_url(SERVICE_ID), factory, concurrency=concurrency,
-                          max_requests=plan.cell_max_requests, budget_s=plan.cell_budget_s, warmup=1,
+    def cell(self, svc: Service, kind: str, photos: int, concurrency: int, factory: BodyFactory) -> CellResult:
+        result = run_cell(f"{kind}-{photos}-c{concurrency}-{svc.config.label}", svc.hook_url(SERVICE_ID), factory,
+                          concurrency=concurrency, max_requests=self.plan.cell_max_requests,
+                          budget_s=self.plan.cell_budget_s, warmup=1,
                           cpu_probe=lambda: service_lib.workers_cpu_seconds(svc.process.pid))
-        run.data.setdefault("cells", []).append({"kind": kind, "photos": photos, "server": svc.config.label, **result.summary()})
+        self.run.data.setdefault("cells", []).append(
+            {"kind": kind, "photos": photos, "server": svc.config.label, **result.summary()})
         return result
 
-    # 1. production config, prefetch matrix
-    svc, marks = spawn(production)
-    cold.append(marks)
-    try:
-        url = svc.hook_url(SERVICE_ID)
-        section = f"hook over HTTP, prefetch (inline photos, fresh bytes per request), {production.label}"
-        for n in plan.photo_counts:
-            for c in plan.concurrencies:
-                if run.out_of_time(f"prefetch {n} photos c={c}", plan.cell_budget_s + 5):
-                    continue
-                result = cell(svc, "prefetch", f"prefetch-{n}-c{c}", n, c, prefetch_factory(requests_by_count[n], url, svc, unique=True))
-                run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result,
-                                         note=describe_set(sets[n]) if c == plan.concurrencies[0] else ""))
-        if 3 in plan.photo_counts and not plan.quick and not run.out_of_time("same-bytes cell", plan.cell_budget_s + 5):
-            result = cell(svc, "prefetch-same-bytes", "prefetch-3-c1-same", 3, 1,
-                          prefetch_factory(requests_by_count[3], url, svc, unique=False))
-            run.rows.append(cell_row(section, "same photo bytes every request", 3, result,
-                                     note="repeat views of a chart; inference/rec_cache.py " + rec_cache_status()))
-    finally:
-        peaks[production.label] = svc.stop()
+    def prefetch(self, svc: Service, photos: int, unique: bool) -> BodyFactory:
+        return prefetch_factory(self.requests[photos], svc.hook_url(SERVICE_ID), svc, unique=unique)
 
-    # 2. one worker with two ONNX threads, same load (the production rows above are the comparison)
-    if plan.compare_workers and 3 in plan.photo_counts and not run.out_of_time("1x2 comparison", 2 * plan.cell_budget_s + 20):
-        alt = service_lib.ServerConfig(workers=1, onnx_threads=2, auth=run.auth, model_dir=run.model_dir)
-        svc, marks = spawn(alt)
-        run.data["cold_start_1x2"] = marks
+    def has_time(self, what: str, needs_s: float) -> bool:
+        return not self.run.out_of_time(what, needs_s)
+
+    # -- the parts ------------------------------------------------------------------------------------
+
+    def prefetch_matrix(self) -> None:
+        """Production config: every photo count x concurrency, fresh bytes; one same-bytes cell."""
+        svc, marks = self.spawn(self.production)
+        self.cold.append(marks)
+        section = f"hook over HTTP, prefetch (inline photos, fresh bytes per request), {self.production.label}"
         try:
-            url = svc.hook_url(SERVICE_ID)
-            section = f"hook over HTTP, prefetch: worker/thread split ({alt.describe()})"
-            for c in (1, 4):
-                result = cell(svc, "prefetch-1x2", f"prefetch-3-c{c}-1x2", 3, c, prefetch_factory(requests_by_count[3], url, svc, unique=True))
-                run.rows.append(cell_row(section, "1 worker x 2 ONNX threads", 3, result))
+            for n in self.plan.photo_counts:
+                for c in self.plan.concurrencies:
+                    if not self.has_time(f"prefetch {n} photos c={c}", self.plan.cell_budget_s + 5):
+                        continue
+                    result = self.cell(svc, "prefetch", n, c, self.prefetch(svc, n, unique=True))
+                    note = describe_set(self.sets[n]) if c == self.plan.concurrencies[0] else ""
+                    self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result, note=note))
+            if 3 in self.plan.photo_counts and not self.plan.quick and \
+                    self.has_time("same-bytes cell", self.plan.cell_budget_s + 5):
+                result = self.cell(svc, "prefetch-same-bytes", 3, 1, self.prefetch(svc, 3, unique=False))
+                self.run.rows.append(cell_row(section, "same photo bytes every request", 3, result,
+                                              note="repeat views of a chart; inference/rec_cache.py " + rec_cache_status()))
         finally:
-            peaks[alt.label] = svc.stop()
+            self.stop(svc)
 
-    # 2b. what wiring inference/rec_cache.py would give: the same app with CachingRec in front of
-    # DERM-Rec (bench/wsgi_cached.py), same photo bytes every request = repeat views of a chart
-    if plan.compare_workers and 3 in plan.photo_counts and rec_cache_status().startswith("NOT") and \
-            not run.out_of_time("rec_cache cells", 2 * plan.cell_budget_s + 20):
-        cached = dataclasses.replace(production, wsgi="bench.wsgi_cached:app")
-        svc, _marks = spawn(cached)
+    def worker_split(self) -> None:
+        """One worker with two ONNX threads under the same 3-photo load (compare with 2 x 1)."""
+        if not (self.plan.compare_workers and 3 in self.plan.photo_counts) or \
+                not self.has_time("1x2 comparison", 2 * self.plan.cell_budget_s + 20):
+            return
+        alt = service_lib.ServerConfig(workers=1, onnx_threads=2, auth=self.run.auth, model_dir=self.run.model_dir)
+        svc, marks = self.spawn(alt)
+        self.run.data["cold_start_1x2"] = marks
+        section = f"hook over HTTP, prefetch: worker/thread split ({alt.describe()})"
         try:
-            url = svc.hook_url(SERVICE_ID)
-            section = "hook over HTTP, prefetch, same photo bytes every request, rec_cache wired in (bench/wsgi_cached.py), 2x1"
             for c in (1, 4):
-                result = cell(svc, "prefetch-same-bytes-cached", f"prefetch-3-c{c}-cached", 3, c,
-                              prefetch_factory(requests_by_count[3], url, svc, unique=False))
-                run.rows.append(cell_row(section, "2 workers x 1 ONNX thread + rec_cache", 3, result,
-                                         note="repeat views of a chart" if c == 1 else ""))
+                result = self.cell(svc, "prefetch-1x2", 3, c, self.prefetch(svc, 3, unique=True))
+                self.run.rows.append(cell_row(section, "1 worker x 2 ONNX threads", 3, result))
         finally:
-            peaks[cached.label] = svc.stop()
+            self.stop(svc)
 
-    # 3. no prefetch: the service fetches everything from the test FHIR server
-    if plan.nofetch_cells and not run.out_of_time("no-prefetch rows", plan.cell_budget_s + 30):
+    def rec_cache_wired(self) -> None:
+        """What wiring inference/rec_cache.py would give: the production app with CachingRec in front
+        of DERM-Rec (bench/wsgi_cached.py), same photo bytes every request (repeat views)."""
+        if not (self.plan.compare_workers and 3 in self.plan.photo_counts) or not rec_cache_status().startswith("NOT") \
+                or not self.has_time("rec_cache cells", 2 * self.plan.cell_budget_s + 20):
+            return
+        cached = dataclasses.replace(self.production, wsgi="bench.wsgi_cached:app")
+        svc, _marks = self.spawn(cached)
+        section = ("hook over HTTP, prefetch, same photo bytes every request, rec_cache wired in "
+                   "(bench/wsgi_cached.py), 2x1")
         try:
-            with fhir.running(run.workdir / "fhir") as fhir_server:
-                patients_on_fhir = {}
-                for n in sorted({n for n, _ in plan.nofetch_cells}):
-                    patient = fhir_patient(sets[n], seed=300 + n)
+            for c in (1, 4):
+                result = self.cell(svc, "prefetch-same-bytes-cached", 3, c, self.prefetch(svc, 3, unique=False))
+                self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread + rec_cache", 3, result,
+                                              note="repeat views of a chart" if c == 1 else ""))
+        finally:
+            self.stop(svc)
+
+    def no_prefetch(self) -> None:
+        """The service fetches everything (photos as raw Binary) from the test FHIR server."""
+        if not self.plan.nofetch_cells or not self.has_time("no-prefetch rows", self.plan.cell_budget_s + 30):
+            return
+        try:
+            with fhir.running(self.run.workdir / "fhir") as fhir_server:
+                patients = {}
+                for n in sorted({n for n, _ in self.plan.nofetch_cells}):
+                    patient = fhir_patient(self.sets[n], seed=300 + n)
                     fhir.seed(fhir_server, patient)
-                    patients_on_fhir[n] = patient.patient_id
-                svc, marks = spawn(production, (fhir_server.base,))
-                cold.append(marks)
+                    patients[n] = patient.patient_id
+                svc, marks = self.spawn(self.production, (fhir_server.base,))
+                self.cold.append(marks)
+                section = f"hook over HTTP, no prefetch (test FHIR server, photos as Binary), {self.production.label}"
                 try:
-                    url = svc.hook_url(SERVICE_ID)
-                    section = f"hook over HTTP, no prefetch (test FHIR server, photos as Binary), {production.label}"
-                    for n, c in plan.nofetch_cells:
-                        if run.out_of_time(f"no-prefetch {n} photos c={c}", plan.cell_budget_s + 5):
+                    for n, c in self.plan.nofetch_cells:
+                        if not self.has_time(f"no-prefetch {n} photos c={c}", self.plan.cell_budget_s + 5):
                             continue
-                        result = cell(svc, "no-prefetch", f"fhir-{n}-c{c}", n, c, nofetch_factory(patients_on_fhir[n], fhir_server.base, url, svc))
-                        run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result))
+                        factory = nofetch_factory(patients[n], fhir_server.base, svc.hook_url(SERVICE_ID), svc)
+                        result = self.cell(svc, "no-prefetch", n, c, factory)
+                        self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result))
                 finally:
-                    peak = svc.stop()
-                    peaks[production.label] = {**peaks.get(production.label, {}), **peak}
+                    self.stop(svc)
         except fhir.FhirServerUnavailable as exc:
-            run.skipped.append(f"no-prefetch rows: {exc}")
+            self.run.skipped.append(f"no-prefetch rows: {exc}")
 
-    # 4. more cold-start samples of the production config
-    while len(cold) < plan.cold_starts and not run.out_of_time("extra cold start", 15):
-        svc, marks = spawn(production)
-        cold.append(marks)
-        svc.stop()
+    def more_cold_starts(self) -> None:
+        while len(self.cold) < self.plan.cold_starts and self.has_time("extra cold start", 15):
+            svc, marks = self.spawn(self.production)
+            self.cold.append(marks)
+            self.stop(svc)
 
-    run.data["cold_start"] = cold
-    run.data["peak_rss_mb"] = {label: {str(pid): round(mb, 1) for pid, mb in p.items()} for label, p in peaks.items()}
-    section = "process"
-    firsts = [m["first_hook_s"] for m in cold]
-    run.rows.append(Row(section, f"cold start: spawn -> first answered hook ({production.label}, {first_count} photo(s))", n=len(firsts),
-                        p50_ms=round(statistics.median(firsts) * 1000, 0),
-                        note="max %.2f s; first worker healthy after %.2f s (median)" % (
-                            max(firsts), statistics.median(m.get("healthy_s", float("nan")) for m in cold))))
-    for label, p in peaks.items():
-        if p:
-            run.rows.append(Row(section, f"peak RSS per worker ({label}, VmHWM)", n=len(p),
-                                note=f"max {max(p.values()):.0f} MB (workers: {', '.join(f'{mb:.0f}' for mb in sorted(p.values()))} MB)"))
+    def process_rows(self) -> None:
+        run = self.run
+        run.data["cold_start"] = self.cold
+        run.data["peak_rss_mb"] = {label: {str(pid): round(mb, 1) for pid, mb in p.items()}
+                                   for label, p in self.peaks.items()}
+        firsts = [m["first_hook_s"] for m in self.cold]
+        if firsts:
+            healthy = statistics.median(m.get("healthy_s", float("nan")) for m in self.cold)
+            run.rows.append(Row("process", f"cold start: spawn -> first answered hook ({self.production.label}, "
+                                           f"{self.first_count} photo(s))", n=len(firsts),
+                                p50_ms=round(statistics.median(firsts) * 1000, 0),
+                                note=f"max {max(firsts):.2f} s; first worker healthy after {healthy:.2f} s (median)"))
+        for label, p in self.peaks.items():
+            if p:
+                workers = ", ".join(f"{mb:.0f}" for mb in sorted(p.values()))
+                run.rows.append(Row("process", f"peak RSS per worker ({label}, VmHWM)", n=len(p),
+                                    note=f"max {max(p.values()):.0f} MB (workers: {workers} MB)"))
