@@ -64,6 +64,7 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
     http.prefetch_matrix()
     http.worker_split()
     http.rec_cache_wired()
+    http.without_arena()
     http.no_prefetch()
     http.more_cold_starts()
     http.process_rows()
@@ -179,6 +180,22 @@ class HttpSection:
                 result = self.cell(svc, "prefetch-same-bytes-cached", 3, c, self.prefetch(svc, 3, unique=False))
                 self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread + rec_cache", 3, result,
                                               note="repeat views of a chart" if c == 1 else ""))
+        finally:
+            self.stop(svc)
+
+    def without_arena(self) -> None:
+        """Peak RSS per worker with onnxruntime's memory arena off (bench/wsgi_no_arena.py), under
+        the 8-photo hooks that set the production peak."""
+        if not (self.plan.compare_workers and 8 in self.plan.photo_counts) or \
+                not self.has_time("no-arena cell", self.plan.cell_budget_s + 20):
+            return
+        config = dataclasses.replace(self.production, wsgi="bench.wsgi_no_arena:app")
+        svc, _marks = self.spawn(config)
+        section = "hook over HTTP, prefetch, onnxruntime memory arena off (bench/wsgi_no_arena.py), 2x1"
+        try:
+            result = self.cell(svc, "prefetch-no-arena", 8, 2, self.prefetch(svc, 8, unique=True))
+            self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread, no arena", 8, result,
+                                          note="compare peak RSS below with the 2x1 row"))
         finally:
             self.stop(svc)
 
