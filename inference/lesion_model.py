@@ -160,6 +160,7 @@ class LesionModel:
         self.version = sidecar.version
         self.temperature = sidecar.temperature
         self.model_dir = model_dir
+        self.onnx_path = model_dir / sidecar.onnx_file
         self.metadata: dict[str, Any] = dict(sidecar.extra)
 
     @classmethod

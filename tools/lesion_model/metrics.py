@@ -45,6 +45,23 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins
     return float(total)
 
 
+def bootstrap_auroc_ci(
+    scores: np.ndarray, positive: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the AUROC (images resampled with replacement); with a
+    few dozen positives the point estimate alone overstates what the test split can tell."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        pick = rng.integers(0, scores.size, scores.size)
+        if positive[pick].any() and not positive[pick].all():
+            values.append(auroc(scores[pick], positive[pick]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class Report:
     classes: tuple[str, ...]
@@ -57,6 +74,7 @@ class Report:
     confusion: list[list[int]]  # rows = true class, columns = predicted class
     top_label_ece: float
     psoriasis_auroc: float
+    psoriasis_auroc_ci95: tuple[float, float]
     psoriasis_ece: float  # binary ECE of p(psoriasis) against "is psoriasis"
     nll: float
 
@@ -66,6 +84,7 @@ class Report:
             "accuracy": round(self.accuracy, 4),
             "balanced_accuracy": round(self.balanced_accuracy, 4),
             "psoriasis_vs_rest_auroc": round(self.psoriasis_auroc, 4),
+            "psoriasis_vs_rest_auroc_ci95_bootstrap": [round(v, 4) for v in self.psoriasis_auroc_ci95],
             "top_label_ece_15_bins": round(self.top_label_ece, 4),
             "psoriasis_vs_rest_ece_15_bins": round(self.psoriasis_ece, 4),
             "nll": round(self.nll, 4),
@@ -83,7 +102,8 @@ class Report:
     def markdown(self) -> str:
         lines = [
             f"- images: {self.n}",
-            f"- psoriasis-vs-rest AUROC: {self.psoriasis_auroc:.3f}",
+            f"- psoriasis-vs-rest AUROC: {self.psoriasis_auroc:.3f} "
+            f"(95% bootstrap CI {self.psoriasis_auroc_ci95[0]:.3f}-{self.psoriasis_auroc_ci95[1]:.3f})",
             f"- top-label ECE (15 bins): {self.top_label_ece:.3f}; psoriasis-vs-rest ECE: {self.psoriasis_ece:.3f}",
             f"- balanced accuracy: {self.balanced_accuracy:.3f} (accuracy {self.accuracy:.3f}, NLL {self.nll:.3f})",
             "",
@@ -137,6 +157,7 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray, classes: tuple[str, 
         confusion=confusion.tolist(),
         top_label_ece=expected_calibration_error(probabilities.max(axis=1), predicted == labels),
         psoriasis_auroc=auroc(p_pos, is_pos),
+        psoriasis_auroc_ci95=bootstrap_auroc_ci(p_pos, is_pos),
         psoriasis_ece=expected_calibration_error(np.where(p_pos >= 0.5, p_pos, 1 - p_pos), (p_pos >= 0.5) == is_pos),
         nll=float(-np.mean(np.log(probabilities[np.arange(labels.size), labels] + eps))),
     )

@@ -28,7 +28,7 @@ from tools.lesion_model.classes import CLASSES
 from tools.lesion_model.data import Sample
 
 PHASH_BITS = 10
-COSINE = 0.90
+COSINE = 0.85
 FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
 SPLITS = tuple(FRACTIONS)
 

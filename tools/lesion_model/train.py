@@ -54,7 +54,7 @@ class Config:
     seed: int
     version: str
     finetune_from: int  # first MBConv block that is trained; 16 = head only
-    aug_views: int
+    views: tuple[str, ...]
     epochs: int
     batch: int
     lr_top: float
@@ -62,6 +62,7 @@ class Config:
     weight_decay: float
     class_weight_power: float  # class weights ~ frequency^-power (0 = none)
     dropout: float
+    mixup: float  # Beta(alpha, alpha) mixing of cached maps and labels; 0 = off
     threads: int
 
 
@@ -71,16 +72,23 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--out", type=Path, default=Path("inference/models"))
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="feature cache (outside the repo)")
     parser.add_argument("--seed", type=int, default=20261127)
-    parser.add_argument("--version", default="lesion-effnetlite0-2026.11.1")
-    parser.add_argument("--finetune-from", type=int, default=11, help="first trained MBConv block (16 = head only)")
-    parser.add_argument("--aug-views", type=int, default=6, help="random augmented views per training image")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--version", default="lesion-effnetlite0-2026.11.2")
+    parser.add_argument("--finetune-from", type=int, default=14, help="first trained MBConv block (16 = head only)")
+    parser.add_argument(
+        "--views",
+        default="centre,flip,aug0,aug1",
+        help="comma-separated pixel-level views cached per training image: centre, flip, aug0, aug1, ... "
+        "(each costs a trunk pass over the training set; quarter-turns and flips of the cached feature maps "
+        "are applied on top, for free)",
+    )
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr-top", type=float, default=3e-4)
     parser.add_argument("--lr-head", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--class-weight-power", type=float, default=0.5)
     parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--mixup", type=float, default=0.0, help="mixup alpha on cached inputs (0 = off)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the machine is shared: keep it small)")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
@@ -92,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         seed=a.seed,
         version=a.version,
         finetune_from=a.finetune_from,
-        aug_views=a.aug_views,
+        views=tuple(v.strip() for v in a.views.split(",") if v.strip()),
         epochs=a.epochs,
         batch=a.batch,
         lr_top=a.lr_top,
@@ -100,6 +108,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         weight_decay=a.weight_decay,
         class_weight_power=a.class_weight_power,
         dropout=a.dropout,
+        mixup=a.mixup,
         threads=a.threads,
     )
 
@@ -157,6 +166,18 @@ class Stage(nn.Module):
         return self
 
 
+def augment_maps(batch: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Random quarter-turns and flips of cached trunk feature maps [N, C, H, W], per sample.
+
+    Not identical to running the trunk on a turned photo (convolution kernels are not symmetric), but
+    close on 7x7 maps and free, where every extra pixel-level view costs a full trunk pass."""
+    turned = []
+    for sample, turns, flip in zip(batch, rng.integers(0, 4, len(batch)), rng.random(len(batch)) < 0.5, strict=True):
+        x = torch.rot90(sample, int(turns), dims=(1, 2))
+        turned.append(torch.flip(x, dims=(2,)) if flip else x)
+    return torch.stack(turned)
+
+
 @torch.no_grad()
 def logits_of(stage: Stage, inputs: np.ndarray, batch: int = 128) -> torch.Tensor:
     stage.eval()
@@ -188,11 +209,18 @@ def train(config: Config) -> None:
     # 2. Cached inputs of the trained stage: pooled features (head only) or trunk outputs.
     train_samples = tuple(samples[i] for i in index["train"])
     val_samples = tuple(samples[i] for i in index["val"])
-    views = ["centre", "flip"] + [f"aug{k}" for k in range(config.aug_views)]
+    views = list(config.views)
     kind = "pooled" if head_only else f"trunk{config.finetune_from}"
     top_for_cache = pooling_top if head_only else None
-    train_inputs = [compute_view(train_samples, v, full_trunk if head_only else trunk, top_for_cache, config.cache, kind) for v in views]
-    val_inputs = compute_view(val_samples, "centre", full_trunk if head_only else trunk, top_for_cache, config.cache, kind)
+    source = full_trunk if head_only else trunk
+
+    def cached(subset: tuple[Sample, ...], rows: np.ndarray, view: str) -> np.ndarray:
+        if head_only and view == "centre":
+            return embeddings[rows]  # already computed for the split
+        return compute_view(subset, view, source, top_for_cache, config.cache, kind)
+
+    train_inputs = [cached(train_samples, index["train"], v) for v in views]
+    val_inputs = cached(val_samples, index["val"], "centre")
     logger.info("cached %d views of %d training images (%.0f s so far)", len(views), len(train_samples), time.monotonic() - started)
 
     # 3. Model to train.
@@ -227,13 +255,25 @@ def train(config: Config) -> None:
         total = 0.0
         for start in range(0, len(order), config.batch):
             chosen = order[start : start + config.batch]
-            batch = np.stack([train_inputs[view_choice[i]][i] for i in chosen])
-            loss = loss_fn(stage(torch.from_numpy(batch)), y_train[chosen])
+            batch = torch.from_numpy(np.stack([train_inputs[view_choice[i]][i] for i in chosen]))
+            if not head_only:
+                batch = augment_maps(batch, rng)
+            targets = y_train[chosen]
+            if config.mixup > 0:
+                # Mixup (Zhang et al. 2018): with ~2,000 images the top blocks memorise within a few
+                # epochs; mixing inputs and labels slows that down and keeps confidences honest.
+                lam = float(rng.beta(config.mixup, config.mixup))
+                partner = torch.from_numpy(rng.permutation(len(chosen)))
+                mixed = lam * batch.to(torch.float32) + (1.0 - lam) * batch[partner].to(torch.float32)
+                logits = stage(mixed)
+                loss = lam * loss_fn(logits, targets) + (1.0 - lam) * loss_fn(logits, targets[partner])
+            else:
+                loss = loss_fn(stage(batch), targets)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             scheduler.step()
-            total += float(loss) * len(chosen)
+            total += loss.item() * len(chosen)
         val_logits = logits_of(stage, val_inputs)
         temperature = fit_temperature(val_logits, y_val)
         val_probs = torch.softmax(val_logits / temperature, dim=1).numpy()
@@ -285,6 +325,7 @@ def train(config: Config) -> None:
             "weight_decay": config.weight_decay,
             "class_weight_power": config.class_weight_power,
             "dropout": config.dropout,
+            "mixup_alpha": config.mixup,
             "seed": config.seed,
         },
         "validation": {"nll": round(best_nll, 4), "temperature": round(temperature, 4)},
