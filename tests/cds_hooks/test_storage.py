@@ -128,6 +128,18 @@ def test_jti_seen_semantics(tmp_path: Path) -> None:
     assert store.jti_seen("iss-b", "j1", later) is False  # scoped per issuer
 
 
+def test_replay_check_skips_fsync_but_feedback_and_audit_stay_full(tmp_path: Path) -> None:
+    # The module docstring's durability decision: only the jti commit runs with synchronous NORMAL;
+    # the connection is back to FULL (2) for the audit and feedback commits that follow.
+    store = open_store(tmp_path)
+    assert store.jti_seen("iss", "j", time.time() + 60) is False
+    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2
+    store.append_audit({"event": "hook"})
+    assert store.add_feedback("svc", {"card": "c"}) is True
+    assert store._conn().execute("PRAGMA synchronous").fetchone()[0] == 2
+    assert store.jti_seen("iss", "j", time.time() + 60) is True
+
+
 def test_expired_jti_is_purged(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     assert store.jti_seen("iss", "old", time.time() - 1) is False
