@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -27,10 +28,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_FHIR_TOKEN_ENV = "DERM3R_DEMO_FHIR_TOKEN"
+
+
 def _demo(args: argparse.Namespace) -> int:
     from cds_hooks.demo import run_demo
+    from cds_hooks.demo_fhir import DemoError, FhirDemoOptions
 
-    return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout)
+    fhir = None
+    if args.fhir is None:
+        extras = [flag for flag, used in (("--seed", args.seed), ("--patient", args.patient), ("--fhir-token", args.fhir_token)) if used]
+        if extras:
+            raise UsageError(f"{', '.join(extras)} {'needs' if len(extras) == 1 else 'need'} --fhir URL")
+    else:
+        # The token may come from the environment so that it stays out of shell history; it is a
+        # CLI option's default (not service configuration), hence read here and not in Settings.
+        token = args.fhir_token or os.environ.get(DEMO_FHIR_TOKEN_ENV) or None
+        if not args.seed and not args.patient:
+            raise UsageError("--fhir needs --seed or at least one --patient ID")
+        fhir = FhirDemoOptions(url=args.fhir, token=token, seed=args.seed, patients=tuple(args.patient or ()))
+    try:
+        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir)
+    except DemoError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -93,6 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the service, call patient-view for the demo patients over HTTP, print the cards")
     demo.add_argument("--out", default="out", help="directory for draft CarePlans and responses (default: out)")
     demo.add_argument("--serve", action="store_true", help="keep the service running afterwards")
+    demo.add_argument("--fhir", metavar="URL", help="a FHIR R4 base URL: the service fetches the patients' records from it (no prefetch)")
+    demo.add_argument(
+        "--fhir-token",
+        metavar="TOKEN",
+        help=f"bearer token for that server, passed to the service as fhirAuthorization (or set {DEMO_FHIR_TOKEN_ENV})",
+    )
+    demo.add_argument("--seed", action="store_true", help="with --fhir: first load the synthetic demo patients into the server")
+    demo.add_argument(
+        "--patient", action="append", metavar="ID", help="with --fhir: a Patient id to assess (repeatable; default: the seeded ones)"
+    )
     demo.set_defaults(func=_demo)
 
     assess = sub.add_parser("assess", help="offline: a FHIR Bundle (file or -) in, CDS Hooks response JSON out")

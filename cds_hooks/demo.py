@@ -1,5 +1,7 @@
 """`derm3r demo`: the service on a free loopback port, called over real HTTP (with real JWTs) for
-each built-in synthetic patient; cards printed, draft CarePlans written to files."""
+each built-in synthetic patient; cards printed, draft CarePlans written to files. By default the
+patients' records travel as prefetch; with `--fhir URL` they live on a FHIR server (optionally seeded
+first, see `cds_hooks.demo_fhir`) and the service fetches them itself."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import signal
 import tempfile
 import textwrap
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
 
@@ -17,6 +19,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+from cds_hooks.demo_fhir import FhirDemoOptions, FhirTarget
 from cds_hooks.demo_issuer import DemoIssuer
 from cds_hooks.registry import default_registry
 from cds_hooks.settings import Settings
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 DEMO_SERVICE = "derm3r-patient-view"
 HTTP_TIMEOUT = 60  # seconds; the first call also warms the ONNX session
+DEMO_FHIR_TIMEOUT = 10.0  # seconds per FHIR call the service makes in `--fhir` mode
+DEMO_FHIR_DEADLINE = 30.0  # seconds for all FHIR calls of one request in `--fhir` mode
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class DemoResult:
     status: int
     cards: list[dict]
     careplan_path: Path | None
+    error: str | None = None  # the OperationOutcome text of a non-200 answer
 
 
 class LoopbackServer:
@@ -89,12 +95,9 @@ def render_cards(cards: list[dict], *, width: int = 100) -> str:
 def _patient_label(bundle: dict) -> str:
     """'Alex Synthetic, female, born 1984-03-02' (all synthetic) for the demo printout."""
     from cds_hooks.bundles import bundle_resources
+    from cds_hooks.demo_fhir import patient_label
 
-    patient = next(r for r in bundle_resources(bundle) if r["resourceType"] == "Patient")
-    names = patient.get("name") or [{}]
-    name = " ".join([*names[0].get("given", []), names[0].get("family", "")]).strip() or "(no name)"
-    details = [d for d in (patient.get("gender"), f"born {patient['birthDate']}" if patient.get("birthDate") else None) if d]
-    return ", ".join([name, *details])
+    return patient_label(next(r for r in bundle_resources(bundle) if r["resourceType"] == "Patient"))
 
 
 def _careplan(cards: list[dict]) -> dict | None:
@@ -107,16 +110,50 @@ def _careplan(cards: list[dict]) -> dict | None:
     return None
 
 
-def call_patients(base_url: str, issuer: DemoIssuer, bundles: list[dict], out_dir: Path) -> list[DemoResult]:
+@dataclass(frozen=True)
+class DemoCall:
+    """One `patient-view` call: with prefetch (embedded data) or without (the service reads the
+    record from the FHIR server named in `fhir`)."""
+
+    patient_id: str
+    label: str
+    prefetch: dict[str, Any] | None = None
+
+
+def embedded_calls() -> list[DemoCall]:
+    service = default_registry().get(DEMO_SERVICE)
+    return [DemoCall(bundle_patient_id(b), _patient_label(b), prefetch_from_bundle(b, service)) for b in demo_bundles()]
+
+
+def _outcome_text(payload: Any) -> str | None:
+    """The first issue's text of an OperationOutcome error body, for one line on screen."""
+    if not isinstance(payload, dict) or payload.get("resourceType") != "OperationOutcome":
+        return None
+    for issue in payload.get("issue") or []:
+        text = (issue.get("details") or {}).get("text") or issue.get("diagnostics")
+        if text:
+            return str(text)
+    return None
+
+
+def call_patients(
+    base_url: str, issuer: DemoIssuer, calls: list[DemoCall], out_dir: Path, *, fhir: FhirTarget | None = None
+) -> list[DemoResult]:
     service = default_registry().get(DEMO_SERVICE)
     url = f"{base_url}/cds-services/{service.id}"
     results = []
     with requests.Session() as http:
         discovery = http.get(f"{base_url}/cds-services", headers={"Authorization": issuer.authorization(f"{base_url}/cds-services")}, timeout=HTTP_TIMEOUT)
         discovery.raise_for_status()
-        for bundle in bundles:
-            pid = bundle_patient_id(bundle)
-            body = hook_request(service, pid, prefetch=prefetch_from_bundle(bundle, service))
+        for call in calls:
+            pid = call.patient_id
+            body = hook_request(
+                service,
+                pid,
+                prefetch=call.prefetch,
+                fhir_server=fhir.base if fhir else None,
+                fhir_authorization=fhir.fhir_authorization() if fhir else None,
+            )
             response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
             payload = response.json()
             cards = payload.get("cards", []) if response.ok else []
@@ -126,7 +163,8 @@ def call_patients(base_url: str, issuer: DemoIssuer, bundles: list[dict], out_di
                 path = out_dir / f"careplan-{pid}.json"
                 path.write_text(json.dumps(plan, indent=2) + "\n")
             (out_dir / f"cds-response-{pid}.json").write_text(json.dumps(payload, indent=2) + "\n")
-            results.append(DemoResult(pid, _patient_label(bundle), response.status_code, cards, path))
+            error = None if response.ok else _outcome_text(payload)
+            results.append(DemoResult(pid, call.label, response.status_code, cards, path, error))
     return results
 
 
@@ -139,9 +177,43 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _interrupt)
 
 
-def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None) -> int:
+def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget, list[DemoCall]]:
+    """Before any model is loaded: check the server and the token, seed if asked, confirm every
+    patient to assess exists. Raises DemoError (one line) on any problem."""
+    from cds_hooks.demo_fhir import DemoError, check_target, fhir_demo_bundles, read_patient, seed
+
+    with requests.Session() as http:
+        target = check_target(options.url, options.token, http)
+        stream.write(f"derm3r demo: FHIR server {target.base} is reachable (FHIR R4)\n")
+        if target.private:
+            stream.write(
+                "derm3r demo: note: this is a loopback/private address, so the service is started with private "
+                "FHIR hosts allowed (DERM3R_ALLOW_PRIVATE_FHIR) for this URL only; production keeps them refused\n"
+            )
+        calls: list[DemoCall] = []
+        if options.seed:
+            bundles = fhir_demo_bundles()
+            stream.write(f"derm3r demo: seeding {len(bundles)} synthetic patients (transaction Bundles) ...\n")
+            for patient in seed(target, bundles, http):
+                stream.write(f"    seeded Patient/{patient.patient_id} ({patient.label})\n")
+                calls.append(DemoCall(patient.patient_id, patient.label))
+        if options.patients:
+            calls = [DemoCall(p.patient_id, p.label) for p in (read_patient(target, pid, http) for pid in options.patients)]
+        if not calls:
+            raise DemoError("--fhir needs --seed or at least one --patient ID")
+    return target, calls
+
+
+def run_demo(
+    *, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None, fhir: FhirDemoOptions | None = None
+) -> int:
+    """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
+    Raises cds_hooks.demo_fhir.DemoError for an unusable server, token or patient."""
     from cds_hooks.app import create_app
 
+    target: FhirTarget | None = None
+    if fhir is not None:
+        target, calls = _prepare_fhir(fhir, stream)
     out_dir.mkdir(parents=True, exist_ok=True)
     # The dev server's per-request lines would interleave with the printed cards.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -155,14 +227,28 @@ def run_demo(*, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | Non
             public_base_url=server.base_url,
             data_dir=data_dir or workdir / "var",
         )
+        if target is not None:
+            settings = replace(
+                settings,
+                fhir_allowlist=(target.base,),
+                allow_private_fhir=target.private,
+                # A demo runs on a laptop next to other work; production limits (2 s / 4 s) would turn
+                # a busy moment into a data-quality card instead of showing the assessment.
+                fhir_timeout_seconds=DEMO_FHIR_TIMEOUT,
+                request_deadline_seconds=DEMO_FHIR_DEADLINE,
+            )
+        else:
+            calls = embedded_calls()
         stream.write(f"derm3r demo: loading models and starting the service at {server.base_url} ...\n")
         server.start(create_app(settings))
         try:
-            results = call_patients(server.base_url, issuer, demo_bundles(), out_dir)
+            results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target)
             for result in results:
                 stream.write(
                     f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n\n"
                 )
+                if result.error:
+                    stream.write(f"    {result.error}\n")
                 stream.write(render_cards(result.cards))
                 if result.careplan_path is not None:
                     stream.write(f"    draft CarePlan written to {result.careplan_path}\n")

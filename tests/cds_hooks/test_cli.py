@@ -174,3 +174,20 @@ def test_gunicorn_serves_the_wsgi_app(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--seed"], "--seed needs --fhir URL"),
+        (["--patient", "p1", "--fhir-token", "t"], "--patient, --fhir-token need --fhir URL"),
+        (["--fhir", "http://127.0.0.1:9/fhir"], "--fhir needs --seed or at least one --patient ID"),
+        (["--fhir", "ftp://fhir.example.org/r4", "--seed"], "needs an http(s) FHIR base URL"),
+    ],
+)
+def test_demo_fhir_options_are_checked_before_anything_starts(tmp_path: Path, args: list[str], message: str) -> None:
+    """(Against a real FHIR server: tests/integration/test_demo_fhir.py.)"""
+    result = derm3r("demo", *args, "--out", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"derm3r demo: {message}" or message in result.stderr.strip().splitlines()[0]
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
