@@ -27,6 +27,7 @@ def __getattr__(name: str) -> Any:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         settings = Settings.from_env()
         pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
-        pipeline = dataclasses.replace(pipeline, rec=CachingRec(pipeline.rec, RecCache()))
+        if not isinstance(pipeline.rec, CachingRec):  # build_pipeline now wires the cache itself
+            pipeline = dataclasses.replace(pipeline, rec=CachingRec(pipeline.rec, RecCache()))
         _app = create_app(settings, pipeline=pipeline)
     return _app

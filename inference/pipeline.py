@@ -14,13 +14,13 @@ from inference.results import Assessment
 
 if TYPE_CHECKING:
     from inference.reason import DermReason
-    from inference.rec import DermRec
+    from inference.rec_cache import PhotoReader
     from inference.rep import DermRep
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    rec: "DermRec"
+    rec: "PhotoReader"  # DermRec behind a content-hash cache (inference.rec_cache) in production
     rep: "DermRep"
     reason: "DermReason"
 
@@ -31,11 +31,18 @@ class Pipeline:
 
 
 def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = None, threads: int = 1) -> Pipeline:
-    """Load the shipped lesion model and knowledge base once; `None` means the packaged defaults."""
+    """Load the shipped lesion model and knowledge base once; `None` means the packaged defaults.
+
+    DERM-Rec sits behind a bounded per-process cache keyed by SHA-256 of the photo bytes (+ model
+    version + settings): an EHR re-sends a chart's photos on every view, and a repeat costs hashing
+    (~2 ms) instead of decode + gate + attributes + model (~40-70 ms per photo). Why that is safe
+    is documented in `inference.rec_cache`."""
     from inference.lesion_model import LesionModel
     from inference.reason import DermReason
     from inference.rec import DermRec
+    from inference.rec_cache import CachingRec, RecCache
     from inference.rep import DermRep
 
     model = LesionModel.load(model_dir, threads=threads)
-    return Pipeline(rec=DermRec(model), rep=DermRep(), reason=DermReason.load(knowledge_dir))
+    rec = CachingRec(DermRec(model), RecCache())
+    return Pipeline(rec=rec, rep=DermRep(), reason=DermReason.load(knowledge_dir))

@@ -11,17 +11,28 @@ model or changed thresholds never serve stale readings. What a reading says abou
 sits in the record (its FHIR reference, body region, date) is not a property of the bytes: the same
 image can be attached to two Media; it is re-bound to the photo at hand on every hit.
 
-Wiring (one line in `inference.pipeline.build_pipeline`):
-    rec = CachingRec(DermRec(model), RecCache(max_entries=256))
-`CachingRec` has DermRec's `read` / `model_version` surface, so nothing else changes. Memory: a
-RecResult is a few KB, so 256 entries stay well under 2 MB per worker; each gunicorn worker has
-its own cache (no cross-process state, nothing written to disk, nothing that outlives the process).
+Why serving a cached reading is safe:
+- the key is SHA-256 of the encoded bytes + model version + the reader's settings (`key`): a
+  different photo, model or threshold is a different key, and a collision is not a practical risk;
+- DERM-Rec is deterministic (same key -> same reading), and a reading holds no PHI beyond what the
+  photo itself carries; nothing is written to disk and nothing outlives the worker process;
+- what is stored is a private deep copy of the reading, and every hit returns a fresh deep copy
+  re-bound to the photo at hand (`rebind`): RecResult is frozen but holds dicts, so a caller that
+  mutated a returned reading could otherwise change what later hits return.
+
+Wired in `inference.pipeline.build_pipeline` as `CachingRec(DermRec(model), RecCache())`.
+`CachingRec` has DermRec's `read` / `model_version` surface (`PhotoReader`), so nothing else
+changes. Memory is bounded twice, so a worker's RSS stays flat however many distinct photos it sees:
+at most `max_entries` readings and at most `max_bytes` of them (size measured as the pickled
+reading, a few KB each; 256 entries stay well under 2 MB per worker). Each gunicorn worker has its
+own cache (no cross-process state).
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -32,10 +43,12 @@ from inference.case import Photo
 from inference.results import AttributeScore, LesionAttributes, RecResult
 
 DEFAULT_MAX_ENTRIES = 256
+# A reading pickles to ~1-4 KB; this bound only bites if readings grow (e.g. per-pixel evidence).
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
 class PhotoReader(Protocol):
-    """What CachingRec wraps: `inference.rec.DermRec`."""
+    """What reads photos for the pipeline: `inference.rec.DermRec`, or `CachingRec` around it."""
 
     @property
     def model_version(self) -> str: ...
@@ -49,16 +62,22 @@ class CacheStats:
     misses: int
     entries: int
     max_entries: int
+    bytes: int = 0
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 class RecCache:
-    """A thread-safe LRU of RecResult by key; see `key`."""
+    """A thread-safe LRU of RecResult by key (see `key`), bounded in entries and in bytes."""
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, RecResult] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[RecResult, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -80,18 +99,28 @@ class RecCache:
                 return None
             self._entries.move_to_end(key)
             self._hits += 1
-            return found
+            return found[0]
 
     def put(self, key: str, result: RecResult) -> None:
+        # A private copy: the caller keeps (and may mutate the dicts of) the object it passed in.
+        # Its pickled length is the size charged against max_bytes (~0.05 ms per reading).
+        size = len(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        if size > self.max_bytes:
+            return  # larger than the whole budget: not worth evicting everything for
+        stored = copy.deepcopy(result)
         with self._lock:
-            self._entries[key] = result
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous[1]
+            self._entries[key] = (stored, size)
+            self._bytes += size
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted
 
     def stats(self) -> CacheStats:
         with self._lock:
-            return CacheStats(self._hits, self._misses, len(self._entries), self.max_entries)
+            return CacheStats(self._hits, self._misses, len(self._entries), self.max_entries, self._bytes, self.max_bytes)
 
 
 def rebind(result: RecResult, photo: Photo) -> RecResult:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.case import Photo
-from inference.rec import DermRec
+from inference.rec_cache import PhotoReader
 from inference.results import QualityReport, RecResult
 from inference.serialize import to_jsonable
 
@@ -39,7 +39,7 @@ def _unreadable(path: str, exc: OSError) -> dict[str, Any]:
     }
 
 
-def rec_lines(paths: Sequence[str | os.PathLike[str]], rec: DermRec) -> Iterator[dict[str, Any]]:
+def rec_lines(paths: Sequence[str | os.PathLike[str]], rec: PhotoReader) -> Iterator[dict[str, Any]]:
     """Yield `{"image", "quality", "probabilities", "attributes"}` per path, in the given order;
     "image" is the path as given (as a string, so the line is JSON-ready)."""
     for start in range(0, len(paths), BATCH_SIZE):

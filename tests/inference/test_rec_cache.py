@@ -102,3 +102,34 @@ def test_rebind_keeps_an_unusable_reading_unusable() -> None:
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError):
         RecCache(max_entries=0)
+
+
+def test_byte_budget_evicts_oldest_and_keeps_rss_bounded(jpegs: list[bytes]) -> None:
+    reading = DermRec(StubClassifier()).read([_photo("Media/a", jpegs[0])])[0]
+    one = RecCache()
+    one.put("a", reading)
+    size = one.stats().bytes
+    assert size > 0
+    cache = RecCache(max_entries=100, max_bytes=2 * size)
+    for key in ("a", "b", "c"):
+        cache.put(key, reading)
+    stats = cache.stats()
+    assert stats.entries == 2 and stats.bytes <= 2 * size
+    assert cache.get("a") is None and cache.get("c") is not None
+
+
+def test_cache_keeps_a_private_copy_of_what_it_was_given(jpegs: list[bytes]) -> None:
+    reading = DermRec(StubClassifier()).read([_photo("Media/a", jpegs[0])])[0]
+    cache = RecCache()
+    cache.put("a", reading)
+    reading.probabilities.clear()  # a caller mutating the reading it got on a miss
+    cached = cache.get("a")
+    assert cached is not None and cached.probabilities
+
+
+def test_build_pipeline_puts_the_cache_in_front_of_derm_rec() -> None:
+    pytest.importorskip("onnxruntime")
+    from inference.pipeline import build_pipeline
+
+    pipeline = build_pipeline()
+    assert isinstance(pipeline.rec, CachingRec) and isinstance(pipeline.rec.inner, DermRec)
