@@ -8,10 +8,20 @@ hand, not an archive of patient data.
 
 The id is 256 bits from `secrets` and carries no PHI: it is the only thing that travels through the
 EHR, the browser's URL bar and the logs.
+
+Photos are stored once per content: `review_image` holds each distinct photo's bytes keyed by their
+SHA-256, and `review_photo` only points at it. An EHR re-sends a chart's photos on every view, so
+a repeat hook writes no photo bytes at all (the hash, ~1 ms per MB, replaces a multi-MB copy into
+the WAL); an image no record points at any more is deleted when the records that used it expire.
+New database files use 64 KiB pages: a multi-MB blob then costs ~3x less CPU to write than with
+SQLite's default 4 KiB pages (3 bench photos: 10.3 -> 3.4 ms). The original bytes are kept, not a
+downscaled copy: re-encoding would cost a decode + encode per photo (more CPU than the copy it
+saves) and the overlays are rendered from what DERM-Rec read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -37,6 +47,9 @@ BUSY_TIMEOUT_MS = 5000
 # Trend series the app charts (clinician-entered findings over visits).
 TREND_KEYS: tuple[FindingKey, ...] = (FindingKey.PASI, FindingKey.BSA_PERCENT, FindingKey.DLQI)
 
+# Set before the first table is created (SQLite ignores it afterwards); see the module docstring.
+PAGE_SIZE = 65536
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_record (
     id          TEXT PRIMARY KEY,
@@ -47,13 +60,19 @@ CREATE TABLE IF NOT EXISTS review_record (
     payload     TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS review_record_expires ON review_record (expires_at);
-CREATE TABLE IF NOT EXISTS review_photo (
+-- A rowid table: large blobs belong in rowid tables, not in WITHOUT ROWID b-trees.
+CREATE TABLE IF NOT EXISTS review_image (
+    sha256 TEXT NOT NULL UNIQUE,
+    data   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_photo_ref (
     record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
     idx          INTEGER NOT NULL,
     content_type TEXT,
-    data         BLOB    NOT NULL,
+    sha256       TEXT    NOT NULL,
     PRIMARY KEY (record_id, idx)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS review_photo_ref_sha256 ON review_photo_ref (sha256);
 CREATE TABLE IF NOT EXISTS review_overlay (
     record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
     idx          INTEGER NOT NULL,
@@ -61,6 +80,9 @@ CREATE TABLE IF NOT EXISTS review_overlay (
     data         BLOB    NOT NULL,
     PRIMARY KEY (record_id, idx, kind)
 ) WITHOUT ROWID;
+-- Files written before photos were stored once per content held a full copy per record; those
+-- records are at most ttl_seconds old review copies, so the table is simply dropped.
+DROP TABLE IF EXISTS review_photo;
 """
 
 
@@ -97,6 +119,8 @@ class ReviewStore:
         conn = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != key:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            # Before journal_mode: a file's page size is fixed once it is in WAL mode (no-op then).
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable against application crashes in WAL mode; a power cut may lose the
             # last few records, which are short-lived review copies (the hook can be re-run). It
@@ -171,6 +195,7 @@ class ReviewStore:
             ],
         }
         text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        digests = [hashlib.sha256(p.data).hexdigest() for p in case.photos]  # outside the write lock
         with self._transaction() as conn:
             self._purge(conn, now)
             conn.execute(
@@ -179,9 +204,15 @@ class ReviewStore:
                 (record_id, case.patient.ref, fhir_server.rstrip("/") if fhir_server else None, now,
                  now + self.ttl_seconds, text),
             )
+            # Bytes already stored (a repeat view, or the same image on two Media) are not written
+            # again: UNIQUE(sha256) makes the insert a no-op.
             conn.executemany(
-                "INSERT INTO review_photo (record_id, idx, content_type, data) VALUES (?, ?, ?, ?)",
-                [(record_id, i, p.content_type, p.data) for i, p in enumerate(case.photos)],
+                "INSERT OR IGNORE INTO review_image (sha256, data) VALUES (?, ?)",
+                [(digest, p.data) for digest, p in zip(digests, case.photos, strict=True)],
+            )
+            conn.executemany(
+                "INSERT INTO review_photo_ref (record_id, idx, content_type, sha256) VALUES (?, ?, ?, ?)",
+                [(record_id, i, p.content_type, digest) for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))],
             )
         return record_id
 
@@ -201,8 +232,8 @@ class ReviewStore:
 
     def photo(self, context_id: str, index: int) -> StoredImage | None:
         rows = self._read(
-            "SELECT p.data, p.content_type FROM review_photo p JOIN review_record r ON r.id = p.record_id"
-            " WHERE p.record_id = ? AND p.idx = ? AND r.expires_at > ?",
+            "SELECT i.data, p.content_type FROM review_photo_ref p JOIN review_record r ON r.id = p.record_id"
+            " JOIN review_image i ON i.sha256 = p.sha256 WHERE p.record_id = ? AND p.idx = ? AND r.expires_at > ?",
             (context_id, index, time.time()),
         )
         if not rows:
@@ -233,7 +264,19 @@ class ReviewStore:
 
     @staticmethod
     def _purge(conn: sqlite3.Connection, now: float) -> int:
-        return conn.execute("DELETE FROM review_record WHERE expires_at <= ?", (now,)).rowcount
+        """Delete expired records (their photo refs and overlays cascade), then the images that no
+        remaining record points at. Only the images of the purged records are looked at, so the
+        cost per hook does not grow with the size of the store."""
+        digests = [row[0] for row in conn.execute(
+            "SELECT DISTINCT p.sha256 FROM review_photo_ref p JOIN review_record r ON r.id = p.record_id"
+            " WHERE r.expires_at <= ?", (now,))]
+        purged = conn.execute("DELETE FROM review_record WHERE expires_at <= ?", (now,)).rowcount
+        conn.executemany(
+            "DELETE FROM review_image WHERE sha256 = ?1"
+            " AND NOT EXISTS (SELECT 1 FROM review_photo_ref WHERE sha256 = ?1)",
+            [(digest,) for digest in digests],
+        )
+        return purged
 
 
 @contextmanager
