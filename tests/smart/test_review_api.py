@@ -217,3 +217,19 @@ def test_non_finite_measurements_are_stored_as_null(tmp_path: Path) -> None:
     record = store.get(store.put(assessment, case, [{"resourceType": "Observation", "valueQuantity": {"value": float("inf")}}]))
     assert record["assessment"]["representation"]["photos"][0]["quality"]["metrics"]["sharpness"] is None
     assert record["resources"][0]["valueQuantity"]["value"] is None
+
+
+def test_photos_are_stored_once_per_content_and_purged_with_the_last_record(tmp_path: Path) -> None:
+    import sqlite3
+
+    case = build_case()
+    store = ReviewStore(tmp_path, ttl_seconds=1)
+    first = store.put(hand_built_assessment(case), case, [])
+    second = store.put(hand_built_assessment(case), case, [])  # a repeat view: same photo bytes
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM review_image").fetchone()[0] == len({p.data for p in case.photos})
+    assert store.photo(first, 0).data == store.photo(second, 0).data == case.photos[0].data
+    time.sleep(1.1)
+    assert store.purge_expired() == 2
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM review_image").fetchone()[0] == 0
