@@ -10,7 +10,7 @@ The id is 256 bits from `secrets` and carries no PHI: it is the only thing that 
 EHR, the browser's URL bar and the logs.
 
 Photos are stored once per content: `review_image` holds each distinct photo's bytes keyed by their
-SHA-256, and `review_photo` only points at it. An EHR re-sends a chart's photos on every view, so
+SHA-256, and `review_photo_ref` only points at it. An EHR re-sends a chart's photos on every view, so
 a repeat hook writes no photo bytes at all (the hash, ~1 ms per MB, replaces a multi-MB copy into
 the WAL); an image no record points at any more is deleted when the records that used it expire.
 New database files use 64 KiB pages: a multi-MB blob then costs ~3x less CPU to write than with
