@@ -16,7 +16,9 @@ from fhir_mapping import codes, issues
 from fhir_mapping.case_builder import build_case, psoriasis_condition_refs
 from fhir_mapping.errors import FhirNotAllowed, FhirUnavailable
 
-SYNTHEA = Path("/work/shared/reference/fhir-examples/synthea-r4")
+SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "reference" / "fhir-examples" / "synthea-r4"
+if not SYNTHEA.is_dir():  # the repository may be checked out elsewhere
+    SYNTHEA = Path("/work/shared/reference/fhir-examples/synthea-r4")
 AS_OF = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
 BUSTER = ("Buster_Hoeger_ad2e3fc5-2b5d-4cb9-8d03-9ea0f4ac8423", "e4531916-b162-4f4b-90c2-ce37e132b8d4")
 CLEMENTE = ("Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b", "d78af07c-9cb9-4f31-9b11-c45a28f2eec8")
