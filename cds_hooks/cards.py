@@ -2,7 +2,8 @@
 
   * assessment card   - severity, PASI estimate, trend, treatment step with contraindications,
                         follow-up, integrative TCM section; suggestion: create the draft CarePlan with
-                        preliminary AI Observations and Provenance; smart link to the review app.
+                        preliminary AI Observations and Provenance (the software Device as an
+                        `update`: PUT to its fixed id, so it is never duplicated); smart link to the review app.
   * screening card    - comorbidity screenings that are due (PsA, cardiometabolic, depression, ...).
   * data-quality card - missing or unusable inputs, unusable photographs with the reason.
 
@@ -212,7 +213,8 @@ def assessment_detail(a: Assessment) -> str:
 
 # Fixed descriptions where the resource's own code says little to a clinician.
 _ACTION_TEXT = {
-    "Device": "Record the derm3r software (model and knowledge versions) as the author of the AI output",
+    "Device": ("Record the derm3r software (model and knowledge versions) as the author of the AI output; "
+               "an update (PUT to its fixed id) so accepting again never duplicates this shared Device"),
     "Provenance": "Record that derm3r generated these resources from the referenced photographs (AI, preliminary)",
 }
 
@@ -239,7 +241,11 @@ def _action_description(resource: Mapping[str, Any]) -> str:
 def assessment_suggestion(inputs: CardInputs) -> Suggestion | None:
     if not inputs.resources:
         return None
-    actions = tuple(Action(type="create", description=_action_description(r), resource=r) for r in inputs.resources)
+    # The Device is shared by every assessment: a plain EHR applying `create` would POST a new one
+    # each time (and duplicates break conditional creates on its identifier with 412), so it is an
+    # `update` of Device/<deterministic id>, which the EHR applies as an idempotent PUT.
+    actions = tuple(Action(type="update" if r.get("resourceType") == "Device" else "create",
+                           description=_action_description(r), resource=r) for r in inputs.resources)
     return Suggestion(
         label="Create draft care plan with preliminary AI observations",
         uuid=inputs.new_uuid(),

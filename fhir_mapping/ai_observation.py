@@ -48,7 +48,8 @@ def _base(rid: str, *, patient_ref: str, as_of: datetime, code: dict, effective:
         "effectiveDateTime": instant(effective),
         "issued": instant(as_of),
         "method": derm3r_concept(codes.D_IMAGE_ANALYSIS),
-        "device": reference(device_id),
+        # Literal: the Device is written by PUT with its deterministic id (see fhir_mapping.device).
+        "device": reference(device_id, resource_type="Device"),
     }
     if derived_from:
         resource["derivedFrom"] = derived_from

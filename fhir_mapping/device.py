@@ -1,4 +1,9 @@
-"""The software Device that authors every AI output (named by Observation.device and Provenance.agent)."""
+"""The software Device that authors every AI output (named by Observation.device and Provenance.agent).
+
+It is written by PUT `Device/<device_id>` (update-as-create), never by POST: a plain EHR applying a
+CDS `create` action makes a new Device each time, and once two share the identifier a conditional
+create on it fails with 412. A deterministic id makes every write of it idempotent, so the other
+resources reference it literally as `Device/<id>`."""
 
 from __future__ import annotations
 
@@ -45,7 +50,6 @@ def software_device(model_version: str, knowledge_version: str) -> dict:
     }
 
 
-def device_conditional_query(device: dict) -> str:
-    """`ifNoneExist` query that makes creating the Device idempotent across requests."""
-    ident = device["identifier"][0]
-    return f"identifier={ident['system']}|{ident['value']}"
+def device_reference(device: dict) -> str:
+    """"Device/<id>": the literal reference other resources use and the URL the Device is PUT to."""
+    return f"Device/{device['id']}"

@@ -25,8 +25,10 @@ def urn(rid: str) -> str:
     return f"urn:uuid:{rid}"
 
 
-def reference(rid: str, display: str | None = None) -> dict[str, str]:
-    ref = {"reference": urn(rid)}
+def reference(rid: str, display: str | None = None, *, resource_type: str | None = None) -> dict[str, str]:
+    """`urn:uuid:<rid>` (resolved by a transaction's fullUrl), or the literal "Type/<rid>" when
+    `resource_type` is given (for a resource written with its own id, like the software Device)."""
+    ref = {"reference": f"{resource_type}/{rid}" if resource_type else urn(rid)}
     if display:
         ref["display"] = display
     return ref

@@ -28,7 +28,7 @@ def provenance(*, resource_id: str, target_refs: Sequence[str], device_id: str, 
         "activity": concept(codes.DATA_OPERATION_CREATE),
         "agent": [{
             "type": concept(codes.PARTICIPANT_AUTHOR),
-            "who": reference(device_id, device_display),
+            "who": reference(device_id, device_display, resource_type="Device"),  # literal: Device is PUT by id
         }],
     }
     sources = [ref for ref in dict.fromkeys(source_refs) if is_literal_reference(ref)]

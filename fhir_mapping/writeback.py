@@ -3,8 +3,10 @@
 `assessment_resources` returns, in order: the software Device, the preliminary AI Observations, the
 draft CarePlan and the Provenance. Each has a deterministic uuid `id`; they reference each other as
 `urn:uuid:<id>`, which is what a transaction Bundle's `fullUrl`s resolve (and what an EHR accepting
-CDS `create` actions rewrites). Every resource is validated against FHIR R4 before it is returned:
-an invalid one is a bug here and raises `InvalidResource`.
+CDS `create` actions rewrites), except the Device: it is written by PUT to `Device/<id>` (idempotent,
+one Device however often a suggestion is accepted) and referenced literally as `Device/<id>`.
+Every resource is validated against FHIR R4 before it is returned: an invalid one is a bug here and
+raises `InvalidResource`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from inference.results import Assessment
 from fhir_mapping import codes, r4
 from fhir_mapping.ai_observation import PHOTO_TYPES, ai_observations
 from fhir_mapping.careplan import care_plan
-from fhir_mapping.device import SOFTWARE_NAME, device_conditional_query, software_device
+from fhir_mapping.device import SOFTWARE_NAME, device_reference, software_device
 from fhir_mapping.emit import NAMESPACE, is_literal_reference, resource_id, urn
 from fhir_mapping.provenance import provenance
 
@@ -55,8 +57,6 @@ def assessment_resources(assessment: Assessment, *, condition_refs: Sequence[str
 
 
 def _if_none_exist(resource: dict) -> str | None:
-    if resource["resourceType"] == "Device":
-        return device_conditional_query(resource)
     for ident in resource.get("identifier") or ():
         if ident.get("system") == codes.DERM3R_IDENTIFIER:
             return f"identifier={codes.DERM3R_IDENTIFIER}|{ident['value']}"
@@ -65,14 +65,19 @@ def _if_none_exist(resource: dict) -> str | None:
 
 def transaction_bundle(resources: Iterable[dict]) -> dict:
     """A FHIR transaction Bundle that creates `resources` (conditional creates where possible, so a
-    retried transaction does not duplicate them). Validated against R4."""
+    retried transaction does not duplicate them; the Device by PUT to its deterministic id, so it
+    stays one even beside Devices written by an EHR applying the card's actions). Validated against R4."""
     items = list(resources)
     entries = []
     for resource in items:
-        request = {"method": "POST", "url": resource["resourceType"]}
-        query = _if_none_exist(resource)
-        if query:
-            request["ifNoneExist"] = query
+        request: dict[str, str]
+        if resource["resourceType"] == "Device":
+            request = {"method": "PUT", "url": device_reference(resource)}
+        else:
+            request = {"method": "POST", "url": resource["resourceType"]}
+            query = _if_none_exist(resource)
+            if query:
+                request["ifNoneExist"] = query
         entries.append({"fullUrl": urn(resource["id"]), "resource": resource, "request": request})
     bundle_id = str(uuid.uuid5(NAMESPACE, "bundle|" + "|".join(sorted(r["id"] for r in items))))
     bundle = {"resourceType": "Bundle", "id": bundle_id, "type": "transaction", "entry": entries}

@@ -34,11 +34,12 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
 DEFAULT_CLIENT_ID = "derm3r-review"
 # SMART v2 scopes: read the patient (launch context + the API's token check), create the draft
-# CarePlan with its preliminary Observations, the software Device (conditional create) and the
+# CarePlan with its preliminary Observations, the software Device (PUT to its fixed id: update-as-create,
+# hence c and u) and the
 # Provenance in one transaction. openid + fhirUser name the accepting clinician in the Provenance.
 SCOPES = (
     "launch openid fhirUser patient/Patient.r patient/CarePlan.c patient/Observation.c "
-    "patient/Device.c patient/Provenance.c"
+    "patient/Device.cu patient/Provenance.c"
 )
 MAX_FEEDBACK_BYTES = 16 * 1024
 

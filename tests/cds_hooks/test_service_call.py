@@ -64,7 +64,10 @@ def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeli
     (suggestion,) = assessment["suggestions"]
     kinds = [a["resource"]["resourceType"] for a in suggestion["actions"]]
     assert "CarePlan" in kinds and "Provenance" in kinds and "Observation" in kinds
-    assert all(a["type"] == "create" for a in suggestion["actions"])
+    # The shared software Device is an update (PUT to its fixed id, idempotent); the rest are creates.
+    assert [a["type"] for a in suggestion["actions"]] == [
+        "update" if a["resource"]["resourceType"] == "Device" else "create" for a in suggestion["actions"]]
+    assert kinds.count("Device") == 1
     careplan = next(a["resource"] for a in suggestion["actions"] if a["resource"]["resourceType"] == "CarePlan")
     assert careplan["status"] == "draft"
     assert all(

@@ -33,6 +33,7 @@ from inference.results import (
 
 from fhir_mapping import codes, r4
 from fhir_mapping.careplan import DRAFT_NOTE, TCM_NOTE_PREFIX
+from fhir_mapping.device import device_id
 from fhir_mapping.writeback import assessment_resources, transaction_bundle
 
 AS_OF = datetime(2026, 11, 27, 10, 15, 30, tzinfo=timezone.utc)
@@ -129,7 +130,9 @@ def test_all_resources_tagged_ai_asserted(resources: list[dict]) -> None:
 
 def test_references_are_consistent(resources: list[dict]) -> None:
     ids = {f"urn:uuid:{r['id']}" for r in resources}
-    device = f"urn:uuid:{resources[0]['id']}"
+    # The Device is written by PUT to its fixed id, so it is referenced literally.
+    device = f"Device/{resources[0]['id']}"
+    assert resources[0]["id"] == device_id(make_assessment().model_version, make_assessment().knowledge_version)
     (plan,) = _by_type(resources, "CarePlan")
     (prov,) = _by_type(resources, "Provenance")
     observations = _by_type(resources, "Observation")
@@ -256,7 +259,8 @@ def test_transaction_bundle(resources: list[dict]) -> None:
     plan_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "CarePlan")
     # Keyed on the bare uuid, never on the urn fullUrl (which servers rewrite on write).
     assert requests["CarePlan"]["ifNoneExist"] == f"identifier={codes.DERM3R_IDENTIFIER}|{plan_id}"
-    assert requests["Device"]["ifNoneExist"].startswith(f"identifier={codes.DERM3R_DEVICE_IDENTIFIER}|derm3r-model-")
+    # The shared Device: PUT to its deterministic id (idempotent), no conditional create.
+    assert requests["Device"] == {"method": "PUT", "url": f"Device/{resources[0]['id']}"}
     assert "ifNoneExist" not in requests["Provenance"]
     # Every urn:uuid reference inside the bundle resolves to an entry.
     text = json.dumps(bundle)

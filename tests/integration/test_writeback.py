@@ -1,10 +1,11 @@
 """Write-back: the assessment card's suggestion, applied to a real FHIR server the way an EHR applies
 it, then read back field by field.
 
-Two ways an EHR applies a suggestion of `create` actions are exercised: a plain transaction of the
-actions' resources (POST each, `fullUrl` = `urn:uuid:<id>` so the server rewrites the references
-between them to the ids it assigns), and derm3r's own `fhir_mapping.writeback.transaction_bundle`
-(conditional creates, so that applying it twice creates nothing twice)."""
+Two ways an EHR applies the suggestion are exercised: a plain transaction of the actions' resources
+(PUT `Device/<id>` for the Device's `update` action, POST each `create`, `fullUrl` = `urn:uuid:<id>`
+so the server rewrites the references between them to the ids it assigns), and derm3r's own
+`fhir_mapping.writeback.transaction_bundle` (Device PUT, conditional creates for the rest, so that
+applying it twice creates nothing twice). Both together, repeatedly, leave exactly one Device."""
 
 from __future__ import annotations
 
@@ -29,19 +30,25 @@ def _suggested_resources(cds: CdsService, patient: Seeded) -> list[dict[str, Any
     assert card["selectionBehavior"] == "at-most-one"
     (suggestion,) = card["suggestions"]
     actions = suggestion["actions"]
-    assert actions and all(a["type"] == "create" and a.get("description") for a in actions)
+    assert actions and all(a.get("description") for a in actions)
+    # The shared Device is an update (PUT to its fixed id: idempotent), everything else a create.
+    assert [a["type"] for a in actions] == [
+        "update" if a["resource"]["resourceType"] == "Device" else "create" for a in actions]
     return [a["resource"] for a in actions]
 
 
 def _as_ehr_applies_it(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    """What an EHR builds from a suggestion of create actions: one transaction, POST per resource."""
+    """What a plain EHR builds from the suggestion: one transaction, PUT `Type/id` for the update
+    action (the Device), POST for each create action."""
+    def request(resource: dict[str, Any]) -> dict[str, str]:
+        if resource["resourceType"] == "Device":
+            return {"method": "PUT", "url": f"Device/{resource['id']}"}
+        return {"method": "POST", "url": resource["resourceType"]}
+
     return {
         "resourceType": "Bundle",
         "type": "transaction",
-        "entry": [
-            {"fullUrl": f"urn:uuid:{r['id']}", "resource": r, "request": {"method": "POST", "url": r["resourceType"]}}
-            for r in resources
-        ],
+        "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r, "request": request(r)} for r in resources],
     }
 
 
@@ -63,13 +70,14 @@ def _server_refs(resources: list[dict[str, Any]], response: dict[str, Any]) -> d
 
 @pytest.fixture
 def cleanup(fhir: FhirServer) -> Iterator[list[str]]:
-    """References to delete after the test. A plain (unconditional) transaction creates a new
-    software Device each time; left behind, duplicates would make any later conditional create of
-    that Device match twice (HTTP 412), so each test removes what it created."""
+    """References to delete after the test, so each test sees only the patient's own CarePlans.
+    The software Device is left: it has a fixed id and is shared by every assessment (that is
+    what keeps it one Device), so another test writing it again just updates it."""
     created: list[str] = []
     yield created
-    for reference in reversed(created):
-        fhir.delete(reference)
+    for reference in reversed(dict.fromkeys(created)):
+        if not reference.startswith("Device/"):
+            fhir.delete(reference)
 
 
 APPLY: dict[str, Callable[[list[dict[str, Any]]], dict[str, Any]]] = {
@@ -100,6 +108,7 @@ def test_suggestion_applied_and_read_back(
     for resource in resources:
         by_type.setdefault(resource["resourceType"], []).append(f"urn:uuid:{resource['id']}")
     device_ref = refs[by_type["Device"][0]]
+    assert device_ref == f"Device/{by_type['Device'][0].removeprefix('urn:uuid:')}", "PUT keeps the Device's own id"
     observation_refs = {refs[u] for u in by_type["Observation"]}
     plan_ref = refs[by_type["CarePlan"][0]]
 
@@ -163,3 +172,53 @@ def test_applying_the_derm3r_bundle_twice_creates_nothing_twice(
             assert second[urn] == ref, f"{ref} was created twice"
     plans = fhir.search(f"CarePlan?patient={patient.patient_id}")
     assert len(plans) == 1
+
+
+def _references(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key == "reference" and isinstance(child, str):
+                yield child
+            else:
+                yield from _references(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _references(child)
+
+
+def test_accepting_twice_then_the_derm3r_bundle_leaves_one_device(
+    cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded], cleanup: list[str]
+) -> None:
+    """The bug this guards: an EHR applying the card's actions POSTed a new software Device on every
+    accepted suggestion, and once two shared the derm3r identifier, derm3r's conditional create
+    failed with 412. Two suggestions (two patients' cards: the same card twice would also duplicate
+    its Observations, which plain creates cannot avoid) are applied plainly, then derm3r's bundle."""
+    first, second = (_suggested_resources(cds, seeded[name]) for name in ("moderate_inline", "stasis_documents"))
+    (device,) = [r for r in first if r["resourceType"] == "Device"]
+    assert [r for r in second if r["resourceType"] == "Device"] == [device], "one Device for both cards"
+    ident = device["identifier"][0]
+    written: list[dict[str, str]] = []
+    for resources in (first, second):  # two accepted suggestions, applied plainly by the EHR
+        written.append(_server_refs(resources, fhir.transaction(_as_ehr_applies_it(resources))))
+    # derm3r's own bundle afterwards must still succeed (no 412 from duplicate Devices); its
+    # conditional creates find the first card's resources, its Device PUT rewrites the same one.
+    written.append(_server_refs(first, fhir.transaction(transaction_bundle(first))))
+    for refs in written:
+        cleanup.extend(refs.values())
+
+    devices = fhir.search(f"Device?identifier={ident['system']}|{ident['value']}")
+    assert [d["id"] for d in devices] == [device["id"]], "exactly one Device with the derm3r identifier"
+    assert {refs[f"urn:uuid:{device['id']}"] for refs in written} == {f"Device/{device['id']}"}
+    # (R4 Provenance has no identifier to match on, so only it is written again.)
+    assert {u: r for u, r in written[2].items() if not r.startswith("Provenance/")} == {
+        u: r for u, r in written[0].items() if not r.startswith("Provenance/")}, "nothing else created twice"
+
+    # Every reference in every written resource resolves on the server.
+    for refs in written:
+        for ref in dict.fromkeys(refs.values()):
+            stored = fhir.read(ref)
+            for target in dict.fromkeys(_references(stored)):
+                if target.startswith("#"):
+                    continue  # a contained resource (e.g. the plan's goal), resolved inside `stored`
+                assert not target.startswith("urn:uuid:"), f"{ref} kept an unresolved {target}"
+                fhir.read(target)

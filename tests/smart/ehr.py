@@ -8,7 +8,8 @@ SMART puts on top and what a careful EHR checks:
   - PKCE S256 is required (no plain, no missing challenge),
   - the FHIR API accepts only live bearer tokens, in the token's patient compartment, within its
     SMART v2 scopes (`patient/Type.r`, `patient/Type.c`; v1 `.read`/`.write` accepted too),
-  - transactions (POST of a Bundle) create resources with server ids, fixing urn:uuid references,
+  - transactions (POST of a Bundle) create resources with server ids, fixing urn:uuid references;
+    PUT entries (`Type/id`) update or create the resource with that id,
   - CORS for a browser app on another origin.
 It keeps everything in memory and exposes what was written (`created`) for tests to inspect.
 """
@@ -38,7 +39,7 @@ TOKEN_LIFETIME = 3600
 LAUNCH_LIFETIME = 300
 SUPPORTED_SCOPES = frozenset(
     {"launch", "openid", "fhirUser", "patient/Patient.r", "patient/Observation.r", "patient/Media.r",
-     "patient/CarePlan.c", "patient/Observation.c", "patient/Provenance.c", "patient/CarePlan.r", "patient/Device.c"}
+     "patient/CarePlan.c", "patient/Observation.c", "patient/Provenance.c", "patient/CarePlan.r", "patient/Device.cu"}
 )
 PRACTITIONER_ID = "dr-test-1"
 
@@ -339,19 +340,27 @@ class TestEhr:
             issued: IssuedToken | None = None
             for entry in entries:
                 req, res = entry.get("request") or {}, entry.get("resource") or {}
-                if req.get("method") != "POST" or req.get("url") != res.get("resourceType"):
-                    return _outcome(400, "not-supported", "this test server only accepts POST entries")
-                check = ehr._authorise(res["resourceType"], "c")
-                if isinstance(check, Response):
-                    return check
-                issued = check
+                put = req.get("method") == "PUT" and req.get("url") == f"{res.get('resourceType')}/{res.get('id')}"
+                if not put and (req.get("method") != "POST" or req.get("url") != res.get("resourceType")):
+                    return _outcome(400, "not-supported", "this test server only accepts POST and PUT Type/id entries")
+                # PUT may create (update-as-create), so it needs both scopes.
+                for action in ("c", "u") if put else ("c",):
+                    check = ehr._authorise(res["resourceType"], action)
+                    if isinstance(check, Response):
+                        return check
+                    issued = check
             # All-or-nothing: ids first (conditional creates resolve to the existing resource), then
             # references, then store.
             ids: dict[str, str] = {}
             existing: set[str] = set()
             for entry in entries:
                 rtype = entry["resource"]["resourceType"]
-                match = ehr._find_by_identifier(rtype, (entry.get("request") or {}).get("ifNoneExist"))
+                req = entry.get("request") or {}
+                if req.get("method") == "PUT":
+                    if entry.get("fullUrl"):
+                        ids[entry["fullUrl"]] = req["url"]
+                    continue
+                match = ehr._find_by_identifier(rtype, req.get("ifNoneExist"))
                 ref = f"{rtype}/{match['id']}" if match else f"{rtype}/{uuid.uuid4().hex[:12]}"
                 if match:
                     existing.add(ref)
@@ -360,7 +369,9 @@ class TestEhr:
             stored, responses = [], []
             for entry in entries:
                 res = _rewrite(copy.deepcopy(entry["resource"]), ids)
-                ref = ids.get(entry.get("fullUrl")) or f"{res['resourceType']}/{uuid.uuid4().hex[:12]}"
+                req = entry.get("request") or {}
+                put_url = req.get("url") if req.get("method") == "PUT" else None
+                ref = put_url or ids.get(entry.get("fullUrl")) or f"{res['resourceType']}/{uuid.uuid4().hex[:12]}"
                 if ref in existing:
                     responses.append({"status": "200 OK", "location": f"{ref}/_history/1"})
                     continue
@@ -370,7 +381,9 @@ class TestEhr:
                 if issued and not _in_compartment(res, issued.patient_id):
                     return _outcome(403, "forbidden", f"{res['resourceType']} is outside the token's patient")
                 stored.append(res)
-                responses.append({"status": "201 Created", "location": f"{ref}/_history/1"})
+                rtype, _, rid = ref.partition("/")
+                replaced = put_url is not None and rid in ehr.resources.get(rtype, {})
+                responses.append({"status": "200 OK" if replaced else "201 Created", "location": f"{ref}/_history/1"})
             for res in stored:
                 ehr.add(res)
                 ehr.created.append(res)

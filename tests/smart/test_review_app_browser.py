@@ -107,6 +107,9 @@ def test_edit_and_accept_writes_careplan(browser: Any, stack: Stack) -> None:
             if "/" in ref and not ref.startswith(("http", "#")):
                 rtype, rid = ref.split("/", 1)
                 assert rid in stack.ehr.resources.get(rtype, {}), f"dangling reference {ref}"
+    # The shared software Device is PUT to its fixed id (never a new one per accepted plan).
+    draft_devices = [r["id"] for r in draft_resources_of(stack) if r["resourceType"] == "Device"]
+    assert [r["id"] for r in written if r["resourceType"] == "Device"] == draft_devices
     ai_tagged = [r for r in written if any(t.get("code") == "AIAST" for t in (r.get("meta") or {}).get("tag", []))]
     if any((r.get("meta") or {}).get("tag") for r in draft_resources_of(stack)):
         assert ai_tagged, "AI-asserted tags must survive the write"

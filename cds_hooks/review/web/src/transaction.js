@@ -2,13 +2,16 @@
 // "Type/id" (or urn:uuid:id); inside a transaction those must become the entries' fullUrls so the
 // server assigns real ids and fixes the references up.
 
-// Resources that are not about the patient and are shared between plans.
-const SHARED_BY_IDENTIFIER = new Set(["Device"]);
+// Resources that are not about the patient and are shared between plans: written by PUT to their
+// deterministic id (update-as-create), so accepting another plan never duplicates them, and
+// referenced literally as "Type/id" (not rewritten to a fullUrl).
+const PUT_BY_ID = new Set(["Device"]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function transactionBundle(resources, verifierRef = null) {
   const urns = new Map();
   const entries = resources.map((resource) => {
+    if (PUT_BY_ID.has(resource.resourceType) && resource.id) return { fullUrl: null, resource };
     const id = resource.id && UUID.test(resource.id) ? resource.id.toLowerCase() : crypto.randomUUID();
     const fullUrl = `urn:uuid:${id}`;
     if (resource.id) {
@@ -22,7 +25,8 @@ export function transactionBundle(resources, verifierRef = null) {
     type: "transaction",
     entry: entries.map(({ fullUrl, resource }) => {
       const copy = rewrite(structuredClone(resource), urns);
-      delete copy.id;
+      const putUrl = fullUrl ? null : `${copy.resourceType}/${copy.id}`;
+      if (!putUrl) delete copy.id;
       if (copy.meta) {
         // Keep tags (e.g. "AI asserted") and security labels; the server owns version and timestamps.
         delete copy.meta.versionId;
@@ -36,13 +40,8 @@ export function transactionBundle(resources, verifierRef = null) {
           who: { reference: verifierRef },
         }];
       }
-      const request = { method: "POST", url: copy.resourceType };
-      const shared = SHARED_BY_IDENTIFIER.has(copy.resourceType) && (copy.identifier || [])[0];
-      if (shared && shared.system && shared.value) {
-        // The software Device is the same for every plan: create it once (conditional create).
-        request.ifNoneExist = `identifier=${encodeURIComponent(`${shared.system}|${shared.value}`)}`;
-      }
-      return { fullUrl, resource: copy, request };
+      if (putUrl) return { resource: copy, request: { method: "PUT", url: putUrl } };
+      return { fullUrl, resource: copy, request: { method: "POST", url: copy.resourceType } };
     }),
   };
 }

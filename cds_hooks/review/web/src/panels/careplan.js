@@ -130,13 +130,15 @@ function fitRows(text) {
 }
 
 // Resource types in the draft that the granted SMART scopes (v2 `.c` / v1 `.write`) cannot create.
+// The software Device is written by PUT to its fixed id (update-as-create), so it needs `.cu`.
 function missingCreateScopes(resources, scopeText) {
   const scopes = scopeText.split(/\s+/).filter(Boolean);
   const allows = (type) => scopes.some((scope) => {
     const match = /^(patient|user|system)\/([A-Za-z*]+)\.(.+)$/.exec(scope);
     if (!match || (match[2] !== type && match[2] !== "*")) return false;
     const perms = match[3].split("?")[0];
-    return perms === "write" || perms === "*" || (/^[cruds]+$/.test(perms) && perms.includes("c"));
+    const needed = type === "Device" ? ["c", "u"] : ["c"];
+    return perms === "write" || perms === "*" || (/^[cruds]+$/.test(perms) && needed.every((p) => perms.includes(p)));
   });
   return [...new Set(resources.map((r) => r.resourceType))].filter((type) => !allows(type));
 }
