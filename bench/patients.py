@@ -13,19 +13,15 @@ from typing import Any
 
 from bench.photos import TaggablePhoto
 from cds_hooks import synthetic
+from cds_hooks.registry import PATIENT_KEY, PREFETCH_TEMPLATES
 
 PROFILE = "psoriasis_moderate"  # three body sites per visit
 _VISITS = 3  # 9 photographs in the source bundle: enough for the largest set (8)
 SERVICE_ID = "derm3r-patient-view"
 
-# prefetch key -> resource type, as in cds_hooks.registry.PREFETCH_TEMPLATES
+# prefetch key -> resource type, derived from the service's own templates (Patient is added apart).
 PREFETCH_KEYS: dict[str, str] = {
-    "observations": "Observation",
-    "media": "Media",
-    "conditions": "Condition",
-    "medicationStatements": "MedicationStatement",
-    "medicationRequests": "MedicationRequest",
-    "documents": "DocumentReference",
+    key: template.split("?", 1)[0] for key, template in PREFETCH_TEMPLATES.items() if key != PATIENT_KEY
 }
 _PLACEHOLDER = "@@DERM3R-BENCH-PHOTO-{}@@"
 _PLACEHOLDER_RE = re.compile(r"@@DERM3R-BENCH-PHOTO-(\d+)@@")

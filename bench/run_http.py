@@ -63,7 +63,6 @@ def section_http(run: Run, sets: dict[int, list[bytes]]) -> None:
     http = HttpSection(run, sets)
     http.prefetch_matrix()
     http.worker_split()
-    http.rec_cache_wired()
     http.without_arena()
     http.no_prefetch()
     http.more_cold_starts()
@@ -162,24 +161,6 @@ class HttpSection:
             for c in (1, 4):
                 result = self.cell(svc, "prefetch-1x2", 3, c, self.prefetch(svc, 3, unique=True))
                 self.run.rows.append(cell_row(section, "1 worker x 2 ONNX threads", 3, result))
-        finally:
-            self.stop(svc)
-
-    def rec_cache_wired(self) -> None:
-        """What wiring inference/rec_cache.py would give: the production app with CachingRec in front
-        of DERM-Rec (bench/wsgi_cached.py), same photo bytes every request (repeat views)."""
-        if not (self.plan.compare_workers and 3 in self.plan.photo_counts) or not rec_cache_status().startswith("NOT") \
-                or not self.has_time("rec_cache cells", 2 * self.plan.cell_budget_s + 20):
-            return
-        cached = dataclasses.replace(self.production, wsgi="bench.wsgi_cached:app")
-        svc, _marks = self.spawn(cached)
-        section = ("hook over HTTP, prefetch, same photo bytes every request, rec_cache wired in "
-                   "(bench/wsgi_cached.py), 2x1")
-        try:
-            for c in (1, 4):
-                result = self.cell(svc, "prefetch-same-bytes-cached", 3, c, self.prefetch(svc, 3, unique=False))
-                self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread + rec_cache", 3, result,
-                                              note="repeat views of a chart" if c == 1 else ""))
         finally:
             self.stop(svc)
 

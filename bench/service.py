@@ -57,7 +57,7 @@ class ServerConfig:
     onnx_threads: int
     auth: bool = True
     model_dir: Path | None = None
-    wsgi: str = "cds_hooks.wsgi:app"  # bench/wsgi_cached.py: the same app with inference.rec_cache wired in
+    wsgi: str = "cds_hooks.wsgi:app"  # bench/wsgi_no_arena.py swaps in a variant
 
     @property
     def label(self) -> str:
