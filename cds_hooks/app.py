@@ -17,7 +17,8 @@ from cds_hooks.registry import Registry, default_registry
 from cds_hooks.routes import RUNTIME_KEY, cds_blueprint, ops_blueprint
 from cds_hooks.runtime import Runtime, fhir_client_factory
 from cds_hooks.settings import Settings
-from cds_hooks.storage import Store, open_store
+from cds_hooks.database import Database, DatabaseOptions, open_database
+from cds_hooks.storage import SqlStore, Store
 
 if TYPE_CHECKING:
     from inference.pipeline import Pipeline
@@ -36,6 +37,16 @@ class _OrderedJson(DefaultJSONProvider):
         return super().dumps(obj, **kwargs)
 
 
+def open_database_for(settings: Settings, *, check_schema: bool = True) -> Database:
+    """The database the settings name (DERM3R_DATABASE_URL, or SQLite in DERM3R_DATA_DIR)."""
+    return open_database(
+        settings.database_url,
+        settings.data_dir,
+        DatabaseOptions(pool_size=max(1, settings.db_pool_size), timeout_seconds=settings.db_timeout_seconds or 5.0),
+        check_schema=check_schema,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -51,8 +62,10 @@ def create_app(
         from inference.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
+    # One database (engine and pool) per process, shared by the service's store and the review store.
+    database = open_database_for(settings)
     if store is None:
-        store = open_store(settings.data_dir)
+        store = SqlStore(database)
 
     verifier = None
     if settings.auth_enabled:
@@ -67,7 +80,7 @@ def create_app(
 
     from cds_hooks.review import ReviewStore, review_blueprint
 
-    review_store = ReviewStore(settings.data_dir, ttl_seconds=settings.review_ttl_seconds)
+    review_store = ReviewStore(database, ttl_seconds=settings.review_ttl_seconds)
 
     runtime = Runtime(
         settings=settings,
