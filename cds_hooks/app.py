@@ -62,8 +62,13 @@ def create_app(
         from inference.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
+    from cds_hooks.metrics import Metrics, metrics_blueprint
+    from cds_hooks.review.feedback import OVERRIDE_REASONS
+
+    metrics = Metrics(override_reason_codes=OVERRIDE_REASONS)
     # One database (engine and pool) per process, shared by the service's store and the review store.
     database = open_database_for(settings)
+    database.set_error_hook(metrics.db_error)
     if store is None:
         store = SqlStore(database)
 
@@ -87,9 +92,10 @@ def create_app(
         registry=default_registry() if registry is None else registry,
         pipeline=pipeline,
         store=store,
-        client_factory=fhir_client_factory(settings) if client_factory is None else client_factory,
+        client_factory=fhir_client_factory(settings, metrics) if client_factory is None else client_factory,
         verifier=verifier,
         review_store=review_store,
+        metrics=metrics,
     )
 
     app = Flask("cds_hooks")
@@ -99,6 +105,10 @@ def create_app(
     app.extensions[RUNTIME_KEY] = runtime
     register_cors(app)
     register_error_handlers(app)
+    from cds_hooks.telemetry import register_telemetry
+
+    register_telemetry(app, metrics, runtime.registry)
+    app.register_blueprint(metrics_blueprint(metrics, settings.metrics_token, settings.metrics_port))
     app.register_blueprint(cds_blueprint())
     app.register_blueprint(ops_blueprint())
     app.register_blueprint(review_blueprint(settings, review_store, feedback_sink=store.add_feedback))

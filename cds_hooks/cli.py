@@ -20,9 +20,17 @@ class UsageError(Exception):
 
 def _serve(args: argparse.Namespace) -> int:
     from cds_hooks import create_app
+    from cds_hooks.logs import configure_logging
+    from cds_hooks.routes import RUNTIME_KEY
     from cds_hooks.settings import Settings
 
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, logging.INFO)
+    app = create_app(settings)
+    if settings.metrics_port:
+        from cds_hooks.metrics import serve_on_port
+
+        serve_on_port(settings.metrics_port, app.extensions[RUNTIME_KEY].metrics, host=args.host)
     # Flask's development server: fine for a workstation. Production: gunicorn 'cds_hooks.wsgi:app'.
     app.run(host=args.host, port=args.port, threaded=True)
     return 0
