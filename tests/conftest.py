@@ -20,7 +20,17 @@ ENGINES = ("sqlite", "postgresql")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: a heavy test (multi-process, minutes); deselect with -m 'not slow'")
+    config.addinivalue_line("markers", "slow: a heavy test (multi-process, > 30 s); run with DERM3R_SLOW_TESTS=1 or -m slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests stay out of the default run (CI's plain `pytest -q`) unless asked for."""
+    if os.environ.get("DERM3R_SLOW_TESTS") or "slow" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: set DERM3R_SLOW_TESTS=1 or run with -m slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
