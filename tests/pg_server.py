@@ -47,7 +47,8 @@ def _as_owner(cmd: list[str]) -> list[str]:
 
 
 def start(base: Path) -> str:
-    """Create and start a cluster under `base` (created if needed); return its URL."""
+    """Create and start a cluster under `base` (created if needed; as root, every directory above
+    it must be traversable by the postgres account, e.g. a fresh `mktemp -d`); return its URL."""
     bindir = bin_dir()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
@@ -56,7 +57,12 @@ def start(base: Path) -> str:
     if os.geteuid() == 0:
         pw = pwd.getpwnam("postgres")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-    run = lambda cmd: subprocess.run(_as_owner(cmd), check=True, capture_output=True, text=True)  # noqa: E731
+
+    def run(cmd: list[str]) -> None:
+        done = subprocess.run(_as_owner(cmd), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+
     # trust on loopback only (listen_addresses below): a test server with no data worth a password.
     run([str(bindir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"])
     port = _free_port()
