@@ -100,6 +100,8 @@ def _assess(args: argparse.Namespace) -> int:
 def _db(args: argparse.Namespace) -> int:
     """Schema and audit operations on the configured database (DERM3R_DATABASE_URL or the SQLite
     file in DERM3R_DATA_DIR). Exit status 1 when the check or verification fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from cds_hooks import migrate
     from cds_hooks.app import open_database_for
     from cds_hooks.database import SchemaBehind
@@ -131,6 +133,9 @@ def _db(args: argparse.Namespace) -> int:
         return 0
     except ServiceUnavailable as exc:
         raise UsageError(f"database unavailable ({exc})") from exc
+    except SQLAlchemyError as exc:
+        # Class name only: the message may hold the URL or statement parameters.
+        raise UsageError(f"database unavailable ({type(getattr(exc, 'orig', None) or exc).__name__})") from exc
 
 
 def _rec(args: argparse.Namespace) -> int:

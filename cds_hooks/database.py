@@ -284,8 +284,10 @@ def open_database(
     db = Database(engine, options, on_error)
     from cds_hooks import migrate as migrations
 
+    if migrate is None:
+        migrate = check_schema and db.dialect == "sqlite"
     try:
-        if migrate if migrate is not None else db.dialect == "sqlite":
+        if migrate:
             migrations.upgrade(db)
         elif check_schema:
             migrations.check_current(db)

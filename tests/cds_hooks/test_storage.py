@@ -299,3 +299,31 @@ def test_concurrent_replay_checks_admit_each_jti_once(tmp_path: Path, database_u
     for p in procs:
         p.join(timeout=60)
     assert sum(fresh) == 100  # each jti accepted by exactly one "worker"
+
+
+def test_db_commands_on_the_sqlite_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cds_hooks.cli import main
+
+    monkeypatch.delenv("DERM3R_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DERM3R_DATA_DIR", str(tmp_path))
+    assert main(["db", "check"]) == 1  # a new directory: nothing migrated yet, and `check` changes nothing
+    assert main(["db", "upgrade"]) == 0 and main(["db", "check"]) == 0
+    store = open_store(tmp_path)
+    for i in range(3):
+        store.append_audit({"n": i})
+    assert main(["db", "verify-audit"]) == 0
+    with store.database.transaction() as conn:
+        conn.execute(text("DROP TRIGGER audit_no_update"))
+        conn.execute(text("UPDATE audit SET ts = ts + 1 WHERE id = 3"))
+    assert main(["db", "verify-audit"]) == 1
+    out = capsys.readouterr().out
+    assert "audit chain verifies (3 records)" in out and "BROKEN at row 3" in out
+
+
+def test_db_command_on_an_unreachable_database_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cds_hooks.cli import main
+
+    monkeypatch.setenv("DERM3R_DATABASE_URL", "postgresql://derm3r:s3cret@127.0.0.1:9/none")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("derm3r db: database unavailable") and "s3cret" not in err and len(err.splitlines()) == 1
