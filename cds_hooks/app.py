@@ -58,17 +58,18 @@ def create_app(
     """Build the service. `pipeline`, `store`, `registry` and `client_factory` may be injected
     (tests, the demo); by default they are built from `settings` (or `Settings.from_env()`)."""
     settings = settings or Settings.from_env()
-    if pipeline is None:
-        from inference.pipeline import build_pipeline
-
-        pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
     from cds_hooks.metrics import Metrics, metrics_blueprint
     from cds_hooks.review.feedback import OVERRIDE_REASONS
 
     metrics = Metrics(override_reason_codes=OVERRIDE_REASONS)
     # One database (engine and pool) per process, shared by the service's store and the review store.
+    # Opened first: a schema that is behind (SchemaBehind) stops the start before models load.
     database = open_database_for(settings)
     database.set_error_hook(metrics.db_error)
+    if pipeline is None:
+        from inference.pipeline import build_pipeline
+
+        pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
     if store is None:
         store = SqlStore(database)
 

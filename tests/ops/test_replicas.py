@@ -279,3 +279,13 @@ def test_a_replica_killed_mid_traffic_loses_nothing_it_acknowledged(cluster: Clu
                             env=cluster.a.env, capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "verifies" in verify.stdout
+
+
+def test_a_replica_refuses_to_start_on_a_schema_that_is_behind(postgres_url: str, tmp_path: Path) -> None:
+    """An empty (unmigrated) database: gunicorn stops with the command to run, instead of serving
+    requests that would fail one by one."""
+    env = replica_env("behind", tmp_path, postgres_url, tmp_path / "none.json", "https://fhir.example.org")
+    replica = Replica("behind", env, tmp_path)
+    with pytest.raises(RuntimeError, match="derm3r db upgrade"):
+        replica.start(timeout=120)
+    assert replica.proc is not None and replica.proc.wait(timeout=60) != 0
