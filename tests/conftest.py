@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="slow: set DERM3R_SLOW_TESTS=1 or run with -m slow")
     for item in items:
-        if "slow" in item.keywords:
+        if item.get_closest_marker("slow") is not None:  # a marker, not a parametrize id named "slow"
             item.add_marker(skip)
 
 
