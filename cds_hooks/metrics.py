@@ -67,17 +67,33 @@ class Metrics:
     tests can build many apps in one process)."""
 
     def __init__(self, *, override_reason_codes: Iterable[str] = ()) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.requests = Counter("derm3r_http_requests", "HTTP requests answered, by service (or endpoint group) and status", ["service", "status"], registry=r)
-        self.hook_latency = Histogram("derm3r_hook_duration_seconds", "Wall time of a CDS Hooks service call, per hook", ["hook"], buckets=LATENCY_BUCKETS, registry=r)
-        self.inference = Histogram("derm3r_model_inference_seconds", "Time in the three agents (DERM-Rec, DERM-Rep, DERM-Reason) per assessment", buckets=INFERENCE_BUCKETS, registry=r)
+        self.registry = r = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "derm3r_http_requests", "HTTP requests answered, by service (or endpoint group) and status",
+            ["service", "status"], registry=r,
+        )
+        self.hook_latency = Histogram(
+            "derm3r_hook_duration_seconds", "Wall time of a CDS Hooks service call, per hook",
+            ["hook"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.inference = Histogram(
+            "derm3r_model_inference_seconds", "Time in the three agents (DERM-Rec, DERM-Rep, DERM-Reason) per assessment",
+            buckets=INFERENCE_BUCKETS, registry=r,
+        )
         self.fhir_calls = Counter("derm3r_fhir_requests", "Outbound FHIR HTTP requests, by outcome", ["outcome"], registry=r)
-        self.fhir_latency = Histogram("derm3r_fhir_request_duration_seconds", "Outbound FHIR HTTP request time, by outcome", ["outcome"], buckets=LATENCY_BUCKETS, registry=r)
+        self.fhir_latency = Histogram(
+            "derm3r_fhir_request_duration_seconds", "Outbound FHIR HTTP request time, by outcome",
+            ["outcome"], buckets=LATENCY_BUCKETS, registry=r,
+        )
         self.cards = Counter("derm3r_cards", "Cards returned, by topic and indicator", ["topic", "indicator"], registry=r)
-        self.feedback = Counter("derm3r_feedback", "Card feedback items received, by outcome and override reason", ["outcome", "reason"], registry=r)
+        self.feedback = Counter(
+            "derm3r_feedback", "Card feedback items received, by outcome and override reason", ["outcome", "reason"], registry=r
+        )
         self.jwt_rejections = Counter("derm3r_jwt_rejections", "Client JWTs refused, by reason", ["reason"], registry=r)
-        self.db_errors = Counter("derm3r_db_errors", "Failed database transaction attempts (retried or not), by operation and error class", ["operation", "kind"], registry=r)
+        self.db_errors = Counter(
+            "derm3r_db_errors", "Failed database transaction attempts (retried or not), by operation and error class",
+            ["operation", "kind"], registry=r,
+        )
         self._reasons = frozenset(override_reason_codes)
 
     # -- recording (each call takes only code-chosen, bounded values) -------------------------
