@@ -5,7 +5,7 @@ built at import time."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
@@ -21,6 +21,7 @@ from cds_hooks.database import Database, DatabaseOptions, open_database
 from cds_hooks.storage import SqlStore, Store
 
 if TYPE_CHECKING:
+    from cds_hooks.metrics import Metrics
     from inference.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,19 @@ class _OrderedJson(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         kwargs.setdefault("allow_nan", False)
         return super().dumps(obj, **kwargs)
+
+
+def _counted_feedback(store: Store, metrics: "Metrics") -> Callable[[str, dict], bool]:
+    """The review app's feedback goes to the same store and the same feedback metric as the CDS
+    Hooks feedback endpoint."""
+
+    def sink(service_id: str, item: dict) -> bool:
+        stored = store.add_feedback(service_id, item)
+        reason = ((item.get("overrideReason") or {}).get("reason") or {}).get("code")
+        metrics.feedback_item(str(item.get("outcome")), reason if isinstance(reason, str) else None)
+        return stored
+
+    return sink
 
 
 def open_database_for(settings: Settings, *, check_schema: bool = True) -> Database:
@@ -112,7 +126,7 @@ def create_app(
     app.register_blueprint(metrics_blueprint(metrics, settings.metrics_token, settings.metrics_port))
     app.register_blueprint(cds_blueprint())
     app.register_blueprint(ops_blueprint())
-    app.register_blueprint(review_blueprint(settings, review_store, feedback_sink=store.add_feedback))
+    app.register_blueprint(review_blueprint(settings, review_store, feedback_sink=_counted_feedback(store, metrics)))
     from cds_hooks.openapi import openapi_blueprint
 
     app.register_blueprint(openapi_blueprint(settings, runtime.registry))

@@ -172,3 +172,17 @@ def test_log_lines_are_json_with_the_request_context(tmp_path: Path) -> None:
     assert access[0]["status"] == 200 and access[0]["route"] == "/cds-services/<service_id>"
     # No patient data: the prefetch's Patient id never appears.
     assert "Patient/p1" not in stream.getvalue()
+
+
+def test_review_app_feedback_is_stored_and_counted_like_hook_feedback(tmp_path: Path) -> None:
+    from cds_hooks.app import _counted_feedback
+    from cds_hooks.storage import open_store
+
+    metrics, store = Metrics(override_reason_codes={"severity-wrong"}), open_store(tmp_path)
+    sink = _counted_feedback(store, metrics)
+    item = {"card": _card(9), "outcome": "overridden", "overrideReason": {"reason": {"code": "severity-wrong"}},
+            "outcomeTimestamp": "2026-12-02T05:00:00Z"}
+    assert sink(PV, item) is True and sink(PV, item) is False  # idempotent, counted as received
+    s = _samples(metrics.exposition().decode())
+    assert _get(s, "derm3r_feedback_total", outcome="overridden", reason="severity-wrong") == 2
+    assert store.list_feedback(PV) == [item]
