@@ -256,8 +256,10 @@ def _postgres_engine(url: URL, options: DatabaseOptions) -> Engine:
             "connect_timeout": max(1, int(options.timeout_seconds)),
             "application_name": "derm3r",
             # Server-side bounds: no statement or lock wait outlives a request's budget, and a
-            # transaction left open by a killed worker does not hold its locks for long.
-            "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"
+            # transaction left open by a killed worker does not hold its locks for long. Lock waits
+            # give up first (half the budget) with lock_not_available, which is retried, rather
+            # than surfacing as a cancelled statement.
+            "options": f"-c statement_timeout={timeout_ms} -c lock_timeout={max(100, timeout_ms // 2)}"
             f" -c idle_in_transaction_session_timeout={max(timeout_ms * 6, 30000)}",
         },
     )

@@ -327,3 +327,38 @@ def test_db_command_on_an_unreachable_database_is_one_line(monkeypatch: pytest.M
     assert main(["db", "upgrade"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("derm3r db: database unavailable") and "s3cret" not in err and len(err.splitlines()) == 1
+
+
+def test_a_write_blocked_past_the_timeout_is_retried(tmp_path: Path, database_url: str | None) -> None:
+    """Another session holds the table lock a little longer than the lock timeout: the first
+    attempt fails (SQLite "database is locked", PostgreSQL lock_not_available 55P03), the retry
+    succeeds once the lock is gone, and the failed attempt is reported to the error hook."""
+    import threading
+
+    from cds_hooks.database import DatabaseOptions
+    from cds_hooks.storage import SqlStore
+
+    errors: list[tuple[str, str]] = []
+    db = open_database(database_url, tmp_path, DatabaseOptions(pool_size=2, timeout_seconds=1.0), on_error=lambda op, kind: errors.append((op, kind)))
+    store = SqlStore(db)
+    holder = open_database(database_url, tmp_path, DatabaseOptions(pool_size=1, timeout_seconds=5.0))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with holder.transaction() as conn:  # SQLite: BEGIN IMMEDIATE takes the write lock
+            if holder.dialect == "postgresql":
+                conn.execute(text("LOCK TABLE feedback IN EXCLUSIVE MODE"))
+            locked.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(10)
+    threading.Timer(1.5, release.set).start()
+    try:
+        assert store.add_feedback("s", FEEDBACK) is True
+    finally:
+        release.set()
+        thread.join(10)
+    assert errors and all(op == "feedback" for op, _ in errors)
+    assert store.list_feedback("s") == [FEEDBACK]
