@@ -103,7 +103,10 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
 
     assessment: Assessment | None = None
     if is_relevant(case):
+        inference_started = time.monotonic()
         assessment = runtime.pipeline.assess(case)
+        if runtime.metrics is not None:
+            runtime.metrics.inference.observe(time.monotonic() - inference_started)
         response = respond(assessment, case, request, service, runtime)
     else:
         response = CdsResponse(cards=())

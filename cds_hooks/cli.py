@@ -20,9 +20,17 @@ class UsageError(Exception):
 
 def _serve(args: argparse.Namespace) -> int:
     from cds_hooks import create_app
+    from cds_hooks.logs import configure_logging
+    from cds_hooks.routes import RUNTIME_KEY
     from cds_hooks.settings import Settings
 
-    app = create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_format, logging.INFO)
+    app = create_app(settings)
+    if settings.metrics_port:
+        from cds_hooks.metrics import serve_on_port
+
+        serve_on_port(settings.metrics_port, app.extensions[RUNTIME_KEY].metrics, host=args.host)
     # Flask's development server: fine for a workstation. Production: gunicorn 'cds_hooks.wsgi:app'.
     app.run(host=args.host, port=args.port, threaded=True)
     return 0
@@ -89,6 +97,47 @@ def _assess(args: argparse.Namespace) -> int:
     return 0 if response.status_code == 200 else 1
 
 
+def _db(args: argparse.Namespace) -> int:
+    """Schema and audit operations on the configured database (DERM3R_DATABASE_URL or the SQLite
+    file in DERM3R_DATA_DIR). Exit status 1 when the check or verification fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cds_hooks import migrate
+    from cds_hooks.app import open_database_for
+    from cds_hooks.database import SchemaBehind
+    from cds_hooks.errors import ServiceUnavailable
+    from cds_hooks.settings import Settings
+    from cds_hooks.storage import SqlStore
+
+    try:
+        db = open_database_for(Settings.from_env(), check_schema=False)
+        name = db.describe()
+        if args.db_command == "upgrade":
+            before, after = migrate.upgrade(db)
+            print(f"{name}: schema upgraded from {before or 'empty'} to {after}" if before != after else f"{name}: schema current at {after}")
+            return 0
+        if args.db_command == "check":
+            try:
+                migrate.check_current(db)
+            except SchemaBehind as exc:
+                print(f"behind: {exc}")
+                return 1
+            print(f"{name}: schema current at {migrate.current_revision(db)}")
+            return 0
+        store = SqlStore(db)
+        broken_at = store.audit_chain_break()
+        if broken_at is not None:
+            print(f"{name}: audit chain BROKEN at row {broken_at} (edited or removed records)")
+            return 1
+        print(f"{name}: audit chain verifies ({store.count_audit()} records)")
+        return 0
+    except ServiceUnavailable as exc:
+        raise UsageError(f"database unavailable ({exc})") from exc
+    except SQLAlchemyError as exc:
+        # Class name only: the message may hold the URL or statement parameters.
+        raise UsageError(f"database unavailable ({type(getattr(exc, 'orig', None) or exc).__name__})") from exc
+
+
 def _rec(args: argparse.Namespace) -> int:
     from inference.pipeline import build_pipeline
     from inference.rec_report import rec_lines
@@ -131,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--patient", help="patient id (default: the Bundle's only Patient)")
     assess.add_argument("--encounter", help="encounter id (required for derm3r-encounter-start)")
     assess.set_defaults(func=_assess)
+
+    db = sub.add_parser("db", help="database schema and audit log: upgrade, check, verify-audit")
+    db.add_argument(
+        "db_command",
+        choices=["upgrade", "check", "verify-audit"],
+        help="upgrade: apply migrations; check: exit 1 if the schema is behind; verify-audit: check the audit hash chain",
+    )
+    db.set_defaults(func=_db)
 
     rec = sub.add_parser("rec", help="DERM-Rec readings of photographs as JSON lines")
     rec.add_argument("images", nargs="+")

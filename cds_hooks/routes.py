@@ -10,9 +10,11 @@ import logging
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from cds_hooks.audit import feedback_record
+from cds_hooks.errors import Unauthorized
 from cds_hooks.jsonbody import read_json
 from cds_hooks.registry import ServiceCall
 from cds_hooks.runtime import Runtime
+from cds_hooks.telemetry import note
 from cds_hooks.wire.feedback import parse_feedback
 from cds_hooks.wire.request import parse_request
 
@@ -42,7 +44,12 @@ def _authenticate() -> None:
         g.client_issuer = None
         return
     audience = rt.settings.public_base_url + request.path
-    claims = rt.verifier.verify(request.headers.get("Authorization"), audience)
+    try:
+        claims = rt.verifier.verify(request.headers.get("Authorization"), audience)
+    except Unauthorized as exc:
+        if rt.metrics is not None:
+            rt.metrics.jwt_rejected(str(exc))
+        raise
     g.client_issuer = claims.issuer
 
 
@@ -59,8 +66,13 @@ def cds_blueprint() -> Blueprint:
         rt = runtime()
         service = rt.registry.get(service_id)
         hook_request = parse_request(read_json(request, max_bytes=rt.settings.max_body_bytes), expected_hook=service.hook)
+        note(service=service.id, hook_instance=hook_request.hook_instance)
         call = ServiceCall(request=hook_request, service=service, client_issuer=g.get("client_issuer"))
         response = service.handler(call, rt)
+        if rt.metrics is not None:
+            for card in response.cards:
+                topic = card.source.topic.code if card.source.topic and card.source.topic.code else "none"
+                rt.metrics.cards.labels(topic=topic, indicator=card.indicator).inc()
         log.info("service %s answered hookInstance %s with %d card(s)", service.id, hook_request.hook_instance, len(response.cards))
         return jsonify(response.to_json())
 
@@ -68,8 +80,13 @@ def cds_blueprint() -> Blueprint:
     def feedback(service_id: str) -> Response:
         rt = runtime()
         service = rt.registry.get(service_id)
+        note(service=service.id)
         items = parse_feedback(read_json(request, max_bytes=rt.settings.max_body_bytes))
         stored = sum(1 for item in items if rt.store.add_feedback(service.id, item.to_json()))
+        if rt.metrics is not None:
+            for item in items:
+                reason = item.override_reason.reason if item.override_reason else None
+                rt.metrics.feedback_item(item.outcome, reason.code if reason else None)
         rt.store.append_audit(
             feedback_record(
                 at=rt.clock(),

@@ -13,6 +13,7 @@ from cds_hooks.storage import Store
 
 if TYPE_CHECKING:
     from cds_hooks.auth import JwtVerifier
+    from cds_hooks.metrics import Metrics
     from cds_hooks.review.store import ReviewStore
     from inference.pipeline import Pipeline
 
@@ -31,15 +32,22 @@ class Runtime:
     verifier: "JwtVerifier | None" = None  # None only when DERM3R_AUTH=off
     review_store: "ReviewStore | None" = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    metrics: "Metrics | None" = None
 
 
-def fhir_client_factory(settings: Settings) -> ClientFactory:
-    """The production FhirClient, bounded by the settings (allow-list, paging)."""
+def fhir_client_factory(settings: Settings, metrics: "Metrics | None" = None) -> ClientFactory:
+    """The production FhirClient, bounded by the settings (allow-list, paging); every request it
+    sends is counted and timed when `metrics` is given."""
 
     def make(base_url: str, access_token: str | None, timeout: float) -> FhirReader:
         from cds_hooks.limits import guarded_session
         from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
 
+        session = guarded_session(settings.allow_private_fhir)
+        if metrics is not None:
+            from cds_hooks.metrics import instrument_session
+
+            instrument_session(session, metrics)
         return FhirClient(
             base_url,
             access_token=access_token,
@@ -47,7 +55,7 @@ def fhir_client_factory(settings: Settings) -> ClientFactory:
             allowlist=settings.fhir_allowlist,
             max_pages=settings.fhir_max_pages,
             # Every connection re-vetted at connect time (DNS rebinding between check and use).
-            session=guarded_session(settings.allow_private_fhir),
+            session=session,
         )
 
     return make

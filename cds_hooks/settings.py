@@ -24,13 +24,25 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
     return value
 
 
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"json", "text"}:
+        raise ValueError(f"DERM3R_LOG_FORMAT must be json or text, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     auth_enabled: bool = True  # DERM3R_AUTH=off disables JWT checks (local development only)
     trusted_issuers_file: Path | None = None  # DERM3R_TRUSTED_ISSUERS
     public_base_url: str = "http://localhost:8080"  # DERM3R_PUBLIC_BASE_URL (JWT aud = base + path)
     fhir_allowlist: tuple[str, ...] = ()  # DERM3R_FHIR_ALLOWLIST (comma-separated base URLs)
-    data_dir: Path = Path("var")  # DERM3R_DATA_DIR (feedback, audit, replay cache)
+    data_dir: Path = Path("var")  # DERM3R_DATA_DIR (the embedded SQLite store when no database URL is set)
+    # DERM3R_DATABASE_URL: postgresql://user@host/db for replicas sharing state (None: SQLite in data_dir).
+    # Kept out of repr: the URL may hold a password.
+    database_url: str | None = field(default=None, repr=False)
+    db_pool_size: int = 5  # DERM3R_DB_POOL_SIZE: connections per process (and as many overflow)
+    db_timeout_seconds: float = 5.0  # DERM3R_DB_TIMEOUT: connect, pool wait, lock and statement bound
     jwt_leeway_seconds: int = 30  # DERM3R_JWT_LEEWAY
     fhir_timeout_seconds: float = 2.0  # DERM3R_FHIR_TIMEOUT (per FHIR call)
     request_deadline_seconds: float = 4.0  # DERM3R_DEADLINE (whole request incl. FHIR time)
@@ -42,6 +54,11 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
+    # DERM3R_METRICS_TOKEN: bearer token that GET /metrics requires (None: /metrics not served on
+    # the service port unless DERM3R_METRICS_PORT is set). Kept out of repr.
+    metrics_token: str | None = field(default=None, repr=False)
+    metrics_port: int | None = None  # DERM3R_METRICS_PORT: serve /metrics on its own port instead
+    log_format: str = "json"  # DERM3R_LOG_FORMAT: json (one JSON object per line) or text
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -61,6 +78,12 @@ class Settings:
             public_base_url=env.get("DERM3R_PUBLIC_BASE_URL", cls.public_base_url).rstrip("/"),
             fhir_allowlist=allow,
             data_dir=Path(env.get("DERM3R_DATA_DIR", "var")),
+            database_url=env.get("DERM3R_DATABASE_URL") or None,
+            db_pool_size=_number(env, "DERM3R_DB_POOL_SIZE", "5", int),
+            db_timeout_seconds=_number(env, "DERM3R_DB_TIMEOUT", "5.0", float),
+            metrics_token=env.get("DERM3R_METRICS_TOKEN") or None,
+            metrics_port=_number(env, "DERM3R_METRICS_PORT", "0", int) or None,
+            log_format=_log_format(env.get("DERM3R_LOG_FORMAT", "json")),
             jwt_leeway_seconds=_number(env, "DERM3R_JWT_LEEWAY", "30", int),
             fhir_timeout_seconds=_number(env, "DERM3R_FHIR_TIMEOUT", "2.0", float),
             request_deadline_seconds=_number(env, "DERM3R_DEADLINE", "4.0", float),

@@ -1,25 +1,30 @@
 """Durable service state: card feedback, the append-only audit log and the JWT replay cache.
 
-One SQLite database (`derm3r.sqlite3` in `settings.data_dir`) in WAL mode. SQLite's own file
-locking makes it safe across gunicorn worker processes; each process (and each thread) gets its own
-connection because SQLite connections must not cross a `fork()` or be shared between threads.
-Writes that must be atomic (replay check, audit hash chain) run in `BEGIN IMMEDIATE` transactions,
-which take the database write lock up front so two workers cannot interleave read-then-write.
+Stored through `cds_hooks.database` (SQLite file by default, PostgreSQL for replicas); the schema is
+`cds_hooks.tables`, created by migrations. Correct with many writers, whether gunicorn workers on
+one SQLite file or replicas on one PostgreSQL:
+- feedback: a unique constraint on (service, content digest) with `INSERT ... ON CONFLICT DO
+  NOTHING`: a re-sent item is stored once, whichever replica receives each copy;
+- JWT replay: the same on (issuer, jti), so the check-and-record is one atomic statement - of two
+  replicas receiving one token at the same moment, exactly one inserts the row and accepts it;
+- audit: ONE hash chain for the whole service. Appends are serialised (SQLite's write lock,
+  PostgreSQL's transaction-scoped advisory lock), so each record links to the one committed just
+  before it and `verify_audit_chain` (`derm3r db verify-audit`) checks a single sequence. Chosen over
+  per-replica chains because an auditor then verifies one ordered log without knowing how many
+  replicas ran; an append costs one short lock (well under a millisecond held), far below the hook rate.
 
-Durability, decided per table (WAL mode throughout):
-- feedback and audit commit with `synchronous = FULL`: once acknowledged they survive a power cut,
-  not only a process crash. They must never be lost.
-- the JWT replay cache (`jti_seen`) commits with `synchronous = NORMAL`: no fsync of its own. In WAL
-  mode that is still durable against a process crash (the commit is in the WAL file, in the OS page
-  cache); only a power cut or kernel crash can lose the last such commits. And every hook appends an
-  audit record right after its replay check, on the same WAL, whose FULL commit fsyncs the WAL up to
-  and including the jti entry, so in practice the window is the few milliseconds between the two.
-  The worst case, a lost entry, re-opens a replay window bounded by that token's remaining lifetime
-  (`exp`, minutes) - and only after a power failure, when the service restarts anyway. That is
-  accepted: it saves one fsync (~4 ms wall) per hook. Feedback and audit are unaffected.
+Durability, decided per table:
+- feedback and audit commit fully durable (SQLite `synchronous = FULL`, PostgreSQL's default
+  synchronous commit): once acknowledged they survive a power cut, not only a process crash.
+- the JWT replay cache (`jti_cache`) commits without waiting for its own flush (SQLite NORMAL,
+  PostgreSQL `synchronous_commit = off`). That is still durable against a process crash; only a
+  power cut or a database crash can lose the last few entries, and every hook appends an audit
+  record right after its replay check, whose durable commit flushes the log up to and including the
+  jti entry, so in practice the window is the few milliseconds between the two. The worst case, a
+  lost entry, re-opens a replay window bounded by that token's remaining lifetime (`exp`, minutes).
+  Accepted: it saves one fsync (~4 ms wall) per hook.
 
-The rest of the service codes against the `Store` protocol, so a different backend (e.g. Postgres)
-can replace this one without touching callers.
+The rest of the service codes against the `Store` protocol.
 """
 
 from __future__ import annotations
@@ -27,55 +32,26 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sqlite3
-import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Protocol, runtime_checkable
-from contextlib import contextmanager
+from typing import Any, Protocol, runtime_checkable
 
-from .errors import InvalidRequest, ServiceUnavailable
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import Insert
+
+from cds_hooks.database import SQLITE_FILENAME, Database, DatabaseOptions, open_database
+from cds_hooks.errors import InvalidRequest
+from cds_hooks.tables import audit, feedback, jti_cache
 
 log = logging.getLogger(__name__)
 
-DB_FILENAME = "derm3r.sqlite3"
-# How long a writer waits for another process's write lock before giving up. Long enough to ride
-# out a burst of concurrent feedback posts; short enough to stay inside the request deadline class.
-BUSY_TIMEOUT_MS = 5000
+DB_FILENAME = SQLITE_FILENAME
 # Genesis value for the audit hash chain (any fixed value works; it just anchors the first link).
 AUDIT_GENESIS = "0" * 64
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feedback (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    service_id  TEXT    NOT NULL,
-    digest      TEXT    NOT NULL,
-    item        TEXT    NOT NULL,
-    received_at REAL    NOT NULL,
-    UNIQUE (service_id, digest)
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts        REAL    NOT NULL,
-    record    TEXT    NOT NULL,
-    prev_hash TEXT    NOT NULL,
-    hash      TEXT    NOT NULL
-);
--- Append-only is enforced by the database itself, not only by the absence of an API: any UPDATE
--- or DELETE on the audit table aborts.
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS jti_cache (
-    issuer     TEXT NOT NULL,
-    jti        TEXT NOT NULL,
-    expires_at REAL NOT NULL,
-    PRIMARY KEY (issuer, jti)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS jti_cache_expires ON jti_cache (expires_at);
-"""
+# Advisory lock key that serialises audit appends across PostgreSQL sessions (any constant).
+AUDIT_LOCK_KEY = 0x6465726D33720002
 
 
 @runtime_checkable
@@ -113,211 +89,122 @@ def canonical_json(value: Any) -> str:
         raise InvalidRequest("value is not representable as JSON") from exc
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+def _sha256(text_: str) -> str:
+    return hashlib.sha256(text_.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    # SQLite may already have rolled back on its own (e.g. SQLITE_FULL); a second ROLLBACK then
-    # fails with "no transaction is active", which must not mask the original error.
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            log.warning("storage rollback failed")
+def audit_link(prev: str, ts: float, record_text: str) -> str:
+    """The chain link of one audit row: it commits to its predecessor, its time and its content."""
+    return _sha256(f"{prev}|{ts!r}|{record_text}")
 
 
-def _set_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL, retrying while other processes open the same new file: that switch can fail
-    with SQLITE_BUSY at once, without waiting for the busy timeout (seen with 4 workers starting
-    together on a loaded machine)."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.01)
+def insert_ignoring_duplicates(db: Database, table: Any) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the database's dialect (both engines spell it alike;
+    only the construct differs)."""
+    dialect = postgresql if db.dialect == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
-class SqliteStore:
-    """`Store` backed by one SQLite file; safe to use from many threads and processes."""
+class SqlStore:
+    """`Store` on a `Database`; safe to use from many threads, processes and replicas."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        # Idempotent (IF NOT EXISTS), so every worker may run it; executescript manages its own
-        # transaction, which is why it is not wrapped in _transaction().
-        try:
-            self._conn().executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            log.error("storage schema setup failed: %s", type(exc).__name__)
-            raise ServiceUnavailable("storage unavailable") from exc
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
-    # -- connections -------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=True)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _set_wal(conn)
-        # FULL: a feedback post acknowledged to the EHR must survive a power cut, not only a crash.
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
-        # A connection inherited through fork() (e.g. gunicorn --preload) must never be reused:
-        # SQLite's locks are per-process, so sharing one would corrupt the database.
-        conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = self._connect()
-            self._local.conn = conn
-            self._local.pid = os.getpid()
-        return conn
-
-    @contextmanager
-    def _transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database write lock from the start (BEGIN IMMEDIATE),
-        so read-then-write sequences are atomic across processes. Storage failures surface as
-        ServiceUnavailable (503): the caller may retry, and no SQL detail reaches the client.
-
-        `durable=False` commits without an fsync (synchronous NORMAL; see the module docstring for
-        which data may use it). The connection is back to FULL afterwards, whatever happens."""
-        try:
-            conn = self._conn()
-            if not durable:
-                conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            self._restore_sync(durable)
-            log.error("storage unavailable: %s", type(exc).__name__)
-            raise ServiceUnavailable("storage unavailable") from exc
-        try:
-            try:
-                yield conn
-            except BaseException:
-                _rollback(conn)
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                _rollback(conn)
-                log.error("storage commit failed: %s", type(exc).__name__)
-                raise ServiceUnavailable("storage unavailable") from exc
-        finally:
-            self._restore_sync(durable)
-
-    def _restore_sync(self, durable: bool) -> None:
-        if durable:
-            return
-        try:
-            self._conn().execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error:
-            # Cannot leave a connection that might commit feedback without fsync: drop it, the next
-            # call opens a fresh one with FULL.
-            log.warning("storage: could not restore synchronous=FULL; reconnecting")
-            self.close()
-
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        try:
-            return self._conn().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            log.error("storage read failed: %s", type(exc).__name__)
-            raise ServiceUnavailable("storage unavailable") from exc
+    @property
+    def path(self) -> Path | None:
+        return self.database.path
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their thread or process ends)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            conn.close()
-        self._local.conn = None
+        """Close pooled connections (they reopen on next use)."""
+        self.database.dispose()
 
-    # -- feedback ----------------------------------------------------------------------------
+    # -- feedback ------------------------------------------------------------------------------
 
     def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
-        text = canonical_json(item)
-        digest = _sha256(text)
-        try:
-            with self._transaction() as conn:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO feedback (service_id, digest, item, received_at) VALUES (?, ?, ?, ?)",
-                    (service_id, digest, text, time.time()),
-                )
-                return cur.rowcount == 1
-        except sqlite3.Error as exc:
-            raise ServiceUnavailable("storage unavailable") from exc
+        text_ = canonical_json(item)
+        row = {"service_id": service_id, "digest": _sha256(text_), "item": text_, "received_at": time.time()}
+        # RETURNING, not rowcount: drivers report -1 for an INSERT whose primary key they fetch.
+        stmt = insert_ignoring_duplicates(self.database, feedback).returning(feedback.c.id)
+        return self.database.write("feedback", lambda conn: conn.execute(stmt, row).first() is not None)
 
     def list_feedback(self, service_id: str | None = None) -> list[dict[str, Any]]:
-        if service_id is None:
-            rows = self._read("SELECT item FROM feedback ORDER BY id", ())
-        else:
-            rows = self._read("SELECT item FROM feedback WHERE service_id = ? ORDER BY id", (service_id,))
+        query = select(feedback.c.item).order_by(feedback.c.id)
+        if service_id is not None:
+            query = query.where(feedback.c.service_id == service_id)
+        rows = self.database.read("feedback", lambda conn: conn.execute(query).all())
         return [json.loads(r[0]) for r in rows]
 
-    # -- audit -------------------------------------------------------------------------------
+    # -- audit ---------------------------------------------------------------------------------
 
     def append_audit(self, record: dict[str, Any]) -> None:
-        text = canonical_json(record)
-        ts = time.time()
-        try:
-            with self._transaction() as conn:
-                row = conn.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-                prev = row[0] if row else AUDIT_GENESIS
-                # Hash chain: each record commits to its predecessor, so editing or removing a row
-                # with an external tool (bypassing the triggers) is detectable by verify_audit_chain.
-                link = _sha256(f"{prev}|{ts!r}|{text}")
-                conn.execute(
-                    "INSERT INTO audit (ts, record, prev_hash, hash) VALUES (?, ?, ?, ?)", (ts, text, prev, link)
-                )
-        except sqlite3.Error as exc:
-            raise ServiceUnavailable("storage unavailable") from exc
+        text_ = canonical_json(record)
+
+        def append(conn: Connection) -> None:
+            if self.database.dialect == "postgresql":
+                # One chain across replicas: held until this transaction ends (see module docstring).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+            prev = conn.execute(select(audit.c.hash).order_by(audit.c.id.desc()).limit(1)).scalar() or AUDIT_GENESIS
+            ts = time.time()
+            conn.execute(audit.insert().values(ts=ts, record=text_, prev_hash=prev, hash=audit_link(prev, ts, text_)))
+
+        self.database.write("audit", append)
 
     def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         limit = max(0, min(int(limit), 10_000))
-        rows = self._read("SELECT record FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        query = select(audit.c.record).order_by(audit.c.id.desc()).limit(limit)
+        rows = self.database.read("audit", lambda conn: conn.execute(query).all())
         return [json.loads(r[0]) for r in rows]
+
+    def count_audit(self) -> int:
+        return int(self.database.read("audit", lambda conn: conn.execute(select(func.count()).select_from(audit)).scalar_one()))
 
     def verify_audit_chain(self) -> bool:
         """True if every audit row still links to its predecessor (no row edited or removed)."""
-        prev = AUDIT_GENESIS
-        for ts, text, prev_hash, link in self._read("SELECT ts, record, prev_hash, hash FROM audit ORDER BY id", ()):
-            if prev_hash != prev or _sha256(f"{prev}|{ts!r}|{text}") != link:
-                return False
-            prev = link
-        return True
+        return self.audit_chain_break() is None
 
-    # -- JWT replay cache --------------------------------------------------------------------
+    def audit_chain_break(self) -> int | None:
+        """The id of the first row whose link does not verify, or None when the chain is intact.
+        Streams the table, so a long log does not need to fit in memory."""
+
+        def walk(conn: Connection) -> int | None:
+            prev = AUDIT_GENESIS
+            rows = conn.execution_options(yield_per=1000).execute(
+                select(audit.c.id, audit.c.ts, audit.c.record, audit.c.prev_hash, audit.c.hash).order_by(audit.c.id)
+            )
+            for row_id, ts, record_text, prev_hash, link in rows:
+                if prev_hash != prev or audit_link(prev, ts, record_text) != link:
+                    return int(row_id)
+                prev = link
+            return None
+
+        return self.database.read("audit", walk)
+
+    # -- JWT replay cache ----------------------------------------------------------------------
 
     def jti_seen(self, issuer: str, jti: str, expires_at: float) -> bool:
-        now = time.time()
-        try:
-            # Not fsync'd on its own: see the module docstring (durability, replay cache).
-            with self._transaction(durable=False) as conn:
-                # Purging first means an expired entry never counts as a replay, and keeps the
-                # table bounded by (request rate x token lifetime).
-                conn.execute("DELETE FROM jti_cache WHERE expires_at <= ?", (now,))
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO jti_cache (issuer, jti, expires_at) VALUES (?, ?, ?)",
-                    (issuer, jti, float(expires_at)),
-                )
-                return cur.rowcount == 0
-        except sqlite3.Error as exc:
-            raise ServiceUnavailable("storage unavailable") from exc
+        stmt = insert_ignoring_duplicates(self.database, jti_cache).returning(jti_cache.c.jti)
+
+        def check(conn: Connection) -> bool:
+            # Purging first means an expired entry never counts as a replay, and keeps the table
+            # bounded by (request rate x token lifetime).
+            conn.execute(delete(jti_cache).where(jti_cache.c.expires_at <= time.time()))
+            inserted = conn.execute(stmt, {"issuer": issuer, "jti": jti, "expires_at": float(expires_at)}).first()
+            return inserted is None
+
+        # Not flushed on its own: see the module docstring (durability, replay cache).
+        return self.database.write("jti", check, durable=False)
 
 
-def open_store(data_dir: Path) -> SqliteStore:
-    """Open (creating if needed) the store in `data_dir`. The directory and database file are
-    private to the service user: they hold feedback and audit records about patients' care."""
-    data_dir = Path(data_dir)
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = data_dir / DB_FILENAME
-    if not path.exists():
-        # Create with 0600 before SQLite does (SQLite would honour the umask, often 0644).
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-        os.close(fd)
-    try:
-        return SqliteStore(path)
-    except sqlite3.Error as exc:
-        raise ServiceUnavailable("storage unavailable") from exc
+# The name callers and tests used when SQLite was the only engine.
+SqliteStore = SqlStore
+
+
+def open_store(
+    data_dir: Path,
+    database_url: str | None = None,
+    options: DatabaseOptions | None = None,
+) -> SqlStore:
+    """Open the store: `database_url` (DERM3R_DATABASE_URL), or the embedded SQLite file in
+    `data_dir`, created private to the service user (0700 directory, 0600 file)."""
+    return SqlStore(open_database(database_url, Path(data_dir), options))

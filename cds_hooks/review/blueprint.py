@@ -64,7 +64,7 @@ def review_blueprint(
         if not sink_holder:
             from cds_hooks.storage import open_store
 
-            sink_holder.append(open_store(settings.data_dir).add_feedback)
+            sink_holder.append(open_store(settings.data_dir, settings.database_url).add_feedback)
         return sink_holder[0]
 
     def authorised_record(context_id: str) -> dict:

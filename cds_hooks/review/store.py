@@ -2,9 +2,9 @@
 
 The service calls `ReviewStore.put` while answering a hook and puts the returned id in the card's
 SMART link as `appContext`. The app later reads the record through the review API. Records live in
-one SQLite file under `data_dir` (WAL mode) so that any gunicorn worker can answer for a record
-another worker wrote, and they expire after `ttl_seconds`: the review app is for the encounter at
-hand, not an archive of patient data.
+the service's database (`cds_hooks.database`: the SQLite file, or PostgreSQL shared by replicas) so
+that any gunicorn worker or replica can answer for a record another one wrote, and they expire after
+`ttl_seconds`: the review app is for the encounter at hand, not an archive of patient data.
 
 The id is 256 bits from `secrets` and carries no PHI: it is the only thing that travels through the
 EHR, the browser's URL bar and the logs.
@@ -13,10 +13,10 @@ Photos are stored once per content: `review_image` holds each distinct photo's b
 SHA-256, and `review_photo_ref` only points at it. An EHR re-sends a chart's photos on every view, so
 a repeat hook writes no photo bytes at all (the hash, ~1 ms per MB, replaces a multi-MB copy into
 the WAL); an image no record points at any more is deleted when the records that used it expire.
-New database files use 64 KiB pages: a multi-MB blob then costs ~3x less CPU to write than with
-SQLite's default 4 KiB pages (3 bench photos: 10.3 -> 3.4 ms). The original bytes are kept, not a
-downscaled copy: re-encoding would cost a decode + encode per photo (more CPU than the copy it
-saves) and the overlays are rendered from what DERM-Rec read.
+(New SQLite files use 64 KiB pages for these blobs; PostgreSQL stores them uncompressed out of line;
+see `cds_hooks.database` and the migration.) The original bytes are kept, not a downscaled copy:
+re-encoding would cost a decode + encode per photo (more CPU than the copy it saves) and the
+overlays are rendered from what DERM-Rec read.
 """
 
 from __future__ import annotations
@@ -25,66 +25,27 @@ import hashlib
 import json
 import logging
 import math
-import os
 import secrets
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from cds_hooks.errors import ServiceUnavailable
+from sqlalchemy import and_, delete, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from cds_hooks.database import Database, open_database
+from cds_hooks.storage import insert_ignoring_duplicates
+from cds_hooks.tables import review_image, review_overlay, review_photo_ref, review_record
 from inference.case import Case, FindingKey
 from inference.results import Assessment
 from inference.serialize import to_jsonable
 
 log = logging.getLogger(__name__)
 
-DB_FILENAME = "review.sqlite3"
-BUSY_TIMEOUT_MS = 5000
 # Trend series the app charts (clinician-entered findings over visits).
 TREND_KEYS: tuple[FindingKey, ...] = (FindingKey.PASI, FindingKey.BSA_PERCENT, FindingKey.DLQI)
-
-# Set before the first table is created (SQLite ignores it afterwards); see the module docstring.
-PAGE_SIZE = 65536
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS review_record (
-    id          TEXT PRIMARY KEY,
-    patient_ref TEXT NOT NULL,
-    fhir_server TEXT,
-    created_at  REAL NOT NULL,
-    expires_at  REAL NOT NULL,
-    payload     TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS review_record_expires ON review_record (expires_at);
--- A rowid table: large blobs belong in rowid tables, not in WITHOUT ROWID b-trees.
-CREATE TABLE IF NOT EXISTS review_image (
-    sha256 TEXT NOT NULL UNIQUE,
-    data   BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS review_photo_ref (
-    record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
-    idx          INTEGER NOT NULL,
-    content_type TEXT,
-    sha256       TEXT    NOT NULL,
-    PRIMARY KEY (record_id, idx)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS review_photo_ref_sha256 ON review_photo_ref (sha256);
-CREATE TABLE IF NOT EXISTS review_overlay (
-    record_id    TEXT    NOT NULL REFERENCES review_record (id) ON DELETE CASCADE,
-    idx          INTEGER NOT NULL,
-    kind         TEXT    NOT NULL,
-    data         BLOB    NOT NULL,
-    PRIMARY KEY (record_id, idx, kind)
-) WITHOUT ROWID;
--- Files written before photos were stored once per content held a full copy per record; those
--- records are at most ttl_seconds old review copies, so the table is simply dropped.
-DROP TABLE IF EXISTS review_photo;
-"""
-
 
 @dataclass(frozen=True)
 class StoredImage:
@@ -95,58 +56,22 @@ class StoredImage:
 class ReviewStore:
     """Records for the review app, keyed by an opaque random id, expiring after `ttl_seconds`."""
 
-    def __init__(self, data_dir: Path, ttl_seconds: int = 3600) -> None:
+    def __init__(self, database: Database | Path, ttl_seconds: int = 3600) -> None:
+        """`database`: the service's `Database`, or a data directory for its embedded SQLite file."""
         if ttl_seconds <= 0:
             raise ValueError("ttl_seconds must be positive")
-        self.path = Path(data_dir) / DB_FILENAME
+        self.database = database if isinstance(database, Database) else open_database(None, Path(database))
         self.ttl_seconds = ttl_seconds
-        self._local = threading.local()
-        # Private to the service user, like the service's own store: records hold patient data.
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        # executescript runs its own implicit transaction; every statement is IF NOT EXISTS, so
-        # workers starting together are safe.
-        with _translated():
-            self._conn().executescript(_SCHEMA)
 
-    # ------------------------------------------------------------------ connections
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file holding the records (None on PostgreSQL)."""
+        return self.database.path
 
-    def _conn(self) -> sqlite3.Connection:
-        # One connection per thread and per process: a connection must not cross a fork() into a
-        # gunicorn worker, so the pid is checked too.
-        key = os.getpid()
-        conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != key:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            # Before journal_mode: a file's page size is fixed once it is in WAL mode (no-op then).
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable against application crashes in WAL mode; a power cut may lose the
-            # last few records, which are short-lived review copies (the hook can be re-run). It
-            # saves an fsync per write on the hook's hot path.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._local.conn, self._local.pid = conn, key
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with _translated():
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with _translated():
-            return self._conn().execute(sql, params).fetchall()
+    def _write(self, operation: str, work: Any) -> Any:
+        # Not durable against a power cut (still against a crash): records are short-lived review
+        # copies (the hook can be re-run), and the hook's hot path saves an fsync.
+        return self.database.write(operation, work, durable=False)
 
     # ------------------------------------------------------------------ records
 
@@ -196,33 +121,36 @@ class ReviewStore:
         }
         text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
         digests = [hashlib.sha256(p.data).hexdigest() for p in case.photos]  # outside the write lock
-        with self._transaction() as conn:
+        record_row = {
+            "id": record_id, "patient_ref": case.patient.ref, "fhir_server": fhir_server.rstrip("/") if fhir_server else None,
+            "created_at": now, "expires_at": now + self.ttl_seconds, "payload": text,
+        }
+        images = [{"sha256": digest, "data": p.data} for digest, p in zip(digests, case.photos, strict=True)]
+        refs = [
+            {"record_id": record_id, "idx": i, "content_type": p.content_type, "sha256": digest}
+            for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))
+        ]
+        add_images = insert_ignoring_duplicates(self.database, review_image)
+
+        def store(conn: Connection) -> None:
             self._purge(conn, now)
-            conn.execute(
-                "INSERT INTO review_record (id, patient_ref, fhir_server, created_at, expires_at, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (record_id, case.patient.ref, fhir_server.rstrip("/") if fhir_server else None, now,
-                 now + self.ttl_seconds, text),
-            )
+            conn.execute(review_record.insert(), record_row)
             # Bytes already stored (a repeat view, or the same image on two Media) are not written
-            # again: UNIQUE(sha256) makes the insert a no-op.
-            conn.executemany(
-                "INSERT OR IGNORE INTO review_image (sha256, data) VALUES (?, ?)",
-                [(digest, p.data) for digest, p in zip(digests, case.photos, strict=True)],
-            )
-            conn.executemany(
-                "INSERT INTO review_photo_ref (record_id, idx, content_type, sha256) VALUES (?, ?, ?, ?)",
-                [(record_id, i, p.content_type, digest) for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))],
-            )
+            # again: the conflict on sha256 makes the insert a no-op.
+            if images:
+                conn.execute(add_images, images)
+                conn.execute(review_photo_ref.insert(), refs)
+
+        self._write("review", store)
         return record_id
 
     def get(self, context_id: str) -> dict | None:
         """The record as stored (plain JSON values), with `id`, `fhirServer` and `expiresAt`; None
         when unknown or expired."""
-        rows = self._read(
-            "SELECT payload, fhir_server, expires_at FROM review_record WHERE id = ? AND expires_at > ?",
-            (context_id, time.time()),
+        query = select(review_record.c.payload, review_record.c.fhir_server, review_record.c.expires_at).where(
+            review_record.c.id == context_id, review_record.c.expires_at > time.time()
         )
+        rows = self.database.read("review", lambda conn: conn.execute(query).all())
         if not rows:
             return None
         payload, fhir_server, expires_at = rows[0]
@@ -231,11 +159,13 @@ class ReviewStore:
         return record
 
     def photo(self, context_id: str, index: int) -> StoredImage | None:
-        rows = self._read(
-            "SELECT i.data, p.content_type FROM review_photo_ref p JOIN review_record r ON r.id = p.record_id"
-            " JOIN review_image i ON i.sha256 = p.sha256 WHERE p.record_id = ? AND p.idx = ? AND r.expires_at > ?",
-            (context_id, index, time.time()),
+        ref, record, image = review_photo_ref, review_record, review_image
+        query = (
+            select(image.c.data, ref.c.content_type)
+            .select_from(ref.join(record, record.c.id == ref.c.record_id).join(image, image.c.sha256 == ref.c.sha256))
+            .where(ref.c.record_id == context_id, ref.c.idx == index, record.c.expires_at > time.time())
         )
+        rows = self.database.read("review", lambda conn: conn.execute(query).all())
         if not rows:
             return None
         data, content_type = rows[0]
@@ -244,7 +174,10 @@ class ReviewStore:
     def overlays(self, context_id: str, index: int) -> dict[str, StoredImage] | None:
         """Overlay images of what DERM-Rec measured on one photo, rendered on first request and then
         kept with the record. {} when the renderer is not available or fails on this photo."""
-        cached = self._read("SELECT kind, data FROM review_overlay WHERE record_id = ? AND idx = ?", (context_id, index))
+        query = select(review_overlay.c.kind, review_overlay.c.data).where(
+            review_overlay.c.record_id == context_id, review_overlay.c.idx == index
+        )
+        cached = self.database.read("review", lambda conn: conn.execute(query).all())
         if cached:
             return {kind: StoredImage(bytes(data), _sniff_type(data)) for kind, data in cached if kind != "_none"}
         photo = self.photo(context_id, index)
@@ -252,42 +185,41 @@ class ReviewStore:
             return None
         rendered = render_overlays_safely(photo.data, photo.content_type)
         # "_none" marks a photo that has no overlays, so the renderer is not retried on every request.
-        rows = [(context_id, index, kind, data) for kind, data in rendered.items()] or [(context_id, index, "_none", b"")]
-        with self._transaction() as conn:
-            if conn.execute("SELECT 1 FROM review_record WHERE id = ?", (context_id,)).fetchone():
-                conn.executemany("INSERT OR REPLACE INTO review_overlay VALUES (?, ?, ?, ?)", rows)
+        rows = [{"record_id": context_id, "idx": index, "kind": kind, "data": data} for kind, data in rendered.items()]
+        rows = rows or [{"record_id": context_id, "idx": index, "kind": "_none", "data": b""}]
+        # Two workers may render the same photo at once: the second write replaces the first.
+        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
+        upsert = dialect.insert(review_overlay)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[review_overlay.c.record_id, review_overlay.c.idx, review_overlay.c.kind],
+            set_={"data": upsert.excluded.data},
+        )
+
+        def store(conn: Connection) -> None:
+            # The record may have expired (and been purged) while rendering.
+            if conn.execute(select(review_record.c.id).where(review_record.c.id == context_id)).first():
+                conn.execute(upsert, rows)
+
+        self._write("review", store)
         return {kind: StoredImage(data, _sniff_type(data)) for kind, data in rendered.items()}
 
     def purge_expired(self) -> int:
-        with self._transaction() as conn:
-            return self._purge(conn, time.time())
+        return int(self._write("review", lambda conn: self._purge(conn, time.time())))
 
     @staticmethod
-    def _purge(conn: sqlite3.Connection, now: float) -> int:
+    def _purge(conn: Connection, now: float) -> int:
         """Delete expired records (their photo refs and overlays cascade), then the images that no
         remaining record points at. Only the images of the purged records are looked at, so the
         cost per hook does not grow with the size of the store."""
-        digests = [row[0] for row in conn.execute(
-            "SELECT DISTINCT p.sha256 FROM review_photo_ref p JOIN review_record r ON r.id = p.record_id"
-            " WHERE r.expires_at <= ?", (now,))]
-        purged = conn.execute("DELETE FROM review_record WHERE expires_at <= ?", (now,)).rowcount
-        conn.executemany(
-            "DELETE FROM review_image WHERE sha256 = ?1"
-            " AND NOT EXISTS (SELECT 1 FROM review_photo_ref WHERE sha256 = ?1)",
-            [(digest,) for digest in digests],
-        )
+        ref, record = review_photo_ref, review_record
+        digests = conn.execute(
+            select(ref.c.sha256).distinct().select_from(ref.join(record, record.c.id == ref.c.record_id)).where(record.c.expires_at <= now)
+        ).scalars().all()
+        purged = conn.execute(delete(record).where(record.c.expires_at <= now)).rowcount
+        if digests:
+            orphaned = and_(review_image.c.sha256.in_(digests), ~exists().where(ref.c.sha256 == review_image.c.sha256))
+            conn.execute(delete(review_image).where(orphaned))
         return purged
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SQLite failures (disk full, locked past the busy timeout, corrupt file) become the service's
-    503, at this boundary."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        log.warning("review storage error: %s", type(exc).__name__)
-        raise ServiceUnavailable("review storage unavailable") from exc
 
 
 def _finite(value: Any) -> Any:

@@ -158,10 +158,13 @@ def test_gunicorn_serves_the_wsgi_app(tmp_path: Path) -> None:
     """The documented production command (the Dockerfile's CMD): two workers, healthy, discoverable."""
     needs_agents()
     port = _free_port()
-    env = {**os.environ, "DERM3R_AUTH": "off", "DERM3R_DATA_DIR": str(tmp_path / "var")}
+    env = {
+        **os.environ, "DERM3R_AUTH": "off", "DERM3R_DATA_DIR": str(tmp_path / "var"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "DERM3R_METRICS_TOKEN": "t",
+    }
     gunicorn = Path(sys.executable).with_name("gunicorn")
     proc = subprocess.Popen(
-        [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "--timeout", "60", "cds_hooks.wsgi:app"],
+        [str(gunicorn), "-c", "python:cds_hooks.gunicorn_conf", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--timeout", "60", "cds_hooks.wsgi:app"],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -171,6 +174,9 @@ def test_gunicorn_serves_the_wsgi_app(tmp_path: Path) -> None:
         assert _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc).status_code == 200
         for _ in range(4):  # spread over both workers
             assert requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=30).status_code == 200
+        # Metrics add up over the workers (prometheus_client multiprocess mode).
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer t"}, timeout=30).text
+        assert 'derm3r_http_requests_total{service="discovery",status="200"} 4.0' in metrics
     finally:
         proc.terminate()
         proc.wait(timeout=30)

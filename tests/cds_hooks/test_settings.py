@@ -33,6 +33,12 @@ def test_every_variable_is_read() -> None:
         "DERM3R_MAX_PHOTOS": "4",
         "DERM3R_FHIR_MAX_PAGES": "2",
         "DERM3R_REVIEW_CLIENT_ID": "review-x",
+        "DERM3R_DATABASE_URL": "postgresql://derm3r:secret@db/derm3r",
+        "DERM3R_DB_POOL_SIZE": "3",
+        "DERM3R_DB_TIMEOUT": "2.5",
+        "DERM3R_METRICS_TOKEN": "scrape-token",
+        "DERM3R_METRICS_PORT": "9102",
+        "DERM3R_LOG_FORMAT": "text",
     }
     s = Settings.from_env(env)
     assert s.auth_enabled is False and s.trusted_issuers_file == Path("/etc/issuers.json")
@@ -42,6 +48,15 @@ def test_every_variable_is_read() -> None:
     assert (s.jwt_leeway_seconds, s.fhir_timeout_seconds, s.request_deadline_seconds) == (10, 1.5, 3.0)
     assert (s.max_body_bytes, s.onnx_threads, s.review_ttl_seconds, s.max_photos, s.fhir_max_pages) == (1000, 2, 60, 4, 2)
     assert s.allow_private_fhir is True and s.extra == {"review_client_id": "review-x"}
+    assert (s.database_url, s.db_pool_size, s.db_timeout_seconds) == ("postgresql://derm3r:secret@db/derm3r", 3, 2.5)
+    assert (s.metrics_token, s.metrics_port, s.log_format) == ("scrape-token", 9102, "text")
+    # Secrets stay out of the settings' repr (it may end up in a log or a traceback).
+    assert "secret" not in repr(s) and "scrape-token" not in repr(s)
+
+
+def test_log_format_is_checked() -> None:
+    with pytest.raises(ValueError, match="DERM3R_LOG_FORMAT"):
+        Settings.from_env({"DERM3R_LOG_FORMAT": "xml"})
 
 
 @pytest.mark.parametrize("name,value", [("DERM3R_DEADLINE", "soon"), ("DERM3R_MAX_PHOTOS", "1.5"), ("DERM3R_FHIR_TIMEOUT", "-1")])

@@ -199,7 +199,7 @@ def test_overlays_are_rendered_once_and_cached(setup) -> None:
 
 
 def test_unreadable_database_is_a_503_not_a_crash(tmp_path: Path) -> None:
-    (tmp_path / "review.sqlite3").write_bytes(b"this is not a database" * 100)
+    (tmp_path / "derm3r.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ServiceUnavailable):
         ReviewStore(tmp_path)
 
