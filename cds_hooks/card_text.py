@@ -16,6 +16,7 @@ import re
 from typing import Iterable, Sequence
 
 from cds_hooks.markdown import escape
+from fhir_mapping.plain_text import scrub
 from inference.case import Case
 from inference.citations import CitationTable, clean_free_text
 
@@ -24,45 +25,6 @@ NOT_CITATIONS = frozenset({"derm3r_default"})
 
 SUMMARY_MAX = 139  # CDS Hooks: summary SHALL be < 140 characters
 DETAIL_WORDS = 150
-
-_RESOURCE_TYPES = ("Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest", "DocumentReference",
-                   "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
-_REF = re.compile(r"\b(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
-_UUID = re.compile(r"\b(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
-# Rule ids look like "severity.pasi.moderate" or "screen.cardiometabolic.bp": two or more dots
-# between lower-case identifiers (ordinary prose has a space after a full stop).
-_RULE_ID = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){2,}\b|\b[a-z]+\.[a-z0-9]*_[a-z0-9_]+\b")
-# Applied in order: bracketed notes, a bare "(unverified)", a reference to the project's clinical
-# notes up to the next ";", then any other file name.
-_INTERNAL_NOTES = tuple(re.compile(p, re.IGNORECASE) for p in (
-    r"\[[^\]]*(?:unverified|configurable default)[^\]]*\]",
-    r"\(?\bunverified\b\)?",
-    r"\bclinical\.md\b[^;]*",
-    r"\b\w+\.(?:md|json)\b",
-))
-_SNAKE = re.compile(r"\b([a-z]+)_([a-z]+(?:_[a-z]+)*)\b")
-_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
-_PAREN_LEAD = re.compile(r"\(\s*[,;]\s*")
-_PAREN_TAIL = re.compile(r"\s*[,;]\s*\)")
-_SPACES = re.compile(r"\s{2,}")
-
-
-def scrub(text: str) -> str:
-    """Agent or record text with internal identifiers removed (see module docstring)."""
-    text = _REF.sub("", str(text))
-    text = _UUID.sub("", text)
-    text = _RULE_ID.sub("", text)
-    for note in _INTERNAL_NOTES:
-        text = note.sub("", text)
-    text = _SNAKE.sub(lambda m: m.group(0).replace("_", " "), text)  # internal keys ("upper_limbs") read as words
-    for _ in range(2):
-        text = _PAREN_LEAD.sub("(", text)
-        text = _PAREN_TAIL.sub(")", text)
-        text = _EMPTY_PARENS.sub("", text)
-    text = re.sub(r"\s+([,;:.)])", r"\1", text)
-    text = re.sub(r"[;,]\s*[;,]", ";", text)
-    return _SPACES.sub(" ", text).strip(" ;,")
-
 
 def fit_summary(parts: Sequence[str], limit: int = SUMMARY_MAX) -> str:
     """Join phrases with "; " while they fit. The first phrase is required: if it alone is too long

@@ -69,7 +69,8 @@ def vignette(id: str, situation: str, expect: tuple, source: str, pending: str |
 # ================================================================= positive controls
 
 @vignette("plain-mild", "Plaque psoriasis, BSA 2%, PASI 2.6, PGA 1, DLQI 3, on a topical steroid",
-          (Says(r"\bmild\b", "summary"), Offers(TOPICAL), NeverOffers(SYSTEMIC), NeverOffers(BIOLOGIC), NoAlert()),
+          (Says(r"\bmild\b", "summary"), Offers(TOPICAL), NeverOffers(SYSTEMIC), NeverOffers(BIOLOGIC), NoAlert(),
+           PlanCoded(r"corticosteroid", "http://www.whocc.no/atc")),
           f"{AAD_TOPICAL}; {NICE} 1.4")
 def _():
     return (Chart("plain-mild", sex="female", age=31).psoriasis("Plaque psoriasis", "200965009")
@@ -85,7 +86,8 @@ def _():
 
 
 @vignette("plain-moderate", "Plaque psoriasis, BSA 7%, PASI 9, PGA 3, DLQI 9, on topicals",
-          (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Offers(TOPICAL), Says(PROFILE)),
+          (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Offers(TOPICAL), Says(PROFILE),
+           PlanCoded(r"UVB", "http://snomed.info/sct")),
           f"{AAD_PHOTO} (NB-UVB); {AAD_TOPICAL} (topicals stay as adjunct); {NICE} 1.5",
           pending="11a: topicals stay as adjunct at every step (guideline profile)")
 def _():
@@ -93,7 +95,8 @@ def _():
 
 
 @vignette("plain-severe", "Plaque psoriasis, PASI 21, BSA 24%, DLQI 17, topical failure",
-          (Says(r"\bsevere\b", "summary"), Offers(r"methotrexate"), Offers(BIOLOGIC), Offers(TOPICAL), Says(PROFILE)),
+          (Says(r"\bsevere\b", "summary"), Offers(r"methotrexate"), Offers(BIOLOGIC), Offers(TOPICAL), Says(PROFILE),
+           PlanCoded(r"methotrexate", "http://www.nlm.nih.gov/research/umls/rxnorm"), PlanCoded(r"methotrexate", "http://www.whocc.no/atc")),
           f"{AAD_BIOLOGICS} (biologics first-line for moderate-to-severe); {AAD_SYSTEMIC}; {IPC}",
           pending="11a: biologics first-line for moderate-to-severe (AAD-NPF profile); topicals as adjunct")
 def _():
@@ -369,8 +372,7 @@ def _():
 
 @vignette("uninterpretable-lab", "On methotrexate; ALT reported as text, creatinine in an unknown unit",
           (Says(r"ALT|alanine", "data-quality"), Says(r"creatinine", "data-quality")),
-          "DESIGN: no silent drops (issue 11 item 4)",
-          pending="11a: lab values read and unreadable ones reported")
+          "DESIGN: no silent drops (issue 11 item 4)")
 def _():
     return (Chart("uninterpretable-lab", sex="female", age=55).psoriasis().score("pasi", 5).score("bsa", 4)
             .medication("methotrexate").lab_text("alt", "haemolysed sample, please repeat", days_ago=3)
