@@ -104,10 +104,9 @@ def _subtypes(a: Assessment) -> tuple[str, ...]:
 
 
 def _profile(a: Assessment) -> str | None:
-    profile = getattr(a, "guideline_profile", None) or getattr(a.treatment, "profile", None)
-    if profile is None:
-        return None
-    return str(getattr(profile, "display", None) or profile)
+    """Display of the guideline profile the plan followed ("AAD-NPF 2019-2021")."""
+    profile = getattr(a, "guideline_profile", "") or getattr(a.treatment, "profile_display", "")
+    return str(profile) if profile else None
 
 
 def _headline(a: Assessment) -> str | None:
@@ -160,20 +159,23 @@ def assessment_summary(a: Assessment) -> str:
     """Action first: "Step: biologic therapy for severe psoriasis (BSA 24%); 3 screenings due"."""
     level = a.severity.level
     subtypes = _subtypes(a)
-    disease = " ".join([*(s for s in subtypes[:1] if "psoriasis" not in s.lower()), "psoriasis"])
-    if subtypes and "psoriasis" in subtypes[0].lower():
-        disease = subtypes[0]
+    disease = subtypes[0] if subtypes and "psoriasis" in subtypes[0].lower() else "psoriasis"
     headline = _headline(a)
-    described = f"{level} {disease}" if level not in ("unknown", "") else disease
+    described = f"{level} {disease}" if level not in ("unknown", "not_assessed", "") else disease
     described += f" ({headline})" if headline else ""
+    plan = a.treatment
     parts: list[str] = []
-    if level == "unknown":
+    if getattr(a, "urgent", False):
+        parts.append(f"Same-day dermatology review or admission: {disease}" + (f" ({headline})" if headline else ""))
+    elif plan is not None and getattr(plan, "on_hold", False):
+        parts.append(f"Hold current immunosuppression, no step-up: {described}")
+    elif level == "unknown":
         parts.append(f"Record BSA or PASI: {disease} severity unknown")
-    elif a.treatment is not None:
-        parts.append(f"Step: {a.treatment.step_display.lower()} for {described}")
+    elif plan is not None:
+        parts.append(f"Step: {plan.step_display.lower()} for {described}")
     else:
         parts.append(f"Review: {described}")
-    parts += [s for s in subtypes[1:3]]
+    parts += [s for s in subtypes[1:3] if s.lower() not in parts[0].lower()]
     due = sum(1 for s in a.screenings if s.due)
     if due:
         parts.append(f"{due} screening{'s' if due != 1 else ''} due")
@@ -184,6 +186,18 @@ def _option_name(option: TreatmentOption) -> str:
     return escape(option.display)
 
 
+def _option_label(option: TreatmentOption) -> str:
+    label = _option_name(option)
+    marks = []
+    if getattr(option, "current", False):
+        marks.append("current")
+    status = str(getattr(option, "status", "") or "")
+    note = scrub(str(getattr(option, "note", "") or ""))
+    if status in ("preferred", "caution"):
+        marks.append(escape(note) if note else status)
+    return label + (f" ({'; '.join(marks)})" if marks else "")
+
+
 def _treatment_blocks(a: Assessment) -> list[str]:
     plan = a.treatment
     if plan is None:
@@ -192,18 +206,27 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     decision = f"**Step: {escape(plan.step_display)}** for {escape(a.severity.level)} disease"
     if profile:
         decision += f" ({escape(profile)} profile)"
-    blocks = [decision]
-    offer = [o for o in plan.options if o.allowed]
+    populations = [escape(str(p).replace("_", " ")) for p in getattr(a, "populations", ()) or ()]
+    if populations:
+        decision += "; adjusted for " + ", ".join(populations)
+    confidence = getattr(a.severity, "confidence", 1.0)
+    if confidence < 0.7:
+        decision += "; low confidence: check the data below"
+    blocks = [decision + "."]
+    if getattr(plan, "on_hold", False):
+        blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
+    allowed = [o for o in plan.options if o.allowed]
+    offer = [o for o in allowed if not getattr(o, "adjunct", False)]
+    adjunct = [o for o in allowed if getattr(o, "adjunct", False)]
     avoid = [o for o in plan.options if not o.allowed]
-    caution = [o for o in offer if o.contraindications]
+    caution = [o for o in offer if o.contraindications and str(getattr(o, "status", "")) != "caution"]
     if offer:
-        names = []
-        for option in offer[:8]:
-            status = str(getattr(option, "status", "") or "")
-            names.append(_option_name(option) + (" (preferred)" if status == "preferred" else ""))
+        names = [_option_label(o) for o in offer[:8]]
         blocks.append("**Offer:** " + ", ".join(names) + ("" if len(offer) <= 8 else f" and {len(offer) - 8} more"))
-    else:
+    elif not adjunct:
         blocks.append("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist")
+    if adjunct:
+        blocks.append("**With:** " + ", ".join(_option_name(o) for o in adjunct[:4]) + " (topical adjunct)")
     if avoid:
         blocks.append("**Avoid:** " + "; ".join(
             f"{_option_name(o)} ({escape(_short_reason(o))})" for o in avoid[:4]))

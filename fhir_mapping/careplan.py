@@ -78,20 +78,25 @@ def _coding(system: str, code: str, display: str | None, unverified: bool = Fals
 
 
 def _option_codings(option: TreatmentOption) -> list[dict]:
-    """Codings of a treatment option: from the option itself when the reasoning attached them, else
-    from the drug knowledge by therapy id; for a class of drugs, the ATC group all of them share."""
-    given = getattr(option, "codings", None) or ()
-    found = [(c.system, c.code, c.display, bool(getattr(c, "unverified", False))) for c in given]
-    if not found:
-        catalogue = codes.drug_catalogue()
-        drug = catalogue.get(option.therapy)
-        if drug is not None:
+    """Codings of a treatment option. One drug or procedure: its own codes (attached by the
+    reasoning, else from the drug knowledge by id). A class with several member drugs (e.g. "TNF
+    inhibitor (adalimumab, etanercept)"): only the ATC group the members share, since a
+    CodeableConcept's codings must all mean the same concept."""
+    catalogue = codes.drug_catalogue()
+    members = tuple(getattr(option, "drugs", ()) or ())
+    found: list[tuple[str, str, str | None, bool]] = []
+    if len(members) <= 1:
+        given = getattr(option, "codings", None) or ()
+        found = [(c.system, c.code, c.display, bool(getattr(c, "unverified", False))) for c in given]
+        drug = catalogue.get(members[0] if members else option.therapy)
+        if not found and drug is not None:
             found = [(c.system, c.code, c.display, c.unverified) for c in drug.codings]
-        else:
-            members = [d for d in catalogue.drugs if getattr(d.mechanism, "value", d.mechanism) == option.therapy]
-            groups = {c.code[:5] for d in members for c in d.codings if c.system == ATC and len(c.code) >= 5}
-            if len(groups) == 1:
-                found = [(ATC, groups.pop(), None, False)]
+    if not found:
+        group = [catalogue.get(m) for m in members] if members else \
+            [d for d in catalogue.drugs if getattr(d.mechanism, "value", d.mechanism) == option.therapy]
+        atc = {c.code[:5] for d in group if d is not None for c in d.codings if c.system == ATC and len(c.code) >= 5}
+        if len(atc) == 1:
+            found = [(ATC, atc.pop(), None, False)]
     # One code per system (a CodeableConcept's codings must mean the same concept): the first, which
     # the knowledge lists as the primary one; verified codes before unverified ones.
     by_system: dict[str, tuple[str, str, str | None, bool]] = {}

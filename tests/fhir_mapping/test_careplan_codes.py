@@ -84,3 +84,16 @@ def test_notes_are_plain_escaped_and_free_of_internal_identifiers() -> None:
         assert not re.search(pattern, text), (pattern, text)
     assert "\\*not\\*" in text and "\\<b\\>" in text  # markdown and HTML escaped
     assert "AAD-NPF guideline: biologics (2019)" in text  # sources as citations
+
+
+def test_a_class_with_several_members_is_coded_by_its_atc_group_only() -> None:
+    option = TreatmentOption("tnf_inhibitor", "TNF inhibitor (adalimumab, etanercept)", "biologic",
+                             drugs=("adalimumab", "etanercept"))
+    plan = care_plan(_assessment(option), resource_id="cp1")
+    assert _activity(plan, option.display)["code"]["coding"] == [{"system": ATC, "code": "L04AB"}]
+
+
+def test_a_class_narrowed_to_one_member_is_coded_as_that_drug() -> None:
+    option = TreatmentOption("tnf_inhibitor", "TNF inhibitor (certolizumab)", "biologic", drugs=("certolizumab",))
+    codes_ = _codes(_activity(care_plan(_assessment(option), resource_id="cp1"), option.display))
+    assert codes_[ATC] == "L04AB05" and RXNORM in codes_
