@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from cds_hooks.markdown import escape
 from fhir_mapping.plain_text import scrub
-from inference.case import Case
+from inference.case import Case, Finding
 from inference.citations import CitationTable, clean_free_text
 
 # Table entries that mark a value as the service's own default: never listed as a source.
@@ -104,6 +104,29 @@ def clip_words(text: str, words: int) -> str:
 # ---------------------------------------------------------------- records named by what they are
 
 
+# Short names clinicians use for the measures derm3r reads (the record's display is often a long
+# LOINC name such as "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma").
+_SHORT_NAMES = {"pasi": "PASI", "bsa_percent": "BSA", "pga": "PGA", "dlqi": "DLQI", "pest_score": "PEST",
+                "itch_nrs": "itch NRS", "phq2": "PHQ-2", "bmi": "BMI", "systolic_bp": "systolic BP",
+                "diastolic_bp": "diastolic BP", "hba1c": "HbA1c", "alt": "ALT", "ast": "AST", "egfr": "eGFR",
+                "wbc": "WBC", "creatinine": "creatinine", "platelets": "platelets", "neutrophils": "neutrophils",
+                "haemoglobin": "haemoglobin", "ldl": "LDL cholesterol", "total_cholesterol": "total cholesterol"}
+
+
+def finding_label(finding: Finding, *, with_value: bool = True) -> str:
+    """"BSA 6% (2026-11-29)", "ALT 168 U/L (2026-11-28)": short name, value and date."""
+    key = finding.key.value
+    name = _SHORT_NAMES.get(key) or (finding.display or key.replace("_", " ")).split(" [")[0]
+    text = name
+    if with_value and isinstance(finding.value, (int, float)) and not isinstance(finding.value, bool):
+        number = f"{finding.value:g}"
+        unit = "%" if key == "bsa_percent" else (f" {finding.unit}" if finding.unit and finding.unit not in ("{score}", "1") else "")
+        text += f" {number}{unit}"
+    if finding.effective:
+        text += f" ({finding.effective.date().isoformat()})"
+    return text
+
+
 def ref_label(case: Case, ref: str | None) -> str | None:
     """A clinician's name for a record reference: "PASI 28 (2026-11-29)", "trunk photo (2026-11-29)"."""
     if not ref:
@@ -115,9 +138,7 @@ def ref_label(case: Case, ref: str | None) -> str | None:
             return f"{where} photo{when}"
     for finding in case.findings:
         if finding.source_ref == ref:
-            name = finding.display or finding.key.value.replace("_", " ")
-            when = f" ({finding.effective.date().isoformat()})" if finding.effective else ""
-            return f"{name}{when}"
+            return finding_label(finding)
     for condition in case.conditions:
         if condition.source_ref == ref:
             return condition.display

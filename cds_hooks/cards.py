@@ -28,7 +28,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from cds_hooks.card_text import fit_blocks, fit_summary, join_blocks, ref_label, scrub, source_lines, within_budget
+from cds_hooks.card_text import (
+    finding_label,
+    fit_blocks,
+    fit_summary,
+    join_blocks,
+    ref_label,
+    scrub,
+    source_lines,
+    within_budget,
+)
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
@@ -390,8 +399,7 @@ def scope_card(inputs: CardInputs) -> Card:
         shown = []
         if others:
             shown.append("recorded diagnosis: " + ", ".join(escape(o) for o in others[:3]))
-        scores = [ref_label(case, f.source_ref) for f in _latest_scores(case)]
-        values = [f"{escape(label)}" for label in scores if label]
+        values = [escape(finding_label(f)) for f in _latest_scores(case)]
         if values:
             shown.append("skin scores: " + ", ".join(values))
         if case.photos:

@@ -27,6 +27,7 @@ from cds_hooks.wire.response import (
 )
 from inference.case import Case, DataIssue, PatientInfo, Photo
 from inference.results import Evidence
+from inference.results import TreatmentOption as TreatmentOptionT
 from service_support import REPO, StubPipeline
 
 SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
@@ -248,3 +249,72 @@ def test_any_agent_text_still_yields_valid_cards(summary: str, statement: str, d
     assert body["cards"][0]["indicator"] == "info"
     for card in body["cards"]:
         assert len(card["summary"]) < 140 and not card["summary"].endswith(("…", "..."))
+
+
+# ---------------------------------------------------------------- issue-11 cards: alerts, scope, urgent, hold
+
+
+def _alert(severity: str = "warning", summary: str = "Hold methotrexate: ALT 168 U/L (2026-11-28) above 100 U/L"):
+    from inference.results import Alert
+
+    return Alert(kind="abnormal_monitoring", severity=severity, summary=summary,
+                 detail="Withhold methotrexate and repeat liver tests within 2 weeks.",
+                 evidence=(Evidence("ALT 168 U/L (Observation/a1, 2026-11-28) > 100 U/L", rule="monitor.mtx.alt",
+                                    citation="bad_methotrexate_2016"),),
+                 citation="aad_npf_systemic_2020", drug="methotrexate")
+
+
+def test_alerts_come_first_as_their_own_cards_with_their_indicator() -> None:
+    base = StubPipeline().assess(case_with())
+    assessment = dataclasses.replace(base, alerts=(_alert("warning"), _alert("critical", "Same-day dermatology review: erythroderma")))
+    cards = build_cards(inputs(assessment=assessment))
+    assert [c.indicator for c in cards[:2]] == ["critical", "warning"]
+    assert [c.source.topic.code for c in cards[:3]] == ["safety-alert", "safety-alert", "psoriasis-assessment"]
+    warning = cards[1]
+    assert warning.summary.startswith("Hold methotrexate: ALT 168 U/L")
+    assert "Withhold methotrexate" in (warning.detail or "") and "Observation/a1" not in (warning.detail or "")
+    assert "monitor.mtx.alt" not in (warning.detail or "") and "Preliminary AI" in (warning.detail or "")
+    assert "BAD guideline: methotrexate" in (warning.detail or "") or "AAD-NPF guideline" in (warning.detail or "")
+    assert "Red flags:" in (cards[2].detail or "")  # the assessment repeats them in one line
+
+
+def test_out_of_scope_chart_gets_a_scope_card_without_plan_or_severity() -> None:
+    from inference.case import ConditionEntry, ConditionKey, Finding, FindingKey
+
+    case = dataclasses.replace(
+        case_with(photos=1),
+        conditions=(ConditionEntry(ConditionKey.OTHER, "Tinea corporis", "Condition/c9"),),
+        findings=(Finding(FindingKey.BSA_PERCENT, 2.0, "Observation/o1", unit="%", effective=datetime(2026, 11, 27, tzinfo=timezone.utc)),),
+    )
+    base = StubPipeline().assess(case)
+    assessment = dataclasses.replace(base, scope="other_diagnosis", suggested_tests=("KOH microscopy of skin scrapings",),
+                                     severity=dataclasses.replace(base.severity, level="not_assessed"), treatment=None)
+    cards = build_cards(inputs(assessment=assessment, case=case))
+    scope = cards[0]
+    assert scope.source.topic.code == "diagnosis-not-psoriasis" and scope.indicator == "info"
+    assert scope.summary == "Confirm the diagnosis before any psoriasis plan: Tinea corporis on record"
+    assert scope.suggestions == () and "KOH microscopy" in (scope.detail or "") and "BSA 2% (2026-11-27)" in (scope.detail or "")
+    assert all(c.source.topic.code != "psoriasis-assessment" for c in cards)
+    assert all(c.source.topic.code != "comorbidity-screening" for c in cards)
+
+
+def test_urgent_and_on_hold_summaries_lead_with_the_action() -> None:
+    base = StubPipeline(severity="severe").assess(case_with())
+    urgent = dataclasses.replace(base, urgent=True, subtypes=("erythrodermic psoriasis",), headline="BSA 92%")
+    assert build_cards(inputs(assessment=urgent))[0].summary.startswith(
+        "Same-day dermatology review or admission: erythrodermic psoriasis (BSA 92%)")
+    held = dataclasses.replace(base, treatment=dataclasses.replace(base.treatment, on_hold=True))
+    card = build_cards(inputs(assessment=held))[0]
+    assert card.summary.startswith("Hold current immunosuppression, no step-up") and "**Hold**" in (card.detail or "")
+
+
+def test_preferred_options_adjuncts_and_profile_are_shown() -> None:
+    base = StubPipeline().assess(case_with())
+    plan = dataclasses.replace(
+        base.treatment, profile_display="AAD-NPF 2019-2021",
+        options=(TreatmentOptionT("certolizumab", "Certolizumab", "biologic", status="preferred", note="preferred biologic in pregnancy"),
+                 TreatmentOptionT("topical_corticosteroid", "Topical corticosteroid", "topical", adjunct=True)))
+    detail = build_cards(inputs(assessment=dataclasses.replace(base, treatment=plan, populations=("pregnancy",))))[0].detail or ""
+    assert "AAD-NPF 2019-2021 profile" in detail and "adjusted for pregnancy" in detail
+    assert "Certolizumab (preferred biologic in pregnancy)" in detail
+    assert "With:** Topical corticosteroid (topical adjunct)" in detail
