@@ -86,3 +86,41 @@ def test_ai_output_is_labelled_preliminary(vignette_id: str, outcomes) -> None:
     for card in outcomes[vignette_id].cards:
         if Outcome.topic(outcomes[vignette_id], card) in {"psoriasis-assessment", "safety-alert", "diagnosis-not-psoriasis"}:
             assert "Preliminary AI" in card.get("detail", ""), card["summary"]
+
+
+# ---------------------------------------------------------------- the draft CarePlan
+
+
+def _careplan_text(plan: dict) -> str:
+    parts = [plan.get("description", "")] + [n.get("text", "") for n in plan.get("note", [])]
+    for activity in plan.get("activity", []):
+        detail = activity.get("detail", {})
+        parts += [detail.get("description", ""), detail.get("statusReason", {}).get("text", "")]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("vignette_id", _ids())
+def test_careplan_text_is_plain(vignette_id: str, outcomes) -> None:
+    for plan in outcomes[vignette_id].careplans():
+        text = plain(_careplan_text(plan))
+        for name, pattern in (("resource reference", _RESOURCE_REF), ("uuid", _UUID), ("rule id", _RULE_ID),
+                              ("file name", _FILE), ("internal note", _INTERNAL_WORDS), ("version", _VERSION)):
+            hit = pattern.search(text)
+            assert hit is None, f"{name} {hit.group(0)!r} in the CarePlan text"
+
+
+@pytest.mark.parametrize("vignette_id", _ids())
+def test_careplan_treatments_carry_standard_codes(vignette_id: str, outcomes) -> None:
+    """Drugs: RxNorm or ATC; phototherapy: SNOMED CT (issue 11 item 9)."""
+    from fhir_mapping import r4
+
+    for plan in outcomes[vignette_id].careplans():
+        r4.check(plan)
+        for activity in plan.get("activity", []):
+            detail = activity["detail"]
+            systems = {c["system"] for c in detail.get("code", {}).get("coding", [])}
+            label = detail.get("code", {}).get("text", "")
+            if detail.get("kind") == "MedicationRequest":
+                assert systems & {"http://www.nlm.nih.gov/research/umls/rxnorm", "http://www.whocc.no/atc"}, label
+            if re.search(r"UVB|PUVA|excimer", label, re.IGNORECASE):
+                assert "http://snomed.info/sct" in systems, label
