@@ -42,6 +42,9 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
+    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice");
+    # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
+    guideline_profile: str | None = None
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -72,5 +75,6 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
             extra=extra,
         )

@@ -357,6 +357,11 @@ class DrugCatalogue:
             except ValueError:
                 raise KnowledgeError(f"drugs.json: lab {name!r} is not a FindingKey") from None
 
+    @property
+    def population_rules(self) -> Mapping[str, Any]:
+        """The thresholds that define the special populations (ages, eGFR cut-offs)."""
+        return self._doc["populations"]
+
     # ------------------------------------------------------------ lookups
 
     def get(self, drug_id: str) -> Drug | None:
@@ -856,6 +861,7 @@ class DrugCatalogue:
             kind=ConcernKind.DUPLICATE_THERAPY, severity=ConcernSeverity.WARNING, drug_id=drug.id, drug_display=drug.display,
             reason=f"{drug.display}: {verb} {other.drug.display} ({other.medication.source_ref}) - {rule['note']}",
             citation=_citation(self._sources, rule), rule_id=str(rule["id"]), source_ref=other.medication.source_ref,
+            finding=other.drug.display, action=str(rule["note"]),
         )]
 
 
