@@ -41,7 +41,7 @@ from cds_hooks.card_text import (
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
-from inference.case import Case, ConditionKey, DataIssue
+from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
 from inference.results import Assessment, Evidence, RecResult, TreatmentOption
 
@@ -131,19 +131,29 @@ def _headline(a: Assessment) -> str | None:
 # ---------------------------------------------------------------- safety-alert cards
 
 
-def _alert_card(inputs: CardInputs, alert: Any) -> Card:
-    severity = str(getattr(alert, "severity", "warning"))
+def _alert_text(alert: Any, field_name: str) -> str:
+    return scrub(str(getattr(alert, field_name, "") or ""))
+
+
+def _alert_card(inputs: CardInputs, group: list[Any]) -> Card:
+    """One card for alerts of the same kind about the same drug (ALT and AST on methotrexate):
+    the first alert's summary, its detail, the others' summaries as bullets, the evidence not yet
+    said, the source."""
+    first = group[0]
+    severity = str(getattr(first, "severity", "warning"))
     indicator = severity if severity in _INDICATORS else "warning"
-    summary = scrub(str(getattr(alert, "summary", "") or getattr(alert, "message", "") or "Safety alert"))
-    evidence = tuple(getattr(alert, "evidence", ()) or ())
-    blocks = []
-    detail_text = getattr(alert, "detail", None) or getattr(alert, "action", None)
-    if detail_text:
-        blocks.append(escape(scrub(str(detail_text))))
-    reasons = [_statement(e) for e in evidence[:3]]
-    if reasons:
-        blocks.append("\n".join(f"- {r}" for r in reasons if r))
-    citations = [getattr(alert, "citation", None), *(e.citation for e in evidence)]
+    summary = _alert_text(first, "summary") or "Safety alert"
+    detail_text = _alert_text(first, "detail")
+    blocks = [escape(detail_text)] if detail_text else []
+    others = [_alert_text(al, "summary") for al in group[1:]]
+    said = " ".join([summary, detail_text, *others]).lower()
+    evidence = list(getattr(first, "evidence", ()) or ())
+    reasons = [scrub(e.statement) for e in evidence]
+    bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
+    if bullets:
+        blocks.append("\n".join(f"- {escape(b)}" for b in bullets))
+    citations = [getattr(al, "citation", None) for al in group] + [e.citation for e in evidence]
+    # (the other alerts' own evidence repeats their summaries; the review app has it)
     detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
     return Card(
         uuid=inputs.new_uuid(),
@@ -156,9 +166,19 @@ def _alert_card(inputs: CardInputs, alert: Any) -> Card:
 
 
 def alert_cards(inputs: CardInputs) -> list[Card]:
-    order = {"critical": 0, "warning": 1, "info": 2}
-    alerts = sorted(_alerts(inputs.assessment), key=lambda al: order.get(str(getattr(al, "severity", "warning")), 1))
-    return [_alert_card(inputs, alert) for alert in alerts]
+    """One card per red flag (alerts of one kind about one drug share a card), most severe first.
+    `info` alerts (cautions, referrals) are a line on the assessment card instead: a separate card
+    is for what must not be missed."""
+    order = {"critical": 0, "warning": 1}
+    alerts = [al for al in _alerts(inputs.assessment)
+              if str(getattr(al, "severity", "warning")) in order or not in_scope(inputs.assessment)]
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    for n, alert in enumerate(alerts):
+        drug = getattr(alert, "drug", None)
+        key = (str(getattr(alert, "severity", "warning")), str(getattr(alert, "kind", "")), str(drug) if drug else f"#{n}")
+        groups.setdefault(key, []).append(alert)
+    ordered = sorted(groups.values(), key=lambda g: order.get(str(getattr(g[0], "severity", "warning")), 2))
+    return [_alert_card(inputs, group) for group in ordered]
 
 
 # ---------------------------------------------------------------- assessment card
@@ -195,16 +215,40 @@ def _option_name(option: TreatmentOption) -> str:
     return escape(option.display)
 
 
-def _option_label(option: TreatmentOption) -> str:
-    label = _option_name(option)
+def _option_label(option: TreatmentOption, populations: list[str]) -> str:
+    """The option's name with at most a short mark: current, preferred (in pregnancy), caution."""
     marks = []
     if getattr(option, "current", False):
         marks.append("current")
     status = str(getattr(option, "status", "") or "")
-    note = scrub(str(getattr(option, "note", "") or ""))
-    if status in ("preferred", "caution"):
-        marks.append(escape(note) if note else status)
-    return label + (f" ({'; '.join(marks)})" if marks else "")
+    if status == "preferred":
+        marks.append("preferred" + (f" in {populations[0]}" if populations else ""))
+    elif status == "caution":
+        marks.append("caution")
+    return _option_name(option) + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _avoid_reason(option: TreatmentOption) -> str:
+    """Why an option is contraindicated or cautioned, in a few words: "Methotrexate in pregnancy
+    (pregnant (2026-11-30)): do not start" -> "pregnancy"; "Acitretin with Methotrexate 2.5 mg
+    tablet" -> "with Methotrexate 2.5 mg tablet"."""
+    reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
+    match = re.search(r"\b(in|with|while|during)\s+([^(:;,]+)", reason)
+    if match and len(match.group(2).split()) <= 6:
+        short = match.group(2).strip(" .-")
+        return short if match.group(1) == "in" else f"{match.group(1)} {short}"
+    words = reason.split()
+    return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
+
+
+def _grouped(options: list[TreatmentOption], limit: int) -> str:
+    """ "Methotrexate, Acitretin (pregnancy); Cyclosporine (kidney disease)": options sharing a reason
+    are listed together."""
+    by_reason: dict[str, list[str]] = {}
+    for option in options:
+        by_reason.setdefault(_avoid_reason(option), []).append(_option_name(option))
+    parts = [f"{', '.join(names)} ({escape(reason)})" if reason else ", ".join(names) for reason, names in by_reason.items()]
+    return "; ".join(parts[:limit])
 
 
 def _treatment_blocks(a: Assessment) -> list[str]:
@@ -215,7 +259,7 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     decision = f"**Step: {escape(plan.step_display)}** for {escape(a.severity.level)} disease"
     if profile:
         decision += f" ({escape(profile)} profile)"
-    populations = [escape(str(p).replace("_", " ")) for p in getattr(a, "populations", ()) or ()]
+    populations = _populations(a)
     if populations:
         decision += "; adjusted for " + ", ".join(populations)
     confidence = getattr(a.severity, "confidence", 1.0)
@@ -225,30 +269,35 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     if getattr(plan, "on_hold", False):
         blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
     allowed = [o for o in plan.options if o.allowed]
-    offer = [o for o in allowed if not getattr(o, "adjunct", False)]
     adjunct = [o for o in allowed if getattr(o, "adjunct", False)]
+    main = [o for o in allowed if not getattr(o, "adjunct", False)]
     avoid = [o for o in plan.options if not o.allowed]
-    caution = [o for o in offer if o.contraindications and str(getattr(o, "status", "")) != "caution"]
+
+    def cautioned(o: TreatmentOption) -> bool:
+        status = str(getattr(o, "status", "") or "")
+        return status == "caution" or (status != "preferred" and bool(o.contraindications))
+
+    offer = [o for o in main if not cautioned(o)]
+    caution = [o for o in main if cautioned(o)]
     if offer:
-        names = [_option_label(o) for o in offer[:8]]
+        names = [_option_label(o, populations) for o in offer[:8]]
         blocks.append("**Offer:** " + ", ".join(names) + ("" if len(offer) <= 8 else f" and {len(offer) - 8} more"))
-    elif not adjunct:
+    elif not adjunct and not caution:
         blocks.append("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist")
     if adjunct:
         blocks.append("**With:** " + ", ".join(_option_name(o) for o in adjunct[:4]) + " (topical adjunct)")
     if avoid:
-        blocks.append("**Avoid:** " + "; ".join(
-            f"{_option_name(o)} ({escape(_short_reason(o))})" for o in avoid[:4]))
+        blocks.append("**Avoid:** " + _grouped(avoid, 4))
     if caution:
-        blocks.append("**Caution:** " + "; ".join(
-            f"{_option_name(o)} ({escape(_short_reason(o))})" for o in caution[:3]))
+        blocks.append("**Caution:** " + _grouped(caution, 3))
+    notes = [escape(scrub(str(al.summary))) for al in _alerts(a) if str(getattr(al, "severity", "")) == "info"]
+    if notes:
+        blocks.append("**Note:** " + "; ".join(n for n in notes[:3] if n))
     return blocks
 
 
-def _short_reason(option: TreatmentOption) -> str:
-    reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
-    words = reason.split()
-    return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
+def _populations(a: Assessment) -> list[str]:
+    return [escape(str(p).replace("_", " ")) for p in getattr(a, "populations", ()) or ()]
 
 
 _NOT_A_REASON = re.compile(r"context only|^systemic candidate|image|photo", re.IGNORECASE)
@@ -280,9 +329,13 @@ def _confidence_word(confidence: float) -> str:
 
 
 def _red_flag_block(a: Assessment) -> str:
-    flags = [scrub(str(getattr(al, "summary", "") or "")) for al in _alerts(a)]
-    flags = [f for f in flags if f]
-    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:3]) if flags else ""
+    """The first two warning/critical alerts in one line (each also has its own card)."""
+    flags = [scrub(str(getattr(al, "summary", "") or "")) for al in _alerts(a) if str(getattr(al, "severity", "")) != "info"]
+    flags = list(dict.fromkeys(f for f in flags if f))
+    if not flags:
+        return ""
+    more = f" (+{len(flags) - 2} more)" if len(flags) > 2 else ""
+    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:2]) + more
 
 
 def _plan_citations(a: Assessment) -> list[str | None]:
@@ -378,7 +431,9 @@ def assessment_card(inputs: CardInputs) -> Card:
 
 
 def _other_diagnoses(case: Case) -> list[str]:
-    return list(dict.fromkeys(c.display for c in case.conditions if c.active and c.key is ConditionKey.OTHER and c.display))
+    """Active skin diagnoses other than psoriasis, as recorded."""
+    keys = OTHER_SKIN_DIAGNOSES | {ConditionKey.OTHER}
+    return list(dict.fromkeys(c.display for c in case.conditions if c.active and c.key in keys and c.display))
 
 
 def scope_card(inputs: CardInputs) -> Card:
@@ -444,7 +499,7 @@ def screening_card(inputs: CardInputs) -> Card | None:
     names = ", ".join(scrub(s.display) for s in due)
     return Card(
         uuid=inputs.new_uuid(),
-        summary=fit_summary([f"Screen now: {names}", f"{len(due)} screenings due"]),
+        summary=fit_summary([f"Screen now: {names}"]),
         indicator="info",
         source=_source(inputs, TOPIC_SCREENING),
         detail=detail,
