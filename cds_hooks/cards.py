@@ -204,6 +204,9 @@ def assessment_summary(a: Assessment) -> str:
         parts.append(f"Step: {plan.step_display.lower()} for {described}")
     else:
         parts.append(f"Review: {described}")
+    populations = _populations(a)
+    if populations:
+        parts.append("adjusted for " + ", ".join(populations))
     parts += [s for s in subtypes[1:3] if s.lower() not in parts[0].lower()]
     due = sum(1 for s in a.screenings if s.due)
     if due:
@@ -237,6 +240,10 @@ def _avoid_reason(option: TreatmentOption) -> str:
     if match and len(match.group(2).split()) <= 6:
         short = match.group(2).strip(" .-")
         return short if match.group(1) == "in" else f"{match.group(1)} {short}"
+    # "Guselkumab: Latent tuberculosis recorded - latent tuberculosis: start ..." -> the finding.
+    finding = re.split(r" - |[:(;]", re.sub(r"^[^:]{1,40}:\s*", "", reason), maxsplit=1)[0].strip(" .,")
+    if finding and len(finding.split()) <= 6:
+        return finding
     words = reason.split()
     return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
 

@@ -82,8 +82,8 @@ DOES: dict[str, str] = {
     "scalp": "Scalp psoriasis named; topical scalp treatment offered",
     "psa-coded": "Joint-active therapy (methotrexate, biologics); no acitretin or cyclosporine; rheumatology referral",
     "psa-pest": "PEST 4 with joint pain: rheumatology referral suggested",
-    "mtx-alt": "Warning card on methotrexate with ALT 168 U/L, its date and the threshold; not 'before starting'",
-    "mtx-cytopenia": "Warning card: cytopenia on methotrexate with the values",
+    "mtx-alt": "Warning card: withhold methotrexate, with ALT 168 U/L, its date and the threshold; not 'before starting'; methotrexate not proposed in the plan",
+    "mtx-cytopenia": "Warning card: cytopenia on methotrexate with the values; methotrexate not proposed in the plan",
     "mtx-monitoring-due": "Methotrexate monitoring due (not 'before starting'); no step-up to biologic",
     "cyclosporine-bp": "Warning card: BP 164/102 on cyclosporine",
     "cyclosporine-egfr": "Warning card: eGFR fall to 64 on cyclosporine",
@@ -99,8 +99,8 @@ DOES: dict[str, str] = {
     "photo-vs-clinician": "Photo-vs-clinician PASI difference flagged on the data-quality card; clinician measure decides, no 'severe'",
     "stale-data": "Age of the measurements flagged; no escalation to systemic or biologic",
     "eczema": "No psoriasis headline or plan; says eczema is on record; no systemic drugs",
-    "tinea": "No psoriasis headline or plan; names tinea; no steroid",
-    "lupus": "No psoriasis headline or plan; names lupus",
+    "tinea": "No psoriasis headline or plan; names tinea and KOH microscopy; no steroid",
+    "lupus": "No psoriasis headline or plan; names lupus; no phototherapy (UV harms lupus)",
     "drug-eruption": "No psoriasis headline or plan; names the drug eruption",
     "photo-only": "No severity, no plan: confirm the diagnosis",
     "scores-only": "No severity, no plan: confirm the diagnosis",
@@ -141,7 +141,7 @@ def _():
 
 @vignette("plain-moderate", "Plaque psoriasis, BSA 7%, PASI 9, PGA 3, DLQI 9, on topicals",
           (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Offers(TOPICAL), Says(PROFILE),
-           PlanCoded(r"UVB", "http://snomed.info/sct")),
+           PlanCoded(r"UVB", "http://snomed.info/sct"), NoAlert()),
           f"{AAD_PHOTO} (NB-UVB); {AAD_TOPICAL} (topicals stay as adjunct); {NICE} 1.5")
 def _():
     return _moderate(Chart("plain-moderate", sex="male", age=46).psoriasis())
@@ -168,7 +168,7 @@ def _():
 # ================================================================= special populations
 
 @vignette("pregnant-severe", "Pregnant (18 weeks), severe psoriasis, topical failure, methotrexate stopped",
-          (Says(r"pregnan"), Offers(r"UVB|phototherapy|certolizumab"),
+          (Says(r"pregnan", "summary"), Offers(r"UVB|phototherapy|certolizumab"),
            NeverOffers(r"methotrexate|acitretin|apremilast|deucravacitinib|PUVA|psoralen"), Never(TCM_FORMULAS)),
           f"{EUROGUIDERM} (pregnancy); {AAD_BIOLOGICS} (certolizumab in pregnancy); {AAD_PHOTO} (NB-UVB safe, PUVA avoided)")
 def _():
@@ -210,7 +210,7 @@ def _():
 
 
 @vignette("child-9", "Child aged 9, moderate-to-severe psoriasis (BSA 12%), topical failure",
-          (Says(r"child|paediatric|pediatric|aged? 9|9 years"), Never(r"pregnancy (status|test)"),
+          (Says(r"child|paediatric|pediatric|aged? 9|9 years", "summary"), Never(r"pregnancy (status|test)"),
            NeverOffers(r"brodalumab|bimekizumab|guselkumab|risankizumab|tildrakizumab|deucravacitinib|certolizumab|infliximab")),
           f"{AAD_PAEDS} (licensed ages: etanercept 4+, ustekinumab/secukinumab/ixekizumab 6+); PASI not validated in children")
 def _():
@@ -296,7 +296,7 @@ def _():
 
 
 @vignette("nail", "Nail psoriasis with limited skin disease (BSA 2%)",
-          (Says(r"\bnail", "summary"), Says(r"systemic|candidate")),
+          (Says(r"\bnail", "summary"), Says(r"systemic|candidate"), Never(r"\bmild psoriasis\b", "summary")),
           f"{IPC} (nails a special area); {EUROGUIDERM} (nail involvement)")
 def _():
     return (Chart("nail", sex="female", age=45).psoriasis().condition("Nail psoriasis", icd10="L40.8")
@@ -304,7 +304,7 @@ def _():
 
 
 @vignette("scalp", "Scalp psoriasis, BSA 3%, DLQI 8",
-          (Says(r"scalp", "summary"), Offers(TOPICAL), Offers(r"shampoo|solution|foam|scalp|topical")),
+          (Says(r"scalp", "summary"), Offers(TOPICAL), Offers(r"shampoo|solution|foam|scalp|topical"), NoAlert()),
           f"{NICE} 1.4 (scalp psoriasis: potent steroid first); {IPC} (scalp a special area)")
 def _():
     return (Chart("scalp", sex="male", age=36).psoriasis().score("bsa", 3).score("pasi", 3.5).score("dlqi", 8)
@@ -325,7 +325,7 @@ def _():
 
 
 @vignette("psa-pest", "No arthritis coded; PEST 4 with joint pain",
-          (Says(r"rheumatolog"), Says(r"PEST|arthritis")),
+          (Says(r"rheumatolog"), Says(r"PEST|arthritis"), Never(r"No PEST on record")),
           f"{AAD_COMORB} (PEST >= 3: consider rheumatology referral)")
 def _():
     return (Chart("psa-pest", sex="female", age=42).psoriasis().score("pasi", 5).score("bsa", 4)
@@ -335,8 +335,10 @@ def _():
 # ================================================================= monitoring of current therapy
 
 @vignette("mtx-alt", "On methotrexate; ALT 168 U/L and AST 140 U/L four days ago",
-          (Alert(r"methotrexate|ALT|liver|transaminase"), Says(r"168"), Never(r"before starting[^\n]*(CBC|liver)")),
-          f"{AAD_SYSTEMIC} (methotrexate monitoring); {BAD_MTX} (transaminases > 3x upper limit: stop and discuss)")
+          (Alert(r"methotrexate|ALT|liver|transaminase"), Says(r"168"), Says(r"withhold|hold|stop", "alert"),
+           Never(r"before starting[^\n]*(CBC|liver)"), NeverOffers(r"methotrexate")),
+          f"{AAD_SYSTEMIC} (methotrexate monitoring); {BAD_MTX} (transaminases > 3x upper limit: stop and discuss)",
+          pending="11a: a drug under a withhold alert is not proposed in the CarePlan")
 def _():
     return (Chart("mtx-alt", sex="male", age=52).psoriasis().score("pasi", 4).score("bsa", 3)
             .medication("methotrexate").medication("folic_acid").lab("alt", 168, days_ago=4).lab("ast", 140, days_ago=4)
@@ -344,8 +346,10 @@ def _():
 
 
 @vignette("mtx-cytopenia", "On methotrexate; WBC 2.4, neutrophils 0.9, platelets 85 (x10^9/L)",
-          (Alert(r"methotrexate|neutro|platelet|white|cytopen|blood count"), Says(r"0\.9|85")),
-          f"{BAD_MTX} (cytopenia: withhold and recheck); {AAD_SYSTEMIC}")
+          (Alert(r"methotrexate|neutro|platelet|white|cytopen|blood count"), Says(r"0\.9|85"), NeverOffers(r"methotrexate"),
+           Never(r"before starting[^\n]*(CBC|blood count)")),
+          f"{BAD_MTX} (cytopenia: withhold and recheck); {AAD_SYSTEMIC}",
+          pending="11a: a drug under a withhold alert is not proposed in the CarePlan")
 def _():
     return (Chart("mtx-cytopenia", sex="female", age=66).psoriasis().score("pasi", 5).score("bsa", 4)
             .medication("methotrexate").lab("wbc", 2.4, days_ago=2).lab("neutrophils", 0.9, days_ago=2)
@@ -362,7 +366,8 @@ def _():
 
 
 @vignette("cyclosporine-bp", "On cyclosporine; BP 164/102 today (128/80 before starting)",
-          (Alert(r"blood pressure|\bBP\b|hypertens|cyclosporin|ciclosporin"), Says(r"164")),
+          (Alert(r"blood pressure|\bBP\b|hypertens|cyclosporin|ciclosporin"), Says(r"164"),
+           Never(r"before starting[^\n]*(blood pressure|renal)")),
           f"{AAD_SYSTEMIC} (cyclosporine: monitor BP, reduce dose or stop if hypertension develops)")
 def _():
     return (Chart("cyclosporine-bp", sex="male", age=45).psoriasis().score("pasi", 6).score("bsa", 5)
@@ -371,7 +376,8 @@ def _():
 
 
 @vignette("cyclosporine-egfr", "On cyclosporine; eGFR 92 -> 64 mL/min (creatinine 0.8 -> 1.15 mg/dL)",
-          (Alert(r"eGFR|renal|kidney|creatinine|cyclosporin|ciclosporin"), Says(r"\b64\b")),
+          (Alert(r"eGFR|renal|kidney|creatinine|cyclosporin|ciclosporin"), Says(r"\b64\b"),
+           Never(r"before starting[^\n]*(renal|creatinine)")),
           f"{AAD_SYSTEMIC} (cyclosporine: creatinine rise > 25% above baseline -> reduce dose)")
 def _():
     return (Chart("cyclosporine-egfr", sex="female", age=51).psoriasis().score("pasi", 6).score("bsa", 5)
@@ -389,7 +395,8 @@ def _():
 
 
 @vignette("latent-tb", "Severe psoriasis, positive IGRA (latent TB), biologic being considered",
-          (Says(r"latent (TB|tuberculosis)"), Says(r"prevent|prophyla|treat[^\n]*before|before[^\n]*biologic")),
+          (Says(r"latent (TB|tuberculosis)"), Says(r"prevent|prophyla|treat[^\n]*before|before[^\n]*biologic"),
+           Never(r"before starting[^\n]*TB screening")),
           f"{AAD_BIOLOGICS} (latent TB: start preventive treatment before or with the biologic); {BAD_BIOLOGICS}")
 def _():
     return (_severe(Chart("latent-tb", sex="female", age=44).psoriasis(), pasi=19, bsa=20)
@@ -397,7 +404,8 @@ def _():
 
 
 @vignette("uninterpretable-lab", "On methotrexate; ALT reported as text, creatinine in an unknown unit",
-          (Says(r"ALT|alanine", "data-quality"), Says(r"creatinine", "data-quality")),
+          (Says(r"ALT|alanine", "data-quality"), Says(r"creatinine", "data-quality"),
+           Never(r"\bALT\b[^\n]*\b(normal|within range)")),
           "DESIGN: no silent drops (issue 11 item 4)")
 def _():
     return (Chart("uninterpretable-lab", sex="female", age=55).psoriasis().score("pasi", 5).score("bsa", 4)
@@ -406,7 +414,7 @@ def _():
 
 
 @vignette("adalimumab-infection", "On adalimumab; cellulitis active now",
-          (Alert(r"hold|pause|withhold|delay|infection"),),
+          (Alert(r"hold|pause|withhold|delay|infection"), Never(r"^step:", "summary"), NeverOffers(BIOLOGIC)),
           f"{AAD_BIOLOGICS} (serious infection: hold the biologic); {BAD_BIOLOGICS}")
 def _():
     return (Chart("adalimumab-infection", sex="male", age=60).psoriasis().score("pasi", 3).score("bsa", 2)
@@ -414,7 +422,7 @@ def _():
 
 
 @vignette("mtx-cotrimoxazole", "On methotrexate; trimethoprim-sulfamethoxazole started",
-          (Alert(r"trimethoprim|co-trimoxazole|sulfamethoxazole|interact"),),
+          (Alert(r"trimethoprim|co-trimoxazole|sulfamethoxazole|interact"), Never(r"before starting[^\n]*(CBC|liver)")),
           f"{BAD_MTX} (trimethoprim/co-trimoxazole with methotrexate: serious myelotoxicity); {AAD_SYSTEMIC}")
 def _():
     return (Chart("mtx-cotrimoxazole", sex="female", age=70).psoriasis().score("pasi", 4).score("bsa", 3)
@@ -487,7 +495,7 @@ def _():
 
 
 @vignette("tinea", "Tinea corporis on the problem list, annular plaque photographs",
-          (NoPsoriasisPlan(), Says(r"tinea|fung"), Never(r"corticosteroid")),
+          (NoPsoriasisPlan(), Says(r"tinea|fung"), Says(r"KOH|microscopy"), Never(r"corticosteroid")),
           f"{PROJECT}; KOH microscopy settles a scaly annular plaque")
 def _():
     return (Chart("tinea", sex="male", age=35).condition("Tinea corporis", snomed="84849002", icd10="B35.4")
@@ -495,7 +503,7 @@ def _():
 
 
 @vignette("lupus", "Discoid lupus erythematosus, BSA 4%",
-          (NoPsoriasisPlan(), Says(r"lupus")),
+          (NoPsoriasisPlan(), Says(r"lupus"), Never(r"UVB|phototherapy|PUVA|methotrexate|biologic")),
           PROJECT)
 def _():
     return (Chart("lupus", sex="female", age=38).condition("Discoid lupus erythematosus", snomed="200936003", icd10="L93.0")
