@@ -10,7 +10,7 @@ from typing import Any
 
 from inference.case import Case, ConditionKey, Finding, FindingKey
 from inference.knowledge_base import KnowledgeError
-from inference.reason.evidence import describe_finding, format_number, rule_evidence
+from inference.reason.evidence import UNVERIFIED_SUFFIX, describe_finding, format_number, rule_evidence
 from inference.reason.severity import SeverityOutcome
 from inference.reason.drugs import DrugCatalogue, age_years
 from inference.results import Evidence, Screening, TreatmentPlan
@@ -50,7 +50,7 @@ def screenings(
     found = [questionnaire(case, q, doc["sources"]) for q in doc["questionnaires"]]
     paediatric_bp_age = float(catalogue.population_rules["paediatric_bp_age_lt"]) if catalogue is not None else 13.0
     found.append(cardiometabolic(case, severity, doc["cardiometabolic"], doc["sources"], paediatric_bp_age))
-    pre = pre_systemic(plan, doc["pre_systemic"], doc["sources"])
+    pre = pre_systemic(plan, doc["pre_systemic"], doc["sources"], catalogue)
     if pre is not None:
         found.append(pre)
     return tuple(found)
@@ -163,7 +163,8 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
                      action=action[:1].upper() + action[1:], evidence=tuple(evidence))
 
 
-def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: Mapping[str, Any]) -> Screening | None:
+def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: Mapping[str, Any],
+                 catalogue: DrugCatalogue | None = None) -> Screening | None:
     """Only when the step is systemic or biologic: the checks still missing (no recent result on record)
     for the allowed options the patient is NOT already taking - a current drug is monitored, not
     "started" (drugs.json decides which checks, how recent, and for whom)."""
@@ -185,5 +186,11 @@ def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: M
         return None
     action = "Before starting systemic therapy: " + "; ".join(checks)
     evidence = [rule_evidence(f"{plan.step_display} step", rule, sources)]
-    evidence.extend(Evidence(statement=f"before starting: {c}") for c in checks)
+    known = {c.display: c for c in catalogue.checks.values()} if catalogue is not None else {}
+    for name in checks:
+        check = known.get(name)
+        citation = None
+        if check is not None:
+            citation = check.citation.text + (UNVERIFIED_SUFFIX if check.citation.unverified else "")
+        evidence.append(Evidence(statement=f"before starting: {name}", rule=check.id if check else None, citation=citation))
     return Screening(kind=str(rule["kind"]), display=str(rule["display"]), due=True, action=action, evidence=tuple(evidence))

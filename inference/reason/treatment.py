@@ -161,7 +161,7 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     rank = {PopulationStatus.PREFERRED.value: 0, PopulationStatus.ACCEPTABLE.value: 1, PopulationStatus.CAUTION.value: 2,
             PopulationStatus.CONTRAINDICATED.value: 3}
     kept = tuple(sorted(kept, key=lambda o: (not o.allowed, o.adjunct, rank.get(o.status, 1))))
-    display = f"{step['display']} on hold" if on_hold else str(step["display"])
+    display = "Systemic therapy on hold: topicals or narrowband UVB meanwhile" if on_hold else str(step["display"])
     return TreatmentPlan(step=step_id, step_display=display, options=kept, rationale=tuple(rationale),
                          profile=profile_id, profile_display=str(profile["display"]), on_hold=on_hold)
 
