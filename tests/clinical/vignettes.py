@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .builder import Chart
+from .builder import Chart, ProfileChart
 from .expect import Alert, Never, NeverOffers, NoAlert, NoCards, NoPsoriasisPlan, Offers, PlanCoded, Says
 
 SYSTEMIC = r"methotrexate|cyclosporin|ciclosporin|acitretin|apremilast|deucravacitinib"
@@ -107,6 +107,14 @@ DOES: dict[str, str] = {
     "texture-photo": "Non-skin photo not read as 'clear psoriasis'; photos never set a step",
     "psoriasis-photos-only": "Asks for a clinician measure; photos alone set no step, no systemic or biologic",
     "unrelated-chart": "No cards",
+    "profile-eczema": "No psoriasis headline or plan; names eczema; no systemic drug",
+    "profile-tinea": "No psoriasis headline or plan; names tinea and KOH microscopy; no topical steroid",
+    "profile-pregnancy": "Pregnancy in the summary; NB-UVB or certolizumab offered; apremilast, methotrexate, acitretin, PUVA not offered",
+    "profile-psa": "Biologic offered, no acitretin; rheumatology named",
+    "profile-severe": "Severe: biologics first-line with topicals as adjunct; no alert",
+    "profile-heart-failure": "No TNF inhibitor offered with heart failure",
+    "profile-tb-history": "Treated TB in the past is not active TB: no hold, biologic still offered",
+    "demo-photos": "Moderate on clinician measures; the four demo photographs support, never override; NB-UVB offered",
 }
 
 
@@ -555,6 +563,73 @@ def _():
           (NoCards(),), "CDS Hooks: answer with no cards when there is nothing to say")
 def _():
     return Chart("unrelated-chart", sex="male", age=61).condition("Essential hypertension", snomed="59621000", icd10="I10").bp(138, 86)
+
+
+# ================================================================= the shipped synthetic profiles
+# The charts the clinical review of issue 11 was run on (cds_hooks/synthetic.py), dates moved to now.
+
+REVIEW = "issue 11 review input (cds_hooks/synthetic.py profile)"
+
+
+@vignette("profile-eczema", "Synthetic 'eczema' profile: hand and forearm eczema, BSA 6%, DLQI 11, photographs",
+          (NoPsoriasisPlan(), Says(r"eczema"), Never(r"methotrexate|apremilast|cyclosporin|acitretin")),
+          f"{PROJECT}; {REVIEW}")
+def _():
+    return ProfileChart("eczema")
+
+
+@vignette("profile-tinea", "Synthetic 'tinea' profile: annular scaly plaque, tinea corporis coded, photographs",
+          (NoPsoriasisPlan(), Says(r"tinea"), Says(r"KOH|microscopy"), Never(r"corticosteroid")),
+          f"{PROJECT}; {REVIEW}")
+def _():
+    return ProfileChart("tinea")
+
+
+@vignette("profile-pregnancy", "Synthetic 'pregnancy' profile: pregnant, severe psoriasis, methotrexate stopped",
+          (Says(r"pregnan", "summary"), Offers(r"UVB|certolizumab"),
+           NeverOffers(r"apremilast|methotrexate|acitretin|PUVA|psoralen|deucravacitinib"), Never(TCM_FORMULAS)),
+          f"{EUROGUIDERM} (pregnancy); {AAD_BIOLOGICS} (certolizumab); {REVIEW}")
+def _():
+    return ProfileChart("pregnancy")
+
+
+@vignette("profile-psa", "Synthetic 'psoriatic_arthritis' profile: PsA coded, PEST 4, joint pain, on naproxen",
+          (Offers(BIOLOGIC), NeverOffers(r"acitretin"), Says(r"rheumatolog")),
+          f"{GRAPPA}; {AAD_BIOLOGICS}; {REVIEW}")
+def _():
+    return ProfileChart("psoriatic_arthritis")
+
+
+@vignette("profile-severe", "Synthetic 'psoriasis_severe' profile: PASI 21.5, BSA 24%, scalp, topical failure, photographs",
+          (Says(r"\bsevere\b", "summary"), Offers(BIOLOGIC), Offers(TOPICAL), NoAlert()),
+          f"{AAD_BIOLOGICS}; {AAD_TOPICAL}; {REVIEW}")
+def _():
+    return ProfileChart("psoriasis_severe")
+
+
+@vignette("profile-heart-failure", "Synthetic 'heart_failure' profile: severe psoriasis with heart failure",
+          (NeverOffers(r"infliximab|adalimumab|etanercept|certolizumab|TNF"), Offers(BIOLOGIC)),
+          f"{AAD_BIOLOGICS} (TNF inhibitors in heart failure); {REVIEW}")
+def _():
+    return ProfileChart("heart_failure")
+
+
+@vignette("profile-tb-history", "Synthetic 'tb_history' profile: severe psoriasis, pulmonary TB treated years ago (resolved)",
+          (Never(r"\bhold\b", "summary"), Offers(BIOLOGIC)),
+          f"{AAD_BIOLOGICS} (TB screening before biologics; past treated TB is not active TB); {REVIEW}")
+def _():
+    return ProfileChart("tb_history")
+
+
+@vignette("demo-photos", "Moderate psoriasis (PASI 8, BSA 6%) with the four committed demo photographs",
+          (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Never(r"\bsevere\b", "summary")),
+          f"{AAD_PHOTO}; photos support, never decide (issue 11 item 7)")
+def _():
+    chart = Chart("demo-photos", sex="female", age=38).psoriasis().score("pasi", 8).score("bsa", 6).score("pga", 3).score("dlqi", 8)
+    for name, site in (("2026-11-13_head.jpg", "scalp"), ("2026-11-13_trunk.jpg", "trunk"),
+                       ("2026-11-13_upper_limbs.jpg", "forearm"), ("2026-11-13_lower_limbs.jpg", "lower_leg")):
+        chart.demo_photo(name, site)
+    return chart
 
 
 VIGNETTES: tuple[Vignette, ...] = tuple(V)
