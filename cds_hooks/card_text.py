@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from cds_hooks.markdown import escape
 from fhir_mapping.plain_text import scrub
@@ -173,3 +173,24 @@ def source_lines(citations: Iterable[str | None], table: CitationTable, *, limit
         if len(seen) >= limit:
             break
     return list(seen.values())
+
+
+def clinician_citations(value: Any, table: CitationTable) -> Any:
+    """A JSON view (e.g. of an Assessment for the review app) with every `citation` string replaced
+    by the citation a clinician should see ("AAD-NPF guideline: biologics (2019)"); internal notes
+    and file names never reach the app."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "citation" and isinstance(item, str):
+                reference = table.resolve(item)
+                if reference is not None and reference.citation.id in NOT_CITATIONS:
+                    out[key] = None
+                else:
+                    out[key] = reference.text() if reference is not None else clean_free_text(item)
+            else:
+                out[key] = clinician_citations(item, table)
+        return out
+    if isinstance(value, list):
+        return [clinician_citations(item, table) for item in value]
+    return value

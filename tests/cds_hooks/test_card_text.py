@@ -41,3 +41,16 @@ def test_within_budget_keeps_the_tail_and_drops_what_does_not_fit() -> None:
     out = within_budget(blocks, 10, tail="tail words")
     assert out == "one two three\n\nfour five\n\ntail words"
     assert word_count("[AAD-NPF guideline (2019)](https://doi.org/10.1016/j.jaad.2018.11.057)") == 3
+
+
+def test_review_app_view_carries_clinician_citations() -> None:
+    from cds_hooks.card_text import clinician_citations
+    from inference.citations import CitationTable
+
+    view = {"severity": {"basis": [{"statement": "BSA 24%", "citation": "AAD-NPF joint guideline: biologics; clinical.md 'x'"},
+                                   {"statement": "cut-off", "citation": "derm3r_default"}]},
+            "tcm": {"citation": "Some society 2011; clinical.md 'TCM'"}}
+    out = clinician_citations(view, CitationTable.load())
+    assert out["severity"]["basis"][0]["citation"] == "AAD-NPF guideline: biologics (2019)"
+    assert out["severity"]["basis"][1]["citation"] is None
+    assert out["tcm"]["citation"] == "Some society 2011"
