@@ -254,7 +254,16 @@ def _concern_evidence(concern: DrugConcern) -> Evidence:
 
 
 def _lower(display: str) -> str:
-    return display[:1].lower() + display[1:]
+    """"Cyclosporine (ciclosporin)" -> "cyclosporine": the short INN reads best in a one-line alert."""
+    short = display.split(" (", 1)[0]
+    return short[:1].lower() + short[1:]
+
+
+_POPULATION_PHRASE = {
+    "pregnancy": "in pregnancy", "breastfeeding": "while breastfeeding", "planning_pregnancy": "with a planned pregnancy",
+    "child": "in a child", "older_adult": "in an older adult", "renal_impairment": "with renal impairment",
+    "hepatic_impairment": "with liver impairment",
+}
 
 
 def _alert_for(concern: DrugConcern) -> Alert | None:
@@ -271,12 +280,15 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
                      _clip(f"Review {_lower(drug)}: contraindicated ({about})"), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.ABNORMAL_MONITORING:
+        verb = "Withhold" if concern.withhold else "Review"
         return Alert(AlertKind.ABNORMAL_MONITORING.value, concern.severity.value,
-                     _clip(f"{drug}: {concern.finding} - {concern.action}", f"{drug}: {concern.finding} - review now"), concern.reason,
+                     _clip(f"{verb} {_lower(drug)}: {concern.finding} {concern.threshold or ''}",
+                           f"{verb} {_lower(drug)}: {concern.finding}"), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.MONITORING_DUE:
         return Alert(AlertKind.MONITORING_DUE.value, concern.severity.value,
-                     _clip(f"{drug} monitoring due: {concern.finding}", f"{drug} monitoring blood tests due"), concern.reason,
+                     _clip(f"{_lower(drug).capitalize()} monitoring due: {concern.finding}",
+                           f"{_lower(drug).capitalize()} monitoring blood tests due"), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.INTERACTION and concern.severity is not ConcernSeverity.INFO:
         return Alert(AlertKind.INTERACTION.value, concern.severity.value,
@@ -289,9 +301,10 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.population is not None:
-        label = concern.population.value.replace("_", " ")
+        phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
+        name = _lower(drug).capitalize()
         return Alert(AlertKind.CAUTION_CURRENT.value, ConcernSeverity.INFO.value,
-                     _clip(f"{drug} while {label}: {concern.action}", f"{drug} while {label}: caution, discuss with the patient"),
+                     _clip(f"{name} {phrase}: {concern.action}", f"{name} {phrase}: caution, discuss with the patient"),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.severity is ConcernSeverity.WARNING:

@@ -204,7 +204,9 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
     for drug in members:
         intent = DrugIntent.CONTINUE if drug.id in current_ids else DrugIntent.START
         concerns = catalogue.evaluate(drug, case, intent, context.populations)
-        absolute = [c for c in concerns if c.kind in (ConcernKind.CONTRAINDICATED, ConcernKind.HOLD)]
+        # A drug to withhold (abnormal monitoring) or hold (active infection) is not offered, even if current.
+        absolute = [c for c in concerns if c.kind in (ConcernKind.CONTRAINDICATED, ConcernKind.HOLD)
+                    or (c.kind is ConcernKind.ABNORMAL_MONITORING and c.withhold)]
         if absolute:
             blocked.extend(absolute)
             continue

@@ -345,8 +345,7 @@ def _():
 @vignette("mtx-alt", "On methotrexate; ALT 168 U/L and AST 140 U/L four days ago",
           (Alert(r"methotrexate|ALT|liver|transaminase"), Says(r"168"), Says(r"withhold|hold|stop", "alert"),
            Never(r"before starting[^\n]*(CBC|liver)"), NeverOffers(r"methotrexate")),
-          f"{AAD_SYSTEMIC} (methotrexate monitoring); {BAD_MTX} (transaminases > 3x upper limit: stop and discuss)",
-          pending="11a: a drug under a withhold alert is not proposed in the CarePlan")
+          f"{AAD_SYSTEMIC} (methotrexate monitoring); {BAD_MTX} (transaminases > 3x upper limit: stop and discuss)")
 def _():
     return (Chart("mtx-alt", sex="male", age=52).psoriasis().score("pasi", 4).score("bsa", 3)
             .medication("methotrexate").medication("folic_acid").lab("alt", 168, days_ago=4).lab("ast", 140, days_ago=4)
@@ -356,8 +355,7 @@ def _():
 @vignette("mtx-cytopenia", "On methotrexate; WBC 2.4, neutrophils 0.9, platelets 85 (x10^9/L)",
           (Alert(r"methotrexate|neutro|platelet|white|cytopen|blood count"), Says(r"0\.9|85"), NeverOffers(r"methotrexate"),
            Never(r"before starting[^\n]*(CBC|blood count)")),
-          f"{BAD_MTX} (cytopenia: withhold and recheck); {AAD_SYSTEMIC}",
-          pending="11a: a drug under a withhold alert is not proposed in the CarePlan")
+          f"{BAD_MTX} (cytopenia: withhold and recheck); {AAD_SYSTEMIC}")
 def _():
     return (Chart("mtx-cytopenia", sex="female", age=66).psoriasis().score("pasi", 5).score("bsa", 4)
             .medication("methotrexate").lab("wbc", 2.4, days_ago=2).lab("neutrophils", 0.9, days_ago=2)

@@ -251,3 +251,20 @@ def test_every_profile_offers_known_options_at_every_step() -> None:
         for step in ("topical", "phototherapy", "oral_systemic", "biologic"):
             assert profile["steps"][step]["offer"], (name, step)
             assert set(profile["steps"][step]["offer"]) <= set(doc["options"])
+
+
+@pytest.mark.parametrize(("finding", "withheld"), [
+    (obs(FindingKey.ALT, 168.0), True), (obs(FindingKey.NEUTROPHILS, 0.9), True), (obs(FindingKey.ALT, 45.0), False),
+])
+def test_a_drug_to_withhold_is_not_offered_even_when_current(finding: Finding, withheld: bool) -> None:
+    plan = plan_for(obs(FindingKey.BSA_PERCENT, 5.0), finding, medications=(med("methotrexate"),))
+    assert plan is not None
+    mtx = option(plan, "methotrexate")
+    assert mtx.allowed is not withheld
+    if withheld:
+        assert any("methotrexate" in c.reason.lower() for c in mtx.contraindications)
+
+
+def test_cyclosporine_with_raised_bp_is_reviewed_not_withheld() -> None:
+    plan = plan_for(obs(FindingKey.BSA_PERCENT, 5.0), obs(FindingKey.SYSTOLIC_BP, 164.0), medications=(med("cyclosporine"),))
+    assert plan is not None and option(plan, "cyclosporine").allowed
