@@ -127,6 +127,18 @@ def finding_label(finding: Finding, *, with_value: bool = True) -> str:
     return text
 
 
+_KEY_PREFIX = re.compile(r"^([a-z][a-z0-9_]*):\s")
+
+
+def readable_message(message: str) -> str:
+    """A data-issue message that starts with an internal finding key ("alt: result recorded as
+    text") starts with the measure's name instead ("ALT: result recorded as text")."""
+    match = _KEY_PREFIX.match(message)
+    if match and match.group(1) in _SHORT_NAMES:
+        return _SHORT_NAMES[match.group(1)] + message[match.end(1):]
+    return message
+
+
 def ref_label(case: Case, ref: str | None) -> str | None:
     """A clinician's name for a record reference: "PASI 28 (2026-11-29)", "trunk photo (2026-11-29)"."""
     if not ref:

@@ -33,6 +33,7 @@ from cds_hooks.card_text import (
     fit_blocks,
     fit_summary,
     join_blocks,
+    readable_message,
     ref_label,
     scrub,
     source_lines,
@@ -536,7 +537,7 @@ def _issue_lines(inputs: CardInputs, issues: list[DataIssue]) -> list[str]:
     repeated for nine photographs is one line, not nine)."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for issue in issues:
-        labels = grouped.setdefault((issue.code, scrub(issue.message)), [])
+        labels = grouped.setdefault((issue.code, scrub(readable_message(issue.message))), [])
         label = ref_label(inputs.case, issue.source_ref)
         if label and label not in labels:
             labels.append(label)

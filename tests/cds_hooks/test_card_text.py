@@ -54,3 +54,15 @@ def test_review_app_view_carries_clinician_citations() -> None:
     assert out["severity"]["basis"][0]["citation"] == "AAD-NPF guideline: biologics (2019)"
     assert out["severity"]["basis"][1]["citation"] is None
     assert out["tcm"]["citation"] == "Some society 2011"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("alt: result recorded as text, not a number", "ALT: result recorded as text, not a number"),
+     ("egfr: unit not convertible", "eGFR: unit not convertible"),
+     ("note: nothing internal here", "note: nothing internal here")],
+)
+def test_messages_name_measures_not_keys(raw: str, expected: str) -> None:
+    from cds_hooks.card_text import readable_message
+
+    assert readable_message(raw) == expected
