@@ -89,6 +89,21 @@ def join_blocks(blocks: Sequence[str]) -> str:
     return out
 
 
+def within_budget_by_priority(blocks: Sequence[tuple[int, str]], budget: int = DETAIL_WORDS, *, tail: str = "") -> str:
+    """Blocks chosen by priority (0 first) while they fit, shown in their original order: when the
+    budget is short, the follow-up line goes before the decision does."""
+    order = sorted(range(len(blocks)), key=lambda i: blocks[i][0])
+    used = word_count(tail)
+    keep: set[int] = set()
+    for i in order:
+        words = word_count(blocks[i][1])
+        if blocks[i][1] and used + words <= budget:
+            keep.add(i)
+            used += words
+    kept = [blocks[i][1] for i in range(len(blocks)) if i in keep]
+    return join_blocks([*kept, tail] if tail else kept)
+
+
 def within_budget(blocks: Iterable[str], budget: int = DETAIL_WORDS, *, tail: str = "") -> str:
     """`fit_blocks` joined, with `tail` last."""
     kept, _ = fit_blocks(blocks, budget, tail=tail)

@@ -38,6 +38,7 @@ from cds_hooks.card_text import (
     scrub,
     source_lines,
     within_budget,
+    within_budget_by_priority,
 )
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
@@ -354,6 +355,15 @@ def _plan_citations(a: Assessment) -> list[str | None]:
     return cited
 
 
+# What stays when the 150 words run short: the decision and red flags first, TCM last.
+_BLOCK_PRIORITY = (("**Step", 0), ("No BSA", 0), ("**Hold**", 1), ("**Red flags", 1), ("**Offer", 2), ("**Avoid", 3),
+                   ("**Why", 4), ("Source", 5), ("**Caution", 6), ("**Note", 7), ("**With", 8), ("**Follow-up", 9))
+
+
+def _priority(block: str) -> int:
+    return next((p for prefix, p in _BLOCK_PRIORITY if block.startswith(prefix)), 10)
+
+
 def assessment_detail(inputs: CardInputs) -> str:
     a = inputs.assessment
     blocks = [*_treatment_blocks(a), _why_block(a), _red_flag_block(a), _follow_up_block(a), _tcm_block(a),
@@ -361,7 +371,7 @@ def assessment_detail(inputs: CardInputs) -> str:
     if a.treatment is None and a.severity.level == "unknown":
         blocks.insert(0, "No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set.")
     tail = PRELIMINARY_LINE + (" " + REVIEW_LINE if inputs.review_id else "")
-    return within_budget(blocks, tail=tail)
+    return within_budget_by_priority([(_priority(b), b) for b in blocks if b], tail=tail)
 
 
 # Fixed descriptions where the resource's own code says little to a clinician.
@@ -469,7 +479,8 @@ def scope_card(inputs: CardInputs) -> Card:
             shown.append(f"{len(case.photos)} photograph{'s' if len(case.photos) != 1 else ''}")
         if shown:
             blocks.append("The record shows " + "; ".join(shown) + ".")
-    blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
+    if not note:
+        blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
     tests = [escape(scrub(str(t))) for t in getattr(a, "suggested_tests", ()) or ()]
     if tests:
         blocks.append("**To settle it:** " + "; ".join(tests[:3]))

@@ -66,3 +66,11 @@ def test_messages_name_measures_not_keys(raw: str, expected: str) -> None:
     from cds_hooks.card_text import readable_message
 
     assert readable_message(raw) == expected
+
+
+def test_budget_by_priority_keeps_the_decision_and_the_display_order() -> None:
+    from cds_hooks.card_text import within_budget_by_priority
+
+    blocks = [(0, "decision here"), (9, "follow up " * 10), (1, "red flag")]
+    assert within_budget_by_priority(blocks, 6) == "decision here\n\nred flag"
+    assert within_budget_by_priority(blocks, 100).startswith("decision here\n\nfollow up")
