@@ -234,18 +234,25 @@ def _option_label(option: TreatmentOption, populations: list[str]) -> str:
 
 
 def _avoid_reason(option: TreatmentOption) -> str:
-    """Why an option is contraindicated or cautioned, in a few words: "Methotrexate in pregnancy
-    (pregnant (2026-11-30)): do not start" -> "pregnancy"; "Acitretin with Methotrexate 2.5 mg
-    tablet" -> "with Methotrexate 2.5 mg tablet"."""
+    """Why an option is contraindicated or cautioned, in a few words:
+    "Methotrexate in renal impairment (eGFR 22 ...): do not start" -> "renal impairment";
+    "Acitretin with Methotrexate 2.5 mg tablet ...: additive ..." -> "with methotrexate";
+    "Adalimumab: Heart failure recorded - do not start ..." -> "Heart failure";
+    "on Methotrexate: ALT 168 U/L (2026-11-28) > 100 U/L - withhold ..." -> "ALT 168 U/L > 100 U/L"."""
     reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
-    match = re.search(r"\b(in|with|while|during)\s+([^(:;,]+)", reason)
-    if match and len(match.group(2).split()) <= 6:
-        short = match.group(2).strip(" .-")
-        return short if match.group(1) == "in" else f"{match.group(1)} {short}"
-    # "Guselkumab: Latent tuberculosis recorded - latent tuberculosis: start ..." -> the finding.
-    finding = re.split(r" - |[:(;]", re.sub(r"^[^:]{1,40}:\s*", "", reason), maxsplit=1)[0].strip(" .,")
-    if finding and len(finding.split()) <= 6:
-        return finding
+    head = reason.split(":", 1)[0]
+    population = re.search(r"\bin\s+([a-z][a-z ]*?)\s*(?:\(|$)", head)
+    if population:
+        return population.group(1)
+    partner = re.search(r"\bwith\s+([A-Za-z][\w-]*)", head)
+    if partner:
+        return f"with {partner.group(1).lower()}"
+    if ":" in reason:
+        finding = re.split(r" - |;", reason.split(":", 1)[1], maxsplit=1)[0]
+        finding = re.sub(r"\s*\([^()]*\)", "", finding).strip(" .,")
+        finding = re.sub(r"\s+recorded$", "", finding)
+        if finding and len(finding.split()) <= 8:
+            return finding
     words = reason.split()
     return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
 
