@@ -355,9 +355,10 @@ def _red_flag_block(a: Assessment) -> str:
 
 
 def _plan_citations(a: Assessment) -> list[str | None]:
-    cited: list[str | None] = []
+    """The guideline profile the plan followed first, then the rules behind the step and the severity."""
+    cited: list[str | None] = [_profile(a)]
     if a.treatment is not None:
-        cited += [getattr(a.treatment, "citation", None), *(e.citation for e in a.treatment.rationale)]
+        cited += [e.citation for e in a.treatment.rationale]
     cited += [e.citation for e in a.severity.basis]
     return cited
 

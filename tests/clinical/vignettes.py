@@ -46,6 +46,7 @@ class Vignette:
     expect: tuple
     source: str
     pending: str | None = None  # why it cannot pass yet (xfail, strict)
+    profile: str | None = None  # DERM3R_GUIDELINE_PROFILE the service runs with (None: the default)
 
 
 def _severe(chart: Chart, *, pasi: float = 18.0, bsa: float = 16.0) -> Chart:
@@ -115,15 +116,18 @@ DOES: dict[str, str] = {
     "profile-heart-failure": "No TNF inhibitor offered with heart failure",
     "profile-tb-history": "Treated TB in the past is not active TB: no hold, biologic still offered",
     "demo-photos": "Moderate on clinician measures; the four demo photographs support, never override; NB-UVB offered",
+    "nice-severe": "With the NICE profile: named on the card; methotrexate first, no biologic before a standard systemic has failed",
+    "nice-mtx-failure": "With the NICE profile: severe disease despite methotrexate: biologics offered",
+    "euroguiderm-severe": "With the EuroGuiDerm profile: named on the card; conventional systemic (methotrexate) first",
 }
 
 
 V: list[Vignette] = []
 
 
-def vignette(id: str, situation: str, expect: tuple, source: str, pending: str | None = None):
+def vignette(id: str, situation: str, expect: tuple, source: str, pending: str | None = None, profile: str | None = None):
     def register(build: Callable[[], Chart]) -> Callable[[], Chart]:
-        V.append(Vignette(id, situation, DOES[id], build, expect, source, pending))
+        V.append(Vignette(id, situation, DOES[id], build, expect, source, pending, profile))
         return build
     return register
 
@@ -628,6 +632,34 @@ def _():
                        ("2026-11-13_upper_limbs.jpg", "forearm"), ("2026-11-13_lower_limbs.jpg", "lower_leg")):
         chart.demo_photo(name, site)
     return chart
+
+
+# ================================================================= guideline profiles (configuration)
+
+@vignette("nice-severe", "Severe psoriasis, topical failure, never on a systemic; service configured for NICE",
+          (Says(r"NICE"), Offers(r"methotrexate"), NeverOffers(BIOLOGIC), Offers(TOPICAL)),
+          f"{NICE} 1.5.2 (systemic non-biological therapy first; methotrexate first choice) and NICE TA biologic criteria",
+          profile="nice")
+def _():
+    return _severe(Chart("nice-severe", sex="male", age=50).psoriasis(), pasi=18, bsa=16)
+
+
+@vignette("nice-mtx-failure", "Severe psoriasis (PASI 18, DLQI 15) after 7 months of methotrexate; service configured for NICE",
+          (Says(r"NICE"), Offers(BIOLOGIC)),
+          f"{NICE} 1.5.3 and NICE TA (biologics when PASI >= 10 and DLQI > 10 despite standard systemic therapy)",
+          profile="nice")
+def _():
+    return (_severe(Chart("nice-mtx-failure", sex="female", age=43).psoriasis(), pasi=18, bsa=16)
+            .medication("methotrexate", started_days_ago=210).lab("alt", 25, days_ago=20).lab("wbc", 6.0, days_ago=20)
+            .lab("platelets", 250, days_ago=20).lab("creatinine", 0.8, days_ago=20).lab("egfr", 95, days_ago=20))
+
+
+@vignette("euroguiderm-severe", "Severe psoriasis, topical failure, never on a systemic; service configured for EuroGuiDerm",
+          (Says(r"EuroGuiDerm"), Offers(r"methotrexate"), NeverOffers(BIOLOGIC)),
+          f"{EUROGUIDERM} (conventional systemic therapy first-line; biologics when unsuitable or failed)",
+          profile="euroguiderm")
+def _():
+    return _severe(Chart("euroguiderm-severe", sex="female", age=36).psoriasis(), pasi=17, bsa=15)
 
 
 VIGNETTES: tuple[Vignette, ...] = tuple(V)
