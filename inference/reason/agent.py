@@ -26,7 +26,14 @@ from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import SeverityOutcome, assess_severity
 from inference.reason.summary import summarise
 from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
-from inference.reason.treatment import PlanContext, check_treatment_knowledge, plan_treatment, profile_of, subtype_rules
+from inference.reason.treatment import (
+    PlanContext,
+    check_treatment_knowledge,
+    plan_treatment,
+    profile_of,
+    psoriatic_arthritis,
+    subtype_rules,
+)
 from inference.results import (
     Alert,
     AlertKind,
@@ -338,13 +345,14 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
             seen.add(alert.summary)
             alerts.append(alert)
     alerts.extend(_latent_tb(case, plan, seen))
-    psa = next((c for c in case.conditions if c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS), None)
+    psa = psoriatic_arthritis(case, doc)
     if psa is not None:
         rule = doc["rules"]["psoriatic_arthritis"]
-        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value,
-                            "Psoriatic arthritis: joint-active therapy; co-manage with rheumatology",
-                            f"{psa.display} recorded ({psa.source_ref}): {rule['statement']}.",
-                            (rule_evidence(rule["statement"], rule, sources, psa.source_ref),),
+        coded = any(c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS for c in case.conditions)
+        summary = ("Psoriatic arthritis: joint-active therapy; co-manage with rheumatology" if coded
+                   else "Suspected psoriatic arthritis (PEST, joint pain): refer to rheumatology")
+        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value, summary,
+                            f"{psa.statement}: {rule['statement']}.", (psa,),
                             rule_evidence(rule["statement"], rule, sources).citation))
     if representation is not None and representation.tcm_descriptors.get("pustular", 0.0) >= 0.5 \
             and not any(c.subtype in _URGENT for c in case.conditions):

@@ -135,6 +135,9 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
 
     if differential_open:
         confidence = min(confidence, 0.5)
+    if any(i.code == "pasi_discrepancy" for i in issues):
+        # Photographs and the clinician disagree: the clinician's value stands, but less confidently.
+        confidence = min(confidence, float(doc["consistency"]["conflict_confidence"]) * 2)
     candidate = bool(candidate_basis) and level != UNKNOWN
     severity = Severity(level=level, basis=tuple(basis), systemic_candidate=candidate, confidence=round(confidence, 2))
     return SeverityOutcome(

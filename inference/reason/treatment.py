@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inference.case import Case, ConditionKey, PsoriasisSubtype
+from inference.case import Case, ConditionKey, FindingKey, PsoriasisSubtype
 from inference.knowledge_base import KnowledgeError
 from inference.reason.drugs import (
     ConcernKind,
@@ -27,7 +27,7 @@ from inference.reason.drugs import (
     PopulationStatus,
     RXNORM,
 )
-from inference.reason.evidence import UNVERIFIED_SUFFIX, rule_evidence
+from inference.reason.evidence import UNVERIFIED_SUFFIX, format_number, rule_evidence
 from inference.reason.severity import SeverityOutcome
 from inference.results import Contraindication, DrugCoding, Evidence, TreatmentOption, TreatmentPlan
 
@@ -104,11 +104,12 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     if severity.severity.systemic_candidate and level != "clear" and not severity.conflict:
         chosen.append((str(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],
                                                                               rules["systemic_candidate"], sources)))
-    psa = _psoriatic_arthritis(case)
+    psa = psoriatic_arthritis(case, doc)
     if psa is not None:
         chosen.append((str(profile["psoriatic_arthritis_step"]), rule_evidence(
-            f"{psa.display} ({psa.source_ref}): {rules['psoriatic_arthritis']['statement']}", rules["psoriatic_arthritis"],
-            sources, psa.source_ref)))
+            f"{psa.statement}: {rules['psoriatic_arthritis']['statement']}", rules["psoriatic_arthritis"], sources, psa.source_ref)))
+        if psa.rule is not None:  # suspected, not coded: show the rule that made it so
+            chosen.append((str(profile["psoriatic_arthritis_step"]), psa))
     current_step = _current_step(current)
     if current_step is not None:
         therapy = next(c for c in current if c.drug.therapy_class.value == current_step)
@@ -178,8 +179,19 @@ def _is_topical(doc: Mapping[str, Any], option: str, catalogue: DrugCatalogue) -
     return all(catalogue[d].therapy_class.value == "topical" for d in doc["options"][option]["drugs"])
 
 
-def _psoriatic_arthritis(case: Case):  # -> ConditionEntry | None
-    return next((c for c in case.conditions if c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS), None)
+def psoriatic_arthritis(case: Case, doc: Mapping[str, Any]) -> Evidence | None:
+    """Psoriatic arthritis coded on the problem list, or suspected: PEST at or above the threshold with
+    joint symptoms recorded (treatment.json "suspected_psoriatic_arthritis")."""
+    coded = next((c for c in case.conditions if c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS), None)
+    if coded is not None:
+        return Evidence(f"{coded.display} recorded ({coded.source_ref})", coded.source_ref)
+    rule = doc["suspected_psoriatic_arthritis"]
+    pest, joints = case.latest(FindingKey.PEST_SCORE), case.latest(FindingKey.JOINT_PAIN)
+    if (pest is not None and isinstance(pest.value, (int, float)) and not isinstance(pest.value, bool)
+            and pest.value >= float(rule["pest_gte"]) and joints is not None and joints.value is True):
+        return rule_evidence(f"suspected psoriatic arthritis: PEST {format_number(float(pest.value))} with joint pain "
+                             f"({pest.source_ref}, {joints.source_ref})", rule, doc["sources"], pest.source_ref)
+    return None
 
 
 def _current_step(current: tuple[CurrentDrug, ...]) -> str | None:

@@ -169,6 +169,8 @@ ALERTS = [
      "latent_tb", "warning", "preventive"),
     ("psoriatic arthritis", case(obs(FindingKey.BSA_PERCENT, 4.0), conditions=(PSORIASIS, cond(ConditionKey.PSORIATIC_ARTHRITIS))),
      "referral", "info", "rheumatology"),
+    ("suspected psoriatic arthritis", case(obs(FindingKey.BSA_PERCENT, 4.0), obs(FindingKey.PEST_SCORE, 4.0), obs(FindingKey.JOINT_PAIN, True)),
+     "referral", "info", "rheumatology"),
 ]
 
 

@@ -268,3 +268,15 @@ def test_a_drug_to_withhold_is_not_offered_even_when_current(finding: Finding, w
 def test_cyclosporine_with_raised_bp_is_reviewed_not_withheld() -> None:
     plan = plan_for(obs(FindingKey.BSA_PERCENT, 5.0), obs(FindingKey.SYSTOLIC_BP, 164.0), medications=(med("cyclosporine"),))
     assert plan is not None and option(plan, "cyclosporine").allowed
+
+
+@pytest.mark.parametrize(("pest", "joint_pain", "suspected"), [(4.0, True, True), (4.0, False, False), (2.0, True, False)])
+def test_positive_pest_with_joint_pain_is_treated_as_suspected_psoriatic_arthritis(pest: float, joint_pain: bool,
+                                                                                   suspected: bool) -> None:
+    findings = [obs(FindingKey.BSA_PERCENT, 4.0), obs(FindingKey.PEST_SCORE, pest)]
+    if joint_pain:
+        findings.append(obs(FindingKey.JOINT_PAIN, True))
+    plan = plan_for(*findings)
+    assert plan is not None
+    assert ("acitretin" not in allowed_drugs(plan) and plan.step == "biologic") is suspected
+    assert ("treatment.suspected_psa" in {e.rule for e in plan.rationale}) is suspected
