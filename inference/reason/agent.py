@@ -18,13 +18,13 @@ from typing import Any
 
 from inference.case import Case, ConditionKey, DataIssue, FindingKey, PsoriasisSubtype
 from inference.knowledge_base import KnowledgeBase
-from inference.reason.drugs import ConcernKind, ConcernSeverity, DrugCatalogue, DrugConcern, Population, PopulationFinding
-from inference.reason.evidence import UNVERIFIED_SUFFIX, format_number, rule_evidence
+from inference.reason.drugs import ConcernKind, ConcernSeverity, DrugCatalogue, DrugConcern, PopulationFinding
+from inference.reason.evidence import UNVERIFIED_SUFFIX, rule_evidence
 from inference.reason.follow_up import plan_follow_up, progress_evidence
-from inference.reason.scope import check_scope_knowledge, decide_scope
+from inference.reason.scope import ScopeOutcome, check_scope_knowledge, decide_scope
 from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import SeverityOutcome, assess_severity
-from inference.reason.summary import summarise
+from inference.reason.summary import out_of_scope_line, summarise
 from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
 from inference.reason.treatment import (
     PlanContext,
@@ -119,7 +119,7 @@ class DermReason:
         own.extend(unrecognised_findings(case, kb.document("tcm")))
         if representation is None and case.photos:
             own.append(DataIssue("photos_not_analysed", "Photographs present but not analysed: no image PASI"))
-        if severity.stale and severity.severity.level in SeverityLevel._value2member_map_:
+        if severity.stale and severity.severity.level != SeverityLevel.UNKNOWN.value:
             own.append(DataIssue(
                 "stale_severity",
                 f"Every severity measure is older than {kb.document('severity')['max_age_days']['days']} days: "
@@ -152,7 +152,7 @@ class DermReason:
             urgent=bool(urgent_rules),
         )
 
-    def _out_of_scope(self, case: Case, representation: PatientRepresentation | None, scope: Any,
+    def _out_of_scope(self, case: Case, representation: PatientRepresentation | None, scope: ScopeOutcome,
                       severity: SeverityOutcome, population_issues: tuple[DataIssue, ...], profile_display: str) -> Assessment:
         """No severity, no step, no TCM and no psoriasis screenings: what the record shows and what would settle it."""
         kept = [i for i in severity.issues if i.code in ("pasi_bsa_conflict", "pga_pasi_conflict", "stale_observation")]
@@ -383,10 +383,8 @@ def _latent_tb(case: Case, plan: TreatmentPlan | None, seen: set[str]) -> list[A
                   (Evidence(what, latent.source_ref if latent else test.source_ref),))]  # type: ignore[union-attr]
 
 
-def summarise_out_of_scope(case: Case, scope: Any) -> str:
-    from inference.reason.summary import out_of_scope_line
-
+def summarise_out_of_scope(case: Case, scope: ScopeOutcome) -> str:
     return out_of_scope_line(case, scope.scope, scope.tests)
 
 
-__all__ = ["DermReason", "merge_issues", "detect_subtypes", "Population"]
+__all__ = ["DermReason", "merge_issues", "detect_subtypes"]
