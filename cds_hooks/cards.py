@@ -45,7 +45,7 @@ from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
 from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
-from inference.results import Assessment, Evidence, RecResult, TreatmentOption
+from inference.results import Alert, Assessment, Evidence, RecResult, Scope, TreatmentOption
 
 TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
 TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display="Psoriasis assessment")
@@ -97,35 +97,33 @@ def _statement(item: Evidence) -> str:
     return escape(scrub(item.statement))
 
 
-# ---------------------------------------------------------------- reading the assessment defensively
-# Fields added by the issue-11 reasoning (scope, alerts, subtypes, guideline profile) are read with
-# defaults, so the cards work with assessments from before and after them.
+# ---------------------------------------------------------------- reading the assessment
 
 
 def in_scope(a: Assessment) -> bool:
-    return str(getattr(a, "scope", "psoriasis") or "psoriasis") == "psoriasis"
+    """The psoriasis pathway ran (psoriasis on the problem list); otherwise only the scope card."""
+    return a.scope == Scope.PSORIASIS.value
 
 
-def _alerts(a: Assessment) -> tuple[Any, ...]:
-    return tuple(getattr(a, "alerts", ()) or ())
+def _alerts(a: Assessment) -> tuple[Alert, ...]:
+    return a.alerts
 
 
 def _subtypes(a: Assessment) -> tuple[str, ...]:
-    return tuple(str(s) for s in getattr(a, "subtypes", ()) or ())
+    return a.subtypes
 
 
 def _profile(a: Assessment) -> str | None:
     """Display of the guideline profile the plan followed ("AAD-NPF 2019-2021")."""
-    profile = getattr(a, "guideline_profile", "") or getattr(a.treatment, "profile_display", "")
-    return str(profile) if profile else None
+    profile = a.guideline_profile or (a.treatment.profile_display if a.treatment is not None else "")
+    return profile or None
 
 
 def _headline(a: Assessment) -> str | None:
     """The measure that set the severity ("BSA 24%"): `Assessment.headline`, else the parenthetical
     after "psoriasis" in the agent's one-line summary."""
-    headline = getattr(a, "headline", None)
-    if headline:
-        return str(headline)
+    if a.headline:
+        return a.headline
     match = re.search(r"psoriasis \(([^()]{1,40})\)", a.summary or "")
     return match.group(1) if match else None
 
@@ -133,28 +131,27 @@ def _headline(a: Assessment) -> str | None:
 # ---------------------------------------------------------------- safety-alert cards
 
 
-def _alert_text(alert: Any, field_name: str) -> str:
-    return scrub(str(getattr(alert, field_name, "") or ""))
+def _alert_text(text: str) -> str:
+    return scrub(text or "")
 
 
-def _alert_card(inputs: CardInputs, group: list[Any]) -> Card:
+def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
     """One card for alerts of the same kind about the same drug (ALT and AST on methotrexate):
     the first alert's summary, its detail, the others' summaries as bullets, the evidence not yet
     said, the source."""
     first = group[0]
-    severity = str(getattr(first, "severity", "warning"))
-    indicator = severity if severity in _INDICATORS else "warning"
-    summary = _alert_text(first, "summary") or "Safety alert"
-    detail_text = _alert_text(first, "detail")
+    indicator = first.severity if first.severity in _INDICATORS else "warning"
+    summary = _alert_text(first.summary) or "Safety alert"
+    detail_text = _alert_text(first.detail)
     blocks = [escape(detail_text)] if detail_text else []
-    others = [_alert_text(al, "summary") for al in group[1:]]
+    others = [_alert_text(al.summary) for al in group[1:]]
     said = " ".join([summary, detail_text, *others]).lower()
-    evidence = list(getattr(first, "evidence", ()) or ())
+    evidence = list(first.evidence)
     reasons = [scrub(e.statement) for e in evidence]
     bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
     if bullets:
         blocks.append("\n".join(f"- {escape(b)}" for b in bullets))
-    citations = [getattr(al, "citation", None) for al in group] + [e.citation for e in evidence]
+    citations = [al.citation for al in group] + [e.citation for e in evidence]
     # (the other alerts' own evidence repeats their summaries; the review app has it)
     detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
     return Card(
@@ -172,14 +169,12 @@ def alert_cards(inputs: CardInputs) -> list[Card]:
     `info` alerts (cautions, referrals) are a line on the assessment card instead: a separate card
     is for what must not be missed."""
     order = {"critical": 0, "warning": 1}
-    alerts = [al for al in _alerts(inputs.assessment)
-              if str(getattr(al, "severity", "warning")) in order or not in_scope(inputs.assessment)]
-    groups: dict[tuple[str, str, str], list[Any]] = {}
+    alerts = [al for al in _alerts(inputs.assessment) if al.severity in order or not in_scope(inputs.assessment)]
+    groups: dict[tuple[str, str, str], list[Alert]] = {}
     for n, alert in enumerate(alerts):
-        drug = getattr(alert, "drug", None)
-        key = (str(getattr(alert, "severity", "warning")), str(getattr(alert, "kind", "")), str(drug) if drug else f"#{n}")
+        key = (alert.severity, alert.kind, alert.drug or f"#{n}")
         groups.setdefault(key, []).append(alert)
-    ordered = sorted(groups.values(), key=lambda g: order.get(str(getattr(g[0], "severity", "warning")), 2))
+    ordered = sorted(groups.values(), key=lambda g: order.get(g[0].severity, 2))
     return [_alert_card(inputs, group) for group in ordered]
 
 
@@ -196,9 +191,9 @@ def assessment_summary(a: Assessment) -> str:
     described += f" ({headline})" if headline else ""
     plan = a.treatment
     parts: list[str] = []
-    if getattr(a, "urgent", False):
+    if a.urgent:
         parts.append(f"Same-day dermatology review or admission: {disease}" + (f" ({headline})" if headline else ""))
-    elif plan is not None and getattr(plan, "on_hold", False):
+    elif plan is not None and plan.on_hold:
         parts.append(f"Hold current immunosuppression, no step-up: {described}")
     elif level == "unknown":
         parts.append(f"Record BSA or PASI: {disease} severity unknown")
@@ -223,9 +218,9 @@ def _option_name(option: TreatmentOption) -> str:
 def _option_label(option: TreatmentOption, populations: list[str]) -> str:
     """The option's name with at most a short mark: current, preferred (in pregnancy), caution."""
     marks = []
-    if getattr(option, "current", False):
+    if option.current:
         marks.append("current")
-    status = str(getattr(option, "status", "") or "")
+    status = option.status
     if status == "preferred":
         marks.append("preferred" + (f" in {populations[0]}" if populations else ""))
     elif status == "caution":
@@ -278,20 +273,19 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     populations = _populations(a)
     if populations:
         decision += "; adjusted for " + ", ".join(populations)
-    confidence = getattr(a.severity, "confidence", 1.0)
+    confidence = a.severity.confidence
     if confidence < 0.7:
         decision += "; low confidence: check the data below"
     blocks = [decision + "."]
-    if getattr(plan, "on_hold", False):
+    if plan.on_hold:
         blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
     allowed = [o for o in plan.options if o.allowed]
-    adjunct = [o for o in allowed if getattr(o, "adjunct", False)]
-    main = [o for o in allowed if not getattr(o, "adjunct", False)]
+    adjunct = [o for o in allowed if o.adjunct]
+    main = [o for o in allowed if not o.adjunct]
     avoid = [o for o in plan.options if not o.allowed]
 
     def cautioned(o: TreatmentOption) -> bool:
-        status = str(getattr(o, "status", "") or "")
-        return status == "caution" or (status != "preferred" and bool(o.contraindications))
+        return o.status == "caution" or (o.status != "preferred" and bool(o.contraindications))
 
     offer = [o for o in main if not cautioned(o)]
     caution = [o for o in main if cautioned(o)]
@@ -306,14 +300,14 @@ def _treatment_blocks(a: Assessment) -> list[str]:
         blocks.append("**Avoid:** " + _grouped(avoid, 4))
     if caution:
         blocks.append("**Caution:** " + _grouped(caution, 3))
-    notes = [escape(scrub(str(al.summary))) for al in _alerts(a) if str(getattr(al, "severity", "")) == "info"]
+    notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == "info"]
     if notes:
         blocks.append("**Note:** " + "; ".join(n for n in notes[:3] if n))
     return blocks
 
 
 def _populations(a: Assessment) -> list[str]:
-    return [escape(str(p).replace("_", " ")) for p in getattr(a, "populations", ()) or ()]
+    return [escape(str(p).replace("_", " ")) for p in a.populations]
 
 
 _NOT_A_REASON = re.compile(r"context only|^systemic candidate|image|photo", re.IGNORECASE)
@@ -346,7 +340,7 @@ def _confidence_word(confidence: float) -> str:
 
 def _red_flag_block(a: Assessment) -> str:
     """The first two warning/critical alerts in one line (each also has its own card)."""
-    flags = [scrub(str(getattr(al, "summary", "") or "")) for al in _alerts(a) if str(getattr(al, "severity", "")) != "info"]
+    flags = [scrub(al.summary) for al in _alerts(a) if al.severity != "info"]
     flags = list(dict.fromkeys(f for f in flags if f))
     if not flags:
         return ""
@@ -465,15 +459,12 @@ def _other_diagnoses(case: Case) -> list[str]:
 def scope_card(inputs: CardInputs) -> Card:
     a, case = inputs.assessment, inputs.case
     others = _other_diagnoses(case)
-    custom = getattr(a, "scope_summary", None)
-    if custom:
-        summary = str(custom)
-    elif others:
+    if others:
         summary = f"Confirm the diagnosis before any psoriasis plan: {others[0]} on record"
     else:
         summary = "Confirm the diagnosis: no psoriasis on the problem list, so no psoriasis plan"
     blocks = []
-    note = getattr(a, "scope_note", None)
+    note = a.scope_note
     if note:
         blocks.append(escape(scrub(str(note))))
     else:
@@ -489,11 +480,10 @@ def scope_card(inputs: CardInputs) -> Card:
             blocks.append("The record shows " + "; ".join(shown) + ".")
     if not note:
         blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
-    tests = [escape(scrub(str(t))) for t in getattr(a, "suggested_tests", ()) or ()]
+    tests = [escape(scrub(t)) for t in a.suggested_tests]
     if tests:
         blocks.append("**To settle it:** " + "; ".join(tests[:3]))
-    citations = [getattr(a, "scope_citation", None)]
-    detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
+    detail = within_budget(blocks, tail=PRELIMINARY_LINE)
     link = review_link(inputs)
     return Card(
         uuid=inputs.assessment_uuid,
