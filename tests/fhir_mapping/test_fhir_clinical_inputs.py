@@ -71,9 +71,9 @@ def test_lab_results_are_read_in_canonical_units(label: str, loinc: str, value: 
 UNREADABLE = [
     ("ALT as text", "1742-6", {"valueString": "haemolysed sample, please repeat"}, issues.UNINTERPRETABLE_LAB, "ALT"),
     ("creatinine unknown unit", "2160-0", quantity(1.0, "furlong/fortnight"), issues.UNINTERPRETABLE_LAB, "creatinine"),
-    ("IGRA indeterminate (SNOMED)", "71773-6", {"valueCodeableConcept": concept(SNOMED, "82334004")}, issues.INDETERMINATE_RESULT, "igra"),
-    ("IGRA 'Indeterminate' text", "71773-6", {"valueString": "Indeterminate"}, issues.INDETERMINATE_RESULT, "igra"),
-    ("IGRA as a bare number", "71773-6", quantity(0.42, "[IU]/mL"), issues.UNINTERPRETABLE_LAB, "igra"),
+    ("IGRA indeterminate (SNOMED)", "71773-6", {"valueCodeableConcept": concept(SNOMED, "82334004")}, issues.INDETERMINATE_RESULT, "IGRA"),
+    ("IGRA 'Indeterminate' text", "71773-6", {"valueString": "Indeterminate"}, issues.INDETERMINATE_RESULT, "IGRA"),
+    ("IGRA as a bare number", "71773-6", quantity(0.42, "[IU]/mL"), issues.UNINTERPRETABLE_LAB, "IGRA"),
     ("platelets out of range", "777-3", quantity(90000, "10*3/uL"), issues.OUT_OF_RANGE, "platelets"),
 ]
 
