@@ -129,42 +129,57 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
             step_id = cap
             chosen.append((cap, rule_evidence(rule["note"], rule, sources)))
     on_hold = context.hold and current_step is not None and current_step in ("oral_systemic", "biologic")
-    step = profile["steps"][step_id]
     if on_hold:
         step_id = current_step or step_id
-        step = profile["steps"][step_id]
         chosen.append((step_id, rule_evidence(rules["hold"]["statement"], rules["hold"], sources)))
-        offer: list[str] = [o for o in profile["steps"]["topical"]["offer"]] + ["nb_uvb"]
-    else:
-        offer = list(step["offer"])
+    kept = _options_for(case, doc, profile, step_id, context, current, sub_rules, psa is not None, on_hold)
+    if not on_hold and step_id == "oral_systemic" and not _any_allowed(kept, ("oral_systemic", "biologic")):
+        # Every systemic option of this step is contraindicated for the patient: the profile's next step
+        # is offered (e.g. NICE: biologics when systemic non-biologic therapy is contraindicated).
+        step_id = "biologic"
+        chosen.append((step_id, rule_evidence(rules["step_unsuitable"]["statement"], rules["step_unsuitable"], sources)))
+        kept = _options_for(case, doc, profile, step_id, context, current, sub_rules, psa is not None, on_hold)
     rationale = [e for s, e in chosen if s == step_id or e.rule != rules["continue"]["id"]]
     if severity.differential_open and severity.differential is not None:
         rationale.append(severity.differential)
     for rule in sub_rules:
         if "note" in rule and not rule.get("max_step"):
             rationale.append(rule_evidence(f"{rule['display']}: {rule['note']}", rule, sources))
+    step = profile["steps"][step_id]
+    display = "Systemic therapy on hold: topicals or narrowband UVB meanwhile" if on_hold else str(step["display"])
+    return TreatmentPlan(step=step_id, step_display=display, options=kept, rationale=tuple(rationale),
+                         profile=profile_id, profile_display=str(profile["display"]), on_hold=on_hold)
 
+
+def _any_allowed(options: tuple[TreatmentOption, ...], classes: tuple[str, ...]) -> bool:
+    return any(o.allowed and not o.adjunct and o.therapy_class in classes for o in options)
+
+
+def _options_for(case: Case, doc: Mapping[str, Any], profile: Mapping[str, Any], step_id: str, context: PlanContext,
+                 current: tuple[CurrentDrug, ...], sub_rules: list[Mapping[str, Any]], joint_only: bool,
+                 on_hold: bool) -> tuple[TreatmentOption, ...]:
+    """The step's offer (or, on hold, topicals and NB-UVB only), subtype preferences applied, topicals kept
+    as adjuncts above the topical step; allowed first, then preferred, then profile order."""
+    catalogue = context.catalogue
+    if on_hold:
+        offer: list[str] = list(profile["steps"]["topical"]["offer"]) + ["nb_uvb"]
+    else:
+        offer = list(profile["steps"][step_id]["offer"])
     offer = _apply_subtypes(offer, sub_rules)
     adjuncts = [a for a in _apply_subtypes(list(profile["adjunct"]), sub_rules) if a not in offer]
     for rule in sub_rules:  # a subtype's preferred topicals are kept as adjuncts too (e.g. calcineurin inhibitor for flexures)
         for option in rule.get("prefer", ()):
             if option not in offer and option not in adjuncts and _is_topical(doc, option, catalogue):
                 adjuncts.insert(0, option)
-    if step_id == "topical":
+    if step_id == "topical" and not on_hold:
         adjuncts = []
     displays = {k: v for rule in sub_rules for k, v in rule.get("option_display", {}).items()}
-    options = [_option(case, doc, o, context, current, displays, psa is not None, adjunct=False) for o in offer]
+    options = [_option(case, doc, o, context, current, displays, joint_only, adjunct=False) for o in offer]
     options += [_option(case, doc, o, context, current, displays, False, adjunct=True) for o in adjuncts]
-    if psa is not None:
-        options = [o for o in options if o is not None]
     kept = tuple(o for o in options if o is not None)
-    # Allowed first, then preferred, then profile order (sorted is stable): deterministic.
     rank = {PopulationStatus.PREFERRED.value: 0, PopulationStatus.ACCEPTABLE.value: 1, PopulationStatus.CAUTION.value: 2,
             PopulationStatus.CONTRAINDICATED.value: 3}
-    kept = tuple(sorted(kept, key=lambda o: (not o.allowed, o.adjunct, rank.get(o.status, 1))))
-    display = "Systemic therapy on hold: topicals or narrowband UVB meanwhile" if on_hold else str(step["display"])
-    return TreatmentPlan(step=step_id, step_display=display, options=kept, rationale=tuple(rationale),
-                         profile=profile_id, profile_display=str(profile["display"]), on_hold=on_hold)
+    return tuple(sorted(kept, key=lambda o: (not o.allowed, o.adjunct, rank.get(o.status, 1))))
 
 
 def _apply_subtypes(offer: list[str], sub_rules: list[Mapping[str, Any]]) -> list[str]:

@@ -280,3 +280,14 @@ def test_positive_pest_with_joint_pain_is_treated_as_suspected_psoriatic_arthrit
     assert plan is not None
     assert ("acitretin" not in allowed_drugs(plan) and plan.step == "biologic") is suspected
     assert ("treatment.suspected_psa" in {e.rule for e in plan.rationale}) is suspected
+
+
+def test_nice_offers_biologics_when_every_systemic_non_biologic_is_contraindicated() -> None:
+    # Liver disease (methotrexate, acitretin) and kidney disease (cyclosporine) rule out every systemic non-biologic.
+    plan = plan_for(obs(FindingKey.BSA_PERCENT, 16.0),
+                    conditions=(cond(ConditionKey.LIVER_DISEASE), cond(ConditionKey.KIDNEY_DISEASE)), profile="nice")
+    assert plan is not None and plan.step == "biologic"
+    assert "treatment.step.unsuitable" in {e.rule for e in plan.rationale}
+    assert allowed(plan) & BIOLOGIC_OPTIONS
+    plain = plan_for(obs(FindingKey.BSA_PERCENT, 16.0), profile="nice")
+    assert plain is not None and plain.step == "oral_systemic" and not allowed(plain) & BIOLOGIC_OPTIONS
