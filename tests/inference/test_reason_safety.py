@@ -75,6 +75,9 @@ SCOPE = [
      "unconfirmed", "fungal infection", "KOH microscopy"),
     ("scores only", case(obs(FindingKey.PASI, 14.0), obs(FindingKey.BSA_PERCENT, 12.0), conditions=()), None, "unconfirmed",
      "No skin diagnosis", None),
+    ("psoriasis resolved", case(obs(FindingKey.BSA_PERCENT, 3.0),
+                                conditions=(ConditionEntry(ConditionKey.PSORIASIS, "Psoriasis", "Condition/old", active=False),)),
+     None, "unconfirmed", "inactive or resolved", None),
     ("psoriasis provisional", case(obs(FindingKey.BSA_PERCENT, 12.0), conditions=(cond(ConditionKey.PSORIASIS, verification="provisional"),)),
      None, "unconfirmed", "not confirmed", None),
 ]
