@@ -42,7 +42,7 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
-    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice");
+    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice" | "china");
     # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
     guideline_profile: str | None = None
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
