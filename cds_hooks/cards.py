@@ -1,58 +1,66 @@
 """Cards derm3r returns (the card catalogue in README.md is the user-facing version of this).
 
-  * assessment card   - severity, PASI estimate, trend, treatment step with contraindications,
-                        follow-up, integrative TCM section; suggestion: create the draft CarePlan with
-                        preliminary AI Observations and Provenance (the software Device as an
-                        `update`: PUT to its fixed id, so it is never duplicated); smart link to the review app.
-  * screening card    - comorbidity screenings that are due (PsA, cardiometabolic, depression, ...).
-  * data-quality card - missing or unusable inputs, unusable photographs with the reason.
+Each card is read in about 20 seconds: the summary starts with the action (< 140 characters, whole
+phrases), the detail holds the decision, the one or two reasons that drove it and the red flags
+(<= 150 words, `card_text`). Per-photo readings, all evidence, TCM detail and the full source list
+live in the review app, linked from the assessment card.
 
-Everything AI-derived is labelled PRELIMINARY; the TCM section is labelled integrative and never
-replaces guideline care."""
+  * safety-alert card  - one per red flag of the assessment (erythroderma, generalised pustular
+                         psoriasis, a therapy to hold, an abnormal monitoring result): `critical` or
+                         `warning` as the reasoning decided; the only cards that are not `info`.
+  * assessment card    - psoriasis on the problem list: treatment step for the severity and
+                         subtype, options to offer and to avoid, why, follow-up; suggestion: create
+                         the draft CarePlan with preliminary AI Observations and Provenance (the
+                         software Device as an `update`: PUT to its fixed id, never duplicated);
+                         smart link to the review app.
+  * scope card         - no psoriasis on the problem list but photos or skin scores: what the record
+                         shows and what would settle the diagnosis; no severity, no plan.
+  * screening card     - comorbidity screenings that are due (PsA, cardiometabolic, depression, ...).
+  * data-quality card  - missing, conflicting or unusable inputs, unusable photographs with the reason.
+
+Everything AI-derived is labelled preliminary (source label and detail); TCM is one line labelled
+integrative and never replaces guideline care. Versions go in the source label and the Provenance."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from cds_hooks.markdown import bullets, citations, escape, evidence_bullets, percent, section
+from cds_hooks.card_text import (
+    finding_label,
+    fit_blocks,
+    fit_summary,
+    join_blocks,
+    readable_message,
+    ref_label,
+    scrub,
+    source_lines,
+    within_budget,
+    within_budget_by_priority,
+)
+from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
-from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion, truncate_summary
-from inference.case import Case, DataIssue
-from inference.results import Assessment, PatientRepresentation, RecResult, TcmDifferentiation, TreatmentPlan
+from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
+from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
+from inference.citations import CitationTable
+from inference.results import Alert, Assessment, Evidence, RecResult, Scope, TreatmentOption
 
 TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
 TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display="Psoriasis assessment")
+TOPIC_SAFETY = Coding(code="safety-alert", system=TOPIC_SYSTEM, display="Safety alert")
+TOPIC_SCOPE = Coding(code="diagnosis-not-psoriasis", system=TOPIC_SYSTEM, display="No psoriasis diagnosis on record")
 TOPIC_SCREENING = Coding(code="comorbidity-screening", system=TOPIC_SYSTEM, display="Comorbidity screening")
 TOPIC_DATA_QUALITY = Coding(code="data-quality", system=TOPIC_SYSTEM, display="Input data quality")
 
-SOURCE_LABEL = "derm3r (DERM-3R agents, research demonstration)"
+SOURCE_LABEL = "derm3r: preliminary AI decision support (research demonstration)"
 
-# Severity -> indicator. `critical` is deliberately never used: it interrupts the clinician's
-# workflow in most EHRs, and preliminary AI output must not do that.
-INDICATOR_BY_SEVERITY: Mapping[str, str] = {
-    "clear": "info",
-    "mild": "info",
-    "unknown": "info",
-    "moderate": "warning",
-    "severe": "warning",
-}
-
-PRELIMINARY_BANNER = (
-    "**PRELIMINARY - AI-generated decision support for a research demonstration, not for clinical use.** "
-    "Every value below needs review by the treating clinician before it is acted on."
-)
-TCM_BANNER = (
-    "*Integrative perspective only.* Traditional Chinese Medicine pattern differentiation is offered "
-    "beside, never instead of, guideline-based care."
-)
-MODEL_LIMITS = (
-    "Model limits: photo readings estimate erythema, scale and lesional area from ordinary photographs; "
-    "plaque thickness (induration) cannot be seen reliably in a photo and has low confidence; body regions "
-    "not photographed are not scored; lighting, skin tone and camera affect colour measures; the lesion "
-    "classifier was trained on a small public data set and is not validated for diagnosis."
-)
+PRELIMINARY_LINE = "*Preliminary AI draft for the treating clinician to review; not for clinical use.*"
+REVIEW_LINE = "*Photo readings, all evidence and sources: review app.*"
+TCM_LABEL = "TCM (integrative, not guideline care)"
+_INDICATORS = ("info", "warning", "critical")
+_STEP_WORDS = 7  # words of a contraindication reason kept on the card
 
 
 @dataclass(frozen=True)
@@ -66,10 +74,13 @@ class CardInputs:
     assessment_uuid: str
     review_id: str | None = None  # appContext for the review app; None if the app is not available
     new_uuid: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+    citations: CitationTable = field(default_factory=CitationTable.load)
 
 
-def _source(base_url: str, topic: Coding) -> Source:
-    return Source(label=SOURCE_LABEL, url=f"{base_url}/about", topic=topic)
+def _source(inputs: CardInputs, topic: Coding) -> Source:
+    version = inputs.assessment.model_version
+    label = SOURCE_LABEL + (f"; model {version}" if version else "")
+    return Source(label=label, url=f"{inputs.public_base_url}/about", topic=topic)
 
 
 def override_reasons() -> tuple[Coding, ...]:
@@ -77,138 +88,292 @@ def override_reasons() -> tuple[Coding, ...]:
     return tuple(Coding(code=code, system=OVERRIDE_REASON_SYSTEM, display=display) for code, display in OVERRIDE_REASONS.items())
 
 
+def _sources_line(inputs: CardInputs, citations: Iterable[str | None], limit: int = 2) -> str:
+    lines = source_lines(citations, inputs.citations, limit=limit)
+    return ("Source: " if len(lines) == 1 else "Sources: ") + "; ".join(lines) if lines else ""
+
+
+def _statement(item: Evidence) -> str:
+    return escape(scrub(item.statement))
+
+
+# ---------------------------------------------------------------- reading the assessment
+
+
+def in_scope(a: Assessment) -> bool:
+    """The psoriasis pathway ran (psoriasis on the problem list); otherwise only the scope card."""
+    return a.scope == Scope.PSORIASIS.value
+
+
+def _alerts(a: Assessment) -> tuple[Alert, ...]:
+    return a.alerts
+
+
+def _subtypes(a: Assessment) -> tuple[str, ...]:
+    return a.subtypes
+
+
+def _profile(a: Assessment) -> str | None:
+    """Display of the guideline profile the plan followed ("AAD-NPF 2019-2021")."""
+    profile = a.guideline_profile or (a.treatment.profile_display if a.treatment is not None else "")
+    return profile or None
+
+
+def _headline(a: Assessment) -> str | None:
+    """The measure that set the severity ("BSA 24%"): `Assessment.headline`, else the parenthetical
+    after "psoriasis" in the agent's one-line summary."""
+    if a.headline:
+        return a.headline
+    match = re.search(r"psoriasis \(([^()]{1,40})\)", a.summary or "")
+    return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------- safety-alert cards
+
+
+def _alert_text(text: str) -> str:
+    return scrub(text or "")
+
+
+def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
+    """One card for alerts of the same kind about the same drug (ALT and AST on methotrexate):
+    the first alert's summary, its detail, the others' summaries as bullets, the evidence not yet
+    said, the source."""
+    first = group[0]
+    indicator = first.severity if first.severity in _INDICATORS else "warning"
+    summary = _alert_text(first.summary) or "Safety alert"
+    detail_text = _alert_text(first.detail)
+    blocks = [escape(detail_text)] if detail_text else []
+    others = [_alert_text(al.summary) for al in group[1:]]
+    said = " ".join([summary, detail_text, *others]).lower()
+    evidence = list(first.evidence)
+    reasons = [scrub(e.statement) for e in evidence]
+    bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
+    if bullets:
+        blocks.append("\n".join(f"- {escape(b)}" for b in bullets))
+    citations = [al.citation for al in group] + [e.citation for e in evidence]
+    # (the other alerts' own evidence repeats their summaries; the review app has it)
+    detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
+    return Card(
+        uuid=inputs.new_uuid(),
+        summary=fit_summary([summary]),
+        indicator=indicator,
+        source=_source(inputs, TOPIC_SAFETY),
+        detail=detail,
+        override_reasons=override_reasons(),
+    )
+
+
+def alert_cards(inputs: CardInputs) -> list[Card]:
+    """One card per red flag (alerts of one kind about one drug share a card), most severe first.
+    `info` alerts (cautions, referrals) are a line on the assessment card instead: a separate card
+    is for what must not be missed."""
+    order = {"critical": 0, "warning": 1}
+    alerts = [al for al in _alerts(inputs.assessment) if al.severity in order or not in_scope(inputs.assessment)]
+    groups: dict[tuple[str, str, str], list[Alert]] = {}
+    for n, alert in enumerate(alerts):
+        key = (alert.severity, alert.kind, alert.drug or f"#{n}")
+        groups.setdefault(key, []).append(alert)
+    ordered = sorted(groups.values(), key=lambda g: order.get(g[0].severity, 2))
+    return [_alert_card(inputs, group) for group in ordered]
+
+
 # ---------------------------------------------------------------- assessment card
 
 
-def _severity_md(a: Assessment) -> str:
-    lines = [f"**Severity: {escape(a.severity.level)}**" + (" - candidate for systemic therapy" if a.severity.systemic_candidate else "")]
-    if a.severity.basis:
-        lines.append("")
-        lines.append(evidence_bullets(a.severity.basis))
-    return "\n".join(lines)
-
-
-def _representation_md(rep: PatientRepresentation) -> str:
+def assessment_summary(a: Assessment) -> str:
+    """Action first: "Step: biologic therapy for severe psoriasis (BSA 24%); 3 screenings due"."""
+    level = a.severity.level
+    subtypes = _subtypes(a)
+    disease = subtypes[0] if subtypes and "psoriasis" in subtypes[0].lower() else "psoriasis"
+    headline = _headline(a)
+    described = f"{level} {disease}" if level not in ("unknown", "not_assessed", "") else disease
+    described += f" ({headline})" if headline else ""
+    plan = a.treatment
     parts: list[str] = []
-    if rep.pasi is not None:
-        p = rep.pasi
-        regions = ", ".join(r.value.replace("_", " ") for r in p.regions_seen) or "none"
-        line = f"PASI estimated from photographs: **{p.value:.1f}** (plausible range {p.low:.1f}-{p.high:.1f}; regions photographed: {escape(regions)})"
-        parts.append(line)
-        if p.clinician_value is not None:
-            parts.append(
-                f"Clinician-recorded PASI {p.clinician_value:.1f} ({escape(p.clinician_ref or 'record')}) takes precedence"
-                + (f"; the photo estimate differs by {p.discrepancy:+.1f}" if p.discrepancy is not None else "")
-            )
-    t = rep.trend
-    if t.direction != "unknown":
-        change = f" ({t.percent_change:+.0f}% since {t.baseline_date.date().isoformat()})" if t.percent_change is not None and t.baseline_date else ""
-        parts.append(f"Trend: **{escape(t.direction)}**{change}")
-    if rep.probabilities:
-        top = sorted(rep.probabilities.items(), key=lambda kv: kv[1], reverse=True)[:3]
-        parts.append("Lesion classifier (patient level): " + ", ".join(f"{escape(k.replace('_', ' '))} {percent(v)}" for k, v in top))
-    body = bullets(parts)
-    photos = [_photo_line(r) for r in rep.photos]
-    if photos:
-        body += "\n\nPer photograph:\n\n" + bullets(photos)
-    return body
+    if a.urgent:
+        parts.append(f"Same-day dermatology review or admission: {disease}" + (f" ({headline})" if headline else ""))
+    elif plan is not None and plan.on_hold:
+        parts.append(f"Hold current immunosuppression, no step-up: {described}")
+    elif level == "unknown":
+        parts.append(f"Record BSA or PASI: {disease} severity unknown")
+    elif plan is not None:
+        parts.append(f"Step: {plan.step_display.lower()} for {described}")
+    else:
+        parts.append(f"Review: {described}")
+    populations = _populations(a)
+    if populations:
+        parts.append("adjusted for " + ", ".join(populations))
+    parts += [s for s in subtypes[1:3] if s.lower() not in parts[0].lower()]
+    due = sum(1 for s in a.screenings if s.due)
+    if due:
+        parts.append(f"{due} screening{'s' if due != 1 else ''} due")
+    return fit_summary(parts)
 
 
-def _photo_line(r: RecResult) -> str:
-    ref = escape(r.photo_ref)
-    where = escape(r.region.value.replace("_", " "))
-    if not r.quality.usable or r.attributes is None:
-        return f"{ref} ({where}): not used - " + escape("; ".join(r.quality.reasons) or "failed the quality gate")
-    at = r.attributes
-    return (
-        f"{ref} ({where}): erythema {at.erythema.value:.1f}/4, scale {at.scale.value:.1f}/4, "
-        f"thickness {at.thickness.value:.1f}/4 (confidence {percent(at.thickness.confidence)}), "
-        f"lesional area {percent(at.area_fraction.value)} of visible skin"
-    )
+def _option_name(option: TreatmentOption) -> str:
+    return escape(option.display)
 
 
-def _treatment_md(plan: TreatmentPlan) -> str:
-    lines = [f"Guideline step: **{escape(plan.step_display)}**", ""]
-    option_lines = []
-    for option in plan.options:
-        text = f"{escape(option.display)} ({escape(option.therapy_class.replace('_', ' '))})"
-        if option.contraindications:
-            kinds = "; ".join(
-                f"{'CONTRAINDICATED' if c.absolute else 'caution'}: {escape(c.reason)}" for c in option.contraindications
-            )
-            text += f" - {kinds}"
-        if option.pre_treatment_checks:
-            text += " - before starting: " + escape(", ".join(option.pre_treatment_checks))
-        option_lines.append(text)
-    lines.append(bullets(option_lines) if option_lines else "- no option is appropriate with the recorded contraindications")
-    if plan.rationale:
-        lines += ["", "Why:", "", evidence_bullets(plan.rationale)]
-    return "\n".join(lines)
+def _option_label(option: TreatmentOption, populations: list[str]) -> str:
+    """The option's name with at most a short mark: current, preferred (in pregnancy), caution."""
+    marks = []
+    if option.current:
+        marks.append("current")
+    status = option.status
+    if status == "preferred":
+        marks.append("preferred" + (f" in {populations[0]}" if populations else ""))
+    elif status == "caution":
+        marks.append("caution")
+    return _option_name(option) + (f" ({', '.join(marks)})" if marks else "")
 
 
-def _tcm_md(tcm: TcmDifferentiation) -> str:
-    lines = [TCM_BANNER, ""]
-    if tcm.primary is None:
-        lines.append(f"No pattern is supported well enough to name (confidence {percent(tcm.confidence)}).")
-        return "\n".join(lines)
-    p = tcm.primary
-    lines.append(f"Most supported pattern: **{escape(p.display)}** (support {percent(p.score)}, overall confidence {percent(tcm.confidence)})")
-    lines.append("")
-    lines.append(f"- Treatment principle: {escape(p.treatment_principle)}")
-    if p.formulas:
-        lines.append(f"- Classical formulas to consider with a qualified practitioner: {escape(', '.join(p.formulas))}")
-    if p.evidence_for:
-        lines += ["", "Supporting findings:", "", evidence_bullets(p.evidence_for, limit=5)]
-    if p.evidence_against:
-        lines += ["", "Against:", "", evidence_bullets(p.evidence_against, limit=3)]
-    others = [f"{escape(x.display)} {percent(x.score)}" for x in tcm.ranked if x is not p][:3]
-    if others:
-        lines += ["", "Other patterns considered: " + ", ".join(others)]
-    if tcm.note:
-        lines += ["", f"*{escape(tcm.note)}*"]
-    return "\n".join(lines)
+def _avoid_reason(option: TreatmentOption) -> str:
+    """Why an option is contraindicated or cautioned, in a few words:
+    "Methotrexate in renal impairment (eGFR 22 ...): do not start" -> "renal impairment";
+    "Acitretin with Methotrexate 2.5 mg tablet ...: additive ..." -> "with methotrexate";
+    "Adalimumab: Heart failure recorded - do not start ..." -> "Heart failure";
+    "on Methotrexate: ALT 168 U/L (2026-11-28) > 100 U/L - withhold ..." -> "ALT 168 U/L > 100 U/L"."""
+    reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
+    head = reason.split(":", 1)[0]
+    population = re.search(r"\bin\s+([a-z][a-z ]*?)\s*(?:\(|$)", head)
+    if population:
+        return population.group(1)
+    partner = re.search(r"\bwith\s+([A-Za-z][\w-]*)", head)
+    if partner:
+        return f"with {partner.group(1).lower()}"
+    if ":" in reason:
+        finding = re.split(r" - |;", reason.split(":", 1)[1], maxsplit=1)[0]
+        finding = re.sub(r"\s*\([^()]*\)", "", finding).strip(" .,")
+        finding = re.sub(r"\s+recorded$", "", finding)
+        if finding and len(finding.split()) <= 8:
+            return finding
+    words = reason.split()
+    return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
 
 
-def _all_evidence(a: Assessment) -> list:
-    items = list(a.severity.basis)
-    if a.treatment:
-        items += list(a.treatment.rationale)
-        for option in a.treatment.options:
-            for c in option.contraindications:
-                items += list(c.evidence)
-    if a.follow_up:
-        items += list(a.follow_up.evidence)
-    if a.representation and a.representation.pasi:
-        items += list(a.representation.pasi.evidence)
-    if a.tcm and a.tcm.primary:
-        items += list(a.tcm.primary.evidence_for)
-    return items
+def _grouped(options: list[TreatmentOption], limit: int) -> str:
+    """ "Methotrexate, Acitretin (pregnancy); Cyclosporine (kidney disease)": options sharing a reason
+    are listed together."""
+    by_reason: dict[str, list[str]] = {}
+    for option in options:
+        by_reason.setdefault(_avoid_reason(option), []).append(_option_name(option))
+    parts = [f"{', '.join(names)} ({escape(reason)})" if reason else ", ".join(names) for reason, names in by_reason.items()]
+    return "; ".join(parts[:limit])
 
 
-def assessment_detail(a: Assessment) -> str:
-    parts = [PRELIMINARY_BANNER, "", _severity_md(a), ""]
-    if a.representation is not None:
-        parts.append(section("Photographs (DERM-Rec, DERM-Rep)", _representation_md(a.representation)))
+def _treatment_blocks(a: Assessment) -> list[str]:
+    plan = a.treatment
+    if plan is None:
+        return []
+    profile = _profile(a)
+    decision = f"**Step: {escape(plan.step_display)}** for {escape(a.severity.level)} disease"
+    if profile:
+        decision += f" ({escape(profile)} profile)"
+    populations = _populations(a)
+    if populations:
+        decision += "; adjusted for " + ", ".join(populations)
+    confidence = a.severity.confidence
+    if confidence < 0.7:
+        decision += "; low confidence: check the data below"
+    blocks = [decision + "."]
+    if plan.on_hold:
+        blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
+    allowed = [o for o in plan.options if o.allowed]
+    adjunct = [o for o in allowed if o.adjunct]
+    main = [o for o in allowed if not o.adjunct]
+    avoid = [o for o in plan.options if not o.allowed]
+
+    def cautioned(o: TreatmentOption) -> bool:
+        return o.status == "caution" or (o.status != "preferred" and bool(o.contraindications))
+
+    offer = [o for o in main if not cautioned(o)]
+    caution = [o for o in main if cautioned(o)]
+    if offer:
+        names = [_option_label(o, populations) for o in offer[:8]]
+        blocks.append("**Offer:** " + ", ".join(names) + ("" if len(offer) <= 8 else f" and {len(offer) - 8} more"))
+    elif not adjunct and not caution:
+        blocks.append("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist")
+    if adjunct:
+        blocks.append("**With:** " + ", ".join(_option_name(o) for o in adjunct[:4]) + " (topical adjunct)")
+    if avoid:
+        blocks.append("**Avoid:** " + _grouped(avoid, 4))
+    if caution:
+        blocks.append("**Caution:** " + _grouped(caution, 3))
+    notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == "info"]
+    if notes:
+        blocks.append("**Note:** " + "; ".join(n for n in notes[:3] if n))
+    return blocks
+
+
+def _populations(a: Assessment) -> list[str]:
+    return [escape(str(p).replace("_", " ")) for p in a.populations]
+
+
+_NOT_A_REASON = re.compile(r"context only|^systemic candidate|image|photo", re.IGNORECASE)
+
+
+def _why_block(a: Assessment) -> str:
+    """The one or two clinician measures that decided the severity (values and dates, no record
+    ids); photo readings and context notes are for the review app."""
+    reasons = [e for e in a.severity.basis if not _NOT_A_REASON.search(e.statement)] or list(a.severity.basis)
+    picked = [text for text in (_statement(e) for e in reasons[:2]) if text]
+    return "**Why:** " + "; ".join(picked) if picked else ""
+
+
+def _follow_up_block(a: Assessment) -> str:
+    if a.follow_up is None:
+        return ""
+    return f"**Follow-up:** review in {a.follow_up.interval_weeks} weeks."
+
+
+def _tcm_block(a: Assessment) -> str:
+    tcm = a.tcm
+    if tcm is None or tcm.primary is None:
+        return ""
+    return f"*{TCM_LABEL}:* {escape(tcm.primary.display)} pattern ({_confidence_word(tcm.confidence)} confidence)."
+
+
+def _confidence_word(confidence: float) -> str:
+    return "high" if confidence >= 0.75 else "moderate" if confidence >= 0.45 else "low"
+
+
+def _red_flag_block(a: Assessment) -> str:
+    """The first two warning/critical alerts in one line (each also has its own card)."""
+    flags = [scrub(al.summary) for al in _alerts(a) if al.severity != "info"]
+    flags = list(dict.fromkeys(f for f in flags if f))
+    if not flags:
+        return ""
+    more = f" (+{len(flags) - 2} more)" if len(flags) > 2 else ""
+    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:2]) + more
+
+
+def _plan_citations(a: Assessment) -> list[str | None]:
+    """The guideline profile the plan followed first, then the rules behind the step and the severity."""
+    cited: list[str | None] = [_profile(a)]
     if a.treatment is not None:
-        parts.append(section("Treatment (guideline-based)", _treatment_md(a.treatment)))
-    if a.follow_up is not None:
-        fu = a.follow_up
-        body = f"Review in {fu.interval_weeks} weeks." + ("\n\nTargets:\n\n" + bullets(escape(t) for t in fu.targets) if fu.targets else "")
-        parts.append(section("Follow-up", body))
-    if a.tcm is not None:
-        parts.append(section("Traditional Chinese Medicine (integrative)", _tcm_md(a.tcm)))
-    sources = citations(_all_evidence(a))
-    if a.tcm is not None and a.tcm.citation:
-        sources.append(a.tcm.citation)
-    if sources:
-        parts.append(section("Sources", bullets(escape(s) for s in dict.fromkeys(sources))))
-    parts.append(
-        section(
-            "About this output",
-            f"{MODEL_LIMITS}\n\nModel {escape(a.model_version or 'n/a')}; knowledge base {escape(a.knowledge_version or 'n/a')}.",
-        )
-    )
-    return "\n".join(p for p in parts if p is not None).strip()
+        cited += [e.citation for e in a.treatment.rationale]
+    cited += [e.citation for e in a.severity.basis]
+    return cited
+
+
+# What stays when the 150 words run short: the decision and red flags first, TCM last.
+_BLOCK_PRIORITY = (("**Step", 0), ("No BSA", 0), ("**Hold**", 1), ("**Red flags", 1), ("**Offer", 2), ("**Avoid", 3),
+                   ("**Why", 4), ("Source", 5), ("**Caution", 6), ("**Note", 7), ("**With", 8), ("**Follow-up", 9))
+
+
+def _priority(block: str) -> int:
+    return next((p for prefix, p in _BLOCK_PRIORITY if block.startswith(prefix)), 10)
+
+
+def assessment_detail(inputs: CardInputs) -> str:
+    a = inputs.assessment
+    blocks = [*_treatment_blocks(a), _why_block(a), _red_flag_block(a), _follow_up_block(a), _tcm_block(a),
+              _sources_line(inputs, _plan_citations(a))]
+    if a.treatment is None and a.severity.level == "unknown":
+        blocks.insert(0, "No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set.")
+    tail = PRELIMINARY_LINE + (" " + REVIEW_LINE if inputs.review_id else "")
+    return within_budget_by_priority([(_priority(b), b) for b in blocks if b], tail=tail)
 
 
 # Fixed descriptions where the resource's own code says little to a clinician.
@@ -266,20 +431,76 @@ def review_link(inputs: CardInputs) -> Link | None:
 
 
 def assessment_card(inputs: CardInputs) -> Card:
-    a = inputs.assessment
     suggestion = assessment_suggestion(inputs)
     link = review_link(inputs)
     return Card(
         uuid=inputs.assessment_uuid,
-        summary=truncate_summary(f"PRELIMINARY AI: {a.summary}"),
-        indicator=INDICATOR_BY_SEVERITY.get(a.severity.level, "info"),
-        source=_source(inputs.public_base_url, TOPIC_ASSESSMENT),
-        detail=assessment_detail(a),
+        summary=assessment_summary(inputs.assessment),
+        # Severity is not an alarm: red flags have their own cards (alert_cards).
+        indicator="info",
+        source=_source(inputs, TOPIC_ASSESSMENT),
+        detail=assessment_detail(inputs),
         suggestions=(suggestion,) if suggestion else (),
         selection_behavior="at-most-one" if suggestion else None,
         override_reasons=override_reasons(),
         links=(link,) if link else (),
     )
+
+
+# ---------------------------------------------------------------- scope card (no psoriasis on record)
+
+
+def _other_diagnoses(case: Case) -> list[str]:
+    """Active skin diagnoses other than psoriasis, as recorded."""
+    keys = OTHER_SKIN_DIAGNOSES | {ConditionKey.OTHER}
+    return list(dict.fromkeys(c.display for c in case.conditions if c.active and c.key in keys and c.display))
+
+
+def scope_card(inputs: CardInputs) -> Card:
+    a, case = inputs.assessment, inputs.case
+    others = _other_diagnoses(case)
+    if others:
+        summary = f"Confirm the diagnosis before any psoriasis plan: {others[0]} on record"
+    else:
+        summary = "Confirm the diagnosis: no psoriasis on the problem list, so no psoriasis plan"
+    blocks = []
+    note = a.scope_note
+    if note:
+        blocks.append(escape(scrub(str(note))))
+    else:
+        shown = []
+        if others:
+            shown.append("recorded diagnosis: " + ", ".join(escape(o) for o in others[:3]))
+        values = [escape(finding_label(f)) for f in _latest_scores(case)]
+        if values:
+            shown.append("skin scores: " + ", ".join(values))
+        if case.photos:
+            shown.append(f"{len(case.photos)} photograph{'s' if len(case.photos) != 1 else ''}")
+        if shown:
+            blocks.append("The record shows " + "; ".join(shown) + ".")
+    if not note:
+        blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
+    tests = [escape(scrub(t)) for t in a.suggested_tests]
+    if tests:
+        blocks.append("**To settle it:** " + "; ".join(tests[:3]))
+    detail = within_budget(blocks, tail=PRELIMINARY_LINE)
+    link = review_link(inputs)
+    return Card(
+        uuid=inputs.assessment_uuid,
+        summary=fit_summary([scrub(summary)]),
+        indicator="info",
+        source=_source(inputs, TOPIC_SCOPE),
+        detail=detail,
+        override_reasons=override_reasons(),
+        links=(link,) if link else (),
+    )
+
+
+def _latest_scores(case: Case) -> list:
+    from inference.case import FindingKey
+
+    keys = (FindingKey.BSA_PERCENT, FindingKey.PASI, FindingKey.PGA, FindingKey.DLQI)
+    return [f for f in (case.latest(k) for k in keys) if f is not None]
 
 
 # ---------------------------------------------------------------- screening card
@@ -289,24 +510,16 @@ def screening_card(inputs: CardInputs) -> Card | None:
     due = [s for s in inputs.assessment.screenings if s.due]
     if not due:
         return None
-    names = ", ".join(s.display for s in due)
-    lines = []
-    for s in due:
-        lines.append(f"**{escape(s.display)}**: {escape(s.action)}")
-        if s.evidence:
-            lines.append("\n".join("  " + line for line in evidence_bullets(s.evidence, limit=4).splitlines()))
-    detail = "Screenings recommended for people with psoriasis that are due now:\n\n" + "\n".join(
-        f"- {line}" if not line.startswith("  ") else line for line in lines
-    )
-    sources = citations(e for s in due for e in s.evidence)
-    if sources:
-        detail += "\n\n" + section("Sources", bullets(escape(c) for c in sources))
+    lines = [f"- **{escape(scrub(s.display))}**: {escape(scrub(s.action))}" for s in due]
+    citations = [e.citation for s in due for e in s.evidence]
+    detail = within_budget(["\n".join(lines), _sources_line(inputs, citations)])
+    names = ", ".join(scrub(s.display) for s in due)
     return Card(
         uuid=inputs.new_uuid(),
-        summary=truncate_summary(f"Comorbidity screening due: {names}"),
+        summary=fit_summary([f"Screen now: {names}"]),
         indicator="info",
-        source=_source(inputs.public_base_url, TOPIC_SCREENING),
-        detail=detail.strip(),
+        source=_source(inputs, TOPIC_SCREENING),
+        detail=detail,
     )
 
 
@@ -328,18 +541,30 @@ def data_quality_issues(inputs: CardInputs) -> list[DataIssue]:
     return list(seen.values())
 
 
-def _issue_lines(issues: list[DataIssue]) -> list[str]:
-    """One line per distinct message, naming every record it applies to (a message repeated for
-    nine photographs is one line, not nine)."""
+def _issue_lines(inputs: CardInputs, issues: list[DataIssue]) -> list[str]:
+    """One line per distinct message, naming the records it applies to by what they are (a message
+    repeated for nine photographs is one line, not nine)."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for issue in issues:
-        refs = grouped.setdefault((issue.code, issue.message), [])
-        if issue.source_ref and issue.source_ref not in refs:
-            refs.append(issue.source_ref)
+        labels = grouped.setdefault((issue.code, scrub(readable_message(issue.message))), [])
+        label = ref_label(inputs.case, issue.source_ref)
+        if label and label not in labels:
+            labels.append(label)
     lines = []
-    for (_, message), refs in grouped.items():
-        lines.append(escape(message) + (f" ({escape(', '.join(refs))})" if refs else ""))
+    for (_, message), labels in grouped.items():
+        if not message:
+            continue
+        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
+        lines.append(escape(message) + (f" ({escape(shown)})" if labels else ""))
     return lines
+
+
+def _photo_line(inputs: CardInputs, r: RecResult) -> str:
+    label = ref_label(inputs.case, r.photo_ref) or f"{r.region.value.replace('_', ' ')} photo"
+    return f"{escape(label)}: " + escape(scrub("; ".join(r.quality.reasons) or "failed the quality gate"))
+
+
+_QUALITY_TAIL = "The assessment used only the data that passed these checks."
 
 
 def data_quality_card(inputs: CardInputs) -> Card | None:
@@ -347,32 +572,32 @@ def data_quality_card(inputs: CardInputs) -> Card | None:
     unusable = _unusable_photos(inputs.assessment)
     if not issues and not unusable:
         return None
-    photo_lines = [
-        f"{escape(r.photo_ref)}: " + escape("; ".join(r.quality.reasons) or "failed the quality gate") for r in unusable
-    ]
-    parts = []
-    if issues:
-        parts.append(section("Missing or unusable data", bullets(_issue_lines(issues))))
-    if photo_lines:
-        parts.append(section("Photographs not used", bullets(photo_lines)))
-    parts.append("The assessment above used only the data that passed these checks.")
+    bullets = [f"- {line}" for line in _issue_lines(inputs, issues)]
+    bullets += [f"- {_photo_line(inputs, r)}" for r in unusable]
     counts = []
     if unusable:
-        counts.append(f"{len(unusable)} photo{'s' if len(unusable) != 1 else ''} unusable")
-    if issues:
-        distinct = len({(i.code, i.message) for i in issues})
+        counts.append(f"{len(unusable)} photo{'s' if len(unusable) != 1 else ''} not usable")
+    distinct = len({(i.code, i.message) for i in issues})
+    if distinct:
         counts.append(f"{distinct} data issue{'s' if distinct != 1 else ''}")
+    kept, dropped = fit_blocks(bullets, tail=_QUALITY_TAIL + " 99 more in the review app.")
+    tail = (f"{dropped} more in the review app. " if dropped else "") + _QUALITY_TAIL
+    detail = join_blocks([*kept, tail])
     return Card(
         uuid=inputs.new_uuid(),
-        summary=truncate_summary("Input data quality: " + ", ".join(counts)),
+        summary=fit_summary(["Check input data: " + ", ".join(counts)]),
         indicator="info",
-        source=_source(inputs.public_base_url, TOPIC_DATA_QUALITY),
-        detail="\n".join(parts).strip(),
+        source=_source(inputs, TOPIC_DATA_QUALITY),
+        detail=detail,
     )
 
 
 def build_cards(inputs: CardInputs) -> tuple[Card, ...]:
-    cards: list[Card | None] = [assessment_card(inputs), screening_card(inputs), data_quality_card(inputs)]
+    if in_scope(inputs.assessment):
+        main = assessment_card(inputs)
+        cards: list[Card | None] = [*alert_cards(inputs), main, screening_card(inputs), data_quality_card(inputs)]
+    else:
+        # Out of the psoriasis pathway: what the record shows, and the data issues; no plan, no
+        # psoriasis screenings.
+        cards = [*alert_cards(inputs), scope_card(inputs), data_quality_card(inputs)]
     return tuple(c for c in cards if c is not None)
-
-

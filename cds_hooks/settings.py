@@ -59,6 +59,9 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None  # DERM3R_METRICS_PORT: serve /metrics on its own port instead
     log_format: str = "json"  # DERM3R_LOG_FORMAT: json (one JSON object per line) or text
+    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice" | "china");
+    # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
+    guideline_profile: str | None = None
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -95,5 +98,6 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
             extra=extra,
         )

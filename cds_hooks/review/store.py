@@ -38,7 +38,9 @@ from sqlalchemy.engine import Connection
 from cds_hooks.database import Database, open_database
 from cds_hooks.storage import insert_ignoring_duplicates
 from cds_hooks.tables import review_image, review_overlay, review_photo_ref, review_record
+from cds_hooks.card_text import clinician_citations
 from inference.case import Case, FindingKey
+from inference.citations import CitationTable
 from inference.results import Assessment
 from inference.serialize import to_jsonable
 
@@ -97,7 +99,8 @@ class ReviewStore:
             "asOf": case.as_of.isoformat(),
             "serviceId": service_id,
             "cardUuid": card_uuid,
-            "assessment": _finite(to_jsonable(assessment)),
+            # Citations as a clinician reads them (the app shows them beside the evidence).
+            "assessment": _finite(clinician_citations(to_jsonable(assessment), CitationTable.load())),
             "resources": _finite(resources),
             "photos": [
                 {
