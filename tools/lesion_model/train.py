@@ -101,6 +101,7 @@ class Config:
     topic_weight: float  # weight of the topic cross-entropy next to the class loss
     test_views: tuple[str, ...]  # views averaged at validation (and at runtime)
     heads: bool  # train the skin-gate / pustule / nail heads and export the multi-output graph
+    resume: Path | None  # skip training: load the selected weights a previous run saved, then heads + export
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -132,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--topic-weight", type=float, default=0.5)
     parser.add_argument("--test-views", default="centre", help="comma-separated views averaged at validation/runtime")
     parser.add_argument("--heads", action="store_true", help="train skin-gate/pustule/nail heads (multi-output graph)")
+    parser.add_argument("--resume", type=Path, default=None, help="stage-<version>.pt saved by an earlier run: heads + export only")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
         parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
@@ -157,6 +159,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         topic_weight=a.topic_weight,
         test_views=tuple(v.strip() for v in a.test_views.split(",") if v.strip()),
         heads=a.heads,
+        resume=a.resume,
     )
 
 
@@ -267,7 +270,13 @@ def train(config: Config) -> None:
         rows = {r["sha1"]: r for r in read_manifest(config.split_from)}
         splits = [rows[s.sha1]["split"] for s in samples]
         group_names = sorted({r["group"] for r in rows.values()})
-        stats = GroupStats(groups=len(group_names), largest=max(Counter(r["group"] for r in rows.values()).values()))
+        # Pair counts are not in the manifest; -1 marks them as not recomputed.
+        stats = GroupStats(
+            groups=len(group_names),
+            largest=max(Counter(r["group"] for r in rows.values()).values()),
+            phash_pairs=-1,
+            embedding_pairs=-1,
+        )
         if config.split_from.resolve() != (config.out / SPLIT_MANIFEST).resolve():
             shutil.copyfile(config.split_from, config.out / SPLIT_MANIFEST)
         embeddings = None
@@ -333,7 +342,11 @@ def train(config: Config) -> None:
 
     rng = np.random.default_rng(config.seed)
     best: tuple[float, int, dict[str, torch.Tensor], float] | None = None
-    for epoch in range(config.epochs):
+    if config.resume is not None:
+        # Heads and export only, from the weights a finished run kept (see below).
+        checkpoint = torch.load(config.resume, map_location="cpu", weights_only=True)
+        best = (float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
+    for epoch in range(0 if config.resume is not None else config.epochs):
         stage.train()
         order = rng.permutation(len(train_samples))
         view_choice = rng.integers(0, len(views), size=len(train_samples))
@@ -382,6 +395,13 @@ def train(config: Config) -> None:
     best_nll, best_epoch, state, temperature = best
     stage.load_state_dict(state)
     logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best_epoch, best_nll, temperature)
+    # Keep the selected weights beside the feature cache (outside the repo): the heads and the export
+    # can then be redone without retraining.
+    if config.resume is None:
+        torch.save(
+            {"state": state, "epoch": best_epoch, "nll": best_nll, "temperature": temperature},
+            config.cache / f"stage-{config.version}.pt",
+        )
 
     # 4. Export the whole chain and prove onnxruntime agrees with torch.
     exported_top = stage.top if stage.top is not None else Top(backbone, TOTAL_BLOCKS)
