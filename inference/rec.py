@@ -1,10 +1,12 @@
 """DERM-Rec: one reading per photograph (quality, condition probabilities, lesion attributes).
 
 For a request with N photos: each photo is decoded once (`imaging.decode_image`, early JPEG
-downscale), gated (`quality`), and every usable photo goes into ONE batched `model.predict` call;
-lesion attributes are measured on the same decoded image. A photo that cannot be decoded or fails
-the gate becomes `RecResult(quality=QualityReport(usable=False, reasons=...))`: bad photos never
-raise.
+downscale), gated (`quality`), and every usable photo goes into ONE batched model call (all its
+test-time views, `LesionModel.read_photos`; a model without views gets one `predict` call). The same
+call yields the learned skin check (`quality.learned_gate`): a photo it refuses is never scored.
+Lesion attributes and morphology (`inference.morphology`) are measured on the same decoded image,
+from one segmentation. A photo that cannot be decoded or fails the gate becomes
+`RecResult(quality=QualityReport(usable=False, reasons=...))`: bad photos never raise.
 """
 
 from __future__ import annotations
