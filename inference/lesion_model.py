@@ -72,6 +72,44 @@ def prepare_image(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
+# Named square crops used as test-time views (multi-crop inference) and as training views: the centre
+# square alone misses lesions at the edges of a landscape photo, and a closer crop shows scale and
+# pustule texture at a higher resolution.
+VIEWS = ("centre", "zoom", "left", "right")
+ZOOM_FRACTION = 0.7
+
+
+def view_crop(image: Image.Image, view: str) -> Image.Image:
+    """"centre": the image itself (`prepare_image` takes its centred square); "zoom": the centred
+    square of 70% of the shorter side; "left"/"right": the square of the shorter side flush with the
+    left/right edge (top/bottom edge for a portrait photo)."""
+    if view == "centre":
+        return image
+    width, height = image.size
+    side = min(width, height)
+    if view == "zoom":
+        inner = max(1, round(side * ZOOM_FRACTION))
+        left, top = (width - inner) // 2, (height - inner) // 2
+        return image.crop((left, top, left + inner, top + inner))
+    if view not in ("left", "right"):
+        raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
+    first = view == "left"
+    if width >= height:
+        left = 0 if first else width - side
+        return image.crop((left, 0, left + side, side))
+    top = 0 if first else height - side
+    return image.crop((0, top, side, top + side))
+
+
+@dataclass(frozen=True)
+class LesionReading:
+    """The model's reading of one photo: calibrated class probabilities averaged over the test-time
+    views, and the embedding heads' probabilities (e.g. "skin", "pustules", "nail_changes")."""
+
+    probabilities: np.ndarray  # float64 [C], sums to 1
+    heads: dict[str, float]
+
+
 @dataclass(frozen=True)
 class _Sidecar:
     classes: tuple[str, ...]
@@ -162,6 +200,17 @@ class LesionModel:
         self.model_dir = model_dir
         self.onnx_path = model_dir / sidecar.onnx_file
         self.metadata: dict[str, Any] = dict(sidecar.extra)
+        views = tuple(str(v) for v in self.metadata.get("views", ("centre",)))
+        if not views or any(v not in VIEWS for v in views):
+            raise LesionModelInvalid(f"lesion model sidecar: views must be a non-empty subset of {VIEWS}, got {views}")
+        self.views: tuple[str, ...] = views
+        self.head_names: tuple[str, ...] = tuple(str(h) for h in self.metadata.get("heads", ()))
+        self._log_prob_output = self.metadata.get("log_prob_output")
+        self._heads_output = self.metadata.get("heads_output")
+        # Below this learned skin probability a photo is refused (set on validation photos in training).
+        self.skin_threshold: float | None = (
+            float(self.metadata["skin_threshold"]) if "skin_threshold" in self.metadata and "skin" in self.head_names else None
+        )
 
     @classmethod
     def load(cls, model_dir: Path | None = None, threads: int = 1) -> "LesionModel":
@@ -247,6 +296,39 @@ class LesionModel:
             raise LesionModelInvalid("lesion model returned probabilities that are not finite or do not sum to 1")
         # Renormalise away float32 rounding so callers can rely on exact sums.
         return probabilities / sums[:, None]
+
+    def prepare_views(self, image: Image.Image) -> np.ndarray:
+        """uint8 [K, S, S, 3]: the sidecar's test-time views of one photo, each prepared as in training."""
+        return np.stack([prepare_image(view_crop(image, view), self.input_size) for view in self.views])
+
+    def read_photos(self, images: list[Image.Image]) -> list[LesionReading]:
+        """All views of all photos in ONE session call; per photo, class log-probabilities are
+        averaged over its views before the temperature (as the temperature was fitted), head
+        probabilities are averaged."""
+        if not images:
+            return []
+        k = len(self.views)
+        batch = np.concatenate([self.prepare_views(image) for image in images])
+        if self._log_prob_output is None:
+            # Single-output model: average its calibrated probabilities over the views.
+            rows = self.predict(batch).astype(np.float64).reshape(len(images), k, -1).mean(axis=1)
+            return [LesionReading(probabilities=row / row.sum(), heads={}) for row in rows]
+        names = [str(self._log_prob_output)] + ([str(self._heads_output)] if self.head_names else [])
+        outputs = self._session.run(names, {self._input_name: np.ascontiguousarray(batch)})
+        log_probs = np.asarray(outputs[0], dtype=np.float64).reshape(len(images), k, -1).mean(axis=1)
+        if not np.all(np.isfinite(log_probs)):
+            raise LesionModelInvalid("lesion model returned non-finite log-probabilities")
+        scaled = log_probs / self.temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        probabilities = np.exp(scaled)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        heads = np.zeros((len(images), 0))
+        if self.head_names:
+            heads = np.asarray(outputs[1], dtype=np.float64).reshape(len(images), k, -1).mean(axis=1)
+        return [
+            LesionReading(probabilities=row, heads={n: float(v) for n, v in zip(self.head_names, head_row, strict=True)})
+            for row, head_row in zip(probabilities, heads if self.head_names else [()] * len(images), strict=True)
+        ]
 
     def probabilities(self, row: np.ndarray) -> dict[str, float]:
         """One row of `predict` as a class-key -> probability mapping (the shape `RecResult` holds)."""

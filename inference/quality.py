@@ -114,6 +114,26 @@ def assess_quality(
     return QualityReport(usable=not blocking, reasons=tuple(blocking + notes), metrics=m)
 
 
+def learned_gate(quality: QualityReport, skin_probability: float | None, threshold: float | None) -> QualityReport:
+    """The learned skin / not-skin check (a head on the lesion model's embedding, trained on DermNet
+    photos and generated skin renders against generated objects, documents, textures, shapes and
+    greyscale scans). Returns `quality` with the learned probability in its metrics, refused
+    (usable=False, with an actionable reason) below the threshold; unchanged when the model has no
+    such head. It complements the colour heuristic above, which accepts anything skin-coloured
+    (wood, sand, a red disc on beige)."""
+    if skin_probability is None or threshold is None:
+        return quality
+    metrics = {**quality.metrics, "skin_probability": round(float(skin_probability), 4)}
+    if skin_probability >= threshold:
+        return QualityReport(usable=quality.usable, reasons=quality.reasons, metrics=metrics)
+    reason = (
+        "this does not look like a clinical photo of skin (it resembles an object, document, texture or "
+        "scan): check that the right image was attached, or retake it with the affected skin filling most "
+        "of the frame"
+    )
+    return QualityReport(usable=False, reasons=(reason, *quality.reasons), metrics=metrics)
+
+
 def unusable_report(error: ImageError) -> QualityReport:
     """The quality report of a photo that could not be decoded at all."""
     return QualityReport(usable=False, reasons=(error.message,), metrics={"decode_error": 1.0})

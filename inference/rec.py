@@ -1,10 +1,12 @@
 """DERM-Rec: one reading per photograph (quality, condition probabilities, lesion attributes).
 
 For a request with N photos: each photo is decoded once (`imaging.decode_image`, early JPEG
-downscale), gated (`quality`), and every usable photo goes into ONE batched `model.predict` call;
-lesion attributes are measured on the same decoded image. A photo that cannot be decoded or fails
-the gate becomes `RecResult(quality=QualityReport(usable=False, reasons=...))`: bad photos never
-raise.
+downscale), gated (`quality`), and every usable photo goes into ONE batched model call (all its
+test-time views, `LesionModel.read_photos`; a model without views gets one `predict` call). The same
+call yields the learned skin check (`quality.learned_gate`): a photo it refuses is never scored.
+Lesion attributes and morphology (`inference.morphology`) are measured on the same decoded image,
+from one segmentation. A photo that cannot be decoded or fails the gate becomes
+`RecResult(quality=QualityReport(usable=False, reasons=...))`: bad photos never raise.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from inference.attributes import analysis_array, lesion_attributes
+from inference.attributes import analyse, analysis_array, score
 from inference.case import Photo
 from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode_image
-from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, unusable_report
-from inference.results import LesionAttributes, QualityReport, RecResult
+from inference.morphology import LearnedSignals, assess_morphology
+from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, learned_gate, unusable_report
+from inference.results import LesionAttributes, Morphology, QualityReport, RecResult
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +77,37 @@ class DermRec:
         stages = [self._decode_and_gate(photo) for photo in photos]
         usable = [i for i, s in enumerate(stages) if s.quality.usable]
         probabilities: dict[int, dict[str, float]] = {}
+        heads: dict[int, dict[str, float]] = {}
         if usable:
-            batch = np.stack([self.model.prepare(stages[i].decoded.image) for i in usable])  # type: ignore[union-attr]
-            output = np.asarray(self.model.predict(batch), dtype=np.float64)
-            if output.shape != (len(usable), len(self.model.classes)):
-                raise ValueError(f"lesion model returned shape {output.shape} for a batch of {len(usable)}")
-            for row, i in zip(output, usable, strict=True):
+            rows, head_rows = self._classify([stages[i].decoded.image for i in usable])  # type: ignore[union-attr]
+            for row, head_row, i in zip(rows, head_rows, usable, strict=True):
                 probabilities[i] = {c: float(p) for c, p in zip(self.model.classes, row, strict=True)}
+                heads[i] = head_row
+                # The learned skin check runs in the same model call; a refused photo is never scored.
+                gated = learned_gate(stages[i].quality, head_row.get("skin"), getattr(self.model, "skin_threshold", None))
+                stages[i] = replace(stages[i], quality=gated)
+                if not gated.usable:
+                    del probabilities[i]
         results = []
         for i, stage in enumerate(stages):
-            results.append(self._result(stage, probabilities.get(i)))
+            results.append(self._result(stage, probabilities.get(i), heads.get(i, {})))
         return tuple(results)
+
+    def _classify(self, images: list[Image.Image]) -> tuple[np.ndarray, list[dict[str, float]]]:
+        """Class probabilities [N, C] and head probabilities per photo, in one batched model call:
+        all test-time views when the model has them (`read_photos`), else one view per photo."""
+        read_photos = getattr(self.model, "read_photos", None)
+        if read_photos is not None:
+            readings = read_photos(images)
+            output = np.asarray([r.probabilities for r in readings], dtype=np.float64)
+            head_rows = [dict(r.heads) for r in readings]
+        else:
+            batch = np.stack([self.model.prepare(image) for image in images])
+            output = np.asarray(self.model.predict(batch), dtype=np.float64)
+            head_rows = [{} for _ in images]
+        if output.shape != (len(images), len(self.model.classes)):
+            raise ValueError(f"lesion model returned shape {output.shape} for a batch of {len(images)}")
+        return output, head_rows
 
     def _decode_and_gate(self, photo: Photo) -> _Decoded:
         try:
@@ -95,12 +118,16 @@ class DermRec:
         rgb = analysis_array(decoded.image)
         return _Decoded(photo, decoded, rgb, assess_quality(decoded, rgb, self.thresholds))
 
-    def _result(self, stage: _Decoded, probabilities: dict[str, float] | None) -> RecResult:
+    def _result(self, stage: _Decoded, probabilities: dict[str, float] | None, heads: dict[str, float]) -> RecResult:
         photo = stage.photo
         quality = stage.quality
         attributes: LesionAttributes | None = None
+        morphology: Morphology | None = None
         if quality.usable and probabilities is not None and stage.analysis is not None:
-            attributes = lesion_attributes(stage.analysis, source_ref=photo.ref)
+            analysis = analyse(stage.analysis)
+            attributes = score(analysis, source_ref=photo.ref)
+            learned = LearnedSignals(pustules=heads.get("pustules"), nail_changes=heads.get("nail_changes"))
+            morphology = assess_morphology(stage.analysis, analysis, attributes, learned, source_ref=photo.ref)
             quality = self._with_uncertainty(quality, probabilities)
         return RecResult(
             photo_ref=photo.ref,
@@ -110,6 +137,7 @@ class DermRec:
             model_version=self.model_version,
             region=photo.region,
             taken=photo.taken,
+            morphology=morphology,
         )
 
     def _with_uncertainty(self, quality: QualityReport, probabilities: dict[str, float]) -> QualityReport:

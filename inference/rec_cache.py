@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from inference.case import Photo
-from inference.results import AttributeScore, LesionAttributes, RecResult
+from inference.results import AttributeScore, LesionAttributes, Morphology, MorphologyFinding, RecResult
 
 DEFAULT_MAX_ENTRIES = 256
 # A reading pickles to ~1-4 KB; this bound only bites if readings grow (e.g. per-pixel evidence).
@@ -132,9 +132,21 @@ def rebind(result: RecResult, photo: Photo) -> RecResult:
     result = copy.deepcopy(result)
     old = result.photo_ref
     attributes = result.attributes
+    morphology = result.morphology
     if attributes is not None and old != photo.ref:
         attributes = _rebind_attributes(attributes, old, photo.ref)
-    return replace(result, photo_ref=photo.ref, region=photo.region, taken=photo.taken, attributes=attributes)
+    if morphology is not None and old != photo.ref:
+        morphology = _rebind_morphology(morphology, old, photo.ref)
+    return replace(
+        result, photo_ref=photo.ref, region=photo.region, taken=photo.taken, attributes=attributes, morphology=morphology
+    )
+
+
+def _rebind_morphology(morphology: Morphology, old: str, new: str) -> Morphology:
+    def finding(f: MorphologyFinding) -> MorphologyFinding:
+        return replace(f, evidence=tuple(replace(e, source_ref=new) if e.source_ref == old else e for e in f.evidence))
+
+    return Morphology(**{name: finding(f) for name, f in morphology.as_dict().items()})
 
 
 def _rebind_attributes(attributes: LesionAttributes, old: str, new: str) -> LesionAttributes:

@@ -20,8 +20,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from inference.case import PASI_REGION_WEIGHTS, BodyRegion, Case, ConditionKey, DataIssue, Finding, FindingKey
+from inference.morphology import fuse_morphology
 from inference.results import (
     Evidence,
+    Morphology,
     PasiEstimate,
     PatientRepresentation,
     RecResult,
@@ -379,7 +381,12 @@ def _clip01(x: float) -> float:
 
 
 def _descriptors(
-    case: Case, current: Sequence[RecResult], visits: _Visits, trend: Trend, probabilities: dict[str, float]
+    case: Case,
+    current: Sequence[RecResult],
+    visits: _Visits,
+    trend: Trend,
+    probabilities: dict[str, float],
+    morphology: Morphology | None = None,
 ) -> tuple[dict[str, float], dict[str, tuple[Evidence, ...]]]:
     scores: dict[str, float] = {}
     evidence: dict[str, list[Evidence]] = {}
@@ -457,8 +464,8 @@ def _descriptors(
     scores["long_standing"] = round(long_score, 3)
     evidence["long_standing"] = long_ev or [Evidence(statement="no record of a long course")]
 
-    # Exudation and pustules are not measured by the image attributes; a lesion-model class
-    # naming them is the only image signal, otherwise they are reported as not assessed.
+    # Exudation is not measured by the image attributes; a lesion-model class naming it is the only
+    # image signal. Pustules and erythroderma-like involvement come from the photos' morphology.
     for key, stem in (("exudative", "exudat"), ("pustular", "pustul")):
         matching = {c: p for c, p in probabilities.items() if stem in c}
         if matching:
@@ -469,6 +476,14 @@ def _descriptors(
         else:
             scores[key] = 0.0
             evidence[key] = [Evidence(statement="not assessed from photographs")]
+    if morphology is not None:
+        for key, finding in (("pustular", morphology.pustules), ("erythrodermic", morphology.erythroderma)):
+            if finding.status == "present":
+                scores[key] = round(max(scores.get(key, 0.0), finding.confidence), 3)
+                evidence[key] = list(finding.evidence)
+            elif key not in scores or scores[key] == 0.0:
+                scores[key] = 0.0
+                evidence[key] = list(finding.evidence)
     return scores, {k: tuple(v) for k, v in evidence.items()}
 
 
@@ -545,7 +560,8 @@ class DermRep:
         fused = _by_region(current)
         pasi = _pasi(fused, case.latest(FindingKey.PASI)) if fused else None
         trend = _trend(case, current, visits.earlier)
-        descriptors, descriptor_evidence = _descriptors(case, current, visits, trend, probabilities)
+        morphology = fuse_morphology([r.morphology for r in current if r.morphology is not None])
+        descriptors, descriptor_evidence = _descriptors(case, current, visits, trend, probabilities, morphology)
         # Newest first; undated photos are assumed current, so they lead. sorted() is stable.
         dated = sorted((r for r in readings if r.taken is not None), key=lambda r: r.taken, reverse=True)  # type: ignore[arg-type, return-value]
         newest_first = [r for r in readings if r.taken is None] + dated
@@ -559,4 +575,5 @@ class DermRep:
             photos=tuple(newest_first),
             issues=tuple(_issues(readings, visits)),
             model_version=next((r.model_version for r in readings if r.model_version), ""),
+            morphology=morphology,
         )

@@ -68,6 +68,48 @@ class LesionAttributes:
 
 
 @dataclass(frozen=True)
+class MorphologyFinding:
+    """One morphological feature of one photo (or, in DERM-Rep, of the patient).
+
+    status: "present" | "absent" | "not_assessable" (cannot be seen in this photo: say so rather than
+    guess). value: a qualifier where the feature has kinds, e.g. "thick"/"thin" for scale thickness,
+    "plaque"/"small_papules"/"mixed" for the lesion pattern; None otherwise. confidence: 0-1, honest.
+    basis: "learned" (a head on the lesion model's embedding), "measured" (image measurement) or
+    "learned+measured". measured: the raw numbers behind it.
+    """
+
+    status: str
+    confidence: float
+    evidence: tuple[Evidence, ...] = ()
+    value: str | None = None
+    basis: str = "measured"
+    measured: dict[str, float] = field(default_factory=dict)
+
+
+MORPHOLOGY_STATUSES = ("present", "absent", "not_assessable")
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """Morphology DERM-Reason needs to reach the pustular, erythrodermic and heat-toxin branches."""
+
+    pustules: MorphologyFinding
+    erythroderma: MorphologyFinding  # erythroderma-like confluent redness over (nearly) all skin in view
+    scale_thickness: MorphologyFinding  # value "thick" | "thin" when present
+    nail_changes: MorphologyFinding
+    lesion_pattern: MorphologyFinding  # value "plaque" | "small_papules" (guttate-like) | "mixed"
+
+    def as_dict(self) -> dict[str, MorphologyFinding]:
+        return {
+            "pustules": self.pustules,
+            "erythroderma": self.erythroderma,
+            "scale_thickness": self.scale_thickness,
+            "nail_changes": self.nail_changes,
+            "lesion_pattern": self.lesion_pattern,
+        }
+
+
+@dataclass(frozen=True)
 class RecResult:
     """DERM-Rec's reading of one photo."""
 
@@ -78,6 +120,7 @@ class RecResult:
     model_version: str
     region: BodyRegion = BodyRegion.UNKNOWN
     taken: datetime | None = None
+    morphology: Morphology | None = None  # None if the photo was unusable
 
 
 # ---------------------------------------------------------------- DERM-Rep (one patient)
@@ -137,6 +180,9 @@ class PatientRepresentation:
     photos: tuple[RecResult, ...]  # per-photo readings, newest first
     issues: tuple[DataIssue, ...] = ()
     model_version: str = ""
+    # Patient-level morphology fused over the current visit's usable photos (a finding is present
+    # when any photo shows it; not assessable only when no photo could show it); None if no photo.
+    morphology: Morphology | None = None
 
 
 # ---------------------------------------------------------------- DERM-Reason

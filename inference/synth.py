@@ -78,6 +78,9 @@ class PlaqueSpec:
     skin_cover: float = 0.75  # share of the frame that is skin
     illumination_gradient: float = 0.25  # brightness change across the frame (x0.75 .. x1.25)
     seed: int = 0
+    # Morphology extras (defaults leave every existing render byte-identical):
+    pustules: int = 0  # yellowish-white pustules (2-4 mm-like dots) scattered over the plaques
+    plaque_scale: float = 1.0  # plaque radius factor; ~0.2 with many plaques gives guttate-like papules
 
 
 @dataclass(frozen=True)
@@ -146,12 +149,34 @@ def _lesion_region(rng: np.random.Generator, spec: PlaqueSpec, skin: np.ndarray)
     field = np.zeros((h, w), dtype=np.float32)
     picks = rng.integers(0, ys.size, size=spec.n_plaques)
     for y, x in zip(ys[picks], xs[picks], strict=True):
-        rx = w * rng.uniform(0.06, 0.16)
+        rx = w * rng.uniform(0.06, 0.16) * spec.plaque_scale
         ry = rx * rng.uniform(0.5, 1.0)
         field += np.exp(-(((xx - x) / rx) ** 2 + ((yy - y) / ry) ** 2))
     field += 0.25 * _smooth_noise(rng, h, w, 14)
     threshold = np.quantile(field[skin], 1.0 - min(spec.area_fraction, 0.98))
     return skin & (field > threshold)
+
+
+_PUSTULE_SRGB = (246, 232, 176)  # creamy yellow-white pus
+
+
+def _add_pustules(lin: np.ndarray, lesion: np.ndarray, spec: PlaqueSpec) -> np.ndarray:
+    """Soft yellowish-white domes on the plaques, each with a thin red halo. Drawn from their own
+    random stream so the rest of the render (and every render without pustules) is unchanged."""
+    rng = np.random.default_rng([spec.seed, 7])
+    h, w = lesion.shape
+    long_side = max(h, w)
+    ys, xs = np.nonzero(lesion)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    dome = np.zeros((h, w), dtype=np.float32)
+    for i in rng.integers(0, ys.size, size=spec.pustules):
+        r = long_side * rng.uniform(0.004, 0.007)
+        d2 = ((yy - ys[i]) ** 2 + (xx - xs[i]) ** 2) / (r * r)
+        dome = np.maximum(dome, np.clip(1.5 - d2, 0.0, 1.0))
+    halo = np.clip(masks.box_mean(dome, max(1, round(long_side * 0.004))) * 1.5 - dome, 0.0, 1.0)
+    pus = colour.linear_rgb(np.array(_PUSTULE_SRGB, dtype=np.uint8))
+    lin = lin * (1.0 - 0.35 * halo[..., None] * np.array([0.0, 1.0, 0.8], dtype=np.float32))
+    return lin * (1.0 - dome[..., None]) + dome[..., None] * pus
 
 
 def render(spec: PlaqueSpec) -> SynthImage:
@@ -199,6 +224,9 @@ def render(spec: PlaqueSpec) -> SynthImage:
         texture = 1.0 + 0.06 * _smooth_noise(rng, h, w, max(8, w // 3))
         mix = np.where(scale, _SCALE_OPACITY, 0.0)[..., None]
         lin = lin * (1 - mix) + mix * scale_lin * texture[..., None]
+
+    if spec.pustules > 0 and lesion.any():
+        lin = _add_pustules(lin, lesion, spec)
 
     # Drape outside the skin, then global illumination and sensor noise.
     drape = colour.linear_rgb(np.array(DRAPE_SRGB, dtype=np.uint8)) * (1.0 + 0.05 * _smooth_noise(rng, h, w, 4))[..., None]

@@ -19,6 +19,7 @@ from inference.lesion_model import (
     LesionModelInvalid,
     LesionModelNotFound,
     prepare_image,
+    view_crop,
 )
 
 SKIN = (224, 172, 150)
@@ -26,10 +27,15 @@ SKIN = (224, 172, 150)
 # Golden probabilities of the shipped model on the two synthetic images below. Regenerate (and
 # review the model card) whenever the model is retrained:
 #   python -c "from tests.inference.test_lesion_model import print_goldens; print_goldens()"
-GOLDEN_VERSION = "lesion-effnetlite0-2026.11.2"
+GOLDEN_VERSION = "lesion-effnetlite0-2026.12.1"
 GOLDEN: dict[str, list[float]] = {
-    "flat_skin": [0.095459, 0.174709, 0.081134, 0.103562, 0.091322, 0.096745, 0.173488, 0.183581],
-    "red_patch": [0.172542, 0.143957, 0.070748, 0.101700, 0.000836, 0.021689, 0.032333, 0.456195],
+    "flat_skin": [0.036457, 0.108820, 0.047450, 0.306530, 0.062275, 0.026175, 0.189186, 0.223108],
+    "red_patch": [0.004811, 0.068879, 0.175262, 0.382659, 0.000165, 0.008997, 0.031823, 0.327403],
+}
+# `read_photos` (all test-time views, heads): (probabilities, [skin, pustules, nail_changes]).
+READ_GOLDEN: dict[str, tuple[list[float], list[float]]] = {
+    "flat_skin": ([0.036457, 0.108820, 0.047450, 0.306530, 0.062275, 0.026175, 0.189186, 0.223107], [0.328241, 0.000079, 0.000015]),
+    "red_patch": ([0.008219, 0.083187, 0.139560, 0.400674, 0.000213, 0.007856, 0.043418, 0.316873], [0.001750, 0.000014, 0.000054]),
 }
 # Float32 kernels differ slightly between CPU instruction sets; a swapped or retrained model moves
 # these probabilities by far more than this.
@@ -64,6 +70,11 @@ def print_goldens() -> None:
     for name, make in SYNTHETIC.items():
         row = loaded.predict(loaded.prepare(make())[None])[0]
         print(f'    "{name}": [{", ".join(f"{p:.6f}" for p in row)}],')
+    print("READ_GOLDEN")
+    for name, make in SYNTHETIC.items():
+        (reading,) = loaded.read_photos([make()])
+        heads = [reading.heads[h] for h in loaded.head_names]
+        print(f'    "{name}": ([{", ".join(f"{p:.6f}" for p in reading.probabilities)}], [{", ".join(f"{p:.6f}" for p in heads)}]),')
 
 
 # ---------------------------------------------------------------- loading and metadata
@@ -256,3 +267,47 @@ def test_golden_values(model: LesionModel, name: str) -> None:
     assert model.version == GOLDEN_VERSION, "model changed: regenerate GOLDEN with print_goldens()"
     row = model.predict(model.prepare(SYNTHETIC[name]())[None])[0]
     np.testing.assert_allclose(row, GOLDEN[name], atol=GOLDEN_TOLERANCE)
+
+
+@pytest.mark.parametrize("name", sorted(SYNTHETIC))
+def test_read_photos_golden_values(model: LesionModel, name: str) -> None:
+    assert model.version == GOLDEN_VERSION, "model changed: regenerate READ_GOLDEN with print_goldens()"
+    (reading,) = model.read_photos([SYNTHETIC[name]()])
+    probabilities, heads = READ_GOLDEN[name]
+    np.testing.assert_allclose(reading.probabilities, probabilities, atol=GOLDEN_TOLERANCE)
+    np.testing.assert_allclose([reading.heads[h] for h in model.head_names], heads, atol=GOLDEN_TOLERANCE)
+
+
+def test_read_photos_contract(model: LesionModel) -> None:
+    assert model.views == ("centre", "zoom")
+    assert model.head_names == ("skin", "pustules", "nail_changes")
+    assert model.skin_threshold is not None and 0.0 < model.skin_threshold <= 0.5
+    readings = model.read_photos([red_patch(), flat_skin(), red_patch()])
+    assert len(readings) == 3
+    for reading in readings:
+        assert reading.probabilities.shape == (len(model.classes),)
+        assert reading.probabilities.sum() == pytest.approx(1.0, abs=1e-9)
+        assert all(0.0 <= p <= 1.0 for p in reading.heads.values())
+    # Batch independence: a photo reads the same alone and among others.
+    (alone,) = model.read_photos([red_patch()])
+    np.testing.assert_allclose(alone.probabilities, readings[0].probabilities, atol=1e-6)
+    assert model.read_photos([]) == []
+
+
+def test_view_crops() -> None:
+    image = Image.new("RGB", (640, 480), SKIN)
+    assert view_crop(image, "centre") is image
+    assert view_crop(image, "zoom").size == (336, 336)
+    assert view_crop(image, "left").size == view_crop(image, "right").size == (480, 480)
+    assert view_crop(Image.new("RGB", (300, 500)), "right").size == (300, 300)
+    with pytest.raises(ValueError, match="unknown view"):
+        view_crop(image, "corner")
+
+
+def test_sidecar_with_an_unknown_view_is_rejected(model_copy: Path) -> None:
+    sidecar = model_copy / "lesion_model.json"
+    raw = json.loads(sidecar.read_text())
+    raw["views"] = ["centre", "fisheye"]
+    sidecar.write_text(json.dumps(raw))
+    with pytest.raises(LesionModelInvalid, match="views"):
+        LesionModel.load(model_copy)

@@ -111,3 +111,49 @@ class LesionClassifier(nn.Module):
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         logits = self.head(self.top(self.trunk(self.normalise(pixels))))
         return torch.softmax(logits * self.inv_temperature, dim=1)
+
+
+class TopicHead(Head):
+    """A head over the fine DermNet topics whose class logits are the log-sum-exp of each class's
+    topic logits: the classifier learns the 64 visual topics (pustular vs plaque psoriasis, tinea vs
+    candida) and still outputs the 8 clinical classes, with probability mass summed, not argmaxed."""
+
+    def __init__(self, topic_class: list[int], classes: int, mean: torch.Tensor, std: torch.Tensor, dropout: float = 0.2) -> None:
+        super().__init__(len(topic_class), mean, std, dropout)
+        membership = torch.zeros(len(topic_class), classes)
+        membership[torch.arange(len(topic_class)), torch.tensor(topic_class)] = 1.0
+        self.register_buffer("membership", membership)
+
+    def topic_logits(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(features)
+
+    def class_logits(self, topic_logits: torch.Tensor) -> torch.Tensor:
+        # log(sum_t exp(z_t) over each class's topics), stabilised by the row maximum; written with
+        # exp/matmul/log so the ONNX graph needs no grouped reduction.
+        peak = topic_logits.max(dim=1, keepdim=True).values
+        return torch.log(torch.exp(topic_logits - peak) @ self.membership) + peak
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.class_logits(self.topic_logits(features))
+
+
+class MultiOutputClassifier(nn.Module):
+    """What is exported to ONNX (v3): uint8 [N, S, S, 3] -> (calibrated probabilities [N, C],
+    class log-probabilities before temperature [N, C] for averaging over views, sigmoid outputs of
+    the logistic heads on the standardised embedding [N, K]: skin gate, pustules, nail changes)."""
+
+    def __init__(self, trunk: Trunk, top: Top, head: Head, temperature: float, aux: nn.Linear) -> None:
+        super().__init__()
+        self.normalise = Normalise()
+        self.trunk = trunk
+        self.top = top
+        self.head = head
+        self.aux = aux
+        self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32))
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features = self.top(self.trunk(self.normalise(pixels)))
+        log_probs = torch.log_softmax(self.head(features), dim=1)
+        probabilities = torch.softmax(log_probs * self.inv_temperature, dim=1)
+        heads = torch.sigmoid(self.aux((features - self.head.mean) / self.head.std))
+        return probabilities, log_probs, heads

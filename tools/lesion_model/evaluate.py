@@ -43,11 +43,12 @@ def split_samples(model_dir: Path, data_dir: Path, split: str) -> list[Sample]:
 
 
 def predict_samples(model: LesionModel, samples: list[Sample]) -> np.ndarray:
+    """Probabilities as DERM-Rec gets them: every test-time view of the sidecar, averaged
+    (`LesionModel.read_photos`; a single-view model reads the centre square only)."""
     rows: list[np.ndarray] = []
     for start in range(0, len(samples), BATCH):
         chunk = samples[start : start + BATCH]
-        batch = np.stack([model.prepare(load_masked(s)) for s in chunk])
-        rows.append(model.predict(batch))
+        rows.append(np.stack([r.probabilities for r in model.read_photos([load_masked(s) for s in chunk])]))
     return np.concatenate(rows)
 
 
@@ -58,13 +59,15 @@ def run(data_dir: Path, model_dir: Path | None, split: str, threads: int, write:
     samples = split_samples(model.model_dir, data_dir, split)
     probabilities = predict_samples(model, samples)
     labels = np.array([CLASSES.index(s.label) for s in samples])
-    report = evaluate(probabilities, labels, model.classes)
+    report = evaluate(probabilities, labels, model.classes, cis=True)
     if write:
         payload = {
             "model_version": model.version,
             "split": split,
             "ece_bins": ECE_BINS,
-            "evaluated_with": "onnxruntime via inference.lesion_model.LesionModel (prepare + predict)",
+            "evaluated_with": "onnxruntime via inference.lesion_model.LesionModel.read_photos (views: "
+            + ", ".join(model.views)
+            + ")",
             **report.as_dict(),
         }
         path = model.model_dir / (EVAL_FILE if split == "test" else f"lesion_eval_{split}.json")

@@ -35,7 +35,12 @@ PREPROCESSING = (
 )
 
 
-def export_onnx(model: LesionClassifier, path: Path) -> None:
+LOG_PROB_OUTPUT = "class_log_probs"
+HEADS_OUTPUT = "heads"
+MULTI_OUTPUTS = (OUTPUT_NAME, LOG_PROB_OUTPUT, HEADS_OUTPUT)
+
+
+def export_onnx(model: torch.nn.Module, path: Path, output_names: tuple[str, ...] = (OUTPUT_NAME,)) -> None:
     """Write the whole classifier (uint8 in, probabilities out) as a single self-contained ONNX file."""
     model.eval()
     dummy = torch.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=torch.uint8)
@@ -48,8 +53,8 @@ def export_onnx(model: LesionClassifier, path: Path) -> None:
         str(path),
         dynamo=False,
         input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        output_names=list(output_names),
+        dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in output_names}},
         opset_version=OPSET,
         do_constant_folding=True,
     )
@@ -59,21 +64,26 @@ def export_onnx(model: LesionClassifier, path: Path) -> None:
     onnx.save(graph, str(path))
 
 
-def check_parity(model: LesionClassifier, path: Path, pixels: np.ndarray) -> float:
-    """Max |torch - onnxruntime| on real prepared images; raises if above PARITY_TOLERANCE."""
+def check_parity(model: torch.nn.Module, path: Path, pixels: np.ndarray) -> float:
+    """Max |torch - onnxruntime| over every output on real prepared images; raises if above
+    PARITY_TOLERANCE."""
     model.eval()
     with torch.no_grad():
-        expected = model(torch.from_numpy(pixels)).numpy()
+        expected = model(torch.from_numpy(pixels))
+    expected_list = [expected] if isinstance(expected, torch.Tensor) else list(expected)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    (actual,) = session.run([OUTPUT_NAME], {INPUT_NAME: pixels})
-    difference = float(np.max(np.abs(expected - actual)))
+    names = [o.name for o in session.get_outputs()]
+    actual = session.run(names, {INPUT_NAME: pixels})
+    difference = max(float(np.max(np.abs(e.numpy() - a))) for e, a in zip(expected_list, actual, strict=True))
     if difference > PARITY_TOLERANCE:
         raise RuntimeError(f"onnxruntime output differs from torch by {difference:.2e} > {PARITY_TOLERANCE:.0e}")
     logger.info("ONNX parity: max |torch - onnxruntime| = %.2e on %d images", difference, len(pixels))
     return difference
 
 
-def write_sidecar(out_dir: Path, version: str, temperature: float, training: dict[str, object]) -> Path:
+def write_sidecar(
+    out_dir: Path, version: str, temperature: float, training: dict[str, object], runtime: dict[str, object] | None = None
+) -> Path:
     """lesion_model.json: everything `LesionModel.load` needs, plus provenance for the model card."""
     onnx_path = out_dir / ONNX_NAME
     sidecar = {
@@ -93,6 +103,7 @@ def write_sidecar(out_dir: Path, version: str, temperature: float, training: dic
         "training_data": {"attribution": ATTRIBUTION, "licence": LICENCE, **training},
         "topic_to_class": dict(sorted(TOPIC_TO_CLASS.items())),
         "intended_use": "Research demonstration, not for clinical use. See MODEL_CARD.md.",
+        **(runtime or {}),
     }
     path = out_dir / SIDECAR_NAME
     path.write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")

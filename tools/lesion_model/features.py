@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance
 
-from inference.lesion_model import prepare_image
+from inference.lesion_model import prepare_image, view_crop
 from tools.lesion_model.backbone import INPUT_SIZE, Normalise, Top, Trunk
 from tools.lesion_model.data import Sample, load_masked
 
@@ -31,12 +31,17 @@ DEFAULT_CACHE = Path.home() / ".cache" / "derm3r" / "lesion_model"
 BATCH = 32
 
 
+FIXED_CROPS = ("zoom", "left", "right")
+
+
 def view_pixels(image: Image.Image, view: str, sha1: str) -> np.ndarray:
     """uint8 [S, S, 3] for one view of one (already masked) image."""
     if view == "centre":
         return prepare_image(image, INPUT_SIZE)
     if view == "flip":
         return prepare_image(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), INPUT_SIZE)
+    if view in FIXED_CROPS:
+        return prepare_image(view_crop(image, view), INPUT_SIZE)
     if not view.startswith("aug"):
         raise ValueError(f"unknown view {view!r}")
     # Seed from the view and the image so every run and every machine draws the same crop.
@@ -92,6 +97,36 @@ def compute_view(
             outputs.append(hidden.numpy().astype(np.float16))
         if start // BATCH % 20 == 0:
             logger.info("%s/%s: %d/%d images (%.0f s)", kind, view, start + len(chunk), len(samples), time.monotonic() - started)
+    result = np.concatenate(outputs)
+    np.save(path, result)
+    return result
+
+
+@torch.no_grad()
+def compute_images(
+    named: list[tuple[str, Image.Image]],
+    trunk: Trunk,
+    cache: Path,
+    tag: str,
+) -> np.ndarray:
+    """Trunk output (float16 [N, C, H, W]) of the runtime "centre" view of arbitrary images (the
+    generated and external sets of the skin gate), cached under a key of their names and pixels."""
+    digest = hashlib.sha1(tag.encode())
+    pixels = []
+    for name, image in named:
+        view = prepare_image(image, INPUT_SIZE)
+        digest.update(name.encode())
+        digest.update(view.tobytes())
+        pixels.append(view)
+    path = cache / f"images-{tag}-{digest.hexdigest()[:10]}.npy"
+    if path.exists():
+        return np.load(path)
+    cache.mkdir(parents=True, exist_ok=True)
+    normalise = Normalise()
+    outputs = [
+        trunk(normalise(torch.from_numpy(np.stack(pixels[i : i + BATCH])))).numpy().astype(np.float16)
+        for i in range(0, len(pixels), BATCH)
+    ]
     result = np.concatenate(outputs)
     np.save(path, result)
     return result

@@ -62,6 +62,49 @@ def bootstrap_auroc_ci(
     return float(low), float(high)
 
 
+def sensitivity_at_specificity(scores: np.ndarray, positive: np.ndarray, specificity: float = 0.90) -> float:
+    """Share of positives scoring above the threshold that keeps `specificity` of the negatives
+    below it (the operating point a screening use would need)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    threshold = np.quantile(scores[~positive], specificity, method="higher")
+    return float((scores[positive] > threshold).mean())
+
+
+def _balanced_accuracy(predicted: np.ndarray, labels: np.ndarray, k: int) -> float:
+    values = [float((predicted[labels == c] == c).mean()) for c in range(k) if (labels == c).any()]
+    return float(np.mean(values))
+
+
+def bootstrap_cis(
+    probabilities: np.ndarray, labels: np.ndarray, positive: int, resamples: int = 1000, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """95% percentile-bootstrap intervals (images resampled with replacement) of per-class
+    sensitivity ("sensitivity:<index>"), balanced accuracy and psoriasis sensitivity at 0.90
+    specificity."""
+    rng = np.random.default_rng(seed)
+    k = probabilities.shape[1]
+    predicted = probabilities.argmax(axis=1)
+    samples: dict[str, list[float]] = {"balanced_accuracy": [], "sensitivity_at_90_specificity": []}
+    for c in range(k):
+        samples[f"sensitivity:{c}"] = []
+    for _ in range(resamples):
+        pick = rng.integers(0, labels.size, labels.size)
+        p, y = predicted[pick], labels[pick]
+        samples["balanced_accuracy"].append(_balanced_accuracy(p, y, k))
+        is_pos = y == positive
+        if is_pos.any() and not is_pos.all():
+            samples["sensitivity_at_90_specificity"].append(sensitivity_at_specificity(probabilities[pick, positive], is_pos))
+        for c in range(k):
+            if (y == c).any():
+                samples[f"sensitivity:{c}"].append(float((p[y == c] == c).mean()))
+    out = {}
+    for name, values in samples.items():
+        low, high = np.percentile(values, [2.5, 97.5]) if values else (float("nan"), float("nan"))
+        out[name] = (float(low), float(high))
+    return out
+
+
 @dataclass(frozen=True)
 class Report:
     classes: tuple[str, ...]
@@ -77,6 +120,14 @@ class Report:
     psoriasis_auroc_ci95: tuple[float, float]
     psoriasis_ece: float  # binary ECE of p(psoriasis) against "is psoriasis"
     nll: float
+    psoriasis_sensitivity_at_90_specificity: float = float("nan")
+    cis: dict[str, tuple[float, float]] | None = None  # bootstrap 95% intervals (see bootstrap_cis)
+
+    def _ci(self, key: str) -> str:
+        if not self.cis or key not in self.cis:
+            return ""
+        low, high = self.cis[key]
+        return f" ({low:.2f}-{high:.2f})"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -88,13 +139,16 @@ class Report:
             "top_label_ece_15_bins": round(self.top_label_ece, 4),
             "psoriasis_vs_rest_ece_15_bins": round(self.psoriasis_ece, 4),
             "nll": round(self.nll, 4),
+            "psoriasis_sensitivity_at_90_specificity": round(self.psoriasis_sensitivity_at_90_specificity, 4),
+            "bootstrap_ci95": {k: [round(v[0], 4), round(v[1], 4)] for k, v in (self.cis or {}).items() if not k.startswith("sensitivity:")},
             "per_class": {
                 c: {
                     "support": self.support[c],
                     "sensitivity": round(self.sensitivity[c], 4),
+                    "sensitivity_ci95_bootstrap": [round(v, 4) for v in (self.cis or {}).get(f"sensitivity:{i}", (float("nan"),) * 2)],
                     "specificity": round(self.specificity[c], 4),
                 }
-                for c in self.classes
+                for i, c in enumerate(self.classes)
             },
             "confusion_matrix": {"rows_true_columns_predicted": list(self.classes), "counts": self.confusion},
         }
@@ -105,13 +159,17 @@ class Report:
             f"- psoriasis-vs-rest AUROC: {self.psoriasis_auroc:.3f} "
             f"(95% bootstrap CI {self.psoriasis_auroc_ci95[0]:.3f}-{self.psoriasis_auroc_ci95[1]:.3f})",
             f"- top-label ECE (15 bins): {self.top_label_ece:.3f}; psoriasis-vs-rest ECE: {self.psoriasis_ece:.3f}",
-            f"- balanced accuracy: {self.balanced_accuracy:.3f} (accuracy {self.accuracy:.3f}, NLL {self.nll:.3f})",
+            f"- psoriasis sensitivity at 0.90 specificity: {self.psoriasis_sensitivity_at_90_specificity:.3f}"
+            f"{self._ci('sensitivity_at_90_specificity')}",
+            f"- balanced accuracy: {self.balanced_accuracy:.3f}{self._ci('balanced_accuracy')} "
+            f"(accuracy {self.accuracy:.3f}, NLL {self.nll:.3f})",
             "",
-            "| class | n | sensitivity | specificity |",
+            "| class | n | sensitivity (95% bootstrap CI) | specificity |",
             "|---|---:|---:|---:|",
         ]
         lines += [
-            f"| {c} | {self.support[c]} | {self.sensitivity[c]:.3f} | {self.specificity[c]:.3f} |" for c in self.classes
+            f"| {c} | {self.support[c]} | {self.sensitivity[c]:.3f}{self._ci(f'sensitivity:{i}')} | {self.specificity[c]:.3f} |"
+            for i, c in enumerate(self.classes)
         ]
         lines += ["", "Confusion matrix (rows true, columns predicted):", ""]
         short = [c[:8] for c in self.classes]
@@ -122,7 +180,9 @@ class Report:
         return "\n".join(lines)
 
 
-def evaluate(probabilities: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], positive: str = "psoriasis") -> Report:
+def evaluate(
+    probabilities: np.ndarray, labels: np.ndarray, classes: tuple[str, ...], positive: str = "psoriasis", cis: bool = False
+) -> Report:
     """All held-out metrics for probabilities [N, C] against integer labels [N]."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
@@ -160,4 +220,6 @@ def evaluate(probabilities: np.ndarray, labels: np.ndarray, classes: tuple[str, 
         psoriasis_auroc_ci95=bootstrap_auroc_ci(p_pos, is_pos),
         psoriasis_ece=expected_calibration_error(np.where(p_pos >= 0.5, p_pos, 1 - p_pos), (p_pos >= 0.5) == is_pos),
         nll=float(-np.mean(np.log(probabilities[np.arange(labels.size), labels] + eps))),
+        psoriasis_sensitivity_at_90_specificity=sensitivity_at_specificity(p_pos, is_pos),
+        cis=bootstrap_cis(probabilities, labels, pos) if cis else None,
     )

@@ -24,7 +24,9 @@ import copy
 import logging
 import math
 import random
+import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,18 +34,48 @@ import numpy as np
 import torch
 from torch import nn
 
-from tools.lesion_model.backbone import FEATURE_DIM, Head, LesionClassifier, Top, Trunk, load_backbone
-from tools.lesion_model.classes import CLASSES
+from tools.lesion_model.backbone import (
+    FEATURE_DIM,
+    Head,
+    LesionClassifier,
+    MultiOutputClassifier,
+    Top,
+    TopicHead,
+    Trunk,
+    load_backbone,
+)
+from tools.lesion_model.classes import CLASSES, TOPIC_TO_CLASS
 from tools.lesion_model.data import Sample, load_masked, read_dataset
-from tools.lesion_model.export import ONNX_NAME, check_parity, export_onnx, write_sidecar
-from tools.lesion_model.features import DEFAULT_CACHE, compute_view, view_pixels
-from tools.lesion_model.metrics import evaluate
-from tools.lesion_model.split import COSINE, PHASH_BITS, assign_splits, near_duplicate_groups, perceptual_hash, write_manifest
+from tools.lesion_model.export import (
+    HEADS_OUTPUT,
+    LOG_PROB_OUTPUT,
+    MULTI_OUTPUTS,
+    ONNX_NAME,
+    check_parity,
+    export_onnx,
+    write_sidecar,
+)
+from tools.lesion_model.features import DEFAULT_CACHE, compute_images, compute_view, view_pixels
+from tools.lesion_model.gate_data import not_skin_generated, skin_generated
+from tools.lesion_model.heads import HEAD_NAMES, WEIGHT_DECAY, acceptance_threshold, aux_layer, fit_logistic, nail_label, pustule_label
+from tools.lesion_model.metrics import auroc, evaluate
+from tools.lesion_model.split import (
+    COSINE,
+    PHASH_BITS,
+    GroupStats,
+    assign_splits,
+    near_duplicate_groups,
+    perceptual_hash,
+    read_manifest,
+    write_manifest,
+)
 
 logger = logging.getLogger("tools.lesion_model.train")
 
 SPLIT_MANIFEST = "lesion_split.csv"
 TOTAL_BLOCKS = 16
+# Share of real validation photos the skin gate must accept (the threshold is set there, never on test).
+SKIN_ACCEPT_TARGET = 0.98
 
 
 @dataclass(frozen=True)
@@ -64,6 +96,12 @@ class Config:
     dropout: float
     mixup: float  # Beta(alpha, alpha) mixing of cached maps and labels; 0 = off
     threads: int
+    split_from: Path | None  # reuse this split manifest instead of recomputing the split
+    fine_topics: bool  # train on the 64 DermNet topics, classes = log-sum-exp of their topics
+    topic_weight: float  # weight of the topic cross-entropy next to the class loss
+    test_views: tuple[str, ...]  # views averaged at validation (and at runtime)
+    heads: bool  # train the skin-gate / pustule / nail heads and export the multi-output graph
+    resume: Path | None  # skip training: load the selected weights a previous run saved, then heads + export
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -90,6 +128,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--mixup", type=float, default=0.0, help="mixup alpha on cached inputs (0 = off)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the machine is shared: keep it small)")
+    parser.add_argument("--split-from", type=Path, default=None, help="reuse this split manifest (lesion_split.csv)")
+    parser.add_argument("--fine-topics", action="store_true", help="64-topic head summed into the 8 classes")
+    parser.add_argument("--topic-weight", type=float, default=0.5)
+    parser.add_argument("--test-views", default="centre", help="comma-separated views averaged at validation/runtime")
+    parser.add_argument("--heads", action="store_true", help="train skin-gate/pustule/nail heads (multi-output graph)")
+    parser.add_argument("--resume", type=Path, default=None, help="stage-<version>.pt saved by an earlier run: heads + export only")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
         parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
@@ -110,6 +154,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         dropout=a.dropout,
         mixup=a.mixup,
         threads=a.threads,
+        split_from=a.split_from.resolve() if a.split_from else None,
+        fine_topics=a.fine_topics,
+        topic_weight=a.topic_weight,
+        test_views=tuple(v.strip() for v in a.test_views.split(",") if v.strip()),
+        heads=a.heads,
+        resume=a.resume,
     )
 
 
@@ -155,9 +205,11 @@ class Stage(nn.Module):
         self.top = top
         self.head = head
 
+    def features(self, cached: torch.Tensor) -> torch.Tensor:
+        return self.top(cached.to(torch.float32)) if self.top is not None else cached
+
     def forward(self, cached: torch.Tensor) -> torch.Tensor:
-        features = self.top(cached.to(torch.float32)) if self.top is not None else cached
-        return self.head(features)
+        return self.head(self.features(cached))
 
     def train(self, mode: bool = True) -> "Stage":
         # Only dropout switches to training behaviour; batch-norm keeps ImageNet running statistics.
@@ -184,6 +236,20 @@ def logits_of(stage: Stage, inputs: np.ndarray, batch: int = 128) -> torch.Tenso
     return torch.cat([stage(torch.from_numpy(inputs[i : i + batch])) for i in range(0, len(inputs), batch)])
 
 
+@torch.no_grad()
+def pooled_of(top: nn.Module, inputs: np.ndarray, batch: int = 128) -> torch.Tensor:
+    """Pooled embeddings [N, 1280] of cached trunk outputs through `top` (eval mode)."""
+    top.eval()
+    return torch.cat([top(torch.from_numpy(inputs[i : i + batch]).to(torch.float32)) for i in range(0, len(inputs), batch)])
+
+
+@torch.no_grad()
+def view_averaged(stage: Stage, views: list[np.ndarray]) -> torch.Tensor:
+    """Class log-probabilities averaged over test-time views (what the runtime does before the
+    temperature): a lesion at the photo's edge is seen by at least one crop."""
+    return torch.stack([torch.log_softmax(logits_of(stage, v), dim=1) for v in views]).mean(0)
+
+
 def train(config: Config) -> None:
     seed_everything(config.seed, config.threads)
     started = time.monotonic()
@@ -198,11 +264,27 @@ def train(config: Config) -> None:
     full_trunk = Trunk(backbone, TOTAL_BLOCKS).eval()
     pooling_top = Top(backbone, TOTAL_BLOCKS).eval()
 
-    # 1. Split: grouped on near-duplicates, stratified by class.
-    embeddings = compute_view(samples, "centre", full_trunk, pooling_top, config.cache, "pooled")
-    groups, stats = near_duplicate_groups(phashes(samples, config.cache), embeddings)
-    splits = assign_splits(samples, groups, config.seed)
-    write_manifest(config.out / SPLIT_MANIFEST, samples, groups, splits, config.data)
+    # 1. Split: grouped on near-duplicates, stratified by class (or the manifest of an earlier run,
+    # so that a new model is compared with the old one on the same held-out images).
+    if config.split_from is not None:
+        rows = {r["sha1"]: r for r in read_manifest(config.split_from)}
+        splits = [rows[s.sha1]["split"] for s in samples]
+        group_names = sorted({r["group"] for r in rows.values()})
+        # Pair counts are not in the manifest; -1 marks them as not recomputed.
+        stats = GroupStats(
+            groups=len(group_names),
+            largest=max(Counter(r["group"] for r in rows.values()).values()),
+            phash_pairs=-1,
+            embedding_pairs=-1,
+        )
+        if config.split_from.resolve() != (config.out / SPLIT_MANIFEST).resolve():
+            shutil.copyfile(config.split_from, config.out / SPLIT_MANIFEST)
+        embeddings = None
+    else:
+        embeddings = compute_view(samples, "centre", full_trunk, pooling_top, config.cache, "pooled")
+        groups, stats = near_duplicate_groups(phashes(samples, config.cache), embeddings)
+        splits = assign_splits(samples, groups, config.seed)
+        write_manifest(config.out / SPLIT_MANIFEST, samples, groups, splits, config.data)
     index = {name: np.array([i for i, s in enumerate(splits) if s == name]) for name in ("train", "val", "test")}
     logger.info("groups: %s; split sizes %s", stats, {k: len(v) for k, v in index.items()})
 
@@ -215,17 +297,27 @@ def train(config: Config) -> None:
     source = full_trunk if head_only else trunk
 
     def cached(subset: tuple[Sample, ...], rows: np.ndarray, view: str) -> np.ndarray:
-        if head_only and view == "centre":
+        if head_only and view == "centre" and embeddings is not None:
             return embeddings[rows]  # already computed for the split
         return compute_view(subset, view, source, top_for_cache, config.cache, kind)
 
     train_inputs = [cached(train_samples, index["train"], v) for v in views]
-    val_inputs = cached(val_samples, index["val"], "centre")
+    val_views = [cached(val_samples, index["val"], v) for v in config.test_views]
     logger.info("cached %d views of %d training images (%.0f s so far)", len(views), len(train_samples), time.monotonic() - started)
 
     # 3. Model to train.
-    train_embeddings = torch.from_numpy(embeddings[index["train"]])
-    head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
+    if embeddings is not None:
+        train_embeddings = torch.from_numpy(embeddings[index["train"]])
+    else:  # the frozen top over the cached centre view gives the same pooled features
+        frozen_top = Top(backbone, config.finetune_from).eval()
+        centre_inputs = train_inputs[views.index("centre")]
+        train_embeddings = torch.from_numpy(centre_inputs) if head_only else pooled_of(frozen_top, centre_inputs)
+    topics = sorted(TOPIC_TO_CLASS)
+    if config.fine_topics:
+        topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
+        head: Head = TopicHead(topic_class, len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
+    else:
+        head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
     top = None if head_only else Top(copy.deepcopy(backbone), config.finetune_from)
     stage = Stage(top, head)
     groups_params = [{"params": head.parameters(), "lr": config.lr_head}]
@@ -245,10 +337,16 @@ def train(config: Config) -> None:
     loss_fn = nn.CrossEntropyLoss(weight=weights)
     y_train = torch.from_numpy(labels[index["train"]])
     y_val = torch.from_numpy(labels[index["val"]])
+    # A few images are filed under two topics of the same class: the first (sorted) one labels them.
+    t_train = torch.tensor([topics.index(sorted(samples[i].topics)[0]) for i in index["train"]])
 
     rng = np.random.default_rng(config.seed)
     best: tuple[float, int, dict[str, torch.Tensor], float] | None = None
-    for epoch in range(config.epochs):
+    if config.resume is not None:
+        # Heads and export only, from the weights a finished run kept (see below).
+        checkpoint = torch.load(config.resume, map_location="cpu", weights_only=True)
+        best = (float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
+    for epoch in range(0 if config.resume is not None else config.epochs):
         stage.train()
         order = rng.permutation(len(train_samples))
         view_choice = rng.integers(0, len(views), size=len(train_samples))
@@ -259,7 +357,12 @@ def train(config: Config) -> None:
             if not head_only:
                 batch = augment_maps(batch, rng)
             targets = y_train[chosen]
-            if config.mixup > 0:
+            if config.fine_topics:
+                assert isinstance(head, TopicHead)
+                topic_logits = head.topic_logits(stage.features(batch))
+                loss = loss_fn(head.class_logits(topic_logits), targets)
+                loss = loss + config.topic_weight * nn.functional.cross_entropy(topic_logits, t_train[chosen])
+            elif config.mixup > 0:
                 # Mixup (Zhang et al. 2018): with ~2,000 images the top blocks memorise within a few
                 # epochs; mixing inputs and labels slows that down and keeps confidences honest.
                 lam = float(rng.beta(config.mixup, config.mixup))
@@ -274,7 +377,7 @@ def train(config: Config) -> None:
             optimiser.step()
             scheduler.step()
             total += loss.item() * len(chosen)
-        val_logits = logits_of(stage, val_inputs)
+        val_logits = view_averaged(stage, val_views)
         temperature = fit_temperature(val_logits, y_val)
         val_probs = torch.softmax(val_logits / temperature, dim=1).numpy()
         report = evaluate(val_probs, y_val.numpy(), CLASSES)
@@ -292,13 +395,37 @@ def train(config: Config) -> None:
     best_nll, best_epoch, state, temperature = best
     stage.load_state_dict(state)
     logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best_epoch, best_nll, temperature)
+    # Keep the selected weights beside the feature cache (outside the repo): the heads and the export
+    # can then be redone without retraining.
+    if config.resume is None:
+        torch.save(
+            {"state": state, "epoch": best_epoch, "nll": best_nll, "temperature": temperature},
+            config.cache / f"stage-{config.version}.pt",
+        )
 
     # 4. Export the whole chain and prove onnxruntime agrees with torch.
     exported_top = stage.top if stage.top is not None else Top(backbone, TOTAL_BLOCKS)
     exported_trunk = trunk if not head_only else full_trunk
-    classifier = LesionClassifier(exported_trunk, exported_top, stage.head, temperature).eval()
     onnx_path = config.out / ONNX_NAME
-    export_onnx(classifier, onnx_path)
+    runtime: dict[str, object] = {}
+    heads_report: dict[str, object] = {}
+    classifier: nn.Module
+    if config.heads:
+        if head_only:
+            raise ValueError("--heads needs a fine-tuned top (cached trunk outputs), not --finetune-from 16")
+        aux, heads_report, skin_threshold = train_heads(config, stage, trunk, train_samples, val_samples, train_inputs, val_views)
+        classifier = MultiOutputClassifier(exported_trunk, exported_top, stage.head, temperature, aux).eval()
+        export_onnx(classifier, onnx_path, MULTI_OUTPUTS)
+        runtime = {
+            "views": list(config.test_views),
+            "log_prob_output": LOG_PROB_OUTPUT,
+            "heads_output": HEADS_OUTPUT,
+            "heads": list(HEAD_NAMES),
+            "skin_threshold": round(skin_threshold, 6),
+        }
+    else:
+        classifier = LesionClassifier(exported_trunk, exported_top, stage.head, temperature).eval()
+        export_onnx(classifier, onnx_path)
     parity_pixels = np.stack([view_pixels(load_masked(s), "centre", s.sha1) for s in val_samples[:16]])
     parity = check_parity(classifier, onnx_path, parity_pixels)
 
@@ -327,13 +454,78 @@ def train(config: Config) -> None:
             "dropout": config.dropout,
             "mixup_alpha": config.mixup,
             "seed": config.seed,
+            "fine_topics": config.fine_topics,
+            "topic_weight": config.topic_weight if config.fine_topics else 0.0,
+            "test_views": list(config.test_views),
         },
+        "heads": heads_report,
         "validation": {"nll": round(best_nll, 4), "temperature": round(temperature, 4)},
         "onnx_parity_max_abs_diff": parity,
         "feature_dim": FEATURE_DIM,
     }
-    sidecar = write_sidecar(config.out, config.version, temperature, training)
+    sidecar = write_sidecar(config.out, config.version, temperature, training, runtime)
     logger.info("wrote %s and %s in %.0f s", onnx_path, sidecar, time.monotonic() - started)
+
+
+def train_heads(
+    config: Config,
+    stage: Stage,
+    trunk: Trunk,
+    train_samples: tuple[Sample, ...],
+    val_samples: tuple[Sample, ...],
+    train_inputs: list[np.ndarray],
+    val_views: list[np.ndarray],
+) -> tuple[nn.Linear, dict[str, object], float]:
+    """Fit the skin-gate, pustule and nail heads on the trained embedding; report them on val."""
+    assert stage.top is not None
+    top = stage.top.eval()
+    head = stage.head
+
+    def standardised(inputs: np.ndarray) -> torch.Tensor:
+        return (pooled_of(top, inputs) - head.mean) / head.std
+
+    train_x = [standardised(v) for v in train_inputs]  # every cached view of every training photo
+    val_centre = standardised(val_views[config.test_views.index("centre")] if "centre" in config.test_views else val_views[0])
+    not_skin = standardised(compute_images(list(not_skin_generated("train")), trunk, config.cache, "notskin-train"))
+    synth = standardised(compute_images(list(skin_generated("train")), trunk, config.cache, "synth-train"))
+
+    fitted: dict[str, tuple[torch.Tensor, float]] = {}
+    skin_x = torch.cat([*train_x, synth, not_skin])
+    skin_y = torch.cat([torch.ones(sum(len(x) for x in train_x) + len(synth)), torch.zeros(len(not_skin))])
+    fitted["skin"] = fit_logistic(skin_x, skin_y, WEIGHT_DECAY["skin"], balanced=True)
+
+    report: dict[str, object] = {}
+    for name, labeller in (("pustules", pustule_label), ("nail_changes", nail_label)):
+        labels = [labeller(s) for s in train_samples]
+        keep = torch.tensor([label is not None for label in labels])
+        y = torch.tensor([label or 0 for label in labels], dtype=torch.float32)
+        x = torch.cat([v[keep] for v in train_x])
+        fitted[name] = fit_logistic(x, y[keep].repeat(len(train_x)), WEIGHT_DECAY[name], balanced=False)
+        val_labels = [labeller(s) for s in val_samples]
+        val_keep = np.array([label is not None for label in val_labels])
+        w, b = fitted[name]
+        scores = torch.sigmoid(val_centre @ w + b).numpy()[val_keep]
+        truth = np.array([label or 0 for label in val_labels])[val_keep]
+        report[name] = {
+            "train_positives": int(y[keep].sum()),
+            "val_positives": int(truth.sum()),
+            "val_negatives": int(len(truth) - truth.sum()),
+            "val_auroc": round(auroc(scores, truth.astype(bool)), 4),
+            "val_sensitivity_at_0.5": round(float((scores[truth == 1] >= 0.5).mean()), 4) if truth.any() else None,
+            "val_false_positive_rate_at_0.5": round(float((scores[truth == 0] >= 0.5).mean()), 4),
+        }
+    w, b = fitted["skin"]
+    val_skin = torch.sigmoid(val_centre @ w + b).numpy()
+    threshold = acceptance_threshold(val_skin, SKIN_ACCEPT_TARGET)
+    report["skin"] = {
+        "train_photos": int(len(train_x[0])),
+        "train_synth_renders": int(len(synth)),
+        "train_not_skin_generated": int(len(not_skin)),
+        "threshold": round(threshold, 6),
+        "val_accept_rate": round(float((val_skin >= threshold).mean()), 4),
+    }
+    logger.info("heads: %s", report)
+    return aux_layer(fitted), report, threshold
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,157 @@
+"""Ranking checks of DERM-Rec's measured attributes and morphology on real DermNet photos.
+
+    python -m tools.lesion_model.attribute_check --data ../shared/derm-data [--splits val,test]
+
+Runtime venv. No per-photo grades exist, so each check compares two groups of DermNet topics that
+differ in the attribute by definition, and reports the AUROC of the attribute's score for telling them
+apart (0.5 = no signal; 1.0 = every photo of the first group scores higher):
+
+- pustules: generalised pustular psoriasis + palmoplantar pustulosis vs plaque psoriasis;
+- thick scale: plaque psoriasis + pityriasis amiantacea vs pityriasis versicolor + tinea corporis
+  (fine scale);
+- erythema: sunburn + cellulitis vs vitiligo + pityriasis alba;
+- small papules: molluscum contagiosum + keratosis pilaris vs plaque psoriasis (plaque share, inverted);
+- nail changes (learned head): onychomycosis vs every other topic.
+
+Only the validation and test splits are used (the learned heads saw the training split). Photos go
+through `DermRec.read` exactly as in the service (watermark masked first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from inference.case import Photo
+from inference.lesion_model import LesionModel
+from inference.rec import DermRec
+from inference.results import RecResult
+from tools.lesion_model.data import Sample, load_masked
+from tools.lesion_model.evaluate import split_samples
+from tools.lesion_model.metrics import auroc
+
+logger = logging.getLogger("tools.lesion_model.attribute_check")
+
+CHECK_FILE = "attribute_check.json"
+
+# name -> (higher group topics, lower group topics, score of one reading)
+CHECKS: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
+    "pustules_measured": (
+        frozenset({"generalised-pustular-psoriasis", "palmoplantar-pustulosis"}),
+        frozenset({"psoriasis"}),
+        "pustule dots (measured)",
+    ),
+    "pustules_learned": (
+        frozenset({"generalised-pustular-psoriasis", "palmoplantar-pustulosis"}),
+        frozenset({"psoriasis"}),
+        "pustule head probability",
+    ),
+    "thick_scale": (
+        frozenset({"psoriasis", "pityriasis-amiantacea"}),
+        frozenset({"pityriasis-versicolor", "tinea-corporis"}),
+        "scale score 0-4",
+    ),
+    "erythema": (frozenset({"sunburn", "cellulitis"}), frozenset({"vitiligo", "pityriasis-alba"}), "erythema score 0-4"),
+    "small_papules": (
+        frozenset({"molluscum-contagiosum", "keratosis-pilaris"}),
+        frozenset({"psoriasis"}),
+        "1 - plaque share",
+    ),
+}
+
+
+def _score(name: str, r: RecResult) -> float | None:
+    m, a = r.morphology, r.attributes
+    if m is None or a is None:
+        return None
+    if name == "pustules_measured":
+        return m.pustules.measured.get("pustule_like_dots", 0.0)
+    if name == "pustules_learned":
+        return m.pustules.measured.get("learned_probability")
+    if name == "thick_scale":
+        return a.scale.value
+    if name == "erythema":
+        return a.erythema.value
+    if name == "small_papules":
+        share = m.lesion_pattern.measured.get("plaque_share")
+        return None if share is None else 1.0 - share
+    raise ValueError(name)
+
+
+def _read(rec: DermRec, samples: list[Sample]) -> list[RecResult]:
+    out: list[RecResult] = []
+    for start in range(0, len(samples), 8):
+        photos = []
+        for s in samples[start : start + 8]:
+            buffer = io.BytesIO()
+            load_masked(s).save(buffer, format="JPEG", quality=92)
+            photos.append(Photo(ref=f"Media/{s.sha1[:12]}", data=buffer.getvalue(), content_type="image/jpeg"))
+        out.extend(rec.read(photos))
+    return out
+
+
+def run(data_dir: Path, model_dir: Path | None, splits: list[str], threads: int) -> dict[str, object]:
+    model = LesionModel.load(model_dir, threads=threads)
+    rec = DermRec(model)
+    wanted = set().union(*(hi | lo for hi, lo, _ in CHECKS.values()), {"onychomycosis"})
+    samples = [s for split in splits for s in split_samples(model.model_dir, data_dir, split) if set(s.topics) & wanted]
+    readings = dict(zip((s.sha1 for s in samples), _read(rec, samples), strict=True))
+    report: dict[str, object] = {"splits": splits, "model_version": model.version}
+    for name, (high, low, what) in CHECKS.items():
+        scores, labels = [], []
+        for s in samples:
+            group = 1 if set(s.topics) & high else 0 if set(s.topics) & low else None
+            value = _score(name, readings[s.sha1]) if group is not None else None
+            if value is not None:
+                scores.append(value)
+                labels.append(group)
+        y = np.array(labels, dtype=bool)
+        report[name] = {
+            "score": what,
+            "n_high": int(y.sum()),
+            "n_low": int((~y).sum()),
+            "auroc": round(auroc(np.array(scores), y), 3) if y.any() and (~y).any() else None,
+            "median_high": round(float(np.median(np.array(scores)[y])), 3) if y.any() else None,
+            "median_low": round(float(np.median(np.array(scores)[~y])), 3) if (~y).any() else None,
+        }
+    # Nail head: onychomycosis vs all other topics in the loaded subset.
+    nail = [(r.morphology.nail_changes.measured.get("learned_probability"), "onychomycosis" in s.topics)
+            for s in samples if (r := readings[s.sha1]).morphology is not None]  # fmt: skip
+    nail = [(p, t) for p, t in nail if p is not None]
+    if nail and any(t for _, t in nail) and not all(t for _, t in nail):
+        p, t = np.array([p for p, _ in nail]), np.array([t for _, t in nail])
+        report["nail_changes_learned"] = {
+            "score": "nail head probability",
+            "n_high": int(t.sum()),
+            "n_low": int((~t).sum()),
+            "auroc": round(auroc(p, t), 3),
+            "sensitivity_at_0.5": round(float((p[t] >= 0.5).mean()), 3),
+            "false_positive_rate_at_0.5": round(float((p[~t] >= 0.5).mean()), 3),
+        }
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument("--splits", default="val,test")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    report = run(args.data.resolve(), args.model_dir, [s for s in args.splits.split(",") if s], args.threads)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if not args.no_write:
+        model = LesionModel.load(args.model_dir)
+        (model.model_dir / CHECK_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
