@@ -3,9 +3,13 @@ checks before starting, monitoring on therapy, interactions and duplicates - one
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+
+import inference
 
 from inference.case import Case, ConditionEntry, ConditionKey, Finding, FindingKey, MedicationEntry, PatientInfo
 from inference.knowledge_base import load_knowledge
@@ -353,3 +357,10 @@ def test_concerns_sorted_most_severe_first(catalogue: DrugCatalogue) -> None:
     severities = [x.severity for x in catalogue.evaluate(catalogue["methotrexate"], c)]
     order = [ConcernSeverity.CRITICAL, ConcernSeverity.WARNING, ConcernSeverity.INFO]
     assert severities == sorted(severities, key=order.index)
+
+
+def test_every_lab_a_rule_reads_has_a_clinician_label() -> None:
+    """A lab rule without a `labs` entry would print its internal key ("phq2 3 >= 3") on a card."""
+    doc = json.loads((Path(inference.__file__).parent / "knowledge" / "drugs.json").read_text())
+    read = {rule["lab"] for drug in doc["drugs"] for rule in (*drug.get("lab_conditions", ()), *drug["monitoring"]) if "lab" in rule}
+    assert read <= set(doc["labs"]), sorted(read - set(doc["labs"]))
