@@ -46,8 +46,9 @@ def fhir_client_factory(settings: Settings) -> ClientFactory:
             timeout=timeout,
             allowlist=settings.fhir_allowlist,
             max_pages=settings.fhir_max_pages,
-            # Every connection re-vetted at connect time (DNS rebinding between check and use).
-            session=guarded_session(settings.allow_private_fhir),
+            # Every connection re-vetted at connect time (DNS rebinding between check and use);
+            # CA bundle and proxy for this server from Settings.outbound.
+            session=guarded_session(settings.allow_private_fhir, outbound=settings.outbound, url=base_url),
         )
 
     return make

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from cds_hooks.outbound import Outbound
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,9 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
+    # Outbound HTTPS (JWK Sets, FHIR): CA bundle from DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE /
+    # SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY minus NO_PROXY.
+    outbound: Outbound = field(default_factory=Outbound)
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -72,5 +77,6 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            outbound=Outbound.from_env(env),
             extra=extra,
         )
