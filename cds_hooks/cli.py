@@ -48,7 +48,7 @@ def _demo(args: argparse.Namespace) -> int:
             raise UsageError("--fhir needs --seed or at least one --patient ID")
         fhir = FhirDemoOptions(url=args.fhir, token=token, seed=args.seed, patients=tuple(args.patient or ()))
     try:
-        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir)
+        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose)
     except DemoError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the service, call patient-view for the demo patients over HTTP, print the cards")
     demo.add_argument("--out", default="out", help="directory for draft CarePlans and responses (default: out)")
     demo.add_argument("--serve", action="store_true", help="keep the service running afterwards")
+    demo.add_argument("--verbose", "-v", action="store_true", help="print every card in full (default: one line per card)")
     demo.add_argument("--fhir", metavar="URL", help="a FHIR R4 base URL: the service fetches the patients' records from it (no prefetch)")
     demo.add_argument(
         "--fhir-token",

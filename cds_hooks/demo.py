@@ -40,6 +40,7 @@ class DemoResult:
     cards: list[dict]
     careplan_path: Path | None
     error: str | None = None  # the OperationOutcome text of a non-200 answer
+    response_path: Path | None = None  # the full CDS Hooks response as JSON
 
 
 class LoopbackServer:
@@ -90,6 +91,39 @@ def render_cards(cards: list[dict], *, width: int = 100) -> str:
             out.append(f"    -> link ({link['type']}): {link['label']} {link['url']}")
         out.append("")
     return "\n".join(out)
+
+
+_WRITE_ORDER = ("CarePlan", "MedicationRequest", "ServiceRequest")  # what the clinician cares about first
+
+
+def _writes(card: dict) -> str:
+    """What accepting the card's suggestions would write to the EHR, e.g. "CarePlan, 3 Observation,
+    Provenance, update Device" ("" for a card without suggestions)."""
+    counts: dict[str, int] = {}
+    for suggestion in card.get("suggestions", []):
+        for action in suggestion.get("actions", []):
+            resource = action.get("resource") or {}
+            kind = resource.get("resourceType") or (action.get("resourceId") or "?").split("/", 1)[0]
+            verb = "" if action["type"] == "create" else f"{action['type']} "
+            counts[verb + kind] = counts.get(verb + kind, 0) + 1
+    names = sorted(counts, key=lambda k: (k not in _WRITE_ORDER, _WRITE_ORDER.index(k) if k in _WRITE_ORDER else 0))
+    return ", ".join(name if counts[name] == 1 else f"{counts[name]} {name}" for name in names)
+
+
+def summary_table(cards: list[dict], *, width: int = 100) -> str:
+    """One row per card: number, indicator, the summary (wrapped, never cut) and, for a card with
+    suggestions, what accepting them would write."""
+    if not cards:
+        return "    (no cards)\n"
+    indent = " " * 19
+    out = [f"    {'#':>2}  {'INDICATOR':<9}  SUMMARY / WRITES"]
+    for number, card in enumerate(cards, 1):
+        first = f"    {number:>2}  {card['indicator'].upper():<9}  "
+        out.extend(textwrap.wrap(card["summary"], width=width, initial_indent=first, subsequent_indent=indent))
+        writes = _writes(card)
+        if writes:
+            out.extend(textwrap.wrap(f"writes: {writes}", width=width, initial_indent=indent, subsequent_indent=indent + "  "))
+    return "\n".join(out) + "\n"
 
 
 def _patient_label(bundle: dict) -> str:
@@ -162,9 +196,10 @@ def call_patients(
             if plan is not None:
                 path = out_dir / f"careplan-{pid}.json"
                 path.write_text(json.dumps(plan, indent=2) + "\n")
-            (out_dir / f"cds-response-{pid}.json").write_text(json.dumps(payload, indent=2) + "\n")
+            response_path = out_dir / f"cds-response-{pid}.json"
+            response_path.write_text(json.dumps(payload, indent=2) + "\n")
             error = None if response.ok else _outcome_text(payload)
-            results.append(DemoResult(pid, call.label, response.status_code, cards, path, error))
+            results.append(DemoResult(pid, call.label, response.status_code, cards, path, error, response_path))
     return results
 
 
@@ -204,8 +239,30 @@ def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget,
     return target, calls
 
 
+def write_results(results: list[DemoResult], stream: TextIO, *, verbose: bool = False) -> None:
+    """Per patient a short table (card, indicator, summary, what it would write) and the paths of
+    the full JSON; with `verbose`, every card in full below its table."""
+    for result in results:
+        stream.write(f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n")
+        if result.error:
+            stream.write(f"    {result.error}\n")
+        stream.write(summary_table(result.cards))
+        if verbose and result.cards:
+            stream.write("\n" + render_cards(result.cards))
+        if result.response_path is not None:
+            stream.write(f"    full response: {result.response_path}\n")
+        if result.careplan_path is not None:
+            stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+
+
 def run_demo(
-    *, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None, fhir: FhirDemoOptions | None = None
+    *,
+    out_dir: Path,
+    serve: bool,
+    stream: TextIO,
+    data_dir: Path | None = None,
+    fhir: FhirDemoOptions | None = None,
+    verbose: bool = False,
 ) -> int:
     """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
     Raises cds_hooks.demo_fhir.DemoError for an unusable server, token or patient."""
@@ -243,18 +300,10 @@ def run_demo(
         server.start(create_app(settings))
         try:
             results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target)
-            for result in results:
-                stream.write(
-                    f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n\n"
-                )
-                if result.error:
-                    stream.write(f"    {result.error}\n")
-                stream.write(render_cards(result.cards))
-                if result.careplan_path is not None:
-                    stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+            write_results(results, stream, verbose=verbose)
             stream.write(
                 "\nResearch demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "
-                "integrative only.\n"
+                "integrative only." + ("" if verbose else " Full cards: --verbose, or the JSON files above.") + "\n"
             )
             failed = [r for r in results if r.status != 200]
             if serve:

@@ -107,6 +107,53 @@ def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
         jsonschema.validate(json.loads(response_path.read_text()), RESPONSE_SCHEMA)
     assert "PRELIMINARY" in result.stdout and "HTTP 200" in result.stdout
     assert "integrative" in result.stdout
+    # Readable: a short table per patient and the paths of the full JSON, not every card in full.
+    lines = result.stdout.splitlines()
+    assert len(lines) < 15 * len(responses), len(lines)
+    for response_path in responses:
+        assert f"full response: {response_path}" in result.stdout
+        cards = json.loads(response_path.read_text())["cards"]
+        for card in cards:
+            assert any(card["indicator"].upper() in line and card["summary"][:20] in line for line in lines), card["summary"]
+    assert "source:" not in result.stdout  # card details only with --verbose
+
+    verbose = derm3r("demo", "--out", str(tmp_path / "verbose"), "--verbose")
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "source:" in verbose.stdout and "-> suggestion:" in verbose.stdout
+    assert len(verbose.stdout.splitlines()) > len(lines)
+
+
+def test_demo_summary_table_is_one_line_per_card() -> None:
+    from cds_hooks.demo import summary_table
+
+    cards = [
+        {
+            "summary": "Psoriasis moderate: PASI ~9.6 from photos (PRELIMINARY), worsening",
+            "indicator": "warning",
+            "suggestions": [
+                {
+                    "label": "Create draft CarePlan",
+                    "actions": [
+                        {"type": "create", "description": "x", "resource": {"resourceType": "Observation"}},
+                        {"type": "create", "description": "x", "resource": {"resourceType": "Observation"}},
+                        {"type": "create", "description": "x", "resource": {"resourceType": "CarePlan"}},
+                        {"type": "update", "description": "x", "resource": {"resourceType": "Device"}},
+                    ],
+                }
+            ],
+        },
+        {"summary": "Methotrexate is contraindicated: pregnant", "indicator": "critical",
+         "suggestions": [{"label": "Remove", "actions": [{"type": "delete", "description": "x", "resourceId": "MedicationRequest/m1"}]}]},
+        {"summary": "Screening due", "indicator": "info"},
+    ]
+    table = summary_table(cards, width=100).splitlines()
+    assert table[0].split() == ["#", "INDICATOR", "SUMMARY", "/", "WRITES"]
+    assert table[1].split()[:2] == ["1", "WARNING"] and "PASI ~9.6" in table[1]
+    assert table[2].strip() == "writes: CarePlan, 2 Observation, update Device"
+    assert table[3].split()[:2] == ["2", "CRITICAL"] and table[4].strip() == "writes: delete MedicationRequest"
+    assert table[5].split()[:2] == ["3", "INFO"] and len(table) == 6  # no writes line without suggestions
+    assert all(len(line) <= 100 for line in table)
+    assert summary_table([]).strip() == "(no cards)"
 
 
 def _free_port() -> int:
