@@ -16,7 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from inference.case import BodyRegion, ConditionKey, FindingKey
+from functools import lru_cache
+
+from inference.case import BodyRegion, ConditionKey, FindingKey, PsoriasisSubtype
+from inference.knowledge_base import KnowledgeBase
+from inference.reason.drugs import DrugCatalogue
 
 # ------------------------------------------------------------------ code systems
 
@@ -77,6 +81,8 @@ D_SPECIAL_AREA = "special-area"
 D_TOPICAL_FAILURE = "topical-failure"
 D_JOINT_PAIN = "joint-pain"
 D_LESION_ONSET = "lesion-onset"
+D_BREASTFEEDING = "breastfeeding"
+D_PLANNING_PREGNANCY = "planning-pregnancy"
 
 # What the service writes back (AI output).
 D_PASI_AI = "pasi-image-estimate"
@@ -109,6 +115,8 @@ _DERM3R_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     D_TOPICAL_FAILURE: (FindingKey.TOPICAL_FAILURE, "Documented failure of topical therapy"),
     D_JOINT_PAIN: (FindingKey.JOINT_PAIN, "Joint pain or swelling reported"),
     D_LESION_ONSET: (FindingKey.LESION_ONSET, "Lesion course: new/spreading, stable or long-standing"),
+    D_BREASTFEEDING: (FindingKey.BREASTFEEDING, "Currently breastfeeding"),
+    D_PLANNING_PREGNANCY: (FindingKey.PLANNING_PREGNANCY, "Planning a pregnancy (patient or partner)"),
 }
 
 # ------------------------------------------------------------------ LOINC findings (input)
@@ -134,7 +142,46 @@ _LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     "2093-3": (FindingKey.TOTAL_CHOLESTEROL, "Cholesterol [Mass/volume] in Serum or Plasma"),
     LOINC_PREGNANCY_STATUS: (FindingKey.PREGNANT, "Pregnancy status"),
     LOINC_PHQ2: (FindingKey.PHQ2, "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]"),
+    # Laboratory results read for drug safety (checks before starting, monitoring on therapy).
+    "1742-6": (FindingKey.ALT, "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    "1743-4": (FindingKey.ALT, "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma by With P-5'-P"),
+    "76625-3": (FindingKey.ALT, "Alanine aminotransferase [Enzymatic activity/volume] in Blood"),
+    "1920-8": (FindingKey.AST, "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    "2160-0": (FindingKey.CREATININE, "Creatinine [Mass/volume] in Serum or Plasma"),
+    "38483-4": (FindingKey.CREATININE, "Creatinine [Mass/volume] in Blood"),
+    "14682-9": (FindingKey.CREATININE, "Creatinine [Moles/volume] in Serum or Plasma"),
+    "33914-3": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma by Creatinine-based formula (MDRD)"),
+    "62238-1": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)"),
+    "98979-8": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)"),
+    "69405-9": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood"),
+    "6690-2": (FindingKey.WBC, "Leukocytes [#/volume] in Blood by Automated count"),
+    "26464-8": (FindingKey.WBC, "Leukocytes [#/volume] in Blood"),
+    "751-8": (FindingKey.NEUTROPHILS, "Neutrophils [#/volume] in Blood by Automated count"),
+    "26499-4": (FindingKey.NEUTROPHILS, "Neutrophils [#/volume] in Blood"),
+    "777-3": (FindingKey.PLATELETS, "Platelets [#/volume] in Blood by Automated count"),
+    "26515-7": (FindingKey.PLATELETS, "Platelets [#/volume] in Blood"),
+    "718-7": (FindingKey.HAEMOGLOBIN, "Hemoglobin [Mass/volume] in Blood"),
+    "2571-8": (FindingKey.TRIGLYCERIDES, "Triglyceride [Mass/volume] in Serum or Plasma"),
+    "2085-9": (FindingKey.HDL, "Cholesterol in HDL [Mass/volume] in Serum or Plasma"),
+    "71773-6": (FindingKey.TB_IGRA, "M. tuberculosis stimulated gamma interferon [Presence] in Blood by Immunoassay"),
+    "88517-8": (FindingKey.TB_IGRA, "M. tuberculosis stimulated gamma interferon panel (unverified)"),
+    "64084-7": (FindingKey.TB_IGRA, "M. tuberculosis stimulated gamma interferon release by T-cells [Presence] (unverified)"),
+    "1963-8": (FindingKey.TB_SKIN_TEST, "Tuberculin skin test result (unverified)"),
+    "5196-1": (FindingKey.HBSAG, "Hepatitis B virus surface Ag [Presence] in Serum by Immunoassay"),
+    "16933-4": (FindingKey.ANTI_HBC, "Hepatitis B virus core Ab [Presence] in Serum"),
+    "16128-1": (FindingKey.HCV_ANTIBODY, "Hepatitis C virus Ab [Presence] in Serum"),
+    "13955-0": (FindingKey.HCV_ANTIBODY, "Hepatitis C virus Ab [Presence] in Serum by Immunoassay"),
+    "2106-3": (FindingKey.PREGNANCY_TEST, "Choriogonadotropin (pregnancy test) [Presence] in Urine"),
+    "2118-8": (FindingKey.PREGNANCY_TEST, "Choriogonadotropin (pregnancy test) [Presence] in Serum or Plasma"),
+    "86645-9": (FindingKey.PLANNING_PREGNANCY, "Pregnancy intention in the next year - Reported"),
 }
+
+# LOINC lab codes by the finding they give (first = the code written for the finding).
+LAB_FINDINGS: frozenset[FindingKey] = frozenset({
+    FindingKey.ALT, FindingKey.AST, FindingKey.CREATININE, FindingKey.EGFR, FindingKey.WBC, FindingKey.NEUTROPHILS,
+    FindingKey.PLATELETS, FindingKey.HAEMOGLOBIN, FindingKey.TRIGLYCERIDES, FindingKey.HDL, FindingKey.TB_IGRA,
+    FindingKey.TB_SKIN_TEST, FindingKey.HBSAG, FindingKey.ANTI_HBC, FindingKey.HCV_ANTIBODY, FindingKey.PREGNANCY_TEST,
+})
 
 # Panels whose findings live in components (the panel code itself yields nothing).
 BP_PANEL_CODES: frozenset[Coding] = frozenset({(LOINC, LOINC_BP_PANEL), (LOINC, LOINC_BP_PANEL_OLD)})
@@ -175,6 +222,19 @@ class UnitRule:
 _SCORE = {"": (1.0, 0.0), "{score}": (1.0, 0.0), "1": (1.0, 0.0), "{#}": (1.0, 0.0), "score": (1.0, 0.0)}
 # LDL / cholesterol: 1 mmol/L = 38.67 mg/dL (molar mass of cholesterol 386.65 g/mol).
 _CHOL = {"mg/dl": (1.0, 0.0), "mmol/l": (38.67, 0.0)}
+# Triglycerides: 1 mmol/L = 88.57 mg/dL (molar mass of triolein 885.7 g/mol).
+_TRIG = {"mg/dl": (1.0, 0.0), "mmol/l": (88.57, 0.0)}
+# Enzyme activity: U/L = IU/L; ukat/L x 60 = U/L.
+_ENZYME = {"u/l": (1.0, 0.0), "iu/l": (1.0, 0.0), "[iu]/l": (1.0, 0.0), "ukat/l": (60.0, 0.0), "µkat/l": (60.0, 0.0)}
+# Creatinine: 1 mg/dL = 88.42 umol/L.
+_CREAT = {"mg/dl": (1.0, 0.0), "umol/l": (1 / 88.42, 0.0), "µmol/l": (1 / 88.42, 0.0), "mmol/l": (1000 / 88.42, 0.0)}
+_EGFR = {"ml/min/{1.73_m2}": (1.0, 0.0), "ml/min/1.73m2": (1.0, 0.0), "ml/min/1.73 m2": (1.0, 0.0), "ml/min": (1.0, 0.0),
+         "ml/min/{1.73_m2}.": (1.0, 0.0), "ml/min/1.73m^2": (1.0, 0.0)}
+# Cell counts: 10*9/L = 10*3/uL = 10^3/mm3 = /nL.
+_COUNT = {"10*9/l": (1.0, 0.0), "10*3/ul": (1.0, 0.0), "10^9/l": (1.0, 0.0), "10^3/ul": (1.0, 0.0), "k/ul": (1.0, 0.0),
+          "/nl": (1.0, 0.0), "10*3/mm3": (1.0, 0.0), "x10e3/ul": (1.0, 0.0), "giga/l": (1.0, 0.0)}
+# Haemoglobin: g/dL; g/L / 10; mmol/L (monomer) x 1.611.
+_HB = {"g/dl": (1.0, 0.0), "g/l": (0.1, 0.0), "mmol/l": (1.611, 0.0)}
 
 UNIT_RULES: dict[FindingKey, UnitRule] = {
     FindingKey.PASI: UnitRule("{score}", _SCORE, 0.0, 72.0),
@@ -191,6 +251,16 @@ UNIT_RULES: dict[FindingKey, UnitRule] = {
     FindingKey.HBA1C: UnitRule("%", {"%": (1.0, 0.0), "": (1.0, 0.0), "mmol/mol": (0.09148, 2.152)}, 2.0, 25.0),
     FindingKey.LDL: UnitRule("mg/dL", _CHOL, 0.0, 1000.0),
     FindingKey.TOTAL_CHOLESTEROL: UnitRule("mg/dL", _CHOL, 0.0, 2000.0),
+    FindingKey.HDL: UnitRule("mg/dL", _CHOL, 0.0, 500.0),
+    FindingKey.TRIGLYCERIDES: UnitRule("mg/dL", _TRIG, 0.0, 20000.0),
+    FindingKey.ALT: UnitRule("U/L", _ENZYME, 0.0, 20000.0),
+    FindingKey.AST: UnitRule("U/L", _ENZYME, 0.0, 20000.0),
+    FindingKey.CREATININE: UnitRule("mg/dL", _CREAT, 0.05, 40.0),
+    FindingKey.EGFR: UnitRule("mL/min/{1.73_m2}", _EGFR, 0.0, 250.0),
+    FindingKey.WBC: UnitRule("10*9/L", _COUNT, 0.0, 1000.0),
+    FindingKey.NEUTROPHILS: UnitRule("10*9/L", _COUNT, 0.0, 1000.0),
+    FindingKey.PLATELETS: UnitRule("10*9/L", _COUNT, 0.0, 5000.0),
+    FindingKey.HAEMOGLOBIN: UnitRule("g/dL", _HB, 1.0, 30.0),
 }
 
 # ------------------------------------------------------------------ coded values (input)
@@ -298,10 +368,42 @@ BOOLEAN_VALUE_CODES: dict[Coding, bool] = {
     (LOINC, "LA32-8"): False,  # No
     (LOINC, "LA15173-0"): True,  # Pregnant
     (LOINC, "LA26683-5"): False,  # Not pregnant
+    # Qualitative laboratory answers (IGRA, serology, pregnancy tests).
+    (SNOMED, "10828004"): True,  # Positive
+    (SNOMED, "260385009"): False,  # Negative
+    (SNOMED, "260373001"): True,  # Detected
+    (SNOMED, "260415000"): False,  # Not detected
+    (SNOMED, "11214006"): True,  # Reactive
+    (SNOMED, "131194007"): False,  # Non-reactive
+    (LOINC, "LA6576-8"): True,  # Positive
+    (LOINC, "LA6577-6"): False,  # Negative
+    (LOINC, "LA11882-0"): True,  # Detected
+    (LOINC, "LA11883-8"): False,  # Not detected
+    ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "POS"): True,
+    ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG"): False,
 }
+# Answers that exist but cannot be used as yes/no: reported as not interpretable, never guessed.
+INDETERMINATE_VALUE_CODES: frozenset[Coding] = frozenset({
+    (SNOMED, "82334004"),  # Indeterminate
+    (SNOMED, "419984006"),  # Inconclusive
+    (LOINC, "LA11884-6"),  # Indeterminate
+    (LOINC, "LA4489-6"),  # Unknown
+    ("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "IND"),
+})
+# Plain-text qualitative results (valueString / CodeableConcept.text), lower-cased.
+BOOLEAN_TEXT: dict[str, bool] = {
+    "positive": True, "pos": True, "detected": True, "reactive": True, "yes": True, "present": True,
+    "negative": False, "neg": False, "not detected": False, "non-reactive": False, "nonreactive": False,
+    "non reactive": False, "no": False, "absent": False,
+}
+INDETERMINATE_TEXT = frozenset({"indeterminate", "inconclusive", "equivocal", "borderline", "invalid", "unknown"})
 
 # Which findings are booleans, coded strings or numbers.
-BOOLEAN_FINDINGS = frozenset({FindingKey.PREGNANT, FindingKey.TOPICAL_FAILURE, FindingKey.JOINT_PAIN})
+BOOLEAN_FINDINGS = frozenset({
+    FindingKey.PREGNANT, FindingKey.TOPICAL_FAILURE, FindingKey.JOINT_PAIN, FindingKey.TB_IGRA, FindingKey.TB_SKIN_TEST,
+    FindingKey.HBSAG, FindingKey.ANTI_HBC, FindingKey.HCV_ANTIBODY, FindingKey.PREGNANCY_TEST, FindingKey.BREASTFEEDING,
+    FindingKey.PLANNING_PREGNANCY,
+})
 CODED_FINDINGS = frozenset(VALUE_CODES)
 
 # ------------------------------------------------------------------ conditions (input)
@@ -359,9 +461,86 @@ _SNOMED_CONDITIONS: dict[str, tuple[ConditionKey, str]] = {
     "6118003": (ConditionKey.DEMYELINATING_DISEASE, "Demyelinating disease of central nervous system"),
     "7200002": (ConditionKey.ALCOHOL_MISUSE, "Alcoholism"),
     "15167005": (ConditionKey.ALCOHOL_MISUSE, "Alcohol abuse"),
+    "169750002": (ConditionKey.BREASTFEEDING, "Mother currently breast-feeding (unverified)"),
+    "413712001": (ConditionKey.BREASTFEEDING, "Breastfeeding (mother) (unverified)"),
+    # Skin diagnoses other than psoriasis (mimics): the psoriasis pathway does not run on these alone.
+    "43116000": (ConditionKey.ECZEMA, "Eczema"),
+    "24079001": (ConditionKey.ECZEMA, "Atopic dermatitis"),
+    "40275004": (ConditionKey.ECZEMA, "Contact dermatitis"),
+    "84849002": (ConditionKey.TINEA, "Tinea corporis (unverified)"),
+    "47382004": (ConditionKey.TINEA, "Dermatophytosis (unverified)"),
+    "200936003": (ConditionKey.CUTANEOUS_LUPUS, "Lupus erythematosus (unverified)"),
+    "200938002": (ConditionKey.CUTANEOUS_LUPUS, "Discoid lupus erythematosus (unverified)"),
+    "55464009": (ConditionKey.CUTANEOUS_LUPUS, "Systemic lupus erythematosus"),
+    "3218000": (ConditionKey.DRUG_ERUPTION, "Drug eruption (unverified)"),
+    "50563003": (ConditionKey.SEBORRHOEIC_DERMATITIS, "Seborrheic dermatitis"),
+    "4776004": (ConditionKey.LICHEN_PLANUS, "Lichen planus"),
+    "77252004": (ConditionKey.PITYRIASIS_ROSEA, "Pityriasis rosea"),
+    "118618005": (ConditionKey.CUTANEOUS_LYMPHOMA, "Mycosis fungoides (unverified)"),
+    "95320005": (ConditionKey.OTHER_SKIN, "Disorder of skin"),
 }
 
+# Psoriasis forms by code (SNOMED exact; ICD-10 by prefix). Codes marked (unverified) were not
+# checked against a terminology server; Condition text is read as well (`subtype_from_text`).
+_SNOMED_SUBTYPES: dict[str, PsoriasisSubtype] = {
+    "200965009": PsoriasisSubtype.PLAQUE,
+    "200975007": PsoriasisSubtype.PLAQUE,
+    "37042000": PsoriasisSubtype.GUTTATE,
+    "200973000": PsoriasisSubtype.GENERALISED_PUSTULAR,
+    "200977004": PsoriasisSubtype.ERYTHRODERMIC,
+    "63652004": PsoriasisSubtype.PALMOPLANTAR_PUSTULAR,  # (unverified) pustulosis palmaris et plantaris
+    "238603004": PsoriasisSubtype.INVERSE,  # (unverified) flexural psoriasis
+    "238604005": PsoriasisSubtype.NAIL,  # (unverified) nail psoriasis
+    "238602009": PsoriasisSubtype.SCALP,  # (unverified) scalp psoriasis
+    "238600002": PsoriasisSubtype.INVERSE,  # (unverified) inverse psoriasis
+    "200970002": PsoriasisSubtype.NAIL,  # (unverified) nail psoriasis
+}
+_SNOMED_SUBTYPE_DISPLAY = {
+    "63652004": "Pustulosis palmaris et plantaris (unverified)",
+    "238603004": "Flexural psoriasis (unverified)",
+    "238604005": "Nail psoriasis (unverified)",
+    "238602009": "Scalp psoriasis (unverified)",
+}
+_ICD10_SUBTYPES: dict[str, PsoriasisSubtype] = {
+    "L400": PsoriasisSubtype.PLAQUE,  # psoriasis vulgaris
+    "L401": PsoriasisSubtype.GENERALISED_PUSTULAR,
+    "L403": PsoriasisSubtype.PALMOPLANTAR_PUSTULAR,
+    "L404": PsoriasisSubtype.GUTTATE,
+}
+_SUBTYPE_TEXT: tuple[tuple[re.Pattern[str], PsoriasisSubtype], ...] = (
+    (re.compile(r"erythroderm", re.I), PsoriasisSubtype.ERYTHRODERMIC),
+    (re.compile(r"palmo-?plantar pustul|pustulosis palmaris|palmar.{0,20}pustul|pustul.{0,30}(palm|sole)", re.I),
+     PsoriasisSubtype.PALMOPLANTAR_PUSTULAR),
+    (re.compile(r"generali[sz]ed pustular|von zumbusch|\bgpp\b|pustular psoriasis", re.I), PsoriasisSubtype.GENERALISED_PUSTULAR),
+    (re.compile(r"guttate", re.I), PsoriasisSubtype.GUTTATE),
+    (re.compile(r"inverse|flexural|intertriginous", re.I), PsoriasisSubtype.INVERSE),
+    (re.compile(r"palmo-?plantar|palmar|plantar|palms|soles", re.I), PsoriasisSubtype.PALMOPLANTAR),
+    (re.compile(r"\bnail", re.I), PsoriasisSubtype.NAIL),
+    (re.compile(r"scalp", re.I), PsoriasisSubtype.SCALP),
+    (re.compile(r"plaque|vulgaris", re.I), PsoriasisSubtype.PLAQUE),
+)
+
+
+def psoriasis_subtype(system: str | None, code: str | None, text: str | None = None) -> PsoriasisSubtype | None:
+    """The psoriasis form named by a Condition's coding or, failing that, its text."""
+    if system and code:
+        if system in ICD10_SYSTEMS:
+            norm = _ICD_CLEAN.sub("", code.upper())
+            for length in range(len(norm), 3, -1):
+                if norm[:length] in _ICD10_SUBTYPES:
+                    return _ICD10_SUBTYPES[norm[:length]]
+        elif system == SNOMED and code.strip() in _SNOMED_SUBTYPES:
+            return _SNOMED_SUBTYPES[code.strip()]
+    return subtype_from_text(text)
+
+
+def subtype_from_text(text: str | None) -> PsoriasisSubtype | None:
+    if not text:
+        return None
+    return next((subtype for pattern, subtype in _SUBTYPE_TEXT if pattern.search(text)), None)
+
 CONDITION_CODES: dict[Coding, ConditionKey] = {(SNOMED, c): k for c, (k, _) in _SNOMED_CONDITIONS.items()}
+CONDITION_CODES.update({(SNOMED, c): ConditionKey.PSORIASIS for c in _SNOMED_SUBTYPES if (SNOMED, c) not in CONDITION_CODES})
 
 # ICD-10 by prefix of the dot-less code; the longest matching prefix wins (L405 before L40).
 _ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
@@ -423,6 +602,23 @@ _ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
     "G36": (ConditionKey.DEMYELINATING_DISEASE, "Other acute disseminated demyelination (G36)"),
     "G37": (ConditionKey.DEMYELINATING_DISEASE, "Other demyelinating diseases of CNS (G37)"),
     "F10": (ConditionKey.ALCOHOL_MISUSE, "Mental and behavioural disorders due to use of alcohol (F10)"),
+    "Z391": (ConditionKey.BREASTFEEDING, "Care and examination of lactating mother (Z39.1)"),
+    # Skin diagnoses other than psoriasis; any other chapter-L code is "another skin diagnosis".
+    "L": (ConditionKey.OTHER_SKIN, "Diseases of the skin and subcutaneous tissue (L00-L99)"),
+    "L20": (ConditionKey.ECZEMA, "Atopic dermatitis (L20)"),
+    "L23": (ConditionKey.ECZEMA, "Allergic contact dermatitis (L23)"),
+    "L24": (ConditionKey.ECZEMA, "Irritant contact dermatitis (L24)"),
+    "L25": (ConditionKey.ECZEMA, "Unspecified contact dermatitis (L25)"),
+    "L30": (ConditionKey.ECZEMA, "Other and unspecified dermatitis (L30)"),
+    "L21": (ConditionKey.SEBORRHOEIC_DERMATITIS, "Seborrhoeic dermatitis (L21)"),
+    "L27": (ConditionKey.DRUG_ERUPTION, "Dermatitis due to substances taken internally (L27)"),
+    "L42": (ConditionKey.PITYRIASIS_ROSEA, "Pityriasis rosea (L42)"),
+    "L43": (ConditionKey.LICHEN_PLANUS, "Lichen planus (L43)"),
+    "L93": (ConditionKey.CUTANEOUS_LUPUS, "Lupus erythematosus (L93)"),
+    "M32": (ConditionKey.CUTANEOUS_LUPUS, "Systemic lupus erythematosus (M32)"),
+    "B35": (ConditionKey.TINEA, "Dermatophytosis (B35)"),
+    "B36": (ConditionKey.TINEA, "Other superficial mycoses (B36)"),
+    "C840": (ConditionKey.CUTANEOUS_LYMPHOMA, "Mycosis fungoides (C84.0)"),
 }
 
 _ICD_CLEAN = re.compile(r"[^A-Z0-9]")
@@ -541,85 +737,40 @@ NON_PHOTO_MODALITIES: frozenset[Coding] = frozenset(
 
 # ------------------------------------------------------------------ medications -> medication keys
 
-# Generic and brand names (lower-case, whole words) -> the medication key the treatment ladder uses.
-MEDICATION_NAMES: dict[str, str] = {
-    "methotrexate": "methotrexate", "trexall": "methotrexate", "otrexup": "methotrexate", "rasuvo": "methotrexate",
-    "cyclosporine": "cyclosporine", "ciclosporin": "cyclosporine", "neoral": "cyclosporine", "sandimmune": "cyclosporine",
-    "acitretin": "acitretin", "soriatane": "acitretin",
-    "apremilast": "apremilast", "otezla": "apremilast",
-    "deucravacitinib": "deucravacitinib", "sotyktu": "deucravacitinib",
-    "adalimumab": "adalimumab", "humira": "adalimumab",
-    "etanercept": "etanercept", "enbrel": "etanercept",
-    "infliximab": "infliximab", "remicade": "infliximab",
-    "certolizumab": "certolizumab", "cimzia": "certolizumab",
-    "ustekinumab": "ustekinumab", "stelara": "ustekinumab",
-    "secukinumab": "secukinumab", "cosentyx": "secukinumab",
-    "ixekizumab": "ixekizumab", "taltz": "ixekizumab",
-    "brodalumab": "brodalumab", "siliq": "brodalumab",
-    "bimekizumab": "bimekizumab", "bimzelx": "bimekizumab",
-    "guselkumab": "guselkumab", "tremfya": "guselkumab",
-    "tildrakizumab": "tildrakizumab", "ilumya": "tildrakizumab",
-    "risankizumab": "risankizumab", "skyrizi": "risankizumab",
-    "calcipotriene": "vitamin_d_analogue", "calcipotriol": "vitamin_d_analogue", "dovonex": "vitamin_d_analogue",
-    "calcitriol": "vitamin_d_analogue",
-    "tazarotene": "tazarotene", "tazorac": "tazarotene",
-    "pimecrolimus": "calcineurin_inhibitor", "elidel": "calcineurin_inhibitor", "protopic": "calcineurin_inhibitor",
-    "coal tar": "coal_tar",
-    "tapinarof": "tapinarof", "roflumilast": "roflumilast",
-}
-# Corticosteroids: topical or systemic depending on dose form; potent ones default to topical.
-TOPICAL_STEROIDS = frozenset({"clobetasol", "halobetasol", "fluocinonide", "desoximetasone", "mometasone",
-                              "betamethasone", "triamcinolone", "hydrocortisone", "fluocinolone", "desonide",
-                              "fluticasone", "diflorasone", "amcinonide", "halcinonide", "alclometasone"})
-SYSTEMIC_STEROIDS = frozenset({"prednisone", "prednisolone", "methylprednisolone", "dexamethasone"})
-TOPICAL_FORM_WORDS = frozenset({"cream", "ointment", "lotion", "gel", "foam", "shampoo", "topical", "solution",
-                                "spray", "tape", "oil", "emollient"})
-SYSTEMIC_FORM_WORDS = frozenset({"oral", "tablet", "tablets", "capsule", "capsules", "injection", "injectable",
-                                 "syringe", "intravenous", "intramuscular"})
-# RxNorm ingredient codes (only those we are sure of; names cover the rest, including SCD codes).
-RXNORM_INGREDIENTS: dict[str, str] = {
-    "6851": "methotrexate",
-    "3008": "cyclosporine",
-    "327361": "adalimumab",
-    "214555": "etanercept",
-    "191831": "infliximab",
-}
+# Drug names, brands, dose forms and RxNorm/ATC codes live in the drug knowledge file
+# (inference/knowledge/drugs.json), read through `DrugCatalogue`; this module only asks it.
 
-_NAME_PATTERN = re.compile(
-    r"\b(" + "|".join(sorted((re.escape(n) for n in MEDICATION_NAMES), key=len, reverse=True)) + r")\b"
-)
-_WORD = re.compile(r"[a-z]+")
+
+@lru_cache(maxsize=1)
+def drug_catalogue() -> DrugCatalogue:
+    """The packaged drug knowledge (names and codes for reading medications)."""
+    return DrugCatalogue.from_knowledge(KnowledgeBase.load())
 
 
 def medication_key(text: str | None, *, rxnorm: str | None = None) -> str | None:
-    """The medication key for a medication name/display (and optional RxNorm code), or None if the
-    treatment ladder does not care about it. Name matching is case-insensitive and whole-word."""
-    if rxnorm and rxnorm.strip() in RXNORM_INGREDIENTS:
-        return RXNORM_INGREDIENTS[rxnorm.strip()]
-    if not text:
-        return None
-    low = text.lower()
-    words = set(_WORD.findall(low))
-    if "tacrolimus" in words:
-        # Oral tacrolimus is a transplant immunosuppressant; the ointment is a topical calcineurin inhibitor.
-        return "tacrolimus" if words & SYSTEMIC_FORM_WORDS else "calcineurin_inhibitor"
-    steroid_topical = words & TOPICAL_STEROIDS
-    steroid_systemic = words & SYSTEMIC_STEROIDS
-    if steroid_topical or steroid_systemic:
-        if words & TOPICAL_FORM_WORDS:
-            return "topical_corticosteroid"
-        if words & SYSTEMIC_FORM_WORDS or steroid_systemic:
-            return "systemic_corticosteroid"
-        return "topical_corticosteroid"
-    hit = _NAME_PATTERN.search(low)
-    if hit is not None:
-        return MEDICATION_NAMES[hit.group(1)]
-    return None
+    """The medication key for a medication name/display (and optional RxNorm code), or None if no
+    rule cares about it: a psoriasis drug id, an interacting drug group ("trimethoprim", "nsaid"),
+    "systemic_corticosteroid" or "tacrolimus". Name matching is case-insensitive and whole-word."""
+    catalogue = drug_catalogue()
+    key = catalogue.key_for_code(RXNORM, rxnorm) if rxnorm else None
+    key = key or catalogue.key_for_text(text)
+    # Interacting drugs (trimethoprim, NSAIDs ...) keep their own name as key; the drug rules match them by text.
+    return key if key is not None and (catalogue.get(key) is not None or key in _NON_LADDER_KEYS) else None
 
 
-MEDICATION_KEYS: frozenset[str] = frozenset(MEDICATION_NAMES.values()) | frozenset(
-    {"topical_corticosteroid", "systemic_corticosteroid", "tacrolimus", "calcineurin_inhibitor"}
-)
+_NON_LADDER_KEYS = frozenset({"systemic_corticosteroid", "tacrolimus"})
+
+
+def _medication_keys() -> frozenset[str]:
+    catalogue = drug_catalogue()
+    return frozenset(d.id for d in catalogue.drugs) | _NON_LADDER_KEYS
+
+
+MEDICATION_KEYS: frozenset[str] = _medication_keys()
+# RxNorm ingredient codes read (from the drug knowledge file) -> drug id.
+RXNORM_INGREDIENTS: dict[str, str] = {
+    c.code: d.id for d in drug_catalogue().drugs for c in d.codings if c.system == RXNORM
+}
 
 # ------------------------------------------------------------------ written codes
 
@@ -716,11 +867,12 @@ MEDICATION_CODE_PREFIX = "medication-"
 
 
 def medication_coding(key: str) -> dict[str, str]:
-    """Coding for a medication key: RxNorm ingredient if known, else the own CodeSystem."""
+    """Coding for a medication key: RxNorm ingredient if the drug file has one, else the own CodeSystem."""
     display = key.replace("_", " ").capitalize()
-    for rxcui, rx_key in RXNORM_INGREDIENTS.items():
-        if rx_key == key:
-            return coding(RXNORM, rxcui, display)
+    drug = drug_catalogue().get(key)
+    rxnorm = [c for c in drug.codings if c.system == RXNORM] if drug is not None else []
+    if drug is not None and len(rxnorm) == 1:  # a class entry (several ingredients) has no single RxNorm code
+        return coding(RXNORM, rxnorm[0].code, drug.display)
     return coding(DERM3R, MEDICATION_CODE_PREFIX + key.replace("_", "-"), display)
 
 
@@ -731,7 +883,8 @@ def medication_key_from_code(system: str | None, code: str | None) -> str | None
     if system == DERM3R and code.startswith(MEDICATION_CODE_PREFIX):
         return code[len(MEDICATION_CODE_PREFIX):].replace("-", "_") or None
     if system == RXNORM:
-        return RXNORM_INGREDIENTS.get(code.strip())
+        drug = drug_catalogue().lookup_code(RXNORM, code)
+        return drug.id if drug is not None else None
     return None
 
 
@@ -748,6 +901,9 @@ _OBSERVATION_CODING: dict[str, tuple[str, str, str]] = {
     FindingKey.PHQ2.value: (LOINC, LOINC_PHQ2, _LOINC_FINDINGS[LOINC_PHQ2][1]),
     **{k.value: (DERM3R, c, d) for c, (k, d) in _DERM3R_FINDINGS.items() if k is not FindingKey.PHQ2},
 }
+for _code, (_fkey, _display) in _LOINC_FINDINGS.items():
+    if _fkey in LAB_FINDINGS:
+        _OBSERVATION_CODING.setdefault(_fkey.value, (LOINC, _code, _display))
 
 _CATEGORY_OF: dict[str, str] = {
     FindingKey.BMI.value: "vital-signs", FindingKey.SYSTOLIC_BP.value: "vital-signs",
@@ -756,6 +912,7 @@ _CATEGORY_OF: dict[str, str] = {
     FindingKey.TOTAL_CHOLESTEROL.value: "laboratory", FindingKey.PREGNANT.value: "social-history",
     FindingKey.DLQI.value: "survey", FindingKey.ITCH_NRS.value: "survey", FindingKey.PEST_SCORE.value: "survey",
     FindingKey.PHQ2.value: "survey",
+    **{k.value: "laboratory" for k in LAB_FINDINGS},
 }
 _CATEGORY_DISPLAY = {"vital-signs": "Vital Signs", "laboratory": "Laboratory", "social-history": "Social History",
                      "survey": "Survey", "exam": "Exam", "imaging": "Imaging"}

@@ -24,6 +24,13 @@ _TEXT_KEYS: tuple[tuple[re.Pattern[str], ConditionKey], ...] = (
     (re.compile(r"\bpsoriatic arthritis\b|\bpsoriasis with arthropathy\b|\barthropathic psoriasis\b", re.I),
      ConditionKey.PSORIATIC_ARTHRITIS),
     (re.compile(r"\bpsoriasis\b", re.I), ConditionKey.PSORIASIS),
+    (re.compile(r"\beczema\b|\bdermatitis\b", re.I), ConditionKey.ECZEMA),
+    (re.compile(r"\btinea\b|\bringworm\b|\bdermatophyt", re.I), ConditionKey.TINEA),
+    (re.compile(r"\blupus\b", re.I), ConditionKey.CUTANEOUS_LUPUS),
+    (re.compile(r"\bdrug (eruption|rash)\b|\bdrug-induced (eruption|rash)\b", re.I), ConditionKey.DRUG_ERUPTION),
+    (re.compile(r"\blichen planus\b", re.I), ConditionKey.LICHEN_PLANUS),
+    (re.compile(r"\bpityriasis rosea\b", re.I), ConditionKey.PITYRIASIS_ROSEA),
+    (re.compile(r"\bmycosis fungoides\b", re.I), ConditionKey.CUTANEOUS_LYMPHOMA),
 )
 
 
@@ -70,6 +77,12 @@ def map_condition(resource: dict, *, full_url: str | None = None) -> Mapped[Cond
         key = next((k for pattern, k in _TEXT_KEYS if pattern.search(display)), None)
     if key is None and display is None:
         return Mapped(issues=(issues.issue(issues.CONDITION_UNCODED, "A condition has neither a code nor text; ignored.", ref),))
+    subtype = None
+    if key in (ConditionKey.PSORIASIS, ConditionKey.PSORIATIC_ARTHRITIS):
+        subtype = next((s for system, code, text in codings(concept)
+                        if (s := codes.psoriasis_subtype(system, code, text)) is not None), None) \
+            or codes.subtype_from_text(display)
     entry = ConditionEntry(key=key or ConditionKey.OTHER, display=display or "(no text)", source_ref=ref,
-                           code=code_string, active=_is_active(resource), onset=_onset(resource))
+                           code=code_string, active=_is_active(resource), onset=_onset(resource),
+                           verification=_status_code(resource.get("verificationStatus")), subtype=subtype)
     return Mapped((entry,))

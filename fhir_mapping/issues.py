@@ -28,6 +28,8 @@ EXTRA_ATTACHMENTS = "extra_attachments_ignored"
 DUPLICATE_PHOTO = "duplicate_photo"
 TOO_MANY_PHOTOS = "too_many_photos"
 CONDITION_UNCODED = "condition_uncoded"
+UNINTERPRETABLE_LAB = "uninterpretable_lab"  # a laboratory result exists but cannot be read as a value the rules use
+INDETERMINATE_RESULT = "indeterminate_result"  # e.g. an indeterminate IGRA: neither positive nor negative
 
 
 def issue(code: str, message: str, source_ref: str | None = None) -> DataIssue:

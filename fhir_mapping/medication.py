@@ -9,12 +9,13 @@ first word of the name) so the clinician still sees them.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Mapping
 
 from inference.case import MedicationEntry
 
 from fhir_mapping import codes
-from fhir_mapping.datatypes import Mapped, codings, concept_text, reference_string, resource_ref, string
+from fhir_mapping.datatypes import Mapped, codings, concept_text, parse_date, reference_string, resource_ref, string
 
 STATEMENT_ACTIVE = frozenset({"active", "intended", "on-hold", "unknown"})
 STATEMENT_SKIPPED = frozenset({"entered-in-error", "not-taken"})
@@ -80,4 +81,13 @@ def map_medication(resource: dict, *, full_url: str | None = None,
     key, code_string = _key(concept, display)
     if key is None:
         return Mapped()  # nothing readable: no name, no code the service knows
-    return Mapped((MedicationEntry(key=key, display=display or key, source_ref=ref, active=active, code=code_string),))
+    return Mapped((MedicationEntry(key=key, display=display or key, source_ref=ref, active=active, code=code_string,
+                                   start=_start(resource)),))
+
+
+def _start(resource: dict) -> date | None:
+    """When therapy began: effectivePeriod.start / effectiveDateTime (statements), authoredOn (requests)."""
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict) and parse_date(period.get("start")) is not None:
+        return parse_date(period.get("start"))
+    return parse_date(resource.get("effectiveDateTime")) or parse_date(resource.get("authoredOn"))

@@ -74,9 +74,28 @@ def _boolean_value(key: FindingKey, element: dict) -> bool:
     for system, code, _ in codings(concept):
         if system and code and (system, code) in codes.BOOLEAN_VALUE_CODES:
             return codes.BOOLEAN_VALUE_CODES[(system, code)]
+        if system and code and (system, code) in codes.INDETERMINATE_VALUE_CODES:
+            raise _ValueProblem(issues.INDETERMINATE_RESULT, f"{_label(key)}: result indeterminate; not interpretable, repeat the test.")
+    text = element.get("valueString")
+    if not isinstance(text, str) and isinstance(concept, dict):
+        text = concept.get("text")
+    if isinstance(text, str):
+        normal = " ".join(text.strip().lower().replace("-", " ").split())
+        for spelling, flag in codes.BOOLEAN_TEXT.items():
+            if normal == spelling.replace("-", " "):
+                return flag
+        if normal in codes.INDETERMINATE_TEXT:
+            raise _ValueProblem(issues.INDETERMINATE_RESULT, f"{_label(key)}: result indeterminate; not interpretable, repeat the test.")
     if key is FindingKey.JOINT_PAIN and not _has_value(element):
         return True  # an Observation coded "joint pain (finding)" asserts its presence
-    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{key.value}: the recorded answer is not a recognised yes/no code.")
+    if key in codes.LAB_FINDINGS and isinstance(element.get("valueQuantity"), dict):
+        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, f"{_label(key)}: a numeric value was recorded for a positive/negative "
+                                                        "test; not interpretable without its cut-off.")
+    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{_label(key)}: the recorded answer is not a recognised yes/no code.")
+
+
+def _label(key: FindingKey) -> str:
+    return key.value.replace("_", " ")
 
 
 def _coded_value(key: FindingKey, element: dict) -> str:
@@ -109,11 +128,32 @@ def _numeric_value(key: FindingKey, element: dict) -> tuple[float, str]:
             if spelling in rule.accepted:
                 factor, offset = rule.accepted[spelling]
                 return value * factor + offset, rule.canonical
-        raise _ValueProblem(issues.UNEXPECTED_UNIT, f"{key.value}: unit is not one the service can convert to {rule.canonical}.")
+        code = issues.UNINTERPRETABLE_LAB if key in codes.LAB_FINDINGS else issues.UNEXPECTED_UNIT
+        raise _ValueProblem(code, f"{_label(key)}: unit is not one the service can convert to {rule.canonical}; value not used.")
     integer = element.get("valueInteger")
     if isinstance(integer, int) and not isinstance(integer, bool):
         return float(integer), rule.canonical
+    if key in codes.LAB_FINDINGS and isinstance(element.get("valueString"), str):
+        # "<5", ">1000", "haemolysed": a result exists, but not as a number the rules can compare.
+        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, f"{_label(key)}: result recorded as text, not a number; not interpretable.")
     raise _ValueProblem(issues.MISSING_VALUE, f"{key.value}: no numeric value recorded.")
+
+
+def _reference_range(key: FindingKey, resource: dict) -> tuple[float | None, float | None]:
+    """(low, high) of the Observation's first reference range, converted to the finding's canonical unit."""
+    ranges = resource.get("referenceRange")
+    if key not in codes.UNIT_RULES or not isinstance(ranges, list) or not ranges or not isinstance(ranges[0], dict):
+        return None, None
+    rule = codes.UNIT_RULES[key]
+    bounds: list[float | None] = []
+    for name in ("low", "high"):
+        quantity = ranges[0].get(name)
+        value = number(quantity.get("value")) if isinstance(quantity, dict) else None
+        spellings = [c.strip().lower() for c in (quantity.get("code"), quantity.get("unit")) if isinstance(c, str)] \
+            if isinstance(quantity, dict) else []
+        factor = next((rule.accepted[sp] for sp in spellings or [""] if sp in rule.accepted), None)
+        bounds.append(None if value is None or factor is None else round(value * factor[0] + factor[1], 4))
+    return bounds[0], bounds[1]
 
 
 def _value(key: FindingKey, element: dict) -> tuple[float | str | bool, str | None]:
@@ -138,8 +178,9 @@ def _finding(key: FindingKey, element: dict, *, ref: str, effective: datetime | 
     except _ValueProblem as problem:
         problems.append(issues.issue(problem.code, problem.message, ref))
         return
+    low, high = _reference_range(key, element) if not isinstance(value, (bool, str)) else (None, None)
     found.append(Finding(key=key, value=value, source_ref=ref, unit=unit, effective=effective,
-                         display=concept_text(element.get("code"))))
+                         display=concept_text(element.get("code")), reference_low=low, reference_high=high))
 
 
 def map_observation(resource: dict, *, full_url: str | None = None) -> Mapped[Finding]:

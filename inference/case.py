@@ -58,6 +58,25 @@ class FindingKey(str, enum.Enum):
     TOPICAL_FAILURE = "topical_failure"  # bool: documented failure of topical therapy
     JOINT_PAIN = "joint_pain"  # bool
     LESION_ONSET = "lesion_onset"  # str: "new_spreading" | "stable" | "long_standing"
+    # Laboratory results (read for drug safety: checks before starting and monitoring on therapy).
+    ALT = "alt"  # U/L
+    AST = "ast"  # U/L
+    CREATININE = "creatinine"  # mg/dL
+    EGFR = "egfr"  # mL/min/1.73m2
+    WBC = "wbc"  # 10*9/L
+    NEUTROPHILS = "neutrophils"  # 10*9/L
+    PLATELETS = "platelets"  # 10*9/L
+    HAEMOGLOBIN = "haemoglobin"  # g/dL
+    TRIGLYCERIDES = "triglycerides"  # mg/dL
+    HDL = "hdl"  # mg/dL
+    TB_IGRA = "tb_igra"  # bool: interferon-gamma release assay positive
+    TB_SKIN_TEST = "tb_skin_test"  # bool: tuberculin skin test positive
+    HBSAG = "hbsag"  # bool: hepatitis B surface antigen detected
+    ANTI_HBC = "anti_hbc"  # bool: hepatitis B core antibody detected
+    HCV_ANTIBODY = "hcv_antibody"  # bool: hepatitis C antibody detected
+    PREGNANCY_TEST = "pregnancy_test"  # bool: hCG positive
+    BREASTFEEDING = "breastfeeding"  # bool
+    PLANNING_PREGNANCY = "planning_pregnancy"  # bool: the patient (of either sex) plans a pregnancy
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,23 @@ class Finding:
     unit: str | None = None
     effective: datetime | None = None
     display: str | None = None
+    # The record's own reference range (Observation.referenceRange), in the finding's unit, when given.
+    reference_low: float | None = None
+    reference_high: float | None = None
+
+
+class PsoriasisSubtype(str, enum.Enum):
+    """Clinical forms of psoriasis that change what is safe or urgent (from coded Conditions)."""
+
+    PLAQUE = "plaque"
+    GUTTATE = "guttate"
+    ERYTHRODERMIC = "erythrodermic"
+    GENERALISED_PUSTULAR = "generalised_pustular"
+    PALMOPLANTAR_PUSTULAR = "palmoplantar_pustular"
+    PALMOPLANTAR = "palmoplantar"
+    INVERSE = "inverse"
+    NAIL = "nail"
+    SCALP = "scalp"
 
 
 class ConditionKey(str, enum.Enum):
@@ -95,7 +131,26 @@ class ConditionKey(str, enum.Enum):
     MALIGNANCY = "malignancy"
     DEMYELINATING_DISEASE = "demyelinating_disease"
     ALCOHOL_MISUSE = "alcohol_misuse"
+    BREASTFEEDING = "breastfeeding"
+    # Skin diagnoses that are not psoriasis (psoriasis mimics and common alternatives).
+    ECZEMA = "eczema"
+    TINEA = "tinea"
+    CUTANEOUS_LUPUS = "cutaneous_lupus"
+    DRUG_ERUPTION = "drug_eruption"
+    SEBORRHOEIC_DERMATITIS = "seborrhoeic_dermatitis"
+    LICHEN_PLANUS = "lichen_planus"
+    PITYRIASIS_ROSEA = "pityriasis_rosea"
+    CUTANEOUS_LYMPHOMA = "cutaneous_lymphoma"
+    OTHER_SKIN = "other_skin"  # another skin diagnosis (ICD-10 chapter L, B35-B36 ...)
     OTHER = "other"
+
+
+# Conditions that are a skin diagnosis other than psoriasis.
+OTHER_SKIN_DIAGNOSES: frozenset[ConditionKey] = frozenset({
+    ConditionKey.ECZEMA, ConditionKey.TINEA, ConditionKey.CUTANEOUS_LUPUS, ConditionKey.DRUG_ERUPTION,
+    ConditionKey.SEBORRHOEIC_DERMATITIS, ConditionKey.LICHEN_PLANUS, ConditionKey.PITYRIASIS_ROSEA,
+    ConditionKey.CUTANEOUS_LYMPHOMA, ConditionKey.OTHER_SKIN,
+})
 
 
 @dataclass(frozen=True)
@@ -106,6 +161,14 @@ class ConditionEntry:
     code: str | None = None  # "system|code" as found in the record
     active: bool = True
     onset: date | None = None
+    # Condition.verificationStatus code ("confirmed", "provisional", "differential", "unconfirmed"), None if absent.
+    verification: str | None = None
+    subtype: PsoriasisSubtype | None = None  # psoriasis / psoriatic conditions only
+
+    @property
+    def confirmed(self) -> bool:
+        """Confirmed, or recorded without a verification status (problem lists often omit it)."""
+        return self.verification in (None, "confirmed")
 
 
 @dataclass(frozen=True)
@@ -118,6 +181,8 @@ class MedicationEntry:
     source_ref: str
     active: bool = True
     code: str | None = None
+    # When the medication was started (MedicationStatement.effective[x] start / MedicationRequest.authoredOn).
+    start: date | None = None
 
 
 @dataclass(frozen=True)

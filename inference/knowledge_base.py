@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).resolve().parent / "knowledge"
 
 # The files DERM-Reason needs, in the order their versions appear in `KnowledgeBase.version`.
-KNOWLEDGE_FILES: tuple[str, ...] = ("severity", "treatment", "tcm", "screening", "follow_up")
+KNOWLEDGE_FILES: tuple[str, ...] = ("severity", "treatment", "tcm", "screening", "follow_up", "drugs")
 
 
 class KnowledgeError(ValueError):
@@ -120,10 +120,13 @@ def _check_references(document: Mapping[str, Any], name: str, seen_ids: dict[str
     """What JSON Schema cannot say: every cited source exists, and rule ids are unique across files."""
     sources = document.get("sources", {})
     for node in _walk(document):
-        for key in ("source", "note_source", "interval_source"):
+        for key in ("source", "note_source", "interval_source", "also_source", "alternative_source"):
             ref = node.get(key)
             if isinstance(ref, str) and ref not in sources:
                 raise KnowledgeError(f"{name}.json: {node.get('id', key)!r} cites unknown source {ref!r}")
+        for ref in node.get("note_sources", ()) if isinstance(node.get("note_sources"), list) else ():
+            if ref not in sources:
+                raise KnowledgeError(f"{name}.json: {node.get('id', 'note_sources')!r} cites unknown source {ref!r}")
         rule_id = node.get("id")
         if isinstance(rule_id, str) and "." in rule_id:
             if rule_id in seen_ids:

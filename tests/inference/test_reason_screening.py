@@ -145,7 +145,7 @@ def test_pre_systemic_checks_due_on_biologic_step() -> None:
     result = screen(obs(FindingKey.BSA_PERCENT, 12.0), medications=("methotrexate",))["pre_systemic"]
     assert result.due
     assert "TB screening" in result.action and "Hepatitis B and C" in result.action
-    assert {"screen.pre_systemic", "check.tb", "check.hepatitis"} <= rule_ids(result)
+    assert {"screen.pre_systemic", "treatment.check.tb", "treatment.check.hepatitis"} <= rule_ids(result)
 
 
 def test_pre_systemic_checks_follow_allowed_options_only() -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 
 from cds_hooks import synthetic
 from fhir_mapping import codes
-from inference.case import BodyRegion, ConditionKey, FindingKey
+from inference.case import OTHER_SKIN_DIAGNOSES, BodyRegion, ConditionKey, FindingKey
 
 
 SEED = 7  # one seed throughout, so that photos rendered once are reused from the renderer's cache
@@ -97,8 +97,9 @@ def test_all_codes_are_ones_the_service_reads() -> None:
             assert known, f"{profile}: Observation code {codings} unknown to fhir_mapping.codes"
         for condition in _by_type(bundle, "Condition"):
             coding = condition["code"]["coding"][0]
-            if coding["code"] in {code for code, _ in codes.SKIN_DIAGNOSES.values()} - {"200965009"}:
-                assert codes.condition_key(coding["system"], coding["code"]) is None
+            if coding["code"] in {code for code, _ in codes.SKIN_DIAGNOSES.values()} - {"200965009", "37042000"}:
+                # Other skin diagnoses are read as themselves (not as psoriasis, and not dropped).
+                assert codes.condition_key(coding["system"], coding["code"]) in OTHER_SKIN_DIAGNOSES
             else:
                 assert codes.condition_key(coding["system"], coding["code"]) is not None, coding
         for media in _by_type(bundle, "Media"):
