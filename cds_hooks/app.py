@@ -69,6 +69,8 @@ def create_app(
 
     review_store = ReviewStore(settings.data_dir, ttl_seconds=settings.review_ttl_seconds)
 
+    from cds_hooks.order_checks import DrugChecker
+
     runtime = Runtime(
         settings=settings,
         registry=default_registry() if registry is None else registry,
@@ -77,6 +79,8 @@ def create_app(
         client_factory=fhir_client_factory(settings) if client_factory is None else client_factory,
         verifier=verifier,
         review_store=review_store,
+        # Loaded and validated at start-up (a broken knowledge file stops the service, not a request).
+        drug_checker=DrugChecker.from_settings(settings),
     )
 
     app = Flask("cds_hooks")

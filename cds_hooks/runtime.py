@@ -13,6 +13,7 @@ from cds_hooks.storage import Store
 
 if TYPE_CHECKING:
     from cds_hooks.auth import JwtVerifier
+    from cds_hooks.order_checks import DrugChecker
     from cds_hooks.review.store import ReviewStore
     from inference.pipeline import Pipeline
 
@@ -30,6 +31,7 @@ class Runtime:
     client_factory: ClientFactory
     verifier: "JwtVerifier | None" = None  # None only when DERM3R_AUTH=off
     review_store: "ReviewStore | None" = None
+    drug_checker: "DrugChecker | None" = None  # the ordering hooks' drug knowledge (loaded once)
     clock: Callable[[], datetime] = field(default=utc_now)
 
 

@@ -182,7 +182,7 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
         assert health.status_code == 200 and health.json()["auth"] == "OFF"
-        assert len(requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).json()["services"]) == 2
+        assert len(requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).json()["services"]) == 4  # + order-select, order-sign
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
