@@ -294,6 +294,13 @@ BAD_CONTEXTS: list[tuple[str, str, Callable[[dict], None], str]] = [
     ("selection not among drafts", ORDER_SELECT, lambda c: c.update(selections=["MedicationRequest/other"]), "context.selections"),
     ("selections not strings", ORDER_SELECT, lambda c: c.update(selections=[1]), "context.selections"),
     ("patient as user", ORDER_SIGN, lambda c: c.update(userId="Patient/p1"), "context.userId"),
+    ("no userId", ORDER_SELECT, lambda c: c.pop("userId"), "context.userId"),
+    ("userId not a string", ORDER_SIGN, lambda c: c.update(userId=7), "context.userId"),
+    ("no patientId", ORDER_SIGN, lambda c: c.pop("patientId"), "context.patientId"),
+    ("patientId not a FHIR id", ORDER_SELECT, lambda c: c.update(patientId="Patient/p1"), "context.patientId"),
+    ("encounterId not a FHIR id", ORDER_SIGN, lambda c: c.update(encounterId="e 1"), "context.encounterId"),
+    ("draftOrders not an object", ORDER_SELECT, lambda c: c.update(draftOrders="MedicationRequest/x"), "context.draftOrders"),
+    ("selections not an array", ORDER_SELECT, lambda c: c.update(selections="MedicationRequest/draft-methotrexate"), "context.selections"),
 ]
 
 
