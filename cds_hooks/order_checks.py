@@ -12,11 +12,13 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from cds_hooks.order_cards import OrderProblem, Orderable
+from fhir_mapping.datatypes import codings
 from fhir_mapping.draft_orders import DraftOrder
-from inference.case import Case, ConditionEntry, Finding, MedicationEntry
+from fhir_mapping import codes
+from inference.case import Case, ConditionEntry, Finding, FindingKey, MedicationEntry
 from inference.reason.drugs import (
     RXNORM,
     SNOMED,
@@ -39,6 +41,18 @@ _TYPES = r"(?:Condition|Observation|MedicationStatement|MedicationRequest|Patien
 _REF_IN_PARENS = re.compile(r"\s*\(\s*" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}\s*\)")
 _REF = re.compile(r"(?:,\s*|\s+)?\b" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}")
 _EMPTY_PARENS = re.compile(r"\(\s*[,;:]?\s*\)")
+
+# Findings that put the patient in a population or are monitored, besides laboratory results.
+_STATUS_FINDINGS = frozenset(
+    {
+        FindingKey.PREGNANT,
+        FindingKey.PREGNANCY_TEST,
+        FindingKey.BREASTFEEDING,
+        FindingKey.PLANNING_PREGNANCY,
+        FindingKey.SYSTOLIC_BP,
+        FindingKey.DIASTOLIC_BP,
+    }
+)
 
 _POPULATION_LABELS = {
     Population.PREGNANCY: "pregnancy",
@@ -123,6 +137,25 @@ class DrugChecker:
         from inference.knowledge_base import load_knowledge
 
         return cls(DrugCatalogue.from_knowledge(load_knowledge(settings.knowledge_dir)))
+
+    def reads(self, resource: Mapping[str, Any]) -> bool:
+        """Whether the drug checks use this resource. Observations are kept only when coded as a
+        laboratory result, blood pressure or pregnancy / breastfeeding status: a long record of
+        skin scores and photographs costs FHIR validation time and changes nothing at ordering."""
+        if resource.get("resourceType") != "Observation":
+            return True
+        findings = self._findings()
+        for system, code, _ in codings(resource.get("code")):
+            if (system, code) in codes.BP_PANEL_CODES or codes.finding_key(system, code) in findings:
+                return True
+        return False
+
+    def _findings(self) -> frozenset[FindingKey]:
+        return frozenset(
+            {f for check in self.catalogue.checks.values() for f in check.finds}
+            | codes.LAB_FINDINGS
+            | _STATUS_FINDINGS
+        )
 
     @classmethod
     def for_runtime(cls, runtime: "Runtime") -> "DrugChecker":

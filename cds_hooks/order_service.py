@@ -40,7 +40,7 @@ def orders_to_check(context: OrderContext) -> tuple[tuple[DraftOrder, ...], tupl
     return tuple(o for o in orders if o.ref in chosen), tuple(o for o in orders if o.ref not in chosen)
 
 
-def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline) -> tuple[Case, dict[str, str]]:
+def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
     request, service = call.request, call.service
     settings = runtime.settings
     resolver = PrefetchResolver(
@@ -52,7 +52,8 @@ def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline) -> tuple[Case
     )
     resolved = resolver.resolve(request, service)
     try:
-        case = build_case(list(resolved.resources), patient_id=request.context.patient_id, as_of=runtime.clock(), max_photos=0)
+        used = [r for r in resolved.resources if checker.reads(r)]
+        case = build_case(used, patient_id=request.context.patient_id, as_of=runtime.clock(), max_photos=0)
     except InvalidResource as exc:
         raise InvalidRequest(f"FHIR data could not be read: {exc.message}", expression="prefetch") from exc
     except FhirError as exc:
@@ -75,7 +76,7 @@ def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
     case: Case | None = None
     origins: dict[str, str] = {}
     if recognised:
-        case, origins = _case(call, runtime, Deadline(runtime.settings.request_deadline_seconds))
+        case, origins = _case(call, runtime, Deadline(runtime.settings.request_deadline_seconds), checker)
         problems = checker.problems(recognised, targets + others, case)
         card_context = OrderCardContext(
             hook=request.hook,
