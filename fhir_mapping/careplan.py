@@ -6,6 +6,14 @@ accepted or discarded with it. Treatment options become activities (contraindica
 marked doNotPerform, so the clinician sees why they are not proposed); due screenings and the
 follow-up visit are activities too. TCM content is a separate activity and note, labelled
 integrative and never a substitute for guideline care.
+
+Activity codes come from the drug knowledge (inference/knowledge/drugs.json): RxNorm ingredient and
+ATC for drugs, SNOMED CT for phototherapy procedures; a class option (e.g. "IL-17 inhibitor") carries
+the ATC group its drugs share. A code the knowledge marks as not checked against a terminology
+server keeps an extension saying so, rather than being passed off as verified.
+
+Notes are plain text for a clinician (FHIR `markdown`, escaped): no rule ids, resource ids or file
+names; sources as citations; versions are in the Provenance/Device, not here.
 """
 
 from __future__ import annotations
@@ -13,10 +21,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Sequence
 
+from inference.citations import CitationTable, clean_free_text
 from inference.results import Assessment, Evidence, TreatmentOption
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
+from fhir_mapping.plain_text import markdown_escape, scrub
+
+ATC = "http://www.whocc.no/atc"
+# Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
+UNVERIFIED_CODE_EXTENSION = "https://derm3r.org/fhir/StructureDefinition/code-unverified"
+_SYSTEM_ORDER = {codes.RXNORM: 0, ATC: 1, codes.SNOMED: 0}
 
 DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
 TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
@@ -34,10 +49,61 @@ def _clip(text: str) -> str:
 
 
 def _evidence_text(evidence: Sequence[Evidence]) -> str:
-    parts = []
-    for item in evidence:
-        parts.append(item.statement + (f" [{item.citation}]" if item.citation else ""))
-    return "; ".join(parts)
+    """Statements as plain text (no record or rule ids), most important first."""
+    return "; ".join(t for t in (scrub(item.statement) for item in evidence) if t)
+
+
+def _sources_text(evidence: Sequence[Evidence], extra: Sequence[str | None] = ()) -> str:
+    table = CitationTable.load()
+    seen: list[str] = []
+    for raw in [*(e.citation for e in evidence), *extra]:
+        if not raw:
+            continue
+        reference = table.resolve(raw)
+        if reference is not None and reference.citation.id == "derm3r_default":
+            continue
+        text = reference.text() if reference is not None else clean_free_text(raw)
+        if text and text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
+
+
+def _coding(system: str, code: str, display: str | None, unverified: bool = False) -> dict:
+    out: dict = {"system": system, "code": code}
+    if display:
+        out["display"] = display
+    if unverified:
+        out["extension"] = [{"url": UNVERIFIED_CODE_EXTENSION, "valueBoolean": True}]
+    return out
+
+
+def _option_codings(option: TreatmentOption) -> list[dict]:
+    """Codings of a treatment option. One drug or procedure: its own codes (attached by the
+    reasoning, else from the drug knowledge by id). A class with several member drugs (e.g. "TNF
+    inhibitor (adalimumab, etanercept)"): only the ATC group the members share, since a
+    CodeableConcept's codings must all mean the same concept."""
+    catalogue = codes.drug_catalogue()
+    members = tuple(getattr(option, "drugs", ()) or ())
+    found: list[tuple[str, str, str | None, bool]] = []
+    if len(members) <= 1:
+        given = getattr(option, "codings", None) or ()
+        found = [(c.system, c.code, c.display, bool(getattr(c, "unverified", False))) for c in given]
+        drug = catalogue.get(members[0] if members else option.therapy)
+        if not found and drug is not None:
+            found = [(c.system, c.code, c.display, c.unverified) for c in drug.codings]
+    if not found:
+        group = [catalogue.get(m) for m in members] if members else \
+            [d for d in catalogue.drugs if getattr(d.mechanism, "value", d.mechanism) == option.therapy]
+        atc = {c.code[:5] for d in group if d is not None for c in d.codings if c.system == ATC and len(c.code) >= 5}
+        if len(atc) == 1:
+            found = [(ATC, atc.pop(), None, False)]
+    # One code per system (a CodeableConcept's codings must mean the same concept): the first, which
+    # the knowledge lists as the primary one; verified codes before unverified ones.
+    by_system: dict[str, tuple[str, str, str | None, bool]] = {}
+    for item in sorted(found, key=lambda f: f[3]):
+        by_system.setdefault(item[0], item)
+    ordered = sorted(by_system.values(), key=lambda f: _SYSTEM_ORDER.get(f[0], 2))
+    return [_coding(*item) for item in ordered]
 
 
 def _goals(assessment: Assessment) -> list[dict]:
@@ -68,9 +134,13 @@ def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
     relative = [c for c in option.contraindications if not c.absolute]
     absolute = [c for c in option.contraindications if c.absolute]
     if relative:
-        description.append("Use with caution: " + "; ".join(f"{c.reason}" for c in relative) + ".")
+        description.append("Use with caution: " + "; ".join(scrub(c.reason) for c in relative) + ".")
+    concept: dict = {"text": option.display}
+    codings = _option_codings(option)
+    if codings:
+        concept["coding"] = codings
     detail: dict = {
-        "code": {"text": option.display},
+        "code": concept,
         "status": "not-started",
         "doNotPerform": bool(absolute),
         "description": _clip(" ".join(description)),
@@ -79,14 +149,14 @@ def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
     if kind:
         detail["kind"] = kind
     if absolute:
-        detail["statusReason"] = {"text": _clip("Contraindicated: " + "; ".join(c.reason for c in absolute))}
+        detail["statusReason"] = {"text": _clip("Contraindicated: " + "; ".join(scrub(c.reason) for c in absolute))}
     return {"detail": detail}
 
 
 def _screening_activities(assessment: Assessment) -> list[dict]:
     return [
         {"detail": {"kind": "ServiceRequest", "code": {"text": s.display}, "status": "not-started",
-                    "description": _clip(s.action)}}
+                    "description": _clip(scrub(s.action))}}
         for s in assessment.screenings if s.due
     ]
 
@@ -115,7 +185,7 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     pattern = tcm.primary
     text = (f"{TCM_NOTE_PREFIX} Pattern: {pattern.display} (support {pattern.score:.2f}, overall confidence "
             f"{tcm.confidence:.2f}). Treatment principle: {pattern.treatment_principle}. Classic formulas: "
-            f"{', '.join(pattern.formulas) or 'none listed'}. Source: {tcm.citation}.")
+            f"{', '.join(pattern.formulas) or 'none listed'}. Source: {_sources_text((), (tcm.citation,)) or 'see the review app'}.")
     return [{"detail": {
         "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
         "status": "not-started",
@@ -137,18 +207,20 @@ def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequ
     activities += _follow_up_activity(assessment, goal_ids)
     activities += _tcm_activity(assessment)
 
-    notes = [DRAFT_NOTE + " " + assessment.summary]
+    notes = [DRAFT_NOTE + " " + markdown_escape(scrub(assessment.summary))]
     severity = assessment.severity
-    notes.append(f"Severity: {severity.level}" + (" (candidate for systemic therapy)" if severity.systemic_candidate else "")
-                 + (f". Basis: {_evidence_text(severity.basis)}" if severity.basis else "") + ".")
+    notes.append(markdown_escape(
+        f"Severity: {severity.level}" + (" (candidate for systemic therapy)" if severity.systemic_candidate else "")
+        + (f". Basis: {_evidence_text(severity.basis)}" if severity.basis else "") + "."))
     if plan is not None and plan.rationale:
-        notes.append(f"Why {plan.step_display}: {_evidence_text(plan.rationale)}.")
+        notes.append(markdown_escape(f"Why {plan.step_display}: {_evidence_text(plan.rationale)}."))
     if assessment.tcm is not None:
-        notes.append(f"{TCM_NOTE_PREFIX} {assessment.tcm.note}")
+        notes.append(f"{TCM_NOTE_PREFIX} {markdown_escape(scrub(assessment.tcm.note))}")
     if assessment.issues:
-        notes.append("Data limitations: " + "; ".join(i.message for i in assessment.issues))
-    notes.append(f"Generated by derm3r (model {assessment.model_version or 'unknown'}, "
-                 f"knowledge {assessment.knowledge_version or 'unknown'}).")
+        notes.append(markdown_escape("Data limitations: " + "; ".join(scrub(i.message) for i in assessment.issues)))
+    sources = _sources_text([*severity.basis, *(plan.rationale if plan else ())])
+    if sources:
+        notes.append(markdown_escape(f"Sources: {sources}."))
 
     resource: dict = {
         "resourceType": "CarePlan",

@@ -8,6 +8,7 @@ its citation.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -141,11 +142,70 @@ class PatientRepresentation:
 # ---------------------------------------------------------------- DERM-Reason
 
 
+class SeverityLevel(str, enum.Enum):
+    """`Severity.level` values (stored as the plain string value)."""
+
+    CLEAR = "clear"
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+    UNKNOWN = "unknown"  # psoriasis on record, but no clinician measure to grade it
+    NOT_ASSESSED = "not_assessed"  # out of the psoriasis pathway (see Assessment.scope)
+
+
+class Scope(str, enum.Enum):
+    """Whether the psoriasis pathway ran (`Assessment.scope`, stored as the plain string value)."""
+
+    PSORIASIS = "psoriasis"  # psoriasis (or psoriatic arthritis) active and confirmed on the problem list
+    OTHER_DIAGNOSIS = "other_diagnosis"  # another skin diagnosis recorded, no psoriasis
+    UNCONFIRMED = "unconfirmed"  # photos or scores, but no (confirmed) diagnosis
+
+
+class AlertKind(str, enum.Enum):
+    URGENT_REFERRAL = "urgent_referral"  # erythroderma, generalised pustular psoriasis
+    HOLD_THERAPY = "hold_therapy"  # active TB / serious infection on immunosuppression
+    ABNORMAL_MONITORING = "abnormal_monitoring"  # lab or BP threshold crossed on current therapy
+    MONITORING_DUE = "monitoring_due"
+    CONTRAINDICATED_CURRENT = "contraindicated_current"  # a current drug is contraindicated (e.g. pregnancy)
+    CAUTION_CURRENT = "caution_current"  # e.g. a man on methotrexate planning conception
+    INTERACTION = "interaction"
+    DUPLICATE_THERAPY = "duplicate_therapy"
+    LATENT_TB = "latent_tb"  # preventive treatment before/alongside biologics
+    REFERRAL = "referral"  # e.g. rheumatology for psoriatic arthritis
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A red flag the clinician should see first. `summary` is one line, action first (< 100 chars);
+    `detail` one or two plain sentences; `citation` the published source (text)."""
+
+    kind: str  # AlertKind value
+    severity: str  # "info" | "warning" | "critical" (the CDS card indicator)
+    summary: str
+    detail: str
+    evidence: tuple[Evidence, ...] = ()
+    citation: str | None = None
+    drug: str | None = None  # drug id from drugs.json, when the alert is about a drug
+
+
+@dataclass(frozen=True)
+class DrugCoding:
+    """A code for a therapy (RxNorm ingredient, ATC, SNOMED procedure); `unverified` when the knowledge
+    file marks it as not checked against a terminology server."""
+
+    system: str
+    code: str
+    display: str
+    unverified: bool = False
+
+
 @dataclass(frozen=True)
 class Severity:
-    level: str  # "clear" | "mild" | "moderate" | "severe" | "unknown"
+    level: str  # a SeverityLevel value
     basis: tuple[Evidence, ...]  # which measures and thresholds decided it
     systemic_candidate: bool = False
+    # 1.0 when the measures agree and are current; lowered by conflicts, stale or image-only data.
+    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -158,11 +218,17 @@ class Contraindication:
 
 @dataclass(frozen=True)
 class TreatmentOption:
-    therapy: str  # e.g. "methotrexate"
-    display: str
+    therapy: str  # option id, e.g. "methotrexate", "tnf_inhibitor"
+    display: str  # names only the member drugs this patient may have, e.g. "TNF inhibitor (certolizumab)"
     therapy_class: str  # "topical" | "phototherapy" | "oral_systemic" | "biologic"
     contraindications: tuple[Contraindication, ...] = ()
-    pre_treatment_checks: tuple[str, ...] = ()  # e.g. "TB screening", "CBC and liver tests"
+    pre_treatment_checks: tuple[str, ...] = ()  # e.g. "TB screening", "CBC and liver tests" (not yet on record)
+    drugs: tuple[str, ...] = ()  # drugs.json ids of the allowed member drugs, preferred first
+    codings: tuple[DrugCoding, ...] = ()  # RxNorm/ATC (drugs) or SNOMED (procedures) of the allowed members
+    status: str = "acceptable"  # "preferred" | "acceptable" | "caution" | "contraindicated" for this patient
+    note: str = ""  # one line, e.g. "preferred biologic in pregnancy"
+    adjunct: bool = False  # a topical kept alongside a higher step
+    current: bool = False  # the patient is already on it
 
     @property
     def allowed(self) -> bool:
@@ -175,6 +241,9 @@ class TreatmentPlan:
     step_display: str
     options: tuple[TreatmentOption, ...]
     rationale: tuple[Evidence, ...]
+    profile: str = ""  # guideline profile id, e.g. "aad_npf"
+    profile_display: str = ""  # e.g. "AAD-NPF 2019-2021"
+    on_hold: bool = False  # current immunosuppression must be held (no escalation)
 
 
 @dataclass(frozen=True)
@@ -234,3 +303,13 @@ class Assessment:
     knowledge_version: str
     model_version: str
     summary: str  # one plain-English line (< 140 chars) for the card
+    # Scope gate: "psoriasis" when the pathway ran; otherwise severity is "not_assessed", no treatment.
+    scope: str = Scope.PSORIASIS.value
+    scope_note: str = ""  # what the record shows when out of scope (plain text)
+    suggested_tests: tuple[str, ...] = ()  # tests that would settle the diagnosis (e.g. KOH microscopy)
+    alerts: tuple[Alert, ...] = ()  # red flags, most severe first
+    subtypes: tuple[str, ...] = ()  # displays, e.g. ("erythrodermic psoriasis", "nail psoriasis")
+    guideline_profile: str = ""  # display of the profile used, e.g. "AAD-NPF 2019-2021"
+    headline: str | None = None  # the decisive measure, e.g. "PASI 14.2"
+    populations: tuple[str, ...] = ()  # special populations that changed the plan, e.g. ("pregnancy",)
+    urgent: bool = False  # erythroderma / GPP: same-day review, no routine plan

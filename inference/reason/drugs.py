@@ -24,6 +24,7 @@ from typing import Any
 
 from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey, MedicationEntry
 from inference.knowledge_base import KnowledgeBase, KnowledgeError
+from inference.results import DrugCoding
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -111,14 +112,6 @@ class Citation:
 
 
 @dataclass(frozen=True)
-class DrugCoding:
-    system: str
-    code: str
-    display: str
-    unverified: bool = False
-
-
-@dataclass(frozen=True)
 class PopulationRule:
     population: Population
     status: PopulationStatus
@@ -180,6 +173,8 @@ class DrugConcern:
     order: DrugCoding | None = None  # MISSING_CHECK / MONITORING_DUE: what to order
     alternatives: tuple[str, ...] = ()  # CONTRAINDICATED: drug ids the guideline prefers
     population: Population | None = None
+    finding: str | None = None  # the triggering value in short, e.g. "ALT 168 U/L (2026-11-28)"
+    action: str | None = None  # what to do in short, e.g. "withhold and discuss with the prescriber"
 
 
 @dataclass(frozen=True)
@@ -614,7 +609,7 @@ class DrugCatalogue:
             concerns.append(DrugConcern(
                 kind=kind, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
                 citation=citation, rule_id=f"drugs.{drug.id}.{finding.population.value}", source_ref=finding.source_ref,
-                alternatives=alternatives, population=finding.population,
+                alternatives=alternatives, population=finding.population, finding=finding.statement, action=note,
             ))
         return concerns
 
@@ -642,7 +637,7 @@ class DrugCatalogue:
             concerns.append(DrugConcern(
                 kind=kind, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason, citation=citation,
                 rule_id=f"drugs.{drug.id}.condition.{key.value}", source_ref=condition.source_ref,
-                alternatives=tuple(rule.get("alternatives", ())),
+                alternatives=tuple(rule.get("alternatives", ())), finding=condition.display, action=_short_action(str(rule["note"])),
             ))
         return concerns
 
@@ -786,7 +781,8 @@ class DrugCatalogue:
             return DrugConcern(
                 kind=ConcernKind.MONITORING_DUE, severity=severity, drug_id=drug.id, drug_display=drug.display,
                 reason=f"on {drug.display}: monitoring due - {'; '.join(missing)}; repeat every {every} days",
-                citation=citation, rule_id=str(rule["id"]), order=order,
+                citation=citation, rule_id=str(rule["id"]), order=order, finding="; ".join(missing),
+                action=f"{drug.display} monitoring blood tests due",
             )
         finding = case.latest(FindingKey(rule["lab"]))
         value = _number(finding)
@@ -823,9 +819,11 @@ class DrugCatalogue:
                 return None
             reason = (f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) vs baseline {_fmt(base_value)}{unit} "
                       f"({_when(baseline)}): {'+' if change >= 0 else '-'}{_fmt(abs(change))}% (threshold {_fmt(limit)}%) - {rule['action']}")
+        when = f" ({finding.effective.date().isoformat()})" if finding.effective is not None else ""
         return DrugConcern(
             kind=ConcernKind.ABNORMAL_MONITORING, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
             citation=citation, rule_id=str(rule["id"]), source_ref=finding.source_ref, observed=finding.effective,
+            finding=f"{label} {_fmt(value)}{unit}{when}", action=_short_action(str(rule["action"])),
         )
 
     def _interactions(self, drug: Drug, case: Case) -> list[DrugConcern]:
@@ -841,7 +839,7 @@ class DrugCatalogue:
                 kind=ConcernKind.INTERACTION, severity=severity, drug_id=drug.id, drug_display=drug.display,
                 reason=f"{drug.display} with {partner.display} ({partner.source_ref}): {rule['note']}",
                 citation=_citation(self._sources, rule), rule_id=f"drugs.{drug.id}.interaction.{rule['with']}",
-                source_ref=partner.source_ref,
+                source_ref=partner.source_ref, finding=partner.display, action=_short_action(str(rule["note"])),
             ))
         return concerns
 
@@ -862,6 +860,11 @@ class DrugCatalogue:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _short_action(text: str) -> str:
+    """The part after the last ": " of a knowledge note ("x on methotrexate: withhold and discuss" -> "withhold and discuss")."""
+    return text.rsplit(": ", 1)[-1].strip()
 
 
 def _crosses(value: float, rule: Mapping[str, Any]) -> bool:

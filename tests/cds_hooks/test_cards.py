@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cds_hooks.cards import CardInputs, TCM_BANNER, build_cards
+from cds_hooks.cards import TCM_LABEL, CardInputs, build_cards
 from cds_hooks.wire.response import (
     Action,
     Card,
@@ -27,6 +27,7 @@ from cds_hooks.wire.response import (
 )
 from inference.case import Case, DataIssue, PatientInfo, Photo
 from inference.results import Evidence
+from inference.results import TreatmentOption as TreatmentOptionT
 from service_support import REPO, StubPipeline
 
 SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())
@@ -167,25 +168,29 @@ def test_card_set_is_valid_and_labelled() -> None:
     assert_no_null_or_empty(body)
     assessment, screening, quality = body["cards"]
     assert assessment["uuid"] == U1
-    assert assessment["summary"].startswith("PRELIMINARY AI")
-    assert "**PRELIMINARY" in assessment["detail"]
-    assert TCM_BANNER in assessment["detail"] and "Traditional Chinese Medicine (integrative)" in assessment["detail"]
-    assert "Model limits" in assessment["detail"] and "stub-kb-1" in assessment["detail"]
-    assert "### Sources" in assessment["detail"] and "AAD-NPF 2019 psoriasis guideline" in assessment["detail"]
+    # Action first, whole phrases (issue 11 item 8); preliminary label in the source and the detail.
+    assert assessment["summary"] == "Step: phototherapy (nb-uvb) for moderate psoriasis; 1 screening due"
+    assert "Preliminary AI" in assessment["detail"] and "preliminary" in assessment["source"]["label"]
+    assert TCM_LABEL in assessment["detail"]
+    # Versions are in the source label (and the Provenance), never in the detail.
+    assert "stub-1" in assessment["source"]["label"] and "stub-kb-1" not in assessment["detail"]
+    # The citation text is resolved; unknown text is shown without internal fragments.
+    assert "AAD-NPF 2019 phototherapy guideline" in assessment["detail"] or "AAD-NPF guideline: phototherapy" in assessment["detail"]
     assert assessment["source"]["url"] == "https://derm3r.example.org/about"
     assert {"label", "url", "topic"} <= set(assessment["source"])
     assert all(r["display"] and r["system"] and r["code"] for r in assessment["overrideReasons"])
     assert assessment["links"] == [
         {"label": assessment["links"][0]["label"], "url": "https://derm3r.example.org/app/launch.html", "type": "smart", "appContext": "review-1"}
     ]
-    assert screening["summary"] == "Comorbidity screening due: Psoriatic arthritis (PEST)"
+    assert screening["summary"] == "Screen now: Psoriatic arthritis (PEST); 1 screenings due" or screening["summary"].startswith("Screen now: Psoriatic arthritis (PEST)")
     assert "Depression" not in screening["detail"]  # not due
-    assert "Media/m1" in quality["detail"] and "blurred" in quality["detail"]
+    assert "Media/m1" not in quality["detail"] and "blurred" in quality["detail"]
 
 
-def test_tcm_is_after_guideline_treatment() -> None:
+def test_decision_comes_before_tcm_and_contraindications_are_named() -> None:
     detail = build_cards(inputs())[0].detail or ""
-    assert detail.index("Treatment (guideline-based)") < detail.index("Traditional Chinese Medicine")
+    assert detail.index("Step: Phototherapy") < detail.index("Avoid:") < detail.index("TCM")
+    assert "Methotrexate (pregnancy" in detail
 
 
 def test_record_text_is_escaped_in_markdown() -> None:
@@ -207,13 +212,13 @@ def test_no_optional_cards_when_nothing_is_due_or_wrong() -> None:
     assert [c.source.topic.code for c in cards] == ["psoriasis-assessment"]
 
 
-def test_repeated_issue_messages_are_grouped() -> None:
+def test_repeated_issue_messages_are_grouped_and_records_named_by_what_they_are() -> None:
     issues = tuple(DataIssue("uncertain", "Classification uncertain", f"Media/m{i}") for i in range(3))
-    case = case_with(photos=0, issues=issues)
+    case = case_with(photos=3, issues=issues)
     quality = build_cards(inputs(case=case))[-1]
     assert quality.detail is not None and quality.detail.count("Classification uncertain") == 1
-    assert "Media/m0, Media/m1, Media/m2" in quality.detail
-    assert quality.summary == "Input data quality: 1 data issue"
+    assert "Media/m" not in quality.detail and "unknown photo" in quality.detail
+    assert quality.summary.startswith("Check input data: ") and "1 data issue" in quality.summary
 
 
 def test_data_issues_are_deduplicated_across_layers() -> None:
@@ -222,7 +227,7 @@ def test_data_issues_are_deduplicated_across_layers() -> None:
     assessment = dataclasses.replace(StubPipeline().assess(case), issues=(issue,))
     quality = build_cards(inputs(assessment=assessment, case=case))[-1]
     assert quality.detail is not None and quality.detail.count("No PASI recorded") == 1
-    assert quality.summary == "Input data quality: 1 data issue"
+    assert quality.summary == "Check input data: 1 data issue"
 
 
 hostile = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=200)
@@ -241,4 +246,75 @@ def test_any_agent_text_still_yields_valid_cards(summary: str, statement: str, d
     body = CdsResponse(build_cards(inputs(assessment=assessment))).to_json()
     jsonschema.validate(body, SCHEMA)
     assert_no_null_or_empty(body)
-    assert body["cards"][0]["indicator"] in {"info", "warning"}
+    assert body["cards"][0]["indicator"] == "info"
+    for card in body["cards"]:
+        assert len(card["summary"]) < 140 and not card["summary"].endswith(("…", "..."))
+
+
+# ---------------------------------------------------------------- issue-11 cards: alerts, scope, urgent, hold
+
+
+def _alert(severity: str = "warning", summary: str = "Hold methotrexate: ALT 168 U/L (2026-11-28) above 100 U/L"):
+    from inference.results import Alert
+
+    return Alert(kind="abnormal_monitoring", severity=severity, summary=summary,
+                 detail="Withhold methotrexate and repeat liver tests within 2 weeks.",
+                 evidence=(Evidence("ALT 168 U/L (Observation/a1, 2026-11-28) > 100 U/L", rule="monitor.mtx.alt",
+                                    citation="bad_methotrexate_2016"),),
+                 citation="aad_npf_systemic_2020", drug="methotrexate")
+
+
+def test_alerts_come_first_as_their_own_cards_with_their_indicator() -> None:
+    base = StubPipeline().assess(case_with())
+    assessment = dataclasses.replace(base, alerts=(_alert("warning"), _alert("critical", "Same-day dermatology review: erythroderma")))
+    cards = build_cards(inputs(assessment=assessment))
+    assert [c.indicator for c in cards[:2]] == ["critical", "warning"]
+    assert [c.source.topic.code for c in cards[:3]] == ["safety-alert", "safety-alert", "psoriasis-assessment"]
+    warning = cards[1]
+    assert warning.summary.startswith("Hold methotrexate: ALT 168 U/L")
+    assert "Withhold methotrexate" in (warning.detail or "") and "Observation/a1" not in (warning.detail or "")
+    assert "monitor.mtx.alt" not in (warning.detail or "") and "Preliminary AI" in (warning.detail or "")
+    assert "BAD guideline: methotrexate" in (warning.detail or "") or "AAD-NPF guideline" in (warning.detail or "")
+    assert "Red flags:" in (cards[2].detail or "")  # the assessment repeats them in one line
+
+
+def test_out_of_scope_chart_gets_a_scope_card_without_plan_or_severity() -> None:
+    from inference.case import ConditionEntry, ConditionKey, Finding, FindingKey
+
+    case = dataclasses.replace(
+        case_with(photos=1),
+        conditions=(ConditionEntry(ConditionKey.OTHER, "Tinea corporis", "Condition/c9"),),
+        findings=(Finding(FindingKey.BSA_PERCENT, 2.0, "Observation/o1", unit="%", effective=datetime(2026, 11, 27, tzinfo=timezone.utc)),),
+    )
+    base = StubPipeline().assess(case)
+    assessment = dataclasses.replace(base, scope="other_diagnosis", suggested_tests=("KOH microscopy of skin scrapings",),
+                                     severity=dataclasses.replace(base.severity, level="not_assessed"), treatment=None)
+    cards = build_cards(inputs(assessment=assessment, case=case))
+    scope = cards[0]
+    assert scope.source.topic.code == "diagnosis-not-psoriasis" and scope.indicator == "info"
+    assert scope.summary == "Confirm the diagnosis before any psoriasis plan: Tinea corporis on record"
+    assert scope.suggestions == () and "KOH microscopy" in (scope.detail or "") and "BSA 2% (2026-11-27)" in (scope.detail or "")
+    assert all(c.source.topic.code != "psoriasis-assessment" for c in cards)
+    assert all(c.source.topic.code != "comorbidity-screening" for c in cards)
+
+
+def test_urgent_and_on_hold_summaries_lead_with_the_action() -> None:
+    base = StubPipeline(severity="severe").assess(case_with())
+    urgent = dataclasses.replace(base, urgent=True, subtypes=("erythrodermic psoriasis",), headline="BSA 92%")
+    assert build_cards(inputs(assessment=urgent))[0].summary.startswith(
+        "Same-day dermatology review or admission: erythrodermic psoriasis (BSA 92%)")
+    held = dataclasses.replace(base, treatment=dataclasses.replace(base.treatment, on_hold=True))
+    card = build_cards(inputs(assessment=held))[0]
+    assert card.summary.startswith("Hold current immunosuppression, no step-up") and "**Hold**" in (card.detail or "")
+
+
+def test_preferred_options_adjuncts_and_profile_are_shown() -> None:
+    base = StubPipeline().assess(case_with())
+    plan = dataclasses.replace(
+        base.treatment, profile_display="AAD-NPF 2019-2021",
+        options=(TreatmentOptionT("certolizumab", "Certolizumab", "biologic", status="preferred", note="preferred biologic in pregnancy"),
+                 TreatmentOptionT("topical_corticosteroid", "Topical corticosteroid", "topical", adjunct=True)))
+    detail = build_cards(inputs(assessment=dataclasses.replace(base, treatment=plan, populations=("pregnancy",))))[0].detail or ""
+    assert "AAD-NPF 2019-2021 profile" in detail and "adjusted for pregnancy" in detail
+    assert "Certolizumab (preferred biologic in pregnancy)" in detail
+    assert "With:** Topical corticosteroid (topical adjunct)" in detail

@@ -105,7 +105,7 @@ def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
         assert plan["resourceType"] == "CarePlan" and plan["status"] == "draft"
     for response_path in responses:
         jsonschema.validate(json.loads(response_path.read_text()), RESPONSE_SCHEMA)
-    assert "PRELIMINARY" in result.stdout and "HTTP 200" in result.stdout
+    assert "Preliminary AI" in result.stdout and "HTTP 200" in result.stdout
     assert "integrative" in result.stdout
     # Readable: a short table per patient and the paths of the full JSON, not every card in full.
     lines = result.stdout.splitlines()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cds_hooks.cards import TOPIC_ASSESSMENT, TOPIC_DATA_QUALITY, TOPIC_SCREENING
+from cds_hooks.cards import TOPIC_ASSESSMENT, TOPIC_DATA_QUALITY, TOPIC_SAFETY, TOPIC_SCOPE, TOPIC_SCREENING
 from cds_hooks.order_cards import TOPIC_PRESCRIBING
 from service_support import REPO
 
@@ -37,7 +37,7 @@ def test_quick_start_is_two_commands() -> None:
 
 def test_card_catalogue_names_every_card() -> None:
     catalogue = _section("Card catalogue")
-    for topic in (TOPIC_ASSESSMENT, TOPIC_SCREENING, TOPIC_DATA_QUALITY, TOPIC_PRESCRIBING):
+    for topic in (TOPIC_SAFETY, TOPIC_ASSESSMENT, TOPIC_SCOPE, TOPIC_SCREENING, TOPIC_DATA_QUALITY, TOPIC_PRESCRIBING):
         assert f"`{topic.code}`" in catalogue
 
 

@@ -58,8 +58,9 @@ def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeli
     topics = [c["source"]["topic"]["code"] for c in cards]
     assert topics == ["psoriasis-assessment", "comorbidity-screening", "data-quality"]
     assessment = cards[0]
-    assert assessment["summary"].startswith("PRELIMINARY")
-    assert assessment["indicator"] == "warning"
+    assert assessment["summary"].startswith("Step: ")  # action first (issue 11, item 8)
+    assert "preliminary" in assessment["source"]["label"].lower() and "Preliminary AI" in assessment["detail"]
+    assert assessment["indicator"] == "info"  # severity is not an alarm; red flags have their own cards
     assert assessment["selectionBehavior"] == "at-most-one"
     (suggestion,) = assessment["suggestions"]
     kinds = [a["resource"]["resourceType"] for a in suggestion["actions"]]
@@ -75,8 +76,8 @@ def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeli
     )
     (link,) = assessment["links"]
     assert link["type"] == "smart" and link["url"] == "http://derm3r.test/app/launch.html" and link["appContext"]
-    # The unusable second photo is explained on the data-quality card.
-    assert "Media/m2" in cards[2]["detail"] and "blurred" in cards[2]["detail"]
+    # The unusable second photo is explained on the data-quality card, named by site, not by id.
+    assert "trunk photo" in cards[2]["detail"] and "blurred" in cards[2]["detail"] and "Media/m2" not in cards[2]["detail"]
 
 
 def test_encounter_start_uses_the_same_pipeline(client, stub: StubPipeline) -> None:
@@ -113,11 +114,13 @@ def test_each_call_gets_fresh_uuids_and_an_audit_record(tmp_path: Path) -> None:
     assert "1980-04-02" not in text and "female" not in text  # references only, no PHI values
 
 
-def test_severe_assessment_is_a_warning_never_critical(tmp_path: Path) -> None:
+def test_severity_alone_never_interrupts(tmp_path: Path) -> None:
+    """Issue 11 item 8: only red flags (safety-alert cards) are warning/critical; a severe assessment
+    without one is info, with the step first in its summary."""
     client = make_app(tmp_path, pipeline=StubPipeline(severity="severe")).test_client()
     cards = client.post(f"/cds-services/{PV}", json=request_body()).get_json()["cards"]
-    assert cards[0]["indicator"] == "warning"
-    assert all(c["indicator"] != "critical" for c in cards)
+    assert cards[0]["indicator"] == "info" and cards[0]["summary"].startswith("Step: ")
+    assert all(c["indicator"] == "info" for c in cards)
 
 
 def test_mild_assessment_is_info(tmp_path: Path) -> None:
@@ -144,8 +147,8 @@ def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
         payload = response.get_json()
         jsonschema.validate(payload, RESPONSE_SCHEMA)
         assert payload["cards"], pid
-        assert payload["cards"][0]["source"]["topic"]["code"] == "psoriasis-assessment"
-        assert "PRELIMINARY" in payload["cards"][0]["detail"]
+        main = next(c for c in payload["cards"] if c["source"]["topic"]["code"] == "psoriasis-assessment")
+        assert "Preliminary AI" in main["detail"]
 
 
 def test_a_failing_review_store_costs_only_the_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,6 +41,7 @@ PROJECT = "derm3r scope rule (issue 11): pathway only with psoriasis on the prob
 class Vignette:
     id: str
     situation: str
+    does: str  # what derm3r does, in words (the README table)
     chart: Callable[[], Chart]
     expect: tuple
     source: str
@@ -56,12 +57,65 @@ def _moderate(chart: Chart) -> Chart:
     return chart.score("pasi", 9.0).score("bsa", 7).score("pga", 3).score("dlqi", 9).medication("clobetasol")
 
 
+DOES: dict[str, str] = {
+    "plain-mild": "Mild psoriasis: topical step (steroid, vitamin D analogue); no systemic drug, no alert",
+    "plain-clear": "Clear/controlled: stays on topicals, no systemic or biologic",
+    "plain-moderate": "Moderate psoriasis: NB-UVB phototherapy step, topicals kept as adjunct, guideline profile named; NB-UVB coded in SNOMED CT",
+    "plain-severe": "Severe psoriasis: methotrexate and biologics offered (biologics first-line per AAD-NPF), topicals as adjunct; drugs coded in RxNorm and ATC",
+    "severe-with-photos": "Severe on clinician measures; photos agree and only support; biologics offered",
+    "pregnant-severe": "NB-UVB and certolizumab offered; methotrexate, acitretin, apremilast, deucravacitinib, PUVA not offered; no herbal formulas",
+    "pregnant-moderate": "NB-UVB and topical steroids; PUVA, methotrexate, acitretin, apremilast not offered",
+    "breastfeeding": "Breastfeeding named; NB-UVB or certolizumab; methotrexate, acitretin, apremilast, cyclosporine not offered",
+    "planning-pregnancy": "Planning pregnancy named; acitretin and methotrexate not offered",
+    "man-mtx-planning": "Conception advice for a man on methotrexate; no pregnancy test asked of him",
+    "child-9": "Child named; no pregnancy check; no drug unlicensed below age 9 (e.g. brodalumab, guselkumab, certolizumab)",
+    "older-adult": "Age and renal function named; cyclosporine not offered",
+    "renal-ckd4": "Renal impairment named; methotrexate and cyclosporine not offered",
+    "hepatic-cirrhosis": "Liver disease named; methotrexate and acitretin not offered",
+    "erythrodermic": "Warning/critical card: same-day dermatology review or admission; subtype shown; no 12-week plan, no apremilast",
+    "erythroderma-by-bsa": "Erythroderma recognised from BSA 90%: same-day review card; no 12-week plan",
+    "gpp": "Warning/critical card: same-day review for generalised pustular psoriasis; no apremilast, no 12-week plan",
+    "guttate": "Guttate named in the summary; NB-UVB or topicals; no biologic",
+    "inverse": "Inverse/flexural named; calcineurin inhibitor or low/moderate-potency steroid; no very potent steroid",
+    "palmoplantar": "Palmoplantar named; special area: systemic or phototherapy candidate, not 'mild'",
+    "nail": "Nail psoriasis named; systemic candidate (special area)",
+    "scalp": "Scalp psoriasis named; topical scalp treatment offered",
+    "psa-coded": "Joint-active therapy (methotrexate, biologics); no acitretin or cyclosporine; rheumatology referral",
+    "psa-pest": "PEST 4 with joint pain: rheumatology referral suggested",
+    "mtx-alt": "Warning card on methotrexate with ALT 168 U/L, its date and the threshold; not 'before starting'",
+    "mtx-cytopenia": "Warning card: cytopenia on methotrexate with the values",
+    "mtx-monitoring-due": "Methotrexate monitoring due (not 'before starting'); no step-up to biologic",
+    "cyclosporine-bp": "Warning card: BP 164/102 on cyclosporine",
+    "cyclosporine-egfr": "Warning card: eGFR fall to 64 on cyclosporine",
+    "mtx-active-tb": "Warning card: hold methotrexate (active TB); no biologic step, none offered",
+    "latent-tb": "Latent TB named: preventive treatment before or with the biologic",
+    "uninterpretable-lab": "Unreadable ALT and creatinine listed on the data-quality card, not dropped",
+    "adalimumab-infection": "Warning card: hold adalimumab during active infection",
+    "mtx-cotrimoxazole": "Warning card: methotrexate with trimethoprim-sulfamethoxazole interaction",
+    "ibd-severe": "IL-17 inhibitors not offered with Crohn's disease; IL-23, IL-12/23 or TNF inhibitors offered",
+    "heart-failure": "TNF inhibitors not offered with heart failure; other biologics offered",
+    "pasi-bsa-conflict": "Conflict flagged on the data-quality card; no 'severe' headline, no systemic or biologic offered",
+    "man-pregnant": "Sex/pregnancy conflict flagged; no pregnancy contraindications applied",
+    "photo-vs-clinician": "Photo-vs-clinician PASI difference flagged on the data-quality card; clinician measure decides, no 'severe'",
+    "stale-data": "Age of the measurements flagged; no escalation to systemic or biologic",
+    "eczema": "No psoriasis headline or plan; says eczema is on record; no systemic drugs",
+    "tinea": "No psoriasis headline or plan; names tinea; no steroid",
+    "lupus": "No psoriasis headline or plan; names lupus",
+    "drug-eruption": "No psoriasis headline or plan; names the drug eruption",
+    "photo-only": "No severity, no plan: confirm the diagnosis",
+    "scores-only": "No severity, no plan: confirm the diagnosis",
+    "texture-photo": "Non-skin photo not read as 'clear psoriasis'; photos never set a step",
+    "psoriasis-photos-only": "Asks for a clinician measure; photos alone set no step, no systemic or biologic",
+    "unrelated-chart": "No cards",
+}
+
+
 V: list[Vignette] = []
 
 
 def vignette(id: str, situation: str, expect: tuple, source: str, pending: str | None = None):
     def register(build: Callable[[], Chart]) -> Callable[[], Chart]:
-        V.append(Vignette(id, situation, build, expect, source, pending))
+        V.append(Vignette(id, situation, DOES[id], build, expect, source, pending))
         return build
     return register
 
@@ -69,7 +123,8 @@ def vignette(id: str, situation: str, expect: tuple, source: str, pending: str |
 # ================================================================= positive controls
 
 @vignette("plain-mild", "Plaque psoriasis, BSA 2%, PASI 2.6, PGA 1, DLQI 3, on a topical steroid",
-          (Says(r"\bmild\b", "summary"), Offers(TOPICAL), NeverOffers(SYSTEMIC), NeverOffers(BIOLOGIC), NoAlert()),
+          (Says(r"\bmild\b", "summary"), Offers(TOPICAL), NeverOffers(SYSTEMIC), NeverOffers(BIOLOGIC), NoAlert(),
+           PlanCoded(r"corticosteroid", "http://www.whocc.no/atc")),
           f"{AAD_TOPICAL}; {NICE} 1.4")
 def _():
     return (Chart("plain-mild", sex="female", age=31).psoriasis("Plaque psoriasis", "200965009")
@@ -85,7 +140,8 @@ def _():
 
 
 @vignette("plain-moderate", "Plaque psoriasis, BSA 7%, PASI 9, PGA 3, DLQI 9, on topicals",
-          (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Offers(TOPICAL), Says(PROFILE)),
+          (Says(r"\bmoderate\b", "summary"), Offers(PHOTOTHERAPY), Offers(TOPICAL), Says(PROFILE),
+           PlanCoded(r"UVB", "http://snomed.info/sct")),
           f"{AAD_PHOTO} (NB-UVB); {AAD_TOPICAL} (topicals stay as adjunct); {NICE} 1.5",
           pending="11a: topicals stay as adjunct at every step (guideline profile)")
 def _():
@@ -93,7 +149,8 @@ def _():
 
 
 @vignette("plain-severe", "Plaque psoriasis, PASI 21, BSA 24%, DLQI 17, topical failure",
-          (Says(r"\bsevere\b", "summary"), Offers(r"methotrexate"), Offers(BIOLOGIC), Offers(TOPICAL), Says(PROFILE)),
+          (Says(r"\bsevere\b", "summary"), Offers(r"methotrexate"), Offers(BIOLOGIC), Offers(TOPICAL), Says(PROFILE),
+           PlanCoded(r"methotrexate", "http://www.nlm.nih.gov/research/umls/rxnorm"), PlanCoded(r"methotrexate", "http://www.whocc.no/atc")),
           f"{AAD_BIOLOGICS} (biologics first-line for moderate-to-severe); {AAD_SYSTEMIC}; {IPC}",
           pending="11a: biologics first-line for moderate-to-severe (AAD-NPF profile); topicals as adjunct")
 def _():
@@ -369,8 +426,7 @@ def _():
 
 @vignette("uninterpretable-lab", "On methotrexate; ALT reported as text, creatinine in an unknown unit",
           (Says(r"ALT|alanine", "data-quality"), Says(r"creatinine", "data-quality")),
-          "DESIGN: no silent drops (issue 11 item 4)",
-          pending="11a: lab values read and unreadable ones reported")
+          "DESIGN: no silent drops (issue 11 item 4)")
 def _():
     return (Chart("uninterpretable-lab", sex="female", age=55).psoriasis().score("pasi", 5).score("bsa", 4)
             .medication("methotrexate").lab_text("alt", "haemolysed sample, please repeat", days_ago=3)

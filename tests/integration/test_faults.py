@@ -39,7 +39,7 @@ def _call(cds: CdsService, patient: Seeded, **body: Any) -> tuple[Any, float]:
 def _data_quality_text(response: Any) -> str:
     assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:500]}"
     cards = response.json()["cards"]
-    card = next((c for c in cards if c["summary"].startswith("Input data quality")), None)
+    card = next((c for c in cards if c["source"]["topic"]["code"] == "data-quality"), None)
     assert card is not None, f"no data-quality card in {[c['summary'] for c in cards]}"
     return card.get("detail", "")
 

@@ -30,7 +30,7 @@ def _cards(response: requests.Response) -> list[dict[str, Any]]:
 
 
 def _data_quality(cards: list[dict[str, Any]]) -> dict[str, Any] | None:
-    return next((c for c in cards if c["summary"].startswith("Input data quality")), None)
+    return next((c for c in cards if c["source"]["topic"]["code"] == "data-quality"), None)
 
 
 def _searches(seen: list[dict[str, Any]], resource_type: str) -> list[dict[str, Any]]:

@@ -1,0 +1,175 @@
+"""Text rules for cards a clinician reads in 20 seconds.
+
+* A summary is under 140 characters, made of whole phrases (a phrase that does not fit is left out,
+  never cut mid-word or mid-phrase), and starts with the action.
+* A detail is at most `DETAIL_WORDS` words: the decision, the one or two reasons, the red flags;
+  everything else belongs to the review app.
+* Nothing internal reaches the clinician: FHIR resource references and UUIDs, dotted rule ids,
+  file names and notes such as "(unverified) configurable default" are removed from agent text, and
+  records are named by what they are ("BSA 24% (2026-11-29)", "trunk photo (2026-11-29)").
+* Sources are real citations from the citation table (label, year, section, link).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+from cds_hooks.markdown import escape
+from fhir_mapping.plain_text import scrub
+from inference.case import Case, Finding
+from inference.citations import CitationTable, clean_free_text
+
+# Table entries that mark a value as the service's own default: never listed as a source.
+NOT_CITATIONS = frozenset({"derm3r_default"})
+
+SUMMARY_MAX = 139  # CDS Hooks: summary SHALL be < 140 characters
+DETAIL_WORDS = 150
+
+def fit_summary(parts: Sequence[str], limit: int = SUMMARY_MAX) -> str:
+    """Join phrases with "; " while they fit. The first phrase is required: if it alone is too long
+    it is shortened to whole words (never with an ellipsis, never mid-word)."""
+    phrases = [" ".join(p.split()) for p in parts if p and p.strip()]
+    if not phrases:
+        return "derm3r"
+    first = phrases[0]
+    if len(first) > limit:
+        words = first.split(" ")
+        while words and len(" ".join(words)) > limit:
+            words.pop()
+        first = " ".join(words).rstrip(",;:-(") or first[:limit]
+        return _balance(first)
+    out = first
+    for phrase in phrases[1:]:
+        candidate = f"{out}; {phrase}"
+        if len(candidate) <= limit:
+            out = candidate
+    return out
+
+
+def _balance(text: str) -> str:
+    """Drop a trailing unclosed parenthetical left by shortening."""
+    if text.count("(") > text.count(")"):
+        text = text[: text.rindex("(")].rstrip(" ,;:")
+    return text
+
+
+def word_count(markdown: str) -> int:
+    """Words a reader sees: link targets and Markdown markers are not words."""
+    text = re.sub(r"\]\([^)]*\)", "]", markdown)
+    text = re.sub(r"[*_#>\[\]\\|]+", " ", text)
+    return len([w for w in text.split() if re.search(r"\w", w)])
+
+
+def fit_blocks(blocks: Iterable[str], budget: int = DETAIL_WORDS, *, tail: str = "") -> tuple[list[str], int]:
+    """The blocks (paragraphs or bullets), in order, that fit in `budget` words together with `tail`,
+    and how many were left out (the review app has everything)."""
+    used = word_count(tail)
+    kept: list[str] = []
+    dropped = 0
+    for block in blocks:
+        if not block:
+            continue
+        words = word_count(block)
+        if used + words > budget:
+            dropped += 1
+            continue
+        kept.append(block)
+        used += words
+    return kept, dropped
+
+
+def join_blocks(blocks: Sequence[str]) -> str:
+    """Paragraphs apart by a blank line; consecutive bullets stay one list."""
+    out = ""
+    for block in blocks:
+        if out:
+            out += "\n" if block.startswith("- ") and out.rsplit("\n", 1)[-1].startswith("- ") else "\n\n"
+        out += block
+    return out
+
+
+def within_budget(blocks: Iterable[str], budget: int = DETAIL_WORDS, *, tail: str = "") -> str:
+    """`fit_blocks` joined, with `tail` last."""
+    kept, _ = fit_blocks(blocks, budget, tail=tail)
+    return join_blocks([*kept, tail] if tail else kept)
+
+
+def clip_words(text: str, words: int) -> str:
+    """At most `words` words of `text`, cut after a whole word."""
+    parts = text.split()
+    return text if len(parts) <= words else _balance(" ".join(parts[:words]).rstrip(",;:")) + " ..."
+
+
+# ---------------------------------------------------------------- records named by what they are
+
+
+# Short names clinicians use for the measures derm3r reads (the record's display is often a long
+# LOINC name such as "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma").
+_SHORT_NAMES = {"pasi": "PASI", "bsa_percent": "BSA", "pga": "PGA", "dlqi": "DLQI", "pest_score": "PEST",
+                "itch_nrs": "itch NRS", "phq2": "PHQ-2", "bmi": "BMI", "systolic_bp": "systolic BP",
+                "diastolic_bp": "diastolic BP", "hba1c": "HbA1c", "alt": "ALT", "ast": "AST", "egfr": "eGFR",
+                "wbc": "WBC", "creatinine": "creatinine", "platelets": "platelets", "neutrophils": "neutrophils",
+                "haemoglobin": "haemoglobin", "ldl": "LDL cholesterol", "total_cholesterol": "total cholesterol"}
+
+
+def finding_label(finding: Finding, *, with_value: bool = True) -> str:
+    """"BSA 6% (2026-11-29)", "ALT 168 U/L (2026-11-28)": short name, value and date."""
+    key = finding.key.value
+    name = _SHORT_NAMES.get(key) or (finding.display or key.replace("_", " ")).split(" [")[0]
+    text = name
+    if with_value and isinstance(finding.value, (int, float)) and not isinstance(finding.value, bool):
+        number = f"{finding.value:g}"
+        unit = "%" if key == "bsa_percent" else (f" {finding.unit}" if finding.unit and finding.unit not in ("{score}", "1") else "")
+        text += f" {number}{unit}"
+    if finding.effective:
+        text += f" ({finding.effective.date().isoformat()})"
+    return text
+
+
+def ref_label(case: Case, ref: str | None) -> str | None:
+    """A clinician's name for a record reference: "PASI 28 (2026-11-29)", "trunk photo (2026-11-29)"."""
+    if not ref:
+        return None
+    for photo in case.photos:
+        if photo.ref == ref:
+            where = (photo.body_site or photo.region.value.replace("_", " ")).lower()
+            when = f" ({photo.taken.date().isoformat()})" if photo.taken else ""
+            return f"{where} photo{when}"
+    for finding in case.findings:
+        if finding.source_ref == ref:
+            return finding_label(finding)
+    for condition in case.conditions:
+        if condition.source_ref == ref:
+            return condition.display
+    for medication in case.medications:
+        if medication.source_ref == ref:
+            return medication.display
+    return None
+
+
+# ---------------------------------------------------------------- sources
+
+
+def source_lines(citations: Iterable[str | None], table: CitationTable, *, limit: int = 2) -> list[str]:
+    """Distinct citations as Markdown ("[AAD-NPF guideline: biologics (2019)](https://doi.org/...)"),
+    at most `limit`; unknown free text is shown only if something publishable remains."""
+    seen: dict[str, str] = {}
+    for raw in citations:
+        if not raw:
+            continue
+        reference = table.resolve(raw)
+        if reference is not None and reference.citation.id in NOT_CITATIONS:
+            continue  # a local default is not a source; the review app says which values are defaults
+        if reference is not None:
+            key = f"{reference.citation.id}#{reference.section or ''}"
+            text = escape(reference.text())
+            url = reference.citation.url
+            seen.setdefault(key, f"[{text}]({url})" if url else text)
+        else:
+            cleaned = clean_free_text(raw)
+            if cleaned:
+                seen.setdefault(cleaned, escape(cleaned))
+        if len(seen) >= limit:
+            break
+    return list(seen.values())
