@@ -253,7 +253,7 @@ def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
         detail=detail(problem),
         indicator=indicator(problem, ctx.hook),
         source=Source(
-            label=problem.citation if len(problem.citation) <= 80 else SOURCE_LABEL,
+            label=problem.citation.split("; ")[0] if len(problem.citation.split("; ")[0]) <= 100 else SOURCE_LABEL,
             url=problem.citation_url or f"{ctx.public_base_url}/about",
             topic=TOPIC_PRESCRIBING,
         ),

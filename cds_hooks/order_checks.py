@@ -19,6 +19,7 @@ from fhir_mapping.datatypes import codings
 from fhir_mapping.draft_orders import DraftOrder
 from fhir_mapping import codes
 from inference.case import Case, ConditionEntry, Finding, FindingKey, MedicationEntry
+from inference.citations import CitationTable, clean_free_text
 from inference.reason.drugs import (
     RXNORM,
     SNOMED,
@@ -131,12 +132,21 @@ class DrugChecker:
     """Drug knowledge bound to one process (built once by the app factory)."""
 
     catalogue: DrugCatalogue
+    citations: CitationTable
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "DrugChecker":
         from inference.knowledge_base import load_knowledge
 
-        return cls(DrugCatalogue.from_knowledge(load_knowledge(settings.knowledge_dir)))
+        return cls(DrugCatalogue.from_knowledge(load_knowledge(settings.knowledge_dir)), CitationTable.load(settings.knowledge_dir))
+
+    def cite(self, text: str) -> tuple[str, str | None]:
+        """(short label with year, link) of a rule's source from the citation table; the full
+        reference text (minus internal notes) when the table does not know it."""
+        reference = self.citations.resolve(text)
+        if reference is not None:
+            return reference.text(), reference.citation.url
+        return clean_free_text(text) or "a local default of this service (not from a guideline)", None
 
     def reads(self, resource: Mapping[str, Any]) -> bool:
         """Whether the drug checks use this resource. Observations are kept only when coded as a
@@ -231,7 +241,8 @@ class DrugChecker:
                     drug=drug.display.lower() if drug.display.istitle() else drug.display,
                     headline=headline(concern, case) if concern.kind not in (ConcernKind.INTERACTION,) else _interaction_headline(concern),
                     reason=clinician_text(concern.reason),
-                    citation=concern.citation.text,
+                    citation=self.cite(concern.citation.text)[0],
+                    citation_url=self.cite(concern.citation.text)[1],
                     alternative=alternative,
                     alternative_names=self._alternative_names(concern, drug),
                     other=other,
@@ -249,7 +260,8 @@ class DrugChecker:
                     drug=drug.display.lower() if drug.display.istitle() else drug.display,
                     headline=", ".join(c.display for c in checks),
                     reason=f"No recent result on record for: {', '.join(c.display for c in checks)}",
-                    citation="; ".join(dict.fromkeys(c.citation.text for c in missing)),
+                    citation="; ".join(dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
+                    citation_url=next((url for c in missing if (url := self.cite(c.citation.text)[1])), None),
                     checks=checks,
                 )
             )
