@@ -344,3 +344,15 @@ def test_renewal_of_current_therapy_checks_monitoring_not_starting(client: Any) 
     card = only(cards, r"methotrexate")
     assert "150" in card["summary"] + card["detail"]
     assert card["indicator"] in ("warning", "critical")
+
+
+def test_openapi_documents_the_order_request() -> None:
+    from jsonschema import Draft202012Validator
+
+    from cds_hooks.openapi import openapi_document
+    from cds_hooks.settings import Settings
+
+    document = openapi_document(Settings())
+    validator = Draft202012Validator({"$ref": "#/components/schemas/HookRequest", "components": document["components"]})
+    for hook in (ORDER_SELECT, ORDER_SIGN):
+        validator.validate(order_request(hook, adult(), medication_order("methotrexate")))
