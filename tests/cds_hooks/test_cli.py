@@ -111,7 +111,14 @@ def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
     assert "integrative" in result.stdout
     # Readable: a short table per patient and the paths of the full JSON, not every card in full.
     lines = result.stdout.splitlines()
-    assert len(lines) < 15 * len(responses), len(lines)
+    assert len(lines) < 20 * len(responses), len(lines)
+    # order-sign with the drafted methotrexate, for every patient; the pregnant one gets a critical card
+    orders = sorted(out.glob("order-sign-*.json"))
+    assert len(orders) == len(responses) and result.stdout.count("order-sign, Methotrexate") == len(orders)
+    for order_path in orders:
+        jsonschema.validate(json.loads(order_path.read_text()), RESPONSE_SCHEMA)
+        assert f"full response: {order_path}" in result.stdout
+    assert any("CRITICAL" in line and "Methotrexate contraindicated: pregnancy" in line for line in lines)
     for response_path in responses:
         assert f"full response: {response_path}" in result.stdout
         cards = json.loads(response_path.read_text())["cards"]
