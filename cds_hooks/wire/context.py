@@ -127,11 +127,24 @@ def _parse_selections(raw: Mapping[str, Any], orders: tuple[Mapping[str, Any], .
     return tuple(dict.fromkeys(value))
 
 
+def _check_subjects(orders: tuple[Mapping[str, Any], ...], patient_id: str) -> None:
+    """An order for another patient in this patient's ordering session is a safety problem (it
+    would be judged against the wrong record): refuse it rather than guess."""
+    for i, order in enumerate(orders):
+        subject = order.get("subject")
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        if isinstance(ref, str) and ref.startswith("Patient/") and ref != f"Patient/{patient_id}":
+            where = f"context.draftOrders.entry[{i}].resource.subject"
+            raise InvalidRequest("a draft order is for a different patient than context.patientId", expression=where)
+
+
 def _parse_order(raw: Mapping[str, Any], *, with_selections: bool) -> OrderContext:
     orders = _parse_draft_orders(raw)
+    patient_id = require_fhir_id(raw, "patientId", "context") or ""
+    _check_subjects(orders, patient_id)
     return OrderContext(
         user_id=require_reference(raw, "userId", "context", _ORDER_USERS),
-        patient_id=require_fhir_id(raw, "patientId", "context") or "",
+        patient_id=patient_id,
         encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
         draft_orders=orders,
         selections=_parse_selections(raw, orders) if with_selections else (),

@@ -300,6 +300,7 @@ BAD_CONTEXTS: list[tuple[str, str, Callable[[dict], None], str]] = [
     ("patientId not a FHIR id", ORDER_SELECT, lambda c: c.update(patientId="Patient/p1"), "context.patientId"),
     ("encounterId not a FHIR id", ORDER_SIGN, lambda c: c.update(encounterId="e 1"), "context.encounterId"),
     ("draftOrders not an object", ORDER_SELECT, lambda c: c.update(draftOrders="MedicationRequest/x"), "context.draftOrders"),
+    ("order for another patient", ORDER_SIGN, lambda c: c["draftOrders"]["entry"][0]["resource"].update(subject={"reference": "Patient/p2"}), "context.draftOrders.entry[0].resource.subject"),
     ("selections not an array", ORDER_SELECT, lambda c: c.update(selections="MedicationRequest/draft-methotrexate"), "context.selections"),
 ]
 
