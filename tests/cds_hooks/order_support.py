@@ -57,6 +57,7 @@ CONDITIONS = {
     "hepatitis_b": ("61977001", "Chronic type B viral hepatitis"),
     "multiple_sclerosis": ("24700007", "Multiple sclerosis"),
     "hypertension": ("59621000", "Essential hypertension"),
+    "malignancy": ("363346000", "Malignant neoplastic disease"),
 }
 
 # LOINC lab / vital codes (the same the drug knowledge reads).

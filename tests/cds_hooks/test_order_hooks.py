@@ -158,12 +158,25 @@ CLASSES: list[tuple[str, dict, Callable[[], Chart], str]] = [
     ("IL-12/23 by RxNorm", medication_order("ustekinumab"), lambda: adult().condition("tuberculosis").all_checks_done(), r"ustekinumab contraindicated"),
 ]
 
+# Classes whose problems are cautions (advice, no suggestion to cancel): (id, order, chart, pattern)
+CAUTION_CLASSES: list[tuple[str, dict, Callable[[], Chart], str]] = [
+    ("vitamin D analogue by name", medication_order("acitretin", oid="calci", coded=False, text="Calcipotriene 0.005% ointment"), lambda: adult().condition("ckd4").all_checks_done(), r"vitamin d|calcipot"),
+    ("phototherapy NB-UVB by name", phototherapy_order(), lambda: adult().condition("malignancy").all_checks_done(), r"uvb"),
+]
+
 
 @pytest.mark.parametrize(("case", "order", "chart", "pattern"), CLASSES, ids=[c[0] for c in CLASSES])
 def test_every_drug_class_is_recognised(client: Any, case: str, order: dict, chart: Callable[[], Chart], pattern: str) -> None:
     card = only(call(client, SIGN, order_request(ORDER_SIGN, chart(), order)), pattern)
     assert card["indicator"] == "critical"
     assert set(deletes(card)) == {f"{order['resourceType']}/{order['id']}"}
+
+
+@pytest.mark.parametrize(("case", "order", "chart", "pattern"), CAUTION_CLASSES, ids=[c[0] for c in CAUTION_CLASSES])
+def test_cautions_advise_without_cancelling(client: Any, case: str, order: dict, chart: Callable[[], Chart], pattern: str) -> None:
+    card = only(call(client, SIGN, order_request(ORDER_SIGN, chart(), order)), pattern)
+    assert "caution" in card["summary"].lower() and card["indicator"] in ("info", "warning")
+    assert not card.get("suggestions") and card["overrideReasons"]
 
 
 # -- checks before starting, interactions, duplicates --------------------------------------------------
