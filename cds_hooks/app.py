@@ -50,7 +50,7 @@ def create_app(
     if pipeline is None:
         from inference.pipeline import build_pipeline
 
-        pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads)
+        pipeline = build_pipeline(settings.model_dir, settings.knowledge_dir, settings.onnx_threads, settings.guideline_profile)
     if store is None:
         store = open_store(settings.data_dir)
 

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from cds_hooks.markdown import escape
 from fhir_mapping.plain_text import scrub
@@ -89,6 +89,21 @@ def join_blocks(blocks: Sequence[str]) -> str:
     return out
 
 
+def within_budget_by_priority(blocks: Sequence[tuple[int, str]], budget: int = DETAIL_WORDS, *, tail: str = "") -> str:
+    """Blocks chosen by priority (0 first) while they fit, shown in their original order: when the
+    budget is short, the follow-up line goes before the decision does."""
+    order = sorted(range(len(blocks)), key=lambda i: blocks[i][0])
+    used = word_count(tail)
+    keep: set[int] = set()
+    for i in order:
+        words = word_count(blocks[i][1])
+        if blocks[i][1] and used + words <= budget:
+            keep.add(i)
+            used += words
+    kept = [blocks[i][1] for i in range(len(blocks)) if i in keep]
+    return join_blocks([*kept, tail] if tail else kept)
+
+
 def within_budget(blocks: Iterable[str], budget: int = DETAIL_WORDS, *, tail: str = "") -> str:
     """`fit_blocks` joined, with `tail` last."""
     kept, _ = fit_blocks(blocks, budget, tail=tail)
@@ -125,6 +140,18 @@ def finding_label(finding: Finding, *, with_value: bool = True) -> str:
     if finding.effective:
         text += f" ({finding.effective.date().isoformat()})"
     return text
+
+
+_KEY_PREFIX = re.compile(r"^([a-z][a-z0-9_]*):\s")
+
+
+def readable_message(message: str) -> str:
+    """A data-issue message that starts with an internal finding key ("alt: result recorded as
+    text") starts with the measure's name instead ("ALT: result recorded as text")."""
+    match = _KEY_PREFIX.match(message)
+    if match and match.group(1) in _SHORT_NAMES:
+        return _SHORT_NAMES[match.group(1)] + message[match.end(1):]
+    return message
 
 
 def ref_label(case: Case, ref: str | None) -> str | None:
@@ -173,3 +200,24 @@ def source_lines(citations: Iterable[str | None], table: CitationTable, *, limit
         if len(seen) >= limit:
             break
     return list(seen.values())
+
+
+def clinician_citations(value: Any, table: CitationTable) -> Any:
+    """A JSON view (e.g. of an Assessment for the review app) with every `citation` string replaced
+    by the citation a clinician should see ("AAD-NPF guideline: biologics (2019)"); internal notes
+    and file names never reach the app."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "citation" and isinstance(item, str):
+                reference = table.resolve(item)
+                if reference is not None and reference.citation.id in NOT_CITATIONS:
+                    out[key] = None
+                else:
+                    out[key] = reference.text() if reference is not None else clean_free_text(item)
+            else:
+                out[key] = clinician_citations(item, table)
+        return out
+    if isinstance(value, list):
+        return [clinician_citations(item, table) for item in value]
+    return value

@@ -33,17 +33,19 @@ from cds_hooks.card_text import (
     fit_blocks,
     fit_summary,
     join_blocks,
+    readable_message,
     ref_label,
     scrub,
     source_lines,
     within_budget,
+    within_budget_by_priority,
 )
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
-from inference.case import Case, ConditionKey, DataIssue
+from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
-from inference.results import Assessment, Evidence, RecResult, TreatmentOption
+from inference.results import Alert, Assessment, Evidence, RecResult, Scope, TreatmentOption
 
 TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
 TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display="Psoriasis assessment")
@@ -95,35 +97,33 @@ def _statement(item: Evidence) -> str:
     return escape(scrub(item.statement))
 
 
-# ---------------------------------------------------------------- reading the assessment defensively
-# Fields added by the issue-11 reasoning (scope, alerts, subtypes, guideline profile) are read with
-# defaults, so the cards work with assessments from before and after them.
+# ---------------------------------------------------------------- reading the assessment
 
 
 def in_scope(a: Assessment) -> bool:
-    return str(getattr(a, "scope", "psoriasis") or "psoriasis") == "psoriasis"
+    """The psoriasis pathway ran (psoriasis on the problem list); otherwise only the scope card."""
+    return a.scope == Scope.PSORIASIS.value
 
 
-def _alerts(a: Assessment) -> tuple[Any, ...]:
-    return tuple(getattr(a, "alerts", ()) or ())
+def _alerts(a: Assessment) -> tuple[Alert, ...]:
+    return a.alerts
 
 
 def _subtypes(a: Assessment) -> tuple[str, ...]:
-    return tuple(str(s) for s in getattr(a, "subtypes", ()) or ())
+    return a.subtypes
 
 
 def _profile(a: Assessment) -> str | None:
     """Display of the guideline profile the plan followed ("AAD-NPF 2019-2021")."""
-    profile = getattr(a, "guideline_profile", "") or getattr(a.treatment, "profile_display", "")
-    return str(profile) if profile else None
+    profile = a.guideline_profile or (a.treatment.profile_display if a.treatment is not None else "")
+    return profile or None
 
 
 def _headline(a: Assessment) -> str | None:
     """The measure that set the severity ("BSA 24%"): `Assessment.headline`, else the parenthetical
     after "psoriasis" in the agent's one-line summary."""
-    headline = getattr(a, "headline", None)
-    if headline:
-        return str(headline)
+    if a.headline:
+        return a.headline
     match = re.search(r"psoriasis \(([^()]{1,40})\)", a.summary or "")
     return match.group(1) if match else None
 
@@ -131,19 +131,28 @@ def _headline(a: Assessment) -> str | None:
 # ---------------------------------------------------------------- safety-alert cards
 
 
-def _alert_card(inputs: CardInputs, alert: Any) -> Card:
-    severity = str(getattr(alert, "severity", "warning"))
-    indicator = severity if severity in _INDICATORS else "warning"
-    summary = scrub(str(getattr(alert, "summary", "") or getattr(alert, "message", "") or "Safety alert"))
-    evidence = tuple(getattr(alert, "evidence", ()) or ())
-    blocks = []
-    detail_text = getattr(alert, "detail", None) or getattr(alert, "action", None)
-    if detail_text:
-        blocks.append(escape(scrub(str(detail_text))))
-    reasons = [_statement(e) for e in evidence[:3]]
-    if reasons:
-        blocks.append("\n".join(f"- {r}" for r in reasons if r))
-    citations = [getattr(alert, "citation", None), *(e.citation for e in evidence)]
+def _alert_text(text: str) -> str:
+    return scrub(text or "")
+
+
+def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
+    """One card for alerts of the same kind about the same drug (ALT and AST on methotrexate):
+    the first alert's summary, its detail, the others' summaries as bullets, the evidence not yet
+    said, the source."""
+    first = group[0]
+    indicator = first.severity if first.severity in _INDICATORS else "warning"
+    summary = _alert_text(first.summary) or "Safety alert"
+    detail_text = _alert_text(first.detail)
+    blocks = [escape(detail_text)] if detail_text else []
+    others = [_alert_text(al.summary) for al in group[1:]]
+    said = " ".join([summary, detail_text, *others]).lower()
+    evidence = list(first.evidence)
+    reasons = [scrub(e.statement) for e in evidence]
+    bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
+    if bullets:
+        blocks.append("\n".join(f"- {escape(b)}" for b in bullets))
+    citations = [al.citation for al in group] + [e.citation for e in evidence]
+    # (the other alerts' own evidence repeats their summaries; the review app has it)
     detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
     return Card(
         uuid=inputs.new_uuid(),
@@ -156,9 +165,17 @@ def _alert_card(inputs: CardInputs, alert: Any) -> Card:
 
 
 def alert_cards(inputs: CardInputs) -> list[Card]:
-    order = {"critical": 0, "warning": 1, "info": 2}
-    alerts = sorted(_alerts(inputs.assessment), key=lambda al: order.get(str(getattr(al, "severity", "warning")), 1))
-    return [_alert_card(inputs, alert) for alert in alerts]
+    """One card per red flag (alerts of one kind about one drug share a card), most severe first.
+    `info` alerts (cautions, referrals) are a line on the assessment card instead: a separate card
+    is for what must not be missed."""
+    order = {"critical": 0, "warning": 1}
+    alerts = [al for al in _alerts(inputs.assessment) if al.severity in order or not in_scope(inputs.assessment)]
+    groups: dict[tuple[str, str, str], list[Alert]] = {}
+    for n, alert in enumerate(alerts):
+        key = (alert.severity, alert.kind, alert.drug or f"#{n}")
+        groups.setdefault(key, []).append(alert)
+    ordered = sorted(groups.values(), key=lambda g: order.get(g[0].severity, 2))
+    return [_alert_card(inputs, group) for group in ordered]
 
 
 # ---------------------------------------------------------------- assessment card
@@ -174,9 +191,9 @@ def assessment_summary(a: Assessment) -> str:
     described += f" ({headline})" if headline else ""
     plan = a.treatment
     parts: list[str] = []
-    if getattr(a, "urgent", False):
+    if a.urgent:
         parts.append(f"Same-day dermatology review or admission: {disease}" + (f" ({headline})" if headline else ""))
-    elif plan is not None and getattr(plan, "on_hold", False):
+    elif plan is not None and plan.on_hold:
         parts.append(f"Hold current immunosuppression, no step-up: {described}")
     elif level == "unknown":
         parts.append(f"Record BSA or PASI: {disease} severity unknown")
@@ -184,6 +201,9 @@ def assessment_summary(a: Assessment) -> str:
         parts.append(f"Step: {plan.step_display.lower()} for {described}")
     else:
         parts.append(f"Review: {described}")
+    populations = _populations(a)
+    if populations:
+        parts.append("adjusted for " + ", ".join(populations))
     parts += [s for s in subtypes[1:3] if s.lower() not in parts[0].lower()]
     due = sum(1 for s in a.screenings if s.due)
     if due:
@@ -195,16 +215,51 @@ def _option_name(option: TreatmentOption) -> str:
     return escape(option.display)
 
 
-def _option_label(option: TreatmentOption) -> str:
-    label = _option_name(option)
+def _option_label(option: TreatmentOption, populations: list[str]) -> str:
+    """The option's name with at most a short mark: current, preferred (in pregnancy), caution."""
     marks = []
-    if getattr(option, "current", False):
+    if option.current:
         marks.append("current")
-    status = str(getattr(option, "status", "") or "")
-    note = scrub(str(getattr(option, "note", "") or ""))
-    if status in ("preferred", "caution"):
-        marks.append(escape(note) if note else status)
-    return label + (f" ({'; '.join(marks)})" if marks else "")
+    status = option.status
+    if status == "preferred":
+        marks.append("preferred" + (f" in {populations[0]}" if populations else ""))
+    elif status == "caution":
+        marks.append("caution")
+    return _option_name(option) + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _avoid_reason(option: TreatmentOption) -> str:
+    """Why an option is contraindicated or cautioned, in a few words:
+    "Methotrexate in renal impairment (eGFR 22 ...): do not start" -> "renal impairment";
+    "Acitretin with Methotrexate 2.5 mg tablet ...: additive ..." -> "with methotrexate";
+    "Adalimumab: Heart failure recorded - do not start ..." -> "Heart failure";
+    "on Methotrexate: ALT 168 U/L (2026-11-28) > 100 U/L - withhold ..." -> "ALT 168 U/L > 100 U/L"."""
+    reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
+    head = reason.split(":", 1)[0]
+    population = re.search(r"\bin\s+([a-z][a-z ]*?)\s*(?:\(|$)", head)
+    if population:
+        return population.group(1)
+    partner = re.search(r"\bwith\s+([A-Za-z][\w-]*)", head)
+    if partner:
+        return f"with {partner.group(1).lower()}"
+    if ":" in reason:
+        finding = re.split(r" - |;", reason.split(":", 1)[1], maxsplit=1)[0]
+        finding = re.sub(r"\s*\([^()]*\)", "", finding).strip(" .,")
+        finding = re.sub(r"\s+recorded$", "", finding)
+        if finding and len(finding.split()) <= 8:
+            return finding
+    words = reason.split()
+    return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
+
+
+def _grouped(options: list[TreatmentOption], limit: int) -> str:
+    """ "Methotrexate, Acitretin (pregnancy); Cyclosporine (kidney disease)": options sharing a reason
+    are listed together."""
+    by_reason: dict[str, list[str]] = {}
+    for option in options:
+        by_reason.setdefault(_avoid_reason(option), []).append(_option_name(option))
+    parts = [f"{', '.join(names)} ({escape(reason)})" if reason else ", ".join(names) for reason, names in by_reason.items()]
+    return "; ".join(parts[:limit])
 
 
 def _treatment_blocks(a: Assessment) -> list[str]:
@@ -215,40 +270,44 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     decision = f"**Step: {escape(plan.step_display)}** for {escape(a.severity.level)} disease"
     if profile:
         decision += f" ({escape(profile)} profile)"
-    populations = [escape(str(p).replace("_", " ")) for p in getattr(a, "populations", ()) or ()]
+    populations = _populations(a)
     if populations:
         decision += "; adjusted for " + ", ".join(populations)
-    confidence = getattr(a.severity, "confidence", 1.0)
+    confidence = a.severity.confidence
     if confidence < 0.7:
         decision += "; low confidence: check the data below"
     blocks = [decision + "."]
-    if getattr(plan, "on_hold", False):
+    if plan.on_hold:
         blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
     allowed = [o for o in plan.options if o.allowed]
-    offer = [o for o in allowed if not getattr(o, "adjunct", False)]
-    adjunct = [o for o in allowed if getattr(o, "adjunct", False)]
+    adjunct = [o for o in allowed if o.adjunct]
+    main = [o for o in allowed if not o.adjunct]
     avoid = [o for o in plan.options if not o.allowed]
-    caution = [o for o in offer if o.contraindications and str(getattr(o, "status", "")) != "caution"]
+
+    def cautioned(o: TreatmentOption) -> bool:
+        return o.status == "caution" or (o.status != "preferred" and bool(o.contraindications))
+
+    offer = [o for o in main if not cautioned(o)]
+    caution = [o for o in main if cautioned(o)]
     if offer:
-        names = [_option_label(o) for o in offer[:8]]
+        names = [_option_label(o, populations) for o in offer[:8]]
         blocks.append("**Offer:** " + ", ".join(names) + ("" if len(offer) <= 8 else f" and {len(offer) - 8} more"))
-    elif not adjunct:
+    elif not adjunct and not caution:
         blocks.append("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist")
     if adjunct:
         blocks.append("**With:** " + ", ".join(_option_name(o) for o in adjunct[:4]) + " (topical adjunct)")
     if avoid:
-        blocks.append("**Avoid:** " + "; ".join(
-            f"{_option_name(o)} ({escape(_short_reason(o))})" for o in avoid[:4]))
+        blocks.append("**Avoid:** " + _grouped(avoid, 4))
     if caution:
-        blocks.append("**Caution:** " + "; ".join(
-            f"{_option_name(o)} ({escape(_short_reason(o))})" for o in caution[:3]))
+        blocks.append("**Caution:** " + _grouped(caution, 3))
+    notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == "info"]
+    if notes:
+        blocks.append("**Note:** " + "; ".join(n for n in notes[:3] if n))
     return blocks
 
 
-def _short_reason(option: TreatmentOption) -> str:
-    reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
-    words = reason.split()
-    return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
+def _populations(a: Assessment) -> list[str]:
+    return [escape(str(p).replace("_", " ")) for p in a.populations]
 
 
 _NOT_A_REASON = re.compile(r"context only|^systemic candidate|image|photo", re.IGNORECASE)
@@ -280,17 +339,31 @@ def _confidence_word(confidence: float) -> str:
 
 
 def _red_flag_block(a: Assessment) -> str:
-    flags = [scrub(str(getattr(al, "summary", "") or "")) for al in _alerts(a)]
-    flags = [f for f in flags if f]
-    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:3]) if flags else ""
+    """The first two warning/critical alerts in one line (each also has its own card)."""
+    flags = [scrub(al.summary) for al in _alerts(a) if al.severity != "info"]
+    flags = list(dict.fromkeys(f for f in flags if f))
+    if not flags:
+        return ""
+    more = f" (+{len(flags) - 2} more)" if len(flags) > 2 else ""
+    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:2]) + more
 
 
 def _plan_citations(a: Assessment) -> list[str | None]:
-    cited: list[str | None] = []
+    """The guideline profile the plan followed first, then the rules behind the step and the severity."""
+    cited: list[str | None] = [_profile(a)]
     if a.treatment is not None:
-        cited += [getattr(a.treatment, "citation", None), *(e.citation for e in a.treatment.rationale)]
+        cited += [e.citation for e in a.treatment.rationale]
     cited += [e.citation for e in a.severity.basis]
     return cited
+
+
+# What stays when the 150 words run short: the decision and red flags first, TCM last.
+_BLOCK_PRIORITY = (("**Step", 0), ("No BSA", 0), ("**Hold**", 1), ("**Red flags", 1), ("**Offer", 2), ("**Avoid", 3),
+                   ("**Why", 4), ("Source", 5), ("**Caution", 6), ("**Note", 7), ("**With", 8), ("**Follow-up", 9))
+
+
+def _priority(block: str) -> int:
+    return next((p for prefix, p in _BLOCK_PRIORITY if block.startswith(prefix)), 10)
 
 
 def assessment_detail(inputs: CardInputs) -> str:
@@ -300,7 +373,7 @@ def assessment_detail(inputs: CardInputs) -> str:
     if a.treatment is None and a.severity.level == "unknown":
         blocks.insert(0, "No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set.")
     tail = PRELIMINARY_LINE + (" " + REVIEW_LINE if inputs.review_id else "")
-    return within_budget(blocks, tail=tail)
+    return within_budget_by_priority([(_priority(b), b) for b in blocks if b], tail=tail)
 
 
 # Fixed descriptions where the resource's own code says little to a clinician.
@@ -378,21 +451,20 @@ def assessment_card(inputs: CardInputs) -> Card:
 
 
 def _other_diagnoses(case: Case) -> list[str]:
-    return list(dict.fromkeys(c.display for c in case.conditions if c.active and c.key is ConditionKey.OTHER and c.display))
+    """Active skin diagnoses other than psoriasis, as recorded."""
+    keys = OTHER_SKIN_DIAGNOSES | {ConditionKey.OTHER}
+    return list(dict.fromkeys(c.display for c in case.conditions if c.active and c.key in keys and c.display))
 
 
 def scope_card(inputs: CardInputs) -> Card:
     a, case = inputs.assessment, inputs.case
     others = _other_diagnoses(case)
-    custom = getattr(a, "scope_summary", None)
-    if custom:
-        summary = str(custom)
-    elif others:
+    if others:
         summary = f"Confirm the diagnosis before any psoriasis plan: {others[0]} on record"
     else:
         summary = "Confirm the diagnosis: no psoriasis on the problem list, so no psoriasis plan"
     blocks = []
-    note = getattr(a, "scope_note", None)
+    note = a.scope_note
     if note:
         blocks.append(escape(scrub(str(note))))
     else:
@@ -406,12 +478,12 @@ def scope_card(inputs: CardInputs) -> Card:
             shown.append(f"{len(case.photos)} photograph{'s' if len(case.photos) != 1 else ''}")
         if shown:
             blocks.append("The record shows " + "; ".join(shown) + ".")
-    blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
-    tests = [escape(scrub(str(t))) for t in getattr(a, "suggested_tests", ()) or ()]
+    if not note:
+        blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
+    tests = [escape(scrub(t)) for t in a.suggested_tests]
     if tests:
         blocks.append("**To settle it:** " + "; ".join(tests[:3]))
-    citations = [getattr(a, "scope_citation", None)]
-    detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
+    detail = within_budget(blocks, tail=PRELIMINARY_LINE)
     link = review_link(inputs)
     return Card(
         uuid=inputs.assessment_uuid,
@@ -444,7 +516,7 @@ def screening_card(inputs: CardInputs) -> Card | None:
     names = ", ".join(scrub(s.display) for s in due)
     return Card(
         uuid=inputs.new_uuid(),
-        summary=fit_summary([f"Screen now: {names}", f"{len(due)} screenings due"]),
+        summary=fit_summary([f"Screen now: {names}"]),
         indicator="info",
         source=_source(inputs, TOPIC_SCREENING),
         detail=detail,
@@ -474,7 +546,7 @@ def _issue_lines(inputs: CardInputs, issues: list[DataIssue]) -> list[str]:
     repeated for nine photographs is one line, not nine)."""
     grouped: dict[tuple[str, str], list[str]] = {}
     for issue in issues:
-        labels = grouped.setdefault((issue.code, scrub(issue.message)), [])
+        labels = grouped.setdefault((issue.code, scrub(readable_message(issue.message))), [])
         label = ref_label(inputs.case, issue.source_ref)
         if label and label not in labels:
             labels.append(label)

@@ -47,6 +47,9 @@ class Settings:
     # Outbound HTTPS (JWK Sets, FHIR): CA bundle from DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE /
     # SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY minus NO_PROXY.
     outbound: Outbound = field(default_factory=Outbound)
+    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice");
+    # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
+    guideline_profile: str | None = None
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -78,5 +81,6 @@ class Settings:
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
             outbound=Outbound.from_env(env),
+            guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
             extra=extra,
         )

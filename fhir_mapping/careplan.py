@@ -83,11 +83,10 @@ def _option_codings(option: TreatmentOption) -> list[dict]:
     inhibitor (adalimumab, etanercept)"): only the ATC group the members share, since a
     CodeableConcept's codings must all mean the same concept."""
     catalogue = codes.drug_catalogue()
-    members = tuple(getattr(option, "drugs", ()) or ())
+    members = option.drugs
     found: list[tuple[str, str, str | None, bool]] = []
     if len(members) <= 1:
-        given = getattr(option, "codings", None) or ()
-        found = [(c.system, c.code, c.display, bool(getattr(c, "unverified", False))) for c in given]
+        found = [(c.system, c.code, c.display, c.unverified) for c in option.codings]
         drug = catalogue.get(members[0] if members else option.therapy)
         if not found and drug is not None:
             found = [(c.system, c.code, c.display, c.unverified) for c in drug.codings]

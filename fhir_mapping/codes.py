@@ -176,6 +176,17 @@ _LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     "86645-9": (FindingKey.PLANNING_PREGNANCY, "Pregnancy intention in the next year - Reported"),
 }
 
+# Short clinician-facing names of findings used in data-quality messages ("ALT: result recorded as text").
+FINDING_LABELS: dict[FindingKey, str] = {
+    FindingKey.ALT: "ALT", FindingKey.AST: "AST", FindingKey.CREATININE: "creatinine", FindingKey.EGFR: "eGFR",
+    FindingKey.WBC: "white cell count", FindingKey.NEUTROPHILS: "neutrophil count", FindingKey.PLATELETS: "platelet count",
+    FindingKey.HAEMOGLOBIN: "haemoglobin", FindingKey.TRIGLYCERIDES: "triglycerides", FindingKey.HDL: "HDL cholesterol",
+    FindingKey.TB_IGRA: "TB IGRA", FindingKey.TB_SKIN_TEST: "tuberculin skin test", FindingKey.HBSAG: "HBsAg",
+    FindingKey.ANTI_HBC: "anti-HBc", FindingKey.HCV_ANTIBODY: "hepatitis C antibody", FindingKey.PREGNANCY_TEST: "pregnancy test",
+    FindingKey.BSA_PERCENT: "BSA", FindingKey.PASI: "PASI", FindingKey.PGA: "PGA", FindingKey.DLQI: "DLQI",
+    FindingKey.HBA1C: "HbA1c", FindingKey.LDL: "LDL cholesterol", FindingKey.BMI: "BMI",
+}
+
 # LOINC lab codes by the finding they give (first = the code written for the finding).
 LAB_FINDINGS: frozenset[FindingKey] = frozenset({
     FindingKey.ALT, FindingKey.AST, FindingKey.CREATININE, FindingKey.EGFR, FindingKey.WBC, FindingKey.NEUTROPHILS,

@@ -95,7 +95,7 @@ def _boolean_value(key: FindingKey, element: dict) -> bool:
 
 
 def _label(key: FindingKey) -> str:
-    return key.value.replace("_", " ")
+    return codes.FINDING_LABELS.get(key, key.value.replace("_", " "))
 
 
 def _coded_value(key: FindingKey, element: dict) -> str:

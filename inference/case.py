@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import cached_property
 
 # Convention: every datetime in a Case is timezone-aware (UTC when the record gave no zone).
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
@@ -224,16 +225,25 @@ class Case:
     photos: tuple[Photo, ...] = ()
     issues: tuple[DataIssue, ...] = field(default=())
 
+    @cached_property
+    def _by_key(self) -> dict[FindingKey, list[Finding]]:
+        """Findings grouped by key, built once: the drug rules ask for the newest value of a lab many
+        times per assessment, and a long record holds thousands of findings."""
+        grouped: dict[FindingKey, list[Finding]] = {}
+        for finding in self.findings:
+            grouped.setdefault(finding.key, []).append(finding)
+        return grouped
+
     def latest(self, key: FindingKey) -> Finding | None:
-        """The newest finding for `key` (undated findings count as oldest)."""
-        candidates = [f for f in self.findings if f.key is key]
+        """The newest finding for `key` (undated findings count as oldest; ties: first in the record)."""
+        candidates = self._by_key.get(key)
         if not candidates:
             return None
         return max(candidates, key=lambda f: (f.effective is not None, f.effective or _OLDEST))
 
     def history(self, key: FindingKey) -> tuple[Finding, ...]:
         """All dated findings for `key`, oldest first."""
-        dated = [f for f in self.findings if f.key is key and f.effective is not None]
+        dated = [f for f in self._by_key.get(key, ()) if f.effective is not None]
         return tuple(sorted(dated, key=lambda f: f.effective))  # type: ignore[arg-type, return-value]
 
     def has_condition(self, key: ConditionKey) -> bool:

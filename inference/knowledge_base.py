@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).resolve().parent / "knowledge"
 
 # The files DERM-Reason needs, in the order their versions appear in `KnowledgeBase.version`.
-KNOWLEDGE_FILES: tuple[str, ...] = ("severity", "treatment", "tcm", "screening", "follow_up", "drugs")
+KNOWLEDGE_FILES: tuple[str, ...] = ("severity", "treatment", "tcm", "screening", "follow_up", "drugs", "scope")
 
 
 class KnowledgeError(ValueError):

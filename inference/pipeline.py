@@ -30,13 +30,15 @@ class Pipeline:
         return self.reason.assess(case, representation)
 
 
-def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = None, threads: int = 1) -> Pipeline:
+def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = None, threads: int = 1,
+                   guideline_profile: str | None = None) -> Pipeline:
     """Load the shipped lesion model and knowledge base once; `None` means the packaged defaults.
 
     DERM-Rec sits behind a bounded per-process cache keyed by SHA-256 of the photo bytes (+ model
     version + settings): an EHR re-sends a chart's photos on every view, and a repeat costs hashing
     (~2 ms) instead of decode + gate + attributes + model (~40-70 ms per photo). Why that is safe
-    is documented in `inference.rec_cache`."""
+    is documented in `inference.rec_cache`. `guideline_profile` names the treatment profile of
+    treatment.json ("aad_npf" default, "euroguiderm", "nice"); an unknown name fails here, at start-up."""
     from inference.lesion_model import LesionModel
     from inference.reason import DermReason
     from inference.rec import DermRec
@@ -45,4 +47,4 @@ def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = N
 
     model = LesionModel.load(model_dir, threads=threads)
     rec = CachingRec(DermRec(model), RecCache())
-    return Pipeline(rec=rec, rep=DermRep(), reason=DermReason.load(knowledge_dir))
+    return Pipeline(rec=rec, rep=DermRep(), reason=DermReason.load(knowledge_dir, guideline_profile))

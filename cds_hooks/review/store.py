@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from cds_hooks.card_text import clinician_citations
 from cds_hooks.errors import ServiceUnavailable
 from inference.case import Case, FindingKey
+from inference.citations import CitationTable
 from inference.results import Assessment
 from inference.serialize import to_jsonable
 
@@ -172,7 +174,8 @@ class ReviewStore:
             "asOf": case.as_of.isoformat(),
             "serviceId": service_id,
             "cardUuid": card_uuid,
-            "assessment": _finite(to_jsonable(assessment)),
+            # Citations as a clinician reads them (the app shows them beside the evidence).
+            "assessment": _finite(clinician_citations(to_jsonable(assessment), CitationTable.load())),
             "resources": _finite(resources),
             "photos": [
                 {

@@ -1,71 +1,138 @@
 """DERM-Reason: the holistic step. Case (+ DERM-Rep's patient representation, when there are photos)
--> severity, treatment ladder step, TCM differentiation, screenings due, follow-up, data issues.
+-> scope gate, severity, subtypes and red flags, drug safety of current therapy, treatment step under
+the configured guideline profile, TCM differentiation, screenings due, follow-up, alerts, data issues.
+
+Order matters and is the clinical order: first whether this is psoriasis at all (scope), then whether
+it is an emergency (erythroderma, generalised pustular psoriasis), then whether current therapy is
+safe (holds, abnormal monitoring), and only then the routine plan.
 
 Stateless after construction (the knowledge base is immutable), so one instance serves every request,
 and the same case always gives the same Assessment."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
-from inference.case import Case, DataIssue
+from inference.case import Case, ConditionKey, DataIssue, FindingKey, PsoriasisSubtype
 from inference.knowledge_base import KnowledgeBase
+from inference.reason.drugs import ConcernKind, ConcernSeverity, DrugCatalogue, DrugConcern, PopulationFinding
+from inference.reason.evidence import UNVERIFIED_SUFFIX, rule_evidence
 from inference.reason.follow_up import plan_follow_up, progress_evidence
+from inference.reason.scope import ScopeOutcome, check_scope_knowledge, decide_scope
 from inference.reason.screening import check_screening_knowledge, screenings
-from inference.reason.severity import assess_severity
-from inference.reason.summary import summarise
-from inference.reason.tcm import (
-    check_tcm_knowledge,
-    differentiate,
-    unrecognised_findings,
+from inference.reason.severity import SeverityOutcome, assess_severity
+from inference.reason.summary import out_of_scope_line, summarise
+from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
+from inference.reason.treatment import (
+    PlanContext,
+    check_treatment_knowledge,
+    plan_treatment,
+    profile_of,
+    psoriatic_arthritis,
+    subtype_rules,
 )
-from inference.reason.treatment import check_treatment_knowledge, plan_treatment
-from inference.results import Assessment, PatientRepresentation
+from inference.results import (
+    Alert,
+    AlertKind,
+    Assessment,
+    Evidence,
+    PatientRepresentation,
+    Scope,
+    Severity,
+    SeverityLevel,
+    TcmDifferentiation,
+    TreatmentPlan,
+)
+
+# Special-area findings that are themselves a psoriasis form worth naming.
+_AREA_SUBTYPES = {"scalp": PsoriasisSubtype.SCALP, "nails": PsoriasisSubtype.NAIL, "palms_soles": PsoriasisSubtype.PALMOPLANTAR}
+_URGENT = (PsoriasisSubtype.ERYTHRODERMIC, PsoriasisSubtype.GENERALISED_PUSTULAR)
+_ALERT_ORDER = {"critical": 0, "warning": 1, "info": 2}
+MAX_ALERT_SUMMARY = 99
 
 
 class DermReason:
-    def __init__(self, knowledge: KnowledgeBase) -> None:
-        # Cross-checks against the case model run here, once, so a bad knowledge edit fails at start-up.
-        check_treatment_knowledge(knowledge.document("treatment"))
+    def __init__(self, knowledge: KnowledgeBase, guideline_profile: str | None = None) -> None:
+        # Cross-checks against the case model run here, once, so a bad knowledge edit (or an unknown
+        # profile name in the configuration) fails at start-up.
+        self._drugs = DrugCatalogue.from_knowledge(knowledge)
+        treatment = knowledge.document("treatment")
+        check_treatment_knowledge(treatment, self._drugs)
+        self._profile, _ = profile_of(treatment, guideline_profile)
         check_tcm_knowledge(knowledge.document("tcm"))
         check_screening_knowledge(knowledge.document("screening"))
+        check_scope_knowledge(knowledge.document("scope"))
         self._knowledge = knowledge
 
     @classmethod
-    def load(cls, knowledge_dir: Path | None = None) -> DermReason:
-        """Build from the knowledge files in `knowledge_dir` (None: the packaged files)."""
-        return cls(KnowledgeBase.load(knowledge_dir))
+    def load(cls, knowledge_dir: Path | None = None, guideline_profile: str | None = None) -> DermReason:
+        """Build from the knowledge files in `knowledge_dir` (None: the packaged files) with the guideline
+        profile `guideline_profile` (None: the knowledge file's default, AAD-NPF)."""
+        return cls(KnowledgeBase.load(knowledge_dir), guideline_profile)
 
     @property
     def knowledge_version(self) -> str:
         return self._knowledge.version
 
+    @property
+    def guideline_profile(self) -> str:
+        return self._profile
+
+    @property
+    def drugs(self) -> DrugCatalogue:
+        return self._drugs
+
     def assess(self, case: Case, representation: PatientRepresentation | None) -> Assessment:
         kb = self._knowledge
+        treatment_doc = kb.document("treatment")
+        scope = decide_scope(case, representation, kb.document("scope"))
+        populations, population_issues = self._drugs.populations(case)
         severity = assess_severity(case, representation, kb.document("severity"))
-        plan = plan_treatment(case, severity, kb.document("treatment"))
+        profile_display = str(treatment_doc["profiles"][self._profile]["display"])
+        if scope.scope is not Scope.PSORIASIS:
+            return self._out_of_scope(case, representation, scope, severity, population_issues, profile_display)
+
+        subtypes, subtype_evidence = detect_subtypes(case, severity, treatment_doc)
+        urgent_rules = [r for r in subtype_rules(treatment_doc, subtypes) if r.get("urgent")]
+        concerns = self._drugs.review_current(case)
+        hold = any(c.kind is ConcernKind.HOLD for c in concerns)
+        plan = None
+        if not urgent_rules:
+            context = PlanContext(self._drugs, self._profile, populations, subtypes, hold)
+            plan = plan_treatment(case, severity, treatment_doc, context)
         tcm = differentiate(case, representation, kb.document("tcm"), severity.differential_open)
-        due = screenings(case, severity, plan, kb.document("screening"), kb.document("treatment"))
-        follow_up = plan_follow_up(
-            severity.severity.level, plan.step if plan else None, kb.document("follow_up"),
-            progress_evidence(case, representation),
-        )
+        tcm = _tcm_for_populations(tcm, populations, kb.document("tcm"))
+        due = screenings(case, severity, plan, kb.document("screening"), self._drugs)
+        follow_up = None
+        if not urgent_rules:
+            follow_up = plan_follow_up(
+                severity.severity.level, plan.step if plan else None, kb.document("follow_up"),
+                progress_evidence(case, representation),
+            )
+        alerts = _alerts(case, urgent_rules, subtype_evidence, concerns, plan, treatment_doc, representation)
 
         own: list[DataIssue] = list(severity.issues)
+        own.extend(population_issues)
         own.extend(unrecognised_findings(case, kb.document("tcm")))
-        if representation is None and not case.photos:
-            own.append(DataIssue("no_photos", "No clinical photographs: no image PASI or lesion descriptors"))
-        elif representation is None:
+        if representation is None and case.photos:
             own.append(DataIssue("photos_not_analysed", "Photographs present but not analysed: no image PASI"))
-        if severity.severity.level != "unknown" and plan is None:
-            own.append(DataIssue("no_treatment_step", "No treatment ladder rule matched this case"))
+        if severity.stale and severity.severity.level != SeverityLevel.UNKNOWN.value:
+            own.append(DataIssue(
+                "stale_severity",
+                f"Every severity measure is older than {kb.document('severity')['max_age_days']['days']} days: "
+                "re-measure before choosing a treatment step",
+            ))
         issues = merge_issues(case.issues, representation.issues if representation else (), own)
+        subtype_names = tuple(_subtype_display(treatment_doc, s) for s in subtypes)
+        severity_result = dataclasses.replace(severity.severity, basis=severity.severity.basis + tuple(subtype_evidence))
 
         return Assessment(
             patient_ref=case.patient.ref,
             as_of=case.as_of,
-            severity=severity.severity,
+            severity=severity_result,
             treatment=plan,
             tcm=tcm,
             screenings=due,
@@ -74,7 +141,40 @@ class DermReason:
             issues=issues,
             knowledge_version=kb.version,
             model_version=representation.model_version if representation else "",
-            summary=summarise(severity, plan, due, tcm, len(issues)),
+            summary=summarise(severity, plan, due, tcm, len(issues), subtypes=subtype_names,
+                              urgent=urgent_rules[0]["action"] if urgent_rules else None),
+            scope=Scope.PSORIASIS.value,
+            alerts=alerts,
+            subtypes=subtype_names,
+            guideline_profile=profile_display,
+            headline=severity.headline,
+            populations=tuple(p.population.value for p in populations),
+            urgent=bool(urgent_rules),
+        )
+
+    def _out_of_scope(self, case: Case, representation: PatientRepresentation | None, scope: ScopeOutcome,
+                      severity: SeverityOutcome, population_issues: tuple[DataIssue, ...], profile_display: str) -> Assessment:
+        """No severity, no step, no TCM and no psoriasis screenings: what the record shows and what would settle it."""
+        kept = [i for i in severity.issues if i.code in ("pasi_bsa_conflict", "pga_pasi_conflict", "stale_observation")]
+        issues = merge_issues(case.issues, representation.issues if representation else (), kept, population_issues)
+        not_assessed = Severity(level=SeverityLevel.NOT_ASSESSED.value, basis=tuple(scope.evidence), confidence=0.0)
+        return Assessment(
+            patient_ref=case.patient.ref,
+            as_of=case.as_of,
+            severity=not_assessed,
+            treatment=None,
+            tcm=None,
+            screenings=(),
+            follow_up=None,
+            representation=representation,
+            issues=issues,
+            knowledge_version=self._knowledge.version,
+            model_version=representation.model_version if representation else "",
+            summary=summarise_out_of_scope(case, scope),
+            scope=scope.scope.value,
+            scope_note=scope.note,
+            suggested_tests=scope.tests,
+            guideline_profile=profile_display,
         )
 
 
@@ -89,3 +189,202 @@ def merge_issues(*groups: Iterable[DataIssue]) -> tuple[DataIssue, ...]:
                 seen.add(key)
                 merged.append(issue)
     return tuple(merged)
+
+
+# ---------------------------------------------------------------- subtypes
+
+
+def detect_subtypes(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]) -> tuple[tuple[PsoriasisSubtype, ...], list[Evidence]]:
+    """Psoriasis forms from coded Conditions, BSA (erythroderma) and special-area findings; urgent ones first."""
+    found: dict[PsoriasisSubtype, Evidence] = {}
+    for condition in case.conditions:
+        if condition.active and condition.subtype is not None and condition.subtype not in found:
+            found[condition.subtype] = Evidence(f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)
+    rule = doc["erythroderma_bsa_gte"]
+    bsa = severity.readings.get("bsa_percent")
+    if bsa is not None and bsa.value >= float(rule["value"]) and PsoriasisSubtype.ERYTHRODERMIC not in found:
+        found[PsoriasisSubtype.ERYTHRODERMIC] = rule_evidence(
+            f"{bsa.statement}: {rule['statement']}", rule, doc["sources"], bsa.source_ref)
+    for finding in case.findings:
+        area = _AREA_SUBTYPES.get(str(finding.value)) if finding.key is FindingKey.SPECIAL_AREA else None
+        if area is not None and area not in found and not (area is PsoriasisSubtype.PALMOPLANTAR
+                                                          and PsoriasisSubtype.PALMOPLANTAR_PUSTULAR in found):
+            found[area] = Evidence(f"special area recorded: {str(finding.value).replace('_', ' ')} ({finding.source_ref})",
+                                   finding.source_ref)
+    found.pop(PsoriasisSubtype.PLAQUE, None)  # plaque is the default form: naming it adds nothing
+    ordered = sorted(found, key=lambda s: (s not in _URGENT, list(PsoriasisSubtype).index(s)))
+    return tuple(ordered), [found[s] for s in ordered]
+
+
+def _subtype_display(doc: Mapping[str, Any], subtype: PsoriasisSubtype) -> str:
+    rule = next((r for r in doc["subtypes"] if r["subtype"] == subtype.value), None)
+    return str(rule["display"]) if rule else f"{subtype.value.replace('_', ' ')} psoriasis"
+
+
+# ---------------------------------------------------------------- TCM in special populations
+
+
+def _tcm_for_populations(tcm: TcmDifferentiation | None, populations: tuple[PopulationFinding, ...],
+                         doc: Mapping[str, Any]) -> TcmDifferentiation | None:
+    """In pregnancy, breastfeeding, childhood and organ impairment: the pattern stays (for discussion),
+    the herbal formulas go, and the note says why."""
+    rule = doc.get("population_caution")
+    if tcm is None or rule is None:
+        return tcm
+    hit = [p for p in populations if p.population.value in rule["populations"]]
+    if not hit:
+        return tcm
+    stripped = tuple(dataclasses.replace(p, formulas=()) for p in tcm.ranked)
+    primary = next((p for p in stripped if tcm.primary is not None and p.pattern == tcm.primary.pattern), None)
+    return dataclasses.replace(tcm, primary=primary, ranked=stripped, note=f"{rule['note']}. {tcm.note}")
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def _clip(*candidates: str, limit: int = MAX_ALERT_SUMMARY) -> str:
+    """The first candidate that fits whole; else the last one cut after a whole word (no ellipsis, no
+    dangling punctuation): alert lines are read in a glance, so they must end as a phrase."""
+    texts = [" ".join(t.split()) for t in candidates if t]
+    for text in texts:
+        if len(text) <= limit:
+            return text
+    return texts[-1][:limit].rsplit(" ", 1)[0].rstrip(",;:-( ")
+
+
+def _citation(concern: DrugConcern) -> str:
+    return concern.citation.text + (UNVERIFIED_SUFFIX if concern.citation.unverified else "")
+
+
+def _concern_evidence(concern: DrugConcern) -> Evidence:
+    return Evidence(statement=concern.reason, source_ref=concern.source_ref, rule=concern.rule_id, citation=_citation(concern))
+
+
+def _lower(display: str) -> str:
+    """"Cyclosporine (ciclosporin)" -> "cyclosporine": the short INN reads best in a one-line alert."""
+    short = display.split(" (", 1)[0]
+    return short[:1].lower() + short[1:]
+
+
+_POPULATION_PHRASE = {
+    "pregnancy": "in pregnancy", "breastfeeding": "while breastfeeding", "planning_pregnancy": "with a planned pregnancy",
+    "child": "in a child", "older_adult": "in an older adult", "renal_impairment": "with renal impairment",
+    "hepatic_impairment": "with liver impairment",
+}
+
+
+def _alert_for(concern: DrugConcern) -> Alert | None:
+    drug = concern.drug_display
+    kind = concern.kind
+    if kind is ConcernKind.HOLD:
+        return Alert(AlertKind.HOLD_THERAPY.value, ConcernSeverity.WARNING.value,
+                     _clip(f"Hold {_lower(drug)}: {concern.finding} recorded - treat it first",
+                           f"Hold {_lower(drug)}: {concern.finding} recorded", f"Hold {_lower(drug)}: active infection"), concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.CONTRAINDICATED:
+        about = concern.population.value.replace("_", " ") if concern.population else (concern.finding or "contraindication")
+        return Alert(AlertKind.CONTRAINDICATED_CURRENT.value, concern.severity.value,
+                     _clip(f"Review {_lower(drug)}: contraindicated ({about})"), concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.ABNORMAL_MONITORING:
+        verb = "Withhold" if concern.withhold else "Review"
+        return Alert(AlertKind.ABNORMAL_MONITORING.value, concern.severity.value,
+                     _clip(f"{verb} {_lower(drug)}: {concern.finding} {concern.threshold or ''}",
+                           f"{verb} {_lower(drug)}: {concern.finding}"), concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.MONITORING_DUE:
+        return Alert(AlertKind.MONITORING_DUE.value, concern.severity.value,
+                     _clip(f"{_lower(drug).capitalize()} monitoring due: {concern.finding}",
+                           f"{_lower(drug).capitalize()} monitoring blood tests due"), concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.INTERACTION and concern.severity is not ConcernSeverity.INFO:
+        return Alert(AlertKind.INTERACTION.value, concern.severity.value,
+                     _clip(f"Interaction: {_lower(drug)} with {concern.finding}", f"Interaction: {_lower(drug)} with another medicine"),
+                     concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.DUPLICATE_THERAPY:
+        return Alert(AlertKind.DUPLICATE_THERAPY.value, concern.severity.value,
+                     _clip(f"Two biologics at once: {_lower(drug)} and {concern.finding or 'another'}", "Two biologics at once: review"),
+                     concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.CAUTION and concern.population is not None:
+        phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
+        name = _lower(drug).capitalize()
+        return Alert(AlertKind.CAUTION_CURRENT.value, ConcernSeverity.INFO.value,
+                     _clip(f"{name} {phrase}: {concern.action}", f"{name} {phrase}: caution, discuss with the patient"),
+                     concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    if kind is ConcernKind.CAUTION and concern.severity is ConcernSeverity.WARNING:
+        return Alert(AlertKind.LATENT_TB.value if "tb" in concern.rule_id or "tuberculosis" in concern.rule_id
+                     else AlertKind.CAUTION_CURRENT.value, concern.severity.value,
+                     _clip(f"{drug}: {concern.finding or ''} - {concern.action or ''}", f"{drug}: {concern.finding or 'caution'}"),
+                     concern.reason,
+                     (_concern_evidence(concern),), _citation(concern), concern.drug_id)
+    return None
+
+
+def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence: list[Evidence], concerns: tuple[DrugConcern, ...],
+            plan: TreatmentPlan | None, doc: Mapping[str, Any], representation: PatientRepresentation | None) -> tuple[Alert, ...]:
+    alerts: list[Alert] = []
+    sources = doc["sources"]
+    for rule in urgent_rules:
+        evidence = next((e for e in subtype_evidence if rule["display"].split()[0] in e.statement.lower()), None)
+        basis = (evidence,) if evidence else ()
+        citation = rule_evidence(rule["action"], rule, sources).citation
+        section = f", section {rule['section']}" if rule.get("section") else ""
+        alerts.append(Alert(
+            AlertKind.URGENT_REFERRAL.value, ConcernSeverity.CRITICAL.value, _clip(str(rule["action"])),
+            f"{rule['display'].capitalize()} is a dermatological emergency: arrange same-day specialist assessment or "
+            "admission; no routine outpatient plan is suggested" + (f" ({evidence.statement})" if evidence else "") + ".",
+            (*basis, rule_evidence(rule["action"], rule, sources)), f"{citation}{section}",
+        ))
+    seen: set[str] = set()
+    for concern in concerns:
+        alert = _alert_for(concern)
+        if alert is not None and alert.summary not in seen:
+            seen.add(alert.summary)
+            alerts.append(alert)
+    alerts.extend(_latent_tb(case, plan, seen))
+    psa = psoriatic_arthritis(case, doc)
+    if psa is not None:
+        rule = doc["rules"]["psoriatic_arthritis"]
+        coded = any(c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS for c in case.conditions)
+        summary = ("Psoriatic arthritis: joint-active therapy; co-manage with rheumatology" if coded
+                   else "Suspected psoriatic arthritis (PEST, joint pain): refer to rheumatology")
+        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value, summary,
+                            f"{psa.statement}: {rule['statement']}.", (psa,),
+                            rule_evidence(rule["statement"], rule, sources).citation))
+    if representation is not None and representation.tcm_descriptors.get("pustular", 0.0) >= 0.5 \
+            and not any(c.subtype in _URGENT for c in case.conditions):
+        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value,
+                            "Photographs suggest pustules: examine for pustular psoriasis",
+                            "The preliminary photograph reading shows pustule-like lesions; photographs never decide - examine "
+                            "the skin and, if generalised pustular psoriasis is found, refer the same day."))
+    return tuple(sorted(alerts, key=lambda a: _ALERT_ORDER.get(a.severity, 2)))
+
+
+def _latent_tb(case: Case, plan: TreatmentPlan | None, seen: set[str]) -> list[Alert]:
+    """Latent TB (coded, or a positive IGRA/TST) when the plan offers immunosuppressive or biologic therapy."""
+    if plan is None or not any(o.allowed and o.therapy_class in ("biologic", "oral_systemic") and not o.adjunct for o in plan.options):
+        return []
+    latent = next((c for c in case.conditions if c.active and c.key is ConditionKey.LATENT_TUBERCULOSIS), None)
+    test = next((f for key in (FindingKey.TB_IGRA, FindingKey.TB_SKIN_TEST) if (f := case.latest(key)) is not None
+                 and f.value is True), None)
+    if latent is None and test is None:
+        return []
+    what = f"{latent.display} recorded ({latent.source_ref})" if latent else f"positive TB test ({test.source_ref})"  # type: ignore[union-attr]
+    summary = "Latent TB: start preventive treatment before (or with) a biologic"
+    if summary in seen:
+        return []
+    biologic_note = next((c.reason for o in plan.options for c in o.contraindications if "tuberculosis" in c.reason.lower()), "")
+    detail = (f"{what}: exclude active TB, then start preventive TB treatment; a biologic can begin once it is under way. "
+              + (biologic_note if biologic_note else "")).strip()
+    return [Alert(AlertKind.LATENT_TB.value, ConcernSeverity.WARNING.value, summary, detail,
+                  (Evidence(what, latent.source_ref if latent else test.source_ref),))]  # type: ignore[union-attr]
+
+
+def summarise_out_of_scope(case: Case, scope: ScopeOutcome) -> str:
+    return out_of_scope_line(case, scope.scope, scope.tests)
+
+
+__all__ = ["DermReason", "merge_issues", "detect_subtypes"]

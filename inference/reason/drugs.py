@@ -175,6 +175,8 @@ class DrugConcern:
     population: Population | None = None
     finding: str | None = None  # the triggering value in short, e.g. "ALT 168 U/L (2026-11-28)"
     action: str | None = None  # what to do in short, e.g. "withhold and discuss with the prescriber"
+    threshold: str | None = None  # ABNORMAL_MONITORING: the limit crossed, e.g. "> 100 U/L"
+    withhold: bool = False  # ABNORMAL_MONITORING: the knowledge says withhold the drug until reviewed
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,9 @@ def _number(finding: Finding | None) -> float | None:
 
 
 def _fmt(value: float) -> str:
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    """14.25 -> "14.2", 1.15 -> "1.15" (small lab values keep two decimals), 12.0 -> "12"."""
+    text = f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _when(finding: Finding) -> str:
@@ -356,6 +359,11 @@ class DrugCatalogue:
                 FindingKey(name)
             except ValueError:
                 raise KnowledgeError(f"drugs.json: lab {name!r} is not a FindingKey") from None
+
+    @property
+    def population_rules(self) -> Mapping[str, Any]:
+        """The thresholds that define the special populations (ages, eGFR cut-offs)."""
+        return self._doc["populations"]
 
     # ------------------------------------------------------------ lookups
 
@@ -796,7 +804,8 @@ class DrugCatalogue:
                 return None
             if rule.get("adult_only") and self._child_bp(case):
                 return self._paediatric_bp(drug, finding, rule)
-            reason = f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) {_threshold(rule)}{unit} - {rule['action']}"
+            limit = f"{_threshold(rule)}{unit}"
+            reason = f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) {limit} - {rule['action']}"
         elif kind == "lab_above_uln":
             uln = finding.reference_high
             if uln is None:
@@ -804,8 +813,8 @@ class DrugCatalogue:
                 uln = float(lab["default_high"]) if "default_high" in lab else None
             if uln is None or not value > float(rule["times"]) * uln:
                 return None
-            reason = (f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) > {_fmt(float(rule['times']))} x upper limit "
-                      f"{_fmt(uln)}{unit} - {rule['action']}")
+            limit = f"> {_fmt(float(rule['times']))} x upper limit {_fmt(uln)}{unit}"
+            reason = f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) {limit} - {rule['action']}"
         else:
             baseline = _baseline(case, finding.key, start, finding)
             base_value = _number(baseline)
@@ -819,11 +828,13 @@ class DrugCatalogue:
                 return None
             reason = (f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) vs baseline {_fmt(base_value)}{unit} "
                       f"({_when(baseline)}): {'+' if change >= 0 else '-'}{_fmt(abs(change))}% (threshold {_fmt(limit)}%) - {rule['action']}")
+            limit = f"({'+' if change >= 0 else '-'}{_fmt(abs(change))}% from {_fmt(base_value)}{unit})"  # type: ignore[assignment]
         when = f" ({finding.effective.date().isoformat()})" if finding.effective is not None else ""
         return DrugConcern(
             kind=ConcernKind.ABNORMAL_MONITORING, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
             citation=citation, rule_id=str(rule["id"]), source_ref=finding.source_ref, observed=finding.effective,
             finding=f"{label} {_fmt(value)}{unit}{when}", action=_short_action(str(rule["action"])),
+            threshold=str(limit), withhold=bool(rule.get("withhold", False)),
         )
 
     def _interactions(self, drug: Drug, case: Case) -> list[DrugConcern]:
@@ -856,6 +867,7 @@ class DrugCatalogue:
             kind=ConcernKind.DUPLICATE_THERAPY, severity=ConcernSeverity.WARNING, drug_id=drug.id, drug_display=drug.display,
             reason=f"{drug.display}: {verb} {other.drug.display} ({other.medication.source_ref}) - {rule['note']}",
             citation=_citation(self._sources, rule), rule_id=str(rule["id"]), source_ref=other.medication.source_ref,
+            finding=other.drug.display, action=str(rule["note"]),
         )]
 
 

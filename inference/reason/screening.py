@@ -10,9 +10,9 @@ from typing import Any
 
 from inference.case import Case, ConditionKey, Finding, FindingKey
 from inference.knowledge_base import KnowledgeError
-from inference.reason.evidence import describe_finding, format_number, rule_evidence
+from inference.reason.evidence import UNVERIFIED_SUFFIX, describe_finding, format_number, rule_evidence
 from inference.reason.severity import SeverityOutcome
-from inference.reason.treatment import check_evidence
+from inference.reason.drugs import DrugCatalogue, age_years
 from inference.results import Evidence, Screening, TreatmentPlan
 
 _DAYS_PER_MONTH = 365.25 / 12
@@ -45,11 +45,12 @@ def screenings(
     severity: SeverityOutcome,
     plan: TreatmentPlan | None,
     doc: Mapping[str, Any],
-    treatment_doc: Mapping[str, Any],
+    catalogue: DrugCatalogue | None = None,
 ) -> tuple[Screening, ...]:
     found = [questionnaire(case, q, doc["sources"]) for q in doc["questionnaires"]]
-    found.append(cardiometabolic(case, severity, doc["cardiometabolic"], doc["sources"]))
-    pre = pre_systemic(plan, doc["pre_systemic"], doc["sources"], treatment_doc)
+    paediatric_bp_age = float(catalogue.population_rules["paediatric_bp_age_lt"]) if catalogue is not None else 13.0
+    found.append(cardiometabolic(case, severity, doc["cardiometabolic"], doc["sources"], paediatric_bp_age))
+    pre = pre_systemic(plan, doc["pre_systemic"], doc["sources"], catalogue)
     if pre is not None:
         found.append(pre)
     return tuple(found)
@@ -97,7 +98,11 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
     return result("negative", evidence, value)
 
 
-def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, Any], sources: Mapping[str, Any]) -> Screening:
+def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, Any], sources: Mapping[str, Any],
+                    paediatric_bp_age: float = 13.0) -> Screening:
+    """Adult cut-offs are not applied to a child's blood pressure (AAP 2017: percentiles by age, sex, height)."""
+    age = age_years(case)
+    child_bp = age is not None and age < paediatric_bp_age
     strict_rule = rules["strict"]
     bsa = severity.bsa
     strict_evidence: list[Evidence] = []
@@ -127,6 +132,10 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
         if any(a is None or a > interval for a in ages):
             overdue.append(str(measure["display"]))
             evidence.append(rule_evidence(f"{measure['display']} older than {interval} months", measure, sources))
+        if child_bp and set(measure["findings"]) & {"systolic_bp", "diastolic_bp"}:
+            evidence.append(Evidence(f"age {age}: blood pressure judged against age, sex and height percentiles, "
+                                     "not the adult cut-off"))
+            continue
         for trigger in measure["abnormal"]:
             value = case.latest(FindingKey(trigger["finding"]))
             if (
@@ -154,19 +163,34 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
                      action=action[:1].upper() + action[1:], evidence=tuple(evidence))
 
 
-def pre_systemic(
-    plan: TreatmentPlan | None,
-    rule: Mapping[str, Any],
-    sources: Mapping[str, Any],
-    treatment_doc: Mapping[str, Any],
-) -> Screening | None:
-    """Only when the ladder step is systemic or biologic: the union of the allowed options' checks."""
-    if plan is None or plan.step not in rule["steps"]:
+def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: Mapping[str, Any],
+                 catalogue: DrugCatalogue | None = None) -> Screening | None:
+    """Only when the step is systemic or biologic: the checks still missing (no recent result on record)
+    for the allowed options the patient is NOT already taking - a current drug is monitored, not
+    "started" (drugs.json decides which checks, how recent, and for whom)."""
+    if plan is None or plan.step not in rule["steps"] or plan.on_hold:
         return None
-    evidence = check_evidence(plan.step, plan.options, treatment_doc)
-    checks = [e.statement.split(": ", 1)[1] for e in evidence]
+    order = ("topical", "phototherapy", "oral_systemic", "biologic")
+    current = [o.therapy_class for o in plan.options if o.current]
+    floor = max((order.index(c) for c in current), default=-1)
+    if floor >= order.index(plan.step):
+        return None  # staying on the current step: its drugs are monitored, nothing new is started
+    checks: list[str] = []
+    for option in plan.options:
+        if not option.allowed or option.current or option.adjunct or option.therapy_class not in ("oral_systemic", "biologic"):
+            continue
+        if order.index(option.therapy_class) <= floor:
+            continue
+        checks.extend(c for c in option.pre_treatment_checks if c not in checks)
     if not checks:
         return None
-    action = "Before starting: " + "; ".join(checks)
-    evidence.insert(0, rule_evidence(f"{plan.step_display} step", rule, sources))
+    action = "Before starting systemic therapy: " + "; ".join(checks)
+    evidence = [rule_evidence(f"{plan.step_display} step", rule, sources)]
+    known = {c.display: c for c in catalogue.checks.values()} if catalogue is not None else {}
+    for name in checks:
+        check = known.get(name)
+        citation = None
+        if check is not None:
+            citation = check.citation.text + (UNVERIFIED_SUFFIX if check.citation.unverified else "")
+        evidence.append(Evidence(statement=f"before starting: {name}", rule=check.id if check else None, citation=citation))
     return Screening(kind=str(rule["kind"]), display=str(rule["display"]), due=True, action=action, evidence=tuple(evidence))

@@ -3,8 +3,12 @@
 Rules (severity.json): each measure (BSA, PASI, PGA, DLQI) has bands mapping a value to a level. The
 worst level among the primary measures wins, because the "rule of tens" is an OR of its criteria; a
 modifier (DLQI) may only raise that level, and decides alone only when no skin measure exists.
-Systemic candidacy follows IPC 2020 (BSA > 10%, special areas, topical failure). A clinician-entered
-PASI always wins over the image estimate; the discrepancy is shown, never hidden.
+Systemic candidacy follows IPC 2020 (BSA > 10%, special areas, topical failure).
+
+Photographs support, never decide: the image PASI estimate is shown (and compared with the
+clinician's PASI), but only clinician-recorded measures grade severity. Measures that cannot all be
+true (PASI 28 with BSA 1%, PGA 1 with PASI 20) are flagged, confidence is lowered and the LOWEST of
+the conflicting levels is used, so a conflicting record never yields a confident escalation.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class SeverityOutcome:
     differential_open: bool
     differential: Evidence | None
     issues: tuple[DataIssue, ...]
+    conflict: bool = False  # recorded measures contradict each other
+    stale: bool = False  # every measure that graded severity is older than the staleness limit
+    image_pasi: MeasureReading | None = None  # the photo estimate, context only
 
     @property
     def bsa(self) -> float | None:
@@ -59,22 +66,48 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
     issues: list[DataIssue] = []
     basis: list[Evidence] = []
 
-    readings = _read_measures(case, representation, doc, basis, issues)
-    level, headline = _classify(readings, doc, basis)
+    all_readings = _read_measures(case, representation, doc, basis, issues)
+    image_pasi = all_readings.get("pasi") if all_readings.get("pasi") and all_readings["pasi"].estimate_range else None
+    # Photographs never grade severity: only clinician-recorded measures are classified.
+    readings = {k: v for k, v in all_readings.items() if v.estimate_range is None}
+    conflicts = consistency_issues(readings, doc)
+    issues.extend(conflicts)
+    level, headline = _classify(readings, doc, basis, conservative=bool(conflicts))
+    confidence = 1.0
+    if conflicts:
+        confidence = min(confidence, float(doc["consistency"]["conflict_confidence"]))
+        basis.append(rule_evidence(
+            f"recorded measures conflict: the lowest level ({level}) is used until they are re-measured",
+            doc["consistency"], doc["sources"],
+        ))
+    stale = _all_stale(case, readings, doc)
+    if stale:
+        confidence = min(confidence, float(doc["consistency"]["stale_confidence"]))
     if level == UNKNOWN:
-        issues.append(
-            DataIssue(
+        if image_pasi is not None:
+            issues.append(DataIssue(
+                "no_clinician_measure",
+                f"Photographs suggest {image_pasi.statement}: photographs alone do not grade severity; "
+                "assess and record BSA, PASI or PGA",
+                image_pasi.source_ref,
+            ))
+        else:
+            issues.append(DataIssue(
                 "no_severity_measure",
-                "No BSA, PASI, PGA or DLQI recorded and no usable photo: severity cannot be classified",
-            )
-        )
+                "No BSA, PASI, PGA or DLQI recorded: severity cannot be classified; assess and record BSA or PASI",
+            ))
     if "bsa_percent" not in readings:
         issues.append(DataIssue("missing_bsa", "BSA (% body surface involved) not recorded: record it at this visit"))
     pasi = readings.get("pasi")
-    if pasi is None:
+    if pasi is None and image_pasi is None:
         issues.append(DataIssue("missing_pasi", "No PASI recorded and no image estimate available"))
-    elif pasi.estimate_range is not None:
+    elif pasi is None and image_pasi is not None:
         issues.append(DataIssue("pasi_image_only", "PASI is an image estimate only: score PASI clinically to confirm"))
+        basis.append(Evidence(
+            statement=f"{image_pasi.statement}: context only, photographs do not grade severity - consider assessing",
+            source_ref=image_pasi.source_ref,
+        ))
+        basis.extend(_range_warning(image_pasi, next(m for m in doc["measures"] if m["measure"] == "pasi")))
 
     if pasi is not None and _is_child(case):
         issues.append(DataIssue(
@@ -92,6 +125,7 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
 
     candidate_basis = _systemic_candidacy(case, representation, readings, doc)
     basis.extend(candidate_basis)
+    basis.extend(image_suggestions(representation, doc))
 
     differential_open, differential = _differential(representation, doc)
     if differential is not None:
@@ -99,7 +133,13 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
     if differential_open and differential is not None:
         issues.append(DataIssue("differential_open", differential.statement))
 
-    severity = Severity(level=level, basis=tuple(basis), systemic_candidate=bool(candidate_basis))
+    if differential_open:
+        confidence = min(confidence, 0.5)
+    if any(i.code == "pasi_discrepancy" for i in issues):
+        # Photographs and the clinician disagree: the clinician's value stands, but less confidently.
+        confidence = min(confidence, float(doc["consistency"]["conflict_confidence"]) * 2)
+    candidate = bool(candidate_basis) and level != UNKNOWN
+    severity = Severity(level=level, basis=tuple(basis), systemic_candidate=candidate, confidence=round(confidence, 2))
     return SeverityOutcome(
         severity=severity,
         readings=readings,
@@ -107,7 +147,82 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
         differential_open=differential_open,
         differential=differential,
         issues=tuple(issues),
+        conflict=bool(conflicts),
+        stale=stale,
+        image_pasi=image_pasi,
     )
+
+
+# ---------------------------------------------------------------- consistency
+
+
+_AREA_LOWER = (0.0, 0.0, 0.10, 0.30, 0.50, 0.70, 0.90)  # smallest involved fraction for PASI area score 0..6
+
+
+def max_pasi_for_bsa(bsa_percent: float) -> float:
+    """The largest PASI that a given BSA allows (all severity scores 4): the regions' area scores are
+    bounded by the share of each region that BSA can cover (PASI definition, clinical.md)."""
+    budget = bsa_percent / 100.0
+    weights = (0.1, 0.2, 0.3, 0.4)  # region weights = their share of body surface
+    best = 0.0
+
+    def search(index: int, used: float, total: float) -> None:
+        nonlocal best
+        if index == len(weights):
+            best = max(best, total)
+            return
+        for score in range(7):
+            need = 0.0 if score == 0 else max(weights[index] * _AREA_LOWER[score], 1e-9)
+            if used + need <= budget + 1e-9:
+                search(index + 1, used + need, total + weights[index] * 12 * score)
+
+    search(0, 0.0, 0.0)
+    return best
+
+
+def consistency_issues(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any]) -> list[DataIssue]:
+    """Recorded measures that cannot all be true (severity.json "consistency")."""
+    rules = doc["consistency"]
+    found: list[DataIssue] = []
+    pasi, bsa, pga = readings.get("pasi"), readings.get("bsa_percent"), readings.get("pga")
+    if pasi is not None and bsa is not None:
+        ceiling = max_pasi_for_bsa(bsa.value)
+        if pasi.value > ceiling + float(rules["pasi_bsa_tolerance"]):
+            found.append(DataIssue(
+                "pasi_bsa_conflict",
+                f"PASI {format_number(pasi.value)} does not fit BSA {format_number(bsa.value)}% (at most PASI "
+                f"{format_number(ceiling)} at that extent): the measures conflict, check both",
+                pasi.source_ref,
+            ))
+        elif bsa.value >= float(rules["bsa_high"]) and pasi.value < float(rules["pasi_low_for_high_bsa"]):
+            found.append(DataIssue(
+                "pasi_bsa_conflict",
+                f"BSA {format_number(bsa.value)}% with PASI {format_number(pasi.value)} is implausible: the measures "
+                "conflict, check both",
+                bsa.source_ref,
+            ))
+    if pasi is not None and pga is not None:
+        if pga.value <= float(rules["pga_low"]) and pasi.value > float(rules["pasi_high_for_low_pga"]):
+            found.append(DataIssue(
+                "pga_pasi_conflict",
+                f"PGA {format_number(pga.value)} (clear or almost clear) conflicts with PASI {format_number(pasi.value)}: check both",
+                pga.source_ref,
+            ))
+        elif pga.value >= float(rules["pga_high"]) and pasi.value < float(rules["pasi_low_for_high_pga"]):
+            found.append(DataIssue(
+                "pga_pasi_conflict",
+                f"PGA {format_number(pga.value)} (severe) conflicts with PASI {format_number(pasi.value)}: check both",
+                pga.source_ref,
+            ))
+    return found
+
+
+def _all_stale(case: Case, readings: Mapping[str, MeasureReading], doc: Mapping[str, Any]) -> bool:
+    limit = timedelta(days=int(doc["max_age_days"]["days"]))
+    dated = [r.finding for r in readings.values() if r.finding is not None]
+    if not dated:
+        return False
+    return all(f.effective is None or case.as_of - f.effective > limit for f in dated)
 
 
 def _is_child(case: Case) -> bool:
@@ -190,7 +305,7 @@ def _pasi_reading(
         issues.append(
             DataIssue(
                 "pasi_discrepancy",
-                f"Image PASI estimate {format_number(estimate.value)} differs from the clinician's PASI "
+                f"Photo-based PASI estimate {format_number(estimate.value)} differs from the clinician's PASI "
                 f"{format_number(clinician.value)} by {format_number(abs(difference))}: check both",
                 clinician.source_ref,
             )
@@ -244,7 +359,10 @@ def describe_band(band: Mapping[str, Any]) -> str:
     return " and ".join(f"{sym} {format_number(float(band[key]))}" for key, sym in symbols if key in band)
 
 
-def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence]) -> tuple[str, str | None]:
+def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence],
+              conservative: bool = False) -> tuple[str, str | None]:
+    """Worst primary level (rule of tens); with `conservative` (conflicting measures) the lowest one,
+    and no modifier may raise it."""
     sources = doc["sources"]
     primary: list[tuple[str, str]] = []  # (level, headline)
     modifiers: list[tuple[str, str, Evidence, bool]] = []
@@ -270,9 +388,10 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
             modifiers.append((str(band["level"]), headline, evidence, bool(band.get("may_raise", True))))
 
     if primary:
-        level, headline = max(primary, key=lambda item: level_rank(item[0]))
+        pick = min if conservative else max
+        level, headline = pick(primary, key=lambda item: level_rank(item[0]))
         for mod_level, mod_headline, evidence, may_raise in modifiers:
-            if may_raise and level_rank(mod_level) > level_rank(level):
+            if may_raise and not conservative and level_rank(mod_level) > level_rank(level):
                 basis.append(Evidence(
                     statement=f"{evidence.statement}; raises severity from {level} to {mod_level}",
                     source_ref=evidence.source_ref, rule=evidence.rule, citation=evidence.citation,
@@ -338,18 +457,28 @@ def _systemic_candidacy(
                 found.append(rule_evidence(
                     f"systemic candidate: {rule['statement']} ({failure.source_ref})", rule, sources, failure.source_ref,
                 ))
-        elif kind == "image_region" and representation is not None:
-            for region in representation.regions:
-                if (
-                    region.region.value == rule["region"]
-                    and region.area_score >= int(rule["min_area_score"])
-                    and region.confidence >= float(rule["min_confidence"])
-                ):
-                    found.append(rule_evidence(
-                        f"systemic candidate: {rule['statement']} (area score {region.area_score}, "
-                        f"confidence {region.confidence:.2f}, {len(region.photo_refs)} photo(s))",
-                        rule, sources, region.photo_refs[0] if region.photo_refs else None,
-                    ))
+    return found
+
+
+def image_suggestions(representation: PatientRepresentation | None, doc: Mapping[str, Any]) -> list[Evidence]:
+    """What the photographs suggest assessing (e.g. scalp/face involvement): never a candidacy on their own."""
+    if representation is None:
+        return []
+    found: list[Evidence] = []
+    for rule in doc["systemic_candidate"]:
+        if rule["kind"] != "image_region":
+            continue
+        for region in representation.regions:
+            if (
+                region.region.value == rule["region"]
+                and region.area_score >= int(rule["min_area_score"])
+                and region.confidence >= float(rule["min_confidence"])
+            ):
+                found.append(rule_evidence(
+                    f"consider assessing: {rule['statement']} (area score {region.area_score}, "
+                    f"confidence {region.confidence:.2f}, {len(region.photo_refs)} photo(s)); photographs do not set candidacy",
+                    rule, doc["sources"], region.photo_refs[0] if region.photo_refs else None,
+                ))
     return found
 
 

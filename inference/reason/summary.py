@@ -1,11 +1,23 @@
-"""The one plain-English line (< 140 characters, CDS Hooks card summary limit) for the assessment."""
+"""The one plain-English line (< 140 characters, CDS Hooks card summary limit) for the assessment:
+action first, complete words, most important part first."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from inference.case import OTHER_SKIN_DIAGNOSES, Case
 from inference.reason.severity import SeverityOutcome
-from inference.results import Screening, TcmDifferentiation, TreatmentPlan
+from inference.results import Scope, Screening, TcmDifferentiation, TreatmentPlan
 
 MAX_CHARS = 139  # CDS Hooks: summary SHALL be < 140 characters
+
+
+def _fit(parts: list[str]) -> str:
+    """Trailing parts are dropped (never cut mid-word) until the line fits."""
+    while len(parts) > 1 and len("; ".join(parts)) > MAX_CHARS:
+        parts.pop()
+    line = "; ".join(parts)
+    return line if len(line) <= MAX_CHARS else line[: MAX_CHARS - 3].rsplit(" ", 1)[0] + "..."
 
 
 def summarise(
@@ -14,18 +26,30 @@ def summarise(
     screenings: tuple[Screening, ...],
     tcm: TcmDifferentiation | None,
     issue_count: int,
+    subtypes: Sequence[str] = (),
+    urgent: str | None = None,
 ) -> str:
-    """Most important first; trailing parts are dropped (never cut mid-word) until the line fits."""
     level = severity.severity.level
+    if urgent is not None:
+        return _fit([urgent, *(s for s in subtypes[1:2])])
     if level == "unknown":
-        head = "Psoriasis severity unknown: record BSA or PASI"
+        if severity.image_pasi is not None:
+            head = "Psoriasis severity not graded: photographs only, assess and record BSA or PASI"
+        else:
+            head = "Psoriasis severity unknown: assess and record BSA or PASI"
     else:
         head = f"{level.capitalize()} psoriasis"
         if severity.headline:
             head += f" ({severity.headline})"
     parts = [head]
+    if subtypes:
+        parts.append(", ".join(subtypes[:2]))
     if severity.differential_open:
         parts.insert(0, "Differential open")
+    if severity.conflict:
+        parts.append("measures conflict, re-measure")
+    if severity.stale and level != "unknown":
+        parts.append("measures out of date: re-measure before a treatment step")
     if plan is not None:
         parts.append(f"step: {plan.step_display.lower()}")
     due = sum(1 for s in screenings if s.due)
@@ -35,10 +59,21 @@ def summarise(
         parts.append(f"TCM: {tcm.primary.display.lower()} ({_confidence_word(tcm.confidence)} confidence)")
     if issue_count:
         parts.append(f"{issue_count} data issue{'s' if issue_count != 1 else ''}")
-    while len(parts) > 1 and len("; ".join(parts)) > MAX_CHARS:
-        parts.pop()
-    line = "; ".join(parts)
-    return line if len(line) <= MAX_CHARS else line[: MAX_CHARS - 3].rsplit(" ", 1)[0] + "..."
+    return _fit(parts)
+
+
+def out_of_scope_line(case: Case, scope: Scope, tests: Sequence[str]) -> str:
+    """E.g. "Tinea corporis recorded, not psoriasis: no psoriasis plan; KOH microscopy ... would settle it"."""
+    others = [c for c in case.conditions if c.active and c.key in OTHER_SKIN_DIAGNOSES]
+    if scope is Scope.OTHER_DIAGNOSIS and others:
+        parts = [f"{others[0].display} recorded, not psoriasis: no psoriasis plan"]
+    elif scope is Scope.UNCONFIRMED and any(c.key.value in ("psoriasis", "psoriatic_arthritis") for c in case.conditions):
+        parts = ["Psoriasis not confirmed: confirm the diagnosis before a psoriasis plan"]
+    else:
+        parts = ["No skin diagnosis on record: confirm the diagnosis before a psoriasis plan"]
+    if tests:
+        parts.append(f"{tests[0]} would settle it")
+    return _fit(parts)
 
 
 def _confidence_word(confidence: float) -> str:

@@ -41,3 +41,36 @@ def test_within_budget_keeps_the_tail_and_drops_what_does_not_fit() -> None:
     out = within_budget(blocks, 10, tail="tail words")
     assert out == "one two three\n\nfour five\n\ntail words"
     assert word_count("[AAD-NPF guideline (2019)](https://doi.org/10.1016/j.jaad.2018.11.057)") == 3
+
+
+def test_review_app_view_carries_clinician_citations() -> None:
+    from cds_hooks.card_text import clinician_citations
+    from inference.citations import CitationTable
+
+    view = {"severity": {"basis": [{"statement": "BSA 24%", "citation": "AAD-NPF joint guideline: biologics; clinical.md 'x'"},
+                                   {"statement": "cut-off", "citation": "derm3r_default"}]},
+            "tcm": {"citation": "Some society 2011; clinical.md 'TCM'"}}
+    out = clinician_citations(view, CitationTable.load())
+    assert out["severity"]["basis"][0]["citation"] == "AAD-NPF guideline: biologics (2019)"
+    assert out["severity"]["basis"][1]["citation"] is None
+    assert out["tcm"]["citation"] == "Some society 2011"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("alt: result recorded as text, not a number", "ALT: result recorded as text, not a number"),
+     ("egfr: unit not convertible", "eGFR: unit not convertible"),
+     ("note: nothing internal here", "note: nothing internal here")],
+)
+def test_messages_name_measures_not_keys(raw: str, expected: str) -> None:
+    from cds_hooks.card_text import readable_message
+
+    assert readable_message(raw) == expected
+
+
+def test_budget_by_priority_keeps_the_decision_and_the_display_order() -> None:
+    from cds_hooks.card_text import within_budget_by_priority
+
+    blocks = [(0, "decision here"), (9, "follow up " * 10), (1, "red flag")]
+    assert within_budget_by_priority(blocks, 6) == "decision here\n\nred flag"
+    assert within_budget_by_priority(blocks, 100).startswith("decision here\n\nfollow up")

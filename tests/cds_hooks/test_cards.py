@@ -316,5 +316,5 @@ def test_preferred_options_adjuncts_and_profile_are_shown() -> None:
                  TreatmentOptionT("topical_corticosteroid", "Topical corticosteroid", "topical", adjunct=True)))
     detail = build_cards(inputs(assessment=dataclasses.replace(base, treatment=plan, populations=("pregnancy",))))[0].detail or ""
     assert "AAD-NPF 2019-2021 profile" in detail and "adjusted for pregnancy" in detail
-    assert "Certolizumab (preferred biologic in pregnancy)" in detail
+    assert "Certolizumab (preferred in pregnancy)" in detail
     assert "With:** Topical corticosteroid (topical adjunct)" in detail

@@ -24,8 +24,10 @@ import base64
 import hashlib
 import io
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 SNOMED = "http://snomed.info/sct"
@@ -98,6 +100,10 @@ SITES: dict[str, tuple[str, str]] = {
     "axilla": ("91470000", "Left axilla"),
     "foot": ("56459004", "Sole of right foot"),
 }
+
+
+DEMO_IMAGES = Path(__file__).resolve().parents[2] / "inference" / "demo_images"
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?$")
 
 
 def _iso(moment: datetime) -> str:
@@ -275,6 +281,10 @@ class Chart:
                             skin_tone=skin_tone, seed=sum(map(ord, f"{self.name}/{site}/{self._n}")))
         return self._media(jpeg, site, days_ago)
 
+    def demo_photo(self, name: str, site: str, *, days_ago: float = 3) -> Chart:
+        """One of the committed synthetic demo photographs (inference/demo_images, known ground truth)."""
+        return self._media((DEMO_IMAGES / name).read_bytes(), site, days_ago)
+
     def texture_photo(self, site: str = "trunk", *, days_ago: float = 3) -> Chart:
         """A photograph of wood grain, not skin (the quality gate must not read it as clear skin)."""
         from PIL import Image, ImageDraw
@@ -323,3 +333,40 @@ class Chart:
         """The chart as one FHIR collection Bundle (for reading or loading elsewhere)."""
         return {"resourceType": "Bundle", "type": "collection",
                 "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in self.resources]}
+
+
+# ---------------------------------------------------------------------- shipped synthetic profiles
+
+
+def _shift_dates(value: Any, delta: timedelta) -> Any:
+    """Every FHIR date/dateTime string moved by `delta` (birth dates too, so ages stay the same)."""
+    if isinstance(value, dict):
+        return {k: _shift_dates(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shift_dates(v, delta) for v in value]
+    if isinstance(value, str):
+        match = _ISO_DATE.match(value)
+        if match:
+            if match.group(2):
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00")) + delta
+                return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return (datetime.fromisoformat(value) + delta).date().isoformat()
+    return value
+
+
+class ProfileChart:
+    """A patient of `cds_hooks.synthetic` (the profiles the clinical review was run on), its dates
+    moved so that the newest visit was `days_ago` days before now: what a vignette expects must
+    not change with the day the tests run."""
+
+    def __init__(self, profile: str, *, seed: int = 11, visits: int = 2, days_ago: float = 3) -> None:
+        from cds_hooks import synthetic
+
+        bundle = synthetic.patient_bundle(profile, seed=seed, visits=visits)
+        delta = datetime.now(timezone.utc) - timedelta(days=days_ago) - synthetic.ANCHOR
+        self.name = profile
+        self.resources = [_shift_dates(r, delta) for r in synthetic.resources(bundle)]
+        self.pid = synthetic.patient_id(bundle)
+
+    def prefetch(self) -> dict[str, Any]:
+        return Chart.prefetch(self)  # type: ignore[arg-type]  # same shape: resources[0] is the Patient

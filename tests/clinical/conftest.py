@@ -48,10 +48,7 @@ class SignedClient:
         return Outcome(status=response.status_code, body=response.get_json() or {})
 
 
-@pytest.fixture(scope="session")
-def signed_client(tmp_path_factory: pytest.TempPathFactory) -> SignedClient:
-    from inference.pipeline import build_pipeline
-
+def _service(tmp_path_factory: pytest.TempPathFactory, pipeline: object, profile: str | None) -> SignedClient:
     key = ec.generate_private_key(ec.SECP384R1())
     public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
     public.update({"kid": "vignette-key", "alg": "ES384", "use": "sig"})
@@ -59,19 +56,31 @@ def signed_client(tmp_path_factory: pytest.TempPathFactory) -> SignedClient:
     trust = workdir / "trusted-issuers.json"
     trust.write_text(json.dumps({ISSUER: {"jwks": {"keys": [public]}, "algorithms": ["ES384"]}}))
     settings = Settings(auth_enabled=True, trusted_issuers_file=trust, public_base_url=BASE_URL, data_dir=workdir / "var",
-                        fhir_timeout_seconds=5.0, request_deadline_seconds=30.0)
-    app = create_app(settings, pipeline=build_pipeline())
+                        fhir_timeout_seconds=5.0, request_deadline_seconds=30.0, guideline_profile=profile)
+    # The default profile shares the session's pipeline; another profile gets its own (built by the app).
+    app = create_app(settings, pipeline=pipeline) if profile is None else create_app(settings)
     return SignedClient(app.test_client(), key)
 
 
 @pytest.fixture(scope="session")
-def outcomes(signed_client: SignedClient) -> Iterator[dict[str, Outcome]]:
-    """Vignette id -> the service's answer, computed on first use."""
+def signed_client(tmp_path_factory: pytest.TempPathFactory) -> SignedClient:
+    from inference.pipeline import build_pipeline
+
+    return _service(tmp_path_factory, build_pipeline(), None)
+
+
+@pytest.fixture(scope="session")
+def outcomes(signed_client: SignedClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
+    """Vignette id -> the service's answer, computed on first use (with the vignette's guideline
+    profile: one service per profile)."""
+    clients: dict[str | None, SignedClient] = {None: signed_client}
 
     class Lazy(dict):
         def __missing__(self, key: str) -> Outcome:
             vignette = next(v for v in VIGNETTES if v.id == key)
-            self[key] = signed_client.call(vignette)
+            if vignette.profile not in clients:
+                clients[vignette.profile] = _service(tmp_path_factory, None, vignette.profile)
+            self[key] = clients[vignette.profile].call(vignette)
             return self[key]
 
     yield Lazy()

@@ -294,6 +294,7 @@ def test_abnormal_monitoring(catalogue: DrugCatalogue, drug, finding, rule, fire
     if fires:
         hit = hits[0]
         assert hit.kind is ConcernKind.ABNORMAL_MONITORING and hit.severity is ConcernSeverity.WARNING
+        assert hit.withhold is (drug != "cyclosporine") and hit.threshold and hit.finding
         assert hit.source_ref == finding.source_ref and finding.effective.date().isoformat() in hit.reason
 
 

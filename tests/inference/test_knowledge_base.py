@@ -85,8 +85,11 @@ def _delete(path: tuple[Any, ...]) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-def _duplicate_first_contraindication(document: dict[str, Any]) -> None:
-    document["contraindications"].append(copy.deepcopy(document["contraindications"][0]))
+def _duplicate_rule_id(document: dict[str, Any]) -> None:
+    document["rules"]["hold"] = copy.deepcopy(document["rules"]["severity"])
+
+
+MTX = 10  # index of methotrexate in drugs.json "drugs"
 
 
 MALFORMED: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
@@ -100,12 +103,18 @@ MALFORMED: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("severity", "band without source", _delete(("measures", 0, "bands", 0, "source")), "source"),
     ("severity", "unknown source", _set(("measures", 0, "bands", 0, "source"), "somebody_said_so"), "unknown source"),
     ("severity", "extra property", _set(("measures", 0, "bands", 0, "colour"), "red"), "colour"),
-    ("treatment", "ladder out of order", _set(("steps", 0, "id"), "biologic"), "steps"),
-    ("treatment", "contraindication without absolute", _delete(("contraindications", 0, "absolute")), "absolute"),
-    ("treatment", "empty trigger list", _set(("contraindications", 0, "when"), []), "when"),
-    ("treatment", "malformed trigger", _set(("contraindications", 0, "when"), [{"condition": "x", "gte": 1}]), "when"),
-    ("treatment", "medication mapped to unknown step", _set(("medications", "methotrexate"), "surgery"), "methotrexate"),
-    ("treatment", "duplicate rule id", _duplicate_first_contraindication, "already used"),
+    ("treatment", "level mapped to an unknown step", _set(("profiles", "aad_npf", "levels", "mild"), "surgery"), "mild"),
+    ("treatment", "profile without a step", _delete(("profiles", "nice", "steps", "biologic")), "biologic"),
+    ("treatment", "option without drugs", _set(("options", "methotrexate", "drugs"), []), "drugs"),
+    ("treatment", "unknown source", _set(("rules", "hold", "source"), "hearsay"), "unknown source"),
+    ("treatment", "duplicate rule id", _duplicate_rule_id, "already used"),
+    ("drugs", "unknown population status", _set(("drugs", 0, "populations", "pregnancy", "status"), "fine"), "status"),
+    ("drugs", "population missing", _delete(("drugs", 0, "populations", "child")), "child"),
+    ("drugs", "unknown therapy class", _set(("drugs", 0, "therapy_class"), "surgery"), "therapy_class"),
+    ("drugs", "monitoring without threshold", _delete(("drugs", MTX, "monitoring", 1, "gt")), "monitoring"),
+    ("drugs", "coding without code", _delete(("drugs", MTX, "codings", 0, "code")), "code"),
+    ("drugs", "unknown source", _set(("drugs", MTX, "populations", "pregnancy", "source"), "hearsay"), "unknown source"),
+    ("scope", "mimic without a test", _delete(("mimics", 0, "test")), "test"),
     ("tcm", "weight out of range", _set(("patterns", 0, "rules", 0, "weight"), 3), "weight"),
     ("tcm", "zero weight", _set(("patterns", 0, "rules", 0, "weight"), 0), "weight"),
     ("tcm", "unknown pattern", _set(("patterns", 0, "id"), "wind_cold"), "id"),
@@ -154,10 +163,17 @@ def test_invalid_schema_is_rejected(tmp_path: Path) -> None:
 
 
 CROSS_CHECKS: list[tuple[str, str, Callable[[dict[str, Any]], None]]] = [
-    ("treatment", "unknown condition key", _set(("contraindications", 0, "when"), [{"condition": "bad_luck"}])),
-    ("treatment", "unknown finding key", _set(("contraindications", 0, "when"), [{"finding": "shoe_size", "gte": 44}])),
-    ("treatment", "unknown check", _set(("steps", 2, "options", 0, "checks"), ["check.horoscope"])),
-    ("treatment", "applies to unknown therapy", _set(("contraindications", 0, "applies_to"), ["snake_oil"])),
+    ("treatment", "option names an unknown drug", _set(("options", "methotrexate", "drugs"), ["snake_oil"])),
+    ("treatment", "step offers an unknown option", _set(("profiles", "aad_npf", "steps", "topical", "offer"), ["snake_oil"])),
+    ("treatment", "unknown subtype", _set(("subtypes", 0, "subtype"), "spotty")),
+    ("treatment", "unknown default profile", _set(("default_profile",), "homeopathy")),
+    ("drugs", "unknown condition key", _set(("drugs", MTX, "conditions", 0, "condition"), "bad_luck")),
+    ("drugs", "unknown check", _set(("drugs", MTX, "checks_before"), ["check.horoscope"])),
+    ("drugs", "unknown lab", _set(("drugs", MTX, "monitoring", 1, "lab"), "shoe_size")),
+    ("drugs", "interaction with an unknown drug", _set(("drugs", MTX, "interactions", 0, "with"), "snake_oil")),
+    ("drugs", "unknown alternative", _set(("drugs", MTX, "populations", "pregnancy", "alternatives"), ["snake_oil"])),
+    ("scope", "unknown condition key", _set(("mimics", 0, "conditions"), ["bad_luck"])),
+    ("scope", "psoriasis listed as a mimic", _set(("mimics", 0, "conditions"), ["psoriasis"])),
     ("tcm", "unknown finding key", _set(("patterns", 5, "rules", 0, "finding"), "shoe_size")),
     ("screening", "unknown measure", _set(("questionnaires", 0, "measure"), "shoe_size")),
     ("screening", "action template with unknown field", _set(("questionnaires", 0, "outcomes", "positive", "action"), "PEST {score}")),
@@ -180,3 +196,7 @@ def test_edit_without_version_bump_changes_digest(tmp_path: Path) -> None:
     edited = KnowledgeBase.load(directory)
     assert edited.versions == load_knowledge().versions
     assert edited.version != load_knowledge().version
+
+
+def test_methotrexate_index_used_by_the_tables() -> None:
+    assert load_knowledge().document("drugs")["drugs"][MTX]["id"] == "methotrexate"

@@ -50,12 +50,16 @@ def make_case(
     medications: tuple[str, ...] = (),
     photos: int = 0,
     issues: tuple[DataIssue, ...] = (),
+    psoriasis: bool = True,
 ) -> Case:
+    # The psoriasis pathway runs only with psoriasis on the problem list (scope gate), so cases have it
+    # unless a test is about the gate itself.
+    keys = ((ConditionKey.PSORIASIS,) if psoriasis else ()) + conditions
     return Case(
         patient=PatientInfo("Patient/p1", sex="female"),
         as_of=NOW,
         findings=findings,
-        conditions=tuple(ConditionEntry(k, k.value.replace("_", " "), f"Condition/{k.value}") for k in conditions),
+        conditions=tuple(ConditionEntry(k, k.value.replace("_", " "), f"Condition/{k.value}") for k in keys),
         medications=tuple(MedicationEntry(m, m.capitalize(), f"MedicationStatement/{m}") for m in medications),
         photos=tuple(Photo(f"Media/m{i}", b"\xff\xd8", "image/jpeg", BodyRegion.TRUNK) for i in range(photos)),
         issues=issues,
@@ -107,7 +111,7 @@ def test_empty_case_gives_unknown_severity_and_data_issues() -> None:
     assert assessment.treatment is None
     assert assessment.tcm is None
     assert assessment.follow_up is not None and assessment.follow_up.interval_weeks == 4
-    assert {"no_severity_measure", "missing_bsa", "missing_pasi", "no_photos"} <= {i.code for i in assessment.issues}
+    assert {"no_severity_measure", "missing_bsa", "missing_pasi"} <= {i.code for i in assessment.issues}
     assert assessment.summary.startswith("Psoriasis severity unknown")
     assert assessment.model_version == ""
     assert all(s.due for s in assessment.screenings)
@@ -131,15 +135,17 @@ def test_full_case() -> None:
     assert len(assessment.summary) < 140
 
 
-def test_image_only_case() -> None:
+def test_image_only_case_is_not_graded_by_photos() -> None:
+    # Photos support, never decide (issue 11): an image PASI of 12 no longer makes the case "severe".
     assessment = REASON.assess(make_case(photos=2), representation(pasi=12.0))
-    assert assessment.severity.level == "severe"
+    assert assessment.severity.level == "unknown"
+    assert assessment.treatment is None
     assert assessment.representation is not None
     codes = {i.code for i in assessment.issues}
-    assert "pasi_image_only" in codes and "no_photos" not in codes
+    assert {"pasi_image_only", "no_clinician_measure"} <= codes
     assert assessment.tcm is not None
     assert assessment.tcm.confidence <= load_knowledge().document("tcm")["confidence"]["image_only_cap"]
-    assert "image PASI ~12" in assessment.summary
+    assert "assess and record" in assessment.summary and "step:" not in assessment.summary
 
 
 def test_clinician_pasi_wins_in_the_summary() -> None:

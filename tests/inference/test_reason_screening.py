@@ -8,9 +8,12 @@ import pytest
 
 from inference.case import Case, ConditionEntry, ConditionKey, Finding, FindingKey, MedicationEntry, PatientInfo
 from inference.knowledge_base import load_knowledge
+from datetime import date
+
+from inference.reason.drugs import DrugCatalogue
 from inference.reason.screening import screenings
 from inference.reason.severity import assess_severity
-from inference.reason.treatment import plan_treatment
+from inference.reason.treatment import PlanContext, plan_treatment
 from inference.results import Screening
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -28,16 +31,19 @@ def screen(
     *findings: Finding,
     conditions: tuple[ConditionKey, ...] = (),
     medications: tuple[str, ...] = (),
+    patient: PatientInfo | None = None,
 ) -> dict[str, Screening]:
     kb = load_knowledge()
+    catalogue = DrugCatalogue.from_knowledge(kb)
     case = Case(
-        PatientInfo("Patient/p1"), NOW, findings=findings,
-        conditions=tuple(ConditionEntry(k, k.value, f"Condition/{k.value}") for k in conditions),
+        patient or PatientInfo("Patient/p1", date(1980, 1, 1), "female"), NOW, findings=findings,
+        conditions=tuple(ConditionEntry(k, k.value, f"Condition/{k.value}") for k in (ConditionKey.PSORIASIS, *conditions)),
         medications=tuple(MedicationEntry(m, m, f"MedicationStatement/{m}") for m in medications),
     )
     severity = assess_severity(case, None, kb.document("severity"))
-    plan = plan_treatment(case, severity, kb.document("treatment"))
-    found = screenings(case, severity, plan, kb.document("screening"), kb.document("treatment"))
+    plan = plan_treatment(case, severity, kb.document("treatment"),
+                          PlanContext(catalogue, "aad_npf", catalogue.populations(case)[0]))
+    found = screenings(case, severity, plan, kb.document("screening"), catalogue)
     return {s.kind: s for s in found}
 
 
@@ -141,17 +147,41 @@ def test_known_condition_is_noted_but_measure_still_required() -> None:
     assert any(e.source_ref == "Condition/hypertension" for e in result.evidence)
 
 
-def test_pre_systemic_checks_due_on_biologic_step() -> None:
+def test_pre_systemic_checks_due_when_escalating_to_a_biologic() -> None:
     result = screen(obs(FindingKey.BSA_PERCENT, 12.0), medications=("methotrexate",))["pre_systemic"]
     assert result.due
-    assert "TB screening" in result.action and "Hepatitis B and C" in result.action
-    assert {"screen.pre_systemic", "treatment.check.tb", "treatment.check.hepatitis"} <= rule_ids(result)
+    assert "TB screening" in result.action and "Hepatitis B serology" in result.action
+    assert {"screen.pre_systemic", "check.tb", "check.hbv"} <= rule_ids(result)
+    assert "Pregnancy test" not in result.action  # only methotrexate/acitretin need it, and methotrexate is current
+
+
+def test_no_before_starting_checks_for_the_drug_already_taken() -> None:
+    # On methotrexate with moderate disease: stays on the step, its drug is monitored, nothing is "started".
+    assert "pre_systemic" not in screen(obs(FindingKey.BSA_PERCENT, 5.0), medications=("methotrexate",))
 
 
 def test_pre_systemic_checks_follow_allowed_options_only() -> None:
     result = screen(obs(FindingKey.BSA_PERCENT, 12.0), conditions=(ConditionKey.PREGNANCY,))["pre_systemic"]
-    assert "Renal function" in result.action  # cyclosporine still allowed
-    assert "CBC" not in result.action  # methotrexate is contraindicated in pregnancy
+    assert "Blood pressure (two readings)" in result.action  # cyclosporine still allowed (caution)
+    assert "Pregnancy test" not in result.action  # she is pregnant: teratogens are contraindicated, not tested for
+
+
+@pytest.mark.parametrize(("patient", "wanted"), [
+    (PatientInfo("Patient/f", date(1990, 1, 1), "female"), True),
+    (PatientInfo("Patient/m", date(1990, 1, 1), "male"), False),
+    (PatientInfo("Patient/c", date(2017, 1, 1), "female"), False),
+])
+def test_pregnancy_test_only_for_women_of_childbearing_age(patient: PatientInfo, wanted: bool) -> None:
+    result = screen(obs(FindingKey.BSA_PERCENT, 12.0), patient=patient)["pre_systemic"]
+    assert ("Pregnancy test" in result.action) is wanted
+
+
+def test_child_blood_pressure_is_not_judged_by_the_adult_cutoff() -> None:
+    child = PatientInfo("Patient/c", date(2017, 1, 1), "female")
+    findings = replace(normal(), FindingKey.SYSTOLIC_BP, 142.0)
+    result = screen(obs(FindingKey.BSA_PERCENT, 5.0), *findings, patient=child)["cardiometabolic"]
+    assert "blood pressure raised" not in result.action
+    assert any("percentiles" in e.statement for e in result.evidence)
 
 
 @pytest.mark.parametrize("bsa", [0.0, 2.0, 5.0])

@@ -131,14 +131,17 @@ def test_ipc_systemic_candidate(label: str, findings: list[Finding], candidate: 
         assert rule in rules(outcome)
 
 
-@pytest.mark.parametrize(("confidence", "area_score", "candidate"), [(0.8, 2, True), (0.3, 2, False), (0.8, 0, False)])
-def test_head_involvement_on_photos_is_a_special_area(confidence: float, area_score: int, candidate: bool) -> None:
+@pytest.mark.parametrize(("confidence", "area_score", "suggested"), [(0.8, 2, True), (0.3, 2, False), (0.8, 0, False)])
+def test_head_involvement_on_photos_suggests_assessing_but_never_sets_candidacy(confidence: float, area_score: int,
+                                                                                suggested: bool) -> None:
+    # Photos support, never decide (issue 11 item 8): they used to make the patient a systemic candidate.
     head = RegionFinding(BodyRegion.HEAD, 2, 2, 2, area_score, 0.15, ("Media/h1",), confidence)
     outcome = severity_of(make_case(obs(FindingKey.BSA_PERCENT, 1.0)), representation(pasi=1.0, regions=(head,)))
-    assert outcome.severity.systemic_candidate is candidate
-    if candidate:
-        evidence = next(e for e in outcome.severity.basis if e.rule == "severity.systemic.image_head")
-        assert evidence.source_ref == "Media/h1"
+    assert outcome.severity.systemic_candidate is False
+    hits = [e for e in outcome.severity.basis if e.rule == "severity.systemic.image_head"]
+    assert bool(hits) is suggested
+    if suggested:
+        assert hits[0].source_ref == "Media/h1" and hits[0].statement.startswith("consider assessing")
 
 
 def test_clinician_pasi_wins_over_image_and_discrepancy_is_shown() -> None:
@@ -164,14 +167,50 @@ def test_clinician_value_carried_by_the_representation_also_wins() -> None:
     assert outcome.readings["pasi"].source_ref == "Observation/clin"
 
 
-def test_image_only_pasi_is_used_and_flagged() -> None:
+def test_image_only_pasi_is_shown_but_never_grades_severity() -> None:
+    # Photos support, never decide (issue 11 item 8): an image PASI of 12 used to grade "severe".
     outcome = severity_of(make_case(), representation(pasi=12.0, low=9.0, high=15.0))
-    assert outcome.severity.level == "severe"
-    assert outcome.readings["pasi"].source_ref == "Media/t1"
-    assert {"pasi_image_only", "missing_bsa"} <= issue_codes(outcome)
+    assert outcome.severity.level == "unknown"
+    assert "pasi" not in outcome.readings
+    assert outcome.image_pasi is not None and outcome.image_pasi.source_ref == "Media/t1"
+    assert {"pasi_image_only", "missing_bsa", "no_clinician_measure"} <= issue_codes(outcome)
     assert "missing_pasi" not in issue_codes(outcome)
     assert any("spans moderate to severe" in e.statement for e in outcome.severity.basis)
-    assert outcome.headline == "image PASI ~12"
+    assert any("consider assessing" in e.statement for e in outcome.severity.basis)
+    assert outcome.headline is None
+
+
+CONFLICTS = [
+    ("PASI 28 with BSA 1% (ceiling 12)", [(FindingKey.PASI, 28.0), (FindingKey.BSA_PERCENT, 1.0)], "pasi_bsa_conflict", "mild"),
+    ("BSA 40% with PASI 1", [(FindingKey.PASI, 1.0), (FindingKey.BSA_PERCENT, 40.0)], "pasi_bsa_conflict", "mild"),
+    ("PGA 1 with PASI 20", [(FindingKey.PASI, 20.0), (FindingKey.PGA, 1.0), (FindingKey.BSA_PERCENT, 20.0)], "pga_pasi_conflict", "mild"),
+    ("PGA 4 with PASI 1", [(FindingKey.PASI, 1.0), (FindingKey.PGA, 4.0)], "pga_pasi_conflict", "mild"),
+    ("consistent severe", [(FindingKey.PASI, 18.0), (FindingKey.BSA_PERCENT, 16.0), (FindingKey.PGA, 4.0)], None, "severe"),
+    ("consistent mild skin, DLQI 15 raises", [(FindingKey.PASI, 3.0), (FindingKey.BSA_PERCENT, 2.0), (FindingKey.PGA, 2.0)], None, "severe"),
+]
+
+
+@pytest.mark.parametrize(("label", "values", "code", "level"), CONFLICTS, ids=[c[0] for c in CONFLICTS])
+def test_conflicting_measures_are_flagged_and_never_escalate(label: str, values, code: str | None, level: str) -> None:
+    outcome = severity_of(make_case(*(obs(k, v) for k, v in values), obs(FindingKey.DLQI, 15.0)))
+    assert outcome.severity.level == level
+    assert outcome.conflict is (code is not None)
+    if code:
+        assert code in issue_codes(outcome)
+        assert outcome.severity.confidence < 0.5
+
+
+@pytest.mark.parametrize(("bsa", "ceiling"), [(1.0, 12.0), (10.0, 24.0), (30.0, 36.0), (90.0, 72.0)])
+def test_pasi_ceiling_for_a_bsa(bsa: float, ceiling: float) -> None:
+    from inference.reason.severity import max_pasi_for_bsa
+
+    assert max_pasi_for_bsa(bsa) == pytest.approx(ceiling)
+
+
+def test_all_stale_measures_lower_confidence() -> None:
+    outcome = severity_of(make_case(obs(FindingKey.PASI, 20.0, days_ago=500), obs(FindingKey.BSA_PERCENT, 18.0, days_ago=500)))
+    assert outcome.severity.level == "severe" and outcome.stale
+    assert outcome.severity.confidence < 1.0
 
 
 def test_empty_case_is_unknown_with_data_issues() -> None:
