@@ -152,6 +152,44 @@ def order_rows(svc: service_lib.Service, *, concurrencies: tuple[int, ...], budg
     return rows
 
 
+INPROCESS_SECTION = "order hooks in-process (real app, Flask test client, auth on): service time without HTTP or client"
+
+
+def inprocess_rows(repeats: int) -> list[Row]:
+    """Each case through the real app in this process: wall and CPU time per hook. CPU time does not
+    grow when other processes compete for the cores, so it is the number that travels."""
+    import time
+
+    from bench.inprocess import build_app
+    from bench.soak import percentile
+
+    app = build_app(None)
+    rows: list[Row] = []
+    try:
+        base = app.url.rsplit("/cds-services/", 1)[0]
+        for case in order_cases():
+            url = f"{base}/cds-services/{case.service_id}"
+            path = url[len(base):]
+            wall: list[float] = []
+            cpu: list[float] = []
+            for i in range(repeats + 3):
+                body = {**case.body, "hookInstance": str(uuid.uuid4())}
+                headers = {"Authorization": app.auth(url)}
+                started, cpu0 = time.perf_counter(), time.process_time()
+                response = app.client.post(path, json=body, headers=headers)
+                if i >= 3:  # warm-up calls are not counted
+                    wall.append((time.perf_counter() - started) * 1000.0)
+                    cpu.append((time.process_time() - cpu0) * 1000.0)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{case.label}: HTTP {response.status_code} {response.get_data(as_text=True)[:300]}")
+            rows.append(Row(INPROCESS_SECTION, case.label, n=len(wall), p50_ms=round(percentile(wall, 0.5), 1),
+                            p95_ms=round(percentile(wall, 0.95), 1), cpu_ms=round(percentile(cpu, 0.5), 1),
+                            note=f"CPU p95 {percentile(cpu, 0.95):.1f} ms"))
+    finally:
+        app.workdir.cleanup()
+    return rows
+
+
 def order_target(cells: list[dict[str, Any]]) -> Target:
     """The worst p95 over the order cells at concurrency 1 (the interactive case)."""
     c1 = [c for c in cells if c.get("kind") == "order" and c["concurrency"] == 1 and c.get("p95_ms") is not None]
@@ -188,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         svc.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    rows.extend(inprocess_rows(20 if args.quick else 100))
     print(render_table(rows, [order_target(cells)], [f"derm3r order hooks bench ({config.describe()}, auth on)"]))
     return 0
 
