@@ -129,3 +129,12 @@ def test_order_bench_requests_are_valid_hooks_with_the_expected_answers(tmp_path
     assert "critical" in answers[0] and answers[1] and answers[2] == []
     assert order_target([]).met is None
     assert order_target([{"kind": "order", "case": "x", "concurrency": 1, "p95_ms": 80.0}]).met is False
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.exists(), reason="inference/models/lesion.onnx is not shipped yet")
+def test_order_bench_inprocess_rows() -> None:
+    from bench.orders import INPROCESS_SECTION, inprocess_rows
+
+    rows = inprocess_rows(1)
+    assert [r.section for r in rows] == [INPROCESS_SECTION] * 3
+    assert all(r.n == 1 and r.cpu_ms is not None and r.p95_ms is not None for r in rows)
