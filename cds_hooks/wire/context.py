@@ -98,7 +98,8 @@ def _parse_draft_orders(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]
         if not isinstance(resource, dict):
             raise InvalidRequest(f"{where} must be a FHIR resource", expression=where)
         rtype = resource.get("resourceType")
-        if rtype not in DRAFT_ORDER_TYPES:
+        # A Medication may travel beside the MedicationRequest that references it.
+        if rtype not in DRAFT_ORDER_TYPES and rtype != "Medication":
             raise InvalidRequest(f"{where} must be a request resource (e.g. MedicationRequest, ServiceRequest)", expression=f"{where}.resourceType")
         rid = resource.get("id")
         if rid is not None:

@@ -370,3 +370,17 @@ def test_openapi_documents_the_order_request() -> None:
     validator = Draft202012Validator({"$ref": "#/components/schemas/HookRequest", "components": document["components"]})
     for hook in (ORDER_SELECT, ORDER_SIGN):
         validator.validate(order_request(hook, adult(), medication_order("methotrexate")))
+
+
+def test_medication_by_reference_to_a_medication_in_the_bundle(client: Any) -> None:
+    """draftOrders may carry the Medication a MedicationRequest references (EHRs that code drugs on
+    Medication resources); the order is recognised through it."""
+    record = adult().condition("pregnancy").all_checks_done()
+    order = {"resourceType": "MedicationRequest", "id": "by-ref", "status": "draft", "intent": "order",
+             "subject": {"reference": "Patient/p1"}, "medicationReference": {"reference": "Medication/mtx"}}
+    medication = {"resourceType": "Medication", "id": "mtx", "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": RXCUI["methotrexate"]}]}}
+    body = order_request(ORDER_SIGN, record, order, medication)
+    response = client.post(f"/cds-services/{SIGN}", json=body)
+    assert response.status_code == 200, response.get_json()
+    card = only(response.get_json()["cards"], "methotrexate contraindicated")
+    assert set(deletes(card)) == {"MedicationRequest/by-ref"}
