@@ -227,8 +227,11 @@ def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Sug
             for check in problem.checks
         )
         return items, ("any" if items else None)
-    # A caution or a monitoring reminder informs; it does not argue for cancelling the order.
+    # A caution, a minor interaction or a monitoring reminder informs; it does not argue for
+    # cancelling the order.
     if problem.order.ref is None or problem.kind in ("monitoring_due", "caution"):
+        return (), None
+    if problem.kind == "interaction" and problem.severity == "info":
         return (), None
     out: list[Suggestion] = []
     strong = problem.kind == "contraindicated"

@@ -230,13 +230,17 @@ class DrugChecker:
                 continue
             alternative = self._alternative(concern, drug)
             other = None
+            severity = concern.severity.value
+            if concern.kind is ConcernKind.INTERACTION and self._contraindicated_combination(drug, concern):
+                # A combination the label contraindicates is a contraindication: critical at order-sign.
+                severity = "critical"
             if concern.kind in (ConcernKind.INTERACTION, ConcernKind.DUPLICATE_THERAPY):
                 partner = _evidence(case, concern.source_ref)
                 other = partner.display if isinstance(partner, MedicationEntry) else None
             out.append(
                 OrderProblem(
                     kind=concern.kind.value,
-                    severity=concern.severity.value,
+                    severity=severity,
                     order=order,
                     drug=drug.display.lower() if drug.display.istitle() else drug.display,
                     headline=headline(concern, case) if concern.kind not in (ConcernKind.INTERACTION,) else _interaction_headline(concern),
@@ -266,6 +270,13 @@ class DrugChecker:
                 )
             )
         return out
+
+    @staticmethod
+    def _contraindicated_combination(drug: Drug, concern: DrugConcern) -> bool:
+        """Whether the knowledge marks this interaction "contraindicated" (not just "caution"). The
+        rule id names the partner group; it is matched here and never shown."""
+        partner = concern.rule_id.rsplit(".", 1)[-1]
+        return any(rule.get("with") == partner and rule.get("status") == "contraindicated" for rule in drug.rule.get("interactions", ()))
 
     def _check(self, concern: DrugConcern) -> Orderable:
         check = next((c for c in self.catalogue.checks.values() if concern.rule_id.endswith(f".{c.id}")), None)

@@ -221,7 +221,9 @@ def test_interaction_with_a_current_medicine(client: Any) -> None:
     record = adult(sex="male").all_checks_done().taking("trimethoprim")
     card = only(call(client, SIGN, order_request(ORDER_SIGN, record, medication_order("methotrexate"))), r"interacts with")
     assert "trimethoprim" in card["summary"].lower()
-    assert card["indicator"] in ("warning", "critical")
+    assert card["indicator"] == "critical"  # a contraindicated combination, at the last chance
+    selected = only(call(client, SELECT, order_request(ORDER_SELECT, record, medication_order("methotrexate"))), r"interacts with")
+    assert selected["indicator"] == "warning"
     assert deletes(card) == ["MedicationRequest/draft-methotrexate"]
 
 
@@ -384,3 +386,11 @@ def test_medication_by_reference_to_a_medication_in_the_bundle(client: Any) -> N
     assert response.status_code == 200, response.get_json()
     card = only(response.get_json()["cards"], "methotrexate contraindicated")
     assert set(deletes(card)) == {"MedicationRequest/by-ref"}
+
+
+def test_a_cautionary_interaction_is_not_critical(client: Any) -> None:
+    record = adult(sex="male").all_checks_done().taking("ibuprofen")
+    card = only(call(client, SIGN, order_request(ORDER_SIGN, record, medication_order("methotrexate"))), r"interacts with")
+    assert "ibuprofen" in card["summary"].lower() and card["indicator"] in ("info", "warning")
+    if card["indicator"] == "info":
+        assert not card.get("suggestions")  # advice to monitor, not to cancel
