@@ -248,3 +248,22 @@ def test_demo_fhir_options_are_checked_before_anything_starts(tmp_path: Path, ar
     assert result.returncode == 2
     assert result.stderr.strip() == f"derm3r demo: {message}" or message in result.stderr.strip().splitlines()[0]
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_assess_an_order_offline(tmp_path: Path) -> None:
+    """`derm3r assess record.json --service derm3r-order-sign --order order.json`: the prescribing
+    check without a listener; the pregnant synthetic patient gets the critical card."""
+    needs_agents()
+    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(synthetic.patient_bundle("pregnancy", seed=3, visits=1)))
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps({"resourceType": "MedicationRequest", "id": "mtx1", "status": "draft", "intent": "order",
+                                 "medicationCodeableConcept": {"text": "Methotrexate 2.5 MG Oral Tablet"}}))
+    result = derm3r("assess", str(record), "--service", "derm3r-order-sign", "--order", str(order))
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    jsonschema.validate(payload, RESPONSE_SCHEMA)
+    assert any(c["indicator"] == "critical" and "pregnancy" in c["summary"] for c in payload["cards"])
+    missing = derm3r("assess", str(record), "--service", "derm3r-order-select")
+    assert missing.returncode == 2 and "needs --order" in missing.stderr and "Traceback" not in missing.stderr
