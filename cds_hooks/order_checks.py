@@ -229,6 +229,7 @@ class DrugChecker:
             if concern.kind is ConcernKind.MISSING_CHECK:
                 continue
             alternative = self._alternative(concern, drug)
+            cited = self.cite(concern.citation.text)
             other = None
             severity = concern.severity.value
             if concern.kind is ConcernKind.INTERACTION and self._contraindicated_combination(drug, concern):
@@ -242,11 +243,11 @@ class DrugChecker:
                     kind=concern.kind.value,
                     severity=severity,
                     order=order,
-                    drug=drug.display.lower() if drug.display.istitle() else drug.display,
+                    drug=_generic(drug.display),
                     headline=headline(concern, case) if concern.kind not in (ConcernKind.INTERACTION,) else _interaction_headline(concern),
                     reason=clinician_text(concern.reason),
-                    citation=self.cite(concern.citation.text)[0],
-                    citation_url=self.cite(concern.citation.text)[1],
+                    citation=cited[0],
+                    citation_url=cited[1],
                     alternative=alternative,
                     alternative_names=self._alternative_names(concern, drug),
                     other=other,
@@ -261,7 +262,7 @@ class DrugChecker:
                     kind="missing_check",
                     severity=worst.severity.value,
                     order=order,
-                    drug=drug.display.lower() if drug.display.istitle() else drug.display,
+                    drug=_generic(drug.display),
                     headline=", ".join(c.display for c in checks),
                     reason=f"No recent result on record for: {', '.join(c.display for c in checks)}",
                     citation="; ".join(dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
@@ -307,6 +308,14 @@ class DrugChecker:
             elif len(rxnorm) == 1:
                 return Orderable(display=alt.display, system=RXNORM, code=rxnorm[0].code, resource_type="MedicationRequest")
         return None
+
+
+def _generic(display: str) -> str:
+    """A drug's name as it reads mid-sentence: "Methotrexate" -> "methotrexate", acronyms kept
+    ("PUVA", "NB-UVB")."""
+    if len(display) > 1 and display[1].isupper():
+        return display
+    return display[:1].lower() + display[1:]
 
 
 def _one_per_trigger(concerns: Sequence[DrugConcern]) -> list[DrugConcern]:
