@@ -359,6 +359,11 @@ class DrugCatalogue:
                 FindingKey(name)
             except ValueError:
                 raise KnowledgeError(f"drugs.json: lab {name!r} is not a FindingKey") from None
+        for rule in self._doc["test_results"]:
+            try:
+                [FindingKey(f) for f in rule["findings"]] + [ConditionKey(c) for c in rule["unless_conditions"]]
+            except ValueError as exc:
+                raise KnowledgeError(f"drugs.json: {rule['id']}: {exc}") from None
 
     @property
     def population_rules(self) -> Mapping[str, Any]:
@@ -483,7 +488,7 @@ class DrugCatalogue:
                 ))
             else:
                 found.append(pregnancy)
-        breastfeeding = _flag_evidence(case, FindingKey.BREASTFEEDING, ConditionKey.BREASTFEEDING, "breastfeeding")
+        breastfeeding = _breastfeeding_evidence(case)
         if breastfeeding is not None:
             if sex == "male":
                 problems.append(DataIssue("sex_breastfeeding_conflict",
@@ -682,35 +687,28 @@ class DrugCatalogue:
             kind=ConcernKind.CAUTION, severity=ConcernSeverity.INFO, drug_id=drug.id, drug_display=drug.display,
             reason=(f"{drug.display}: {self._lab_label(finding.key)} {_fmt(float(finding.value))} ({_when(finding)}) in a child - "
                     f"{notes.get('paediatric_bp', 'judge against age, sex and height percentiles')}"),
-            citation=Citation(str(self._sources["aap_bp_2017"])) if "aap_bp_2017" in self._sources else _citation(self._sources, rule),
+            citation=_citation(self._sources, self._doc["populations"], "paediatric_bp_source"),
             rule_id=f"drugs.{drug.id}.paediatric_bp", source_ref=finding.source_ref, observed=finding.effective,
         )
 
     def _test_result_concerns(self, drug: Drug, case: Case, intent: DrugIntent) -> list[DrugConcern]:
-        """Positive TB or hepatitis B tests without the matching coded Condition still count."""
-        if "immunosuppressant" not in drug.groups:
-            return []
+        """Positive test results that matter even without the matching coded Condition (drugs.json
+        "test_results": a positive IGRA or tuberculin test, a positive HBsAg)."""
         concerns: list[DrugConcern] = []
-        tb_coded = case.has_condition(ConditionKey.TUBERCULOSIS) or case.has_condition(ConditionKey.LATENT_TUBERCULOSIS)
-        for key, label in ((FindingKey.TB_IGRA, "IGRA"), (FindingKey.TB_SKIN_TEST, "tuberculin skin test")):
-            finding = case.latest(key)
-            if finding is None or finding.value is not True or tb_coded:
+        for rule in self._doc["test_results"]:
+            if not drug.groups & set(rule["groups"]):
                 continue
+            if any(case.has_condition(ConditionKey(c)) for c in rule["unless_conditions"]):
+                continue
+            finding = next((f for key in rule["findings"] if (f := case.latest(FindingKey(key))) is not None and f.value is True), None)
+            if finding is None:
+                continue
+            label = self._lab_label(finding.key)
             concerns.append(DrugConcern(
-                kind=ConcernKind.CAUTION, severity=ConcernSeverity.WARNING, drug_id=drug.id, drug_display=drug.display,
-                reason=(f"{drug.display}: positive {label} ({_when(finding)}) - exclude active TB (symptoms, chest X-ray), "
-                        "then give preventive TB treatment before or alongside therapy"),
-                citation=Citation(str(self._sources["cdc_ltbi_2020"])), rule_id=f"drugs.{drug.id}.positive_tb_test",
-                source_ref=finding.source_ref, observed=finding.effective,
-            ))
-            break
-        hbsag = case.latest(FindingKey.HBSAG)
-        if hbsag is not None and hbsag.value is True and not case.has_condition(ConditionKey.HEPATITIS_B):
-            concerns.append(DrugConcern(
-                kind=ConcernKind.CAUTION, severity=ConcernSeverity.WARNING, drug_id=drug.id, drug_display=drug.display,
-                reason=f"{drug.display}: HBsAg positive ({_when(hbsag)}) - risk of hepatitis B reactivation; involve hepatology",
-                citation=Citation(str(self._sources["aad_npf_biologics_2019"])), rule_id=f"drugs.{drug.id}.hbsag_positive",
-                source_ref=hbsag.source_ref, observed=hbsag.effective,
+                kind=ConcernKind.CAUTION, severity=ConcernSeverity(rule["severity"]), drug_id=drug.id, drug_display=drug.display,
+                reason=f"{drug.display}: positive {label} ({_when(finding)}) - {rule['note']}",
+                citation=_citation(self._sources, rule), rule_id=f"drugs.{drug.id}.{rule['key']}",
+                source_ref=finding.source_ref, observed=finding.effective, finding=f"positive {label}", action=str(rule["note"]),
             ))
         return concerns
 
@@ -753,7 +751,7 @@ class DrugCatalogue:
 
     def _lab_unit(self, key: FindingKey) -> str:
         lab = self._doc["labs"].get(key.value)
-        return f" {lab['unit']}" if lab else ""
+        return f" {lab['unit']}" if lab and lab["unit"] else ""
 
     def _monitoring(self, drug: Drug, case: Case) -> list[DrugConcern]:
         current = next((c for c in self.current(case) if c.drug.id == drug.id), None)
@@ -907,10 +905,11 @@ def _baseline(case: Case, key: FindingKey, start: datetime | None, current: Find
     return oldest if current.effective is None or (oldest.effective is not None and oldest.effective < current.effective) else None
 
 
-def _flag_evidence(case: Case, finding_key: FindingKey, condition_key: ConditionKey, label: str) -> PopulationFinding | None:
-    """A yes/no state from a coded Condition or the newest yes/no Observation (a newer "no" wins over an older "yes")."""
-    latest = case.latest(finding_key)
-    condition = next((c for c in case.conditions if c.active and c.key is condition_key), None)
+def _breastfeeding_evidence(case: Case) -> PopulationFinding | None:
+    """Breastfeeding from a coded Condition or the newest yes/no Observation (a newer "no" wins over an older "yes")."""
+    label = "breastfeeding"
+    latest = case.latest(FindingKey.BREASTFEEDING)
+    condition = next((c for c in case.conditions if c.active and c.key is ConditionKey.BREASTFEEDING), None)
     if latest is not None and latest.effective is not None and latest.value is False:
         if condition is None or condition.onset is None or latest.effective.date() >= condition.onset:
             return None

@@ -200,3 +200,10 @@ def test_edit_without_version_bump_changes_digest(tmp_path: Path) -> None:
 
 def test_methotrexate_index_used_by_the_tables() -> None:
     assert load_knowledge().document("drugs")["drugs"][MTX]["id"] == "methotrexate"
+
+
+def test_drug_test_result_rules_name_known_keys(tmp_path: Path) -> None:
+    directory = _copy_knowledge(tmp_path)
+    _edit(directory, "drugs", _set(("test_results", 0, "findings"), ["shoe_size"]))
+    with pytest.raises(KnowledgeError):
+        DermReason.load(directory)
