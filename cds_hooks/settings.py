@@ -47,7 +47,7 @@ class Settings:
     # Outbound HTTPS (JWK Sets, FHIR): CA bundle from DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE /
     # SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY minus NO_PROXY.
     outbound: Outbound = field(default_factory=Outbound)
-    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice");
+    # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice" | "china");
     # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
     guideline_profile: str | None = None
     # Options owned by one component, read by it alone (e.g. "review_client_id" from

@@ -38,7 +38,7 @@ def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = N
     version + settings): an EHR re-sends a chart's photos on every view, and a repeat costs hashing
     (~2 ms) instead of decode + gate + attributes + model (~40-70 ms per photo). Why that is safe
     is documented in `inference.rec_cache`. `guideline_profile` names the treatment profile of
-    treatment.json ("aad_npf" default, "euroguiderm", "nice"); an unknown name fails here, at start-up."""
+    treatment.json ("aad_npf" default, "euroguiderm", "nice", "china"); an unknown name fails here, at start-up."""
     from inference.lesion_model import LesionModel
     from inference.reason import DermReason
     from inference.rec import DermRec

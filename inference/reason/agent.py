@@ -282,9 +282,13 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
                            f"Hold {_lower(drug)}: {concern.finding} recorded", f"Hold {_lower(drug)}: active infection"), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CONTRAINDICATED:
-        about = concern.population.value.replace("_", " ") if concern.population else (concern.finding or "contraindication")
-        return Alert(AlertKind.CONTRAINDICATED_CURRENT.value, concern.severity.value,
-                     _clip(f"Review {_lower(drug)}: contraindicated ({about})"), concern.reason,
+        if concern.population is not None:  # e.g. pregnancy on methotrexate: stop, do not merely review
+            phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
+            summary = _clip(f"Stop {_lower(drug)}: contraindicated {phrase}")
+        else:
+            summary = _clip(f"Review {_lower(drug)}: contraindicated with {concern.finding}",
+                            f"Review {_lower(drug)}: contraindicated")
+        return Alert(AlertKind.CONTRAINDICATED_CURRENT.value, concern.severity.value, summary, concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.ABNORMAL_MONITORING:
         verb = "Withhold" if concern.withhold else "Review"

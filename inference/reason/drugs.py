@@ -581,6 +581,11 @@ class DrugCatalogue:
         order = list(PopulationStatus)
         return min(statuses, key=order.index)
 
+    def population_status(self, drug: Drug, finding: PopulationFinding, case: Case) -> PopulationStatus | None:
+        """`drug`'s status for one population finding of this patient (men planning conception, severe
+        renal impairment and children under the minimum age handled), or None when the drug has no rule."""
+        return self._population_status(drug, finding, case)[0]
+
     def _population_status(self, drug: Drug, finding: PopulationFinding, case: Case
                            ) -> tuple[PopulationStatus | None, str, Citation | None, tuple[str, ...]]:
         rule = drug.populations.get(finding.population)

@@ -63,6 +63,10 @@ def decide_scope(case: Case, representation: PatientRepresentation | None, doc: 
         states = ", ".join(f"{c.display} ({c.verification}, {c.source_ref})" for c in entries)
         parts.append(f"Psoriasis is recorded but not confirmed: {states}")
         scope = Scope.UNCONFIRMED
+    elif inactive := [c for c in case.conditions if not c.active and c.key in wanted]:
+        names = ", ".join(f"{c.display} ({c.source_ref})" for c in inactive)
+        parts.append(f"Psoriasis is recorded only as inactive or resolved: {names}; record it as active if it is")
+        scope = Scope.UNCONFIRMED
     else:
         parts.append("No skin diagnosis is on the problem list")
         scope = Scope.UNCONFIRMED

@@ -146,7 +146,7 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
         if "note" in rule and not rule.get("max_step"):
             rationale.append(rule_evidence(f"{rule['display']}: {rule['note']}", rule, sources))
     step = profile["steps"][step_id]
-    display = "Systemic therapy on hold: topicals or narrowband UVB meanwhile" if on_hold else str(step["display"])
+    display = str(rules["hold"].get("display", rules["hold"]["statement"])) if on_hold else str(step["display"])
     return TreatmentPlan(step=step_id, step_display=display, options=kept, rationale=tuple(rationale),
                          profile=profile_id, profile_display=str(profile["display"]), on_hold=on_hold)
 

@@ -119,6 +119,7 @@ DOES: dict[str, str] = {
     "nice-severe": "With the NICE profile: named on the card; methotrexate first, no biologic before a standard systemic has failed",
     "nice-mtx-failure": "With the NICE profile: severe disease despite methotrexate: biologics offered",
     "euroguiderm-severe": "With the EuroGuiDerm profile: named on the card; conventional systemic (methotrexate) first",
+    "china-severe": "With the Chinese guideline profile: named on the card; methotrexate or other systemic options with topicals as adjunct",
 }
 
 
@@ -660,6 +661,14 @@ def _():
           profile="euroguiderm")
 def _():
     return _severe(Chart("euroguiderm-severe", sex="female", age=36).psoriasis(), pasi=17, bsa=15)
+
+
+@vignette("china-severe", "Severe psoriasis, topical failure; service configured for the Chinese guideline",
+          (Says(r"Chinese"), Offers(r"methotrexate"), Offers(TOPICAL), NeverOffers(r"PUVA|psoralen")),
+          "Chinese Society of Dermatology psoriasis guideline 2023 edition (profile steps not yet verified against the full text)",
+          profile="china")
+def _():
+    return _severe(Chart("china-severe", sex="male", age=45).psoriasis(), pasi=17, bsa=15)
 
 
 VIGNETTES: tuple[Vignette, ...] = tuple(V)

@@ -29,7 +29,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 ADULT = PatientInfo("Patient/p1", date(1980, 5, 1), "female")
 KB = load_knowledge()
 CATALOGUE = DrugCatalogue.from_knowledge(KB)
-PROFILES = ("aad_npf", "euroguiderm", "nice")
+PROFILES = ("aad_npf", "euroguiderm", "nice", "china")
 BIOLOGIC_OPTIONS = {"il23_inhibitor", "il17_inhibitor", "tnf_inhibitor", "il12_23_inhibitor"}
 
 
@@ -72,6 +72,7 @@ STEPS = [
     ("aad_npf", 0.0, "topical"), ("aad_npf", 2.0, "topical"), ("aad_npf", 5.0, "phototherapy"), ("aad_npf", 12.0, "biologic"),
     ("euroguiderm", 2.0, "topical"), ("euroguiderm", 5.0, "phototherapy"), ("euroguiderm", 12.0, "oral_systemic"),
     ("nice", 2.0, "topical"), ("nice", 5.0, "phototherapy"), ("nice", 12.0, "oral_systemic"),
+    ("china", 2.0, "topical"), ("china", 5.0, "phototherapy"), ("china", 12.0, "oral_systemic"),
 ]
 
 
@@ -82,7 +83,7 @@ def test_step_by_profile_and_severity(profile: str, bsa: float, step: str) -> No
     assert plan.profile == profile and plan.profile_display == KB.document("treatment")["profiles"][profile]["display"]
 
 
-@pytest.mark.parametrize(("profile", "first_line"), [("aad_npf", True), ("euroguiderm", False), ("nice", False)])
+@pytest.mark.parametrize(("profile", "first_line"), [("aad_npf", True), ("euroguiderm", False), ("nice", False), ("china", True)])
 def test_biologics_first_line_for_severe_disease_only_where_the_profile_says_so(profile: str, first_line: bool) -> None:
     plan = plan_for(obs(FindingKey.BSA_PERCENT, 24.0), obs(FindingKey.PASI, 21.0), profile=profile)
     assert plan is not None
