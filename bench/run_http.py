@@ -140,6 +140,7 @@ class HttpSection:
                     result = self.cell(svc, "prefetch", n, c, self.prefetch(svc, n, unique=True))
                     note = describe_set(self.sets[n]) if c == self.plan.concurrencies[0] else ""
                     self.run.rows.append(cell_row(section, "2 workers x 1 ONNX thread", n, result, note=note))
+            self.order_hooks(svc)
             if 3 in self.plan.photo_counts and not self.plan.quick and \
                     self.has_time("same-bytes cell", self.plan.cell_budget_s + 5):
                 result = self.cell(svc, "prefetch-same-bytes", 3, 1, self.prefetch(svc, 3, unique=False))
@@ -147,6 +148,16 @@ class HttpSection:
                                               note="repeat views of a chart; inference/rec_cache.py " + rec_cache_status()))
         finally:
             self.stop(svc)
+
+    def order_hooks(self, svc: Service) -> None:
+        """order-select / order-sign on the same production server (bench/orders.py): no photos."""
+        from bench.orders import order_rows
+
+        concurrencies = tuple(c for c in self.plan.concurrencies if c <= 4)
+        if not self.has_time("order hooks", 3 * len(concurrencies) * (self.plan.cell_budget_s + 2)):
+            return
+        self.run.rows.extend(order_rows(svc, concurrencies=concurrencies, budget_s=self.plan.cell_budget_s,
+                                        max_requests=self.plan.cell_max_requests, cells=self.run.data.setdefault("cells", [])))
 
     def worker_split(self) -> None:
         """One worker with two ONNX threads under the same 3-photo load (compare with 2 x 1)."""

@@ -1,4 +1,4 @@
-"""Issue 7's targets judged from a run's raw data."""
+"""Issue 7's targets (and issue 13's order-hook latency) judged from a run's raw data."""
 
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def evaluate_targets(run: Run) -> list[Target]:
     rss = [mb for p in data.get("peak_rss_mb", {}).values() for mb in p.values()]
     targets.append(Target("peak RSS per worker", f"<= {TARGET_RSS_MB:.0f} MB", f"{max(rss):.0f} MB" if rss else "not measured",
                           None if not rss else max(rss) <= TARGET_RSS_MB))
+    from bench.orders import order_target
+
+    targets.append(order_target(data.get("cells", [])))
     cold = [m["first_hook_s"] for m in data.get("cold_start", [])]
     targets.append(Target("cold start (spawn -> first hook)", f"<= {TARGET_COLD_START_S:.0f} s",
                           f"{statistics.median(cold):.2f} s median of {len(cold)}" if cold else "not measured",

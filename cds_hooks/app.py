@@ -102,6 +102,8 @@ def create_app(
 
     review_store = ReviewStore(database, ttl_seconds=settings.review_ttl_seconds)
 
+    from cds_hooks.order_checks import DrugChecker
+
     runtime = Runtime(
         settings=settings,
         registry=default_registry() if registry is None else registry,
@@ -111,6 +113,8 @@ def create_app(
         verifier=verifier,
         review_store=review_store,
         metrics=metrics,
+        # Loaded and validated at start-up (a broken knowledge file stops the service, not a request).
+        drug_checker=DrugChecker.from_settings(settings),
     )
 
     app = Flask("cds_hooks")

@@ -10,6 +10,15 @@ Signature maths is PyJWT's (audited); this module decides *which* key and algori
 because that choice is where JWT verification is usually broken (alg confusion, `none`, attacker
 supplied `jku`, unknown-kid refresh storms).
 
+Which key verifies a token (`kid` always required):
+  * the token's `jku` is on the issuer's allow-list (or is its `jwks_url`): that JWK Set is fetched
+    and the kid looked up there first;
+  * otherwise the kid is looked up in the issuer's configured keys (inline `jwks`, then `jwks_url`).
+    A `jku` that is not allow-listed is never fetched, and does not by itself refuse the token: a
+    client whose keys are pinned out of band (the CDS Hooks Sandbox always names its JWKS URL in
+    `jku`) is verified with the pinned key. Only when the kid is not among the configured keys is
+    the token refused, and the 401 then says that the jku was not fetched.
+
 Trust file format (JSON object, one entry per issuer, keyed by the exact `iss` value):
 
     {
@@ -41,6 +50,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .errors import Unauthorized
+from .outbound import Outbound
 from .settings import Settings
 from .storage import Store
 
@@ -175,12 +185,17 @@ class JwksFetchError(Exception):
     """A JWK Set could not be fetched or parsed (reason is safe to log)."""
 
 
-def fetch_jwks(url: str, *, timeout: tuple[float, float] = JWKS_TIMEOUT, max_bytes: int = JWKS_MAX_BYTES) -> dict[str, Any]:
-    """GET a JWK Set: no redirects (a redirect could point anywhere), bounded time and size, and
-    no ambient credentials or proxies from the environment (`trust_env=False` also ignores
-    .netrc, which requests would otherwise attach)."""
-    session = requests.Session()
-    session.trust_env = False
+def fetch_jwks(
+    url: str,
+    *,
+    timeout: tuple[float, float] = JWKS_TIMEOUT,
+    max_bytes: int = JWKS_MAX_BYTES,
+    outbound: Outbound | None = None,
+) -> dict[str, Any]:
+    """GET a JWK Set: no redirects (a redirect could point anywhere), bounded time and size, no
+    ambient credentials (.netrc); the CA bundle and proxy come from `outbound` (Settings), so a
+    hospital CA or a TLS-inspecting proxy works."""
+    session = (outbound or Outbound()).configure(requests.Session(), url)
     try:
         with session.get(url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}) as resp:
             if resp.status_code != 200:
@@ -278,7 +293,12 @@ class JwtVerifier:
             issuers: dict[str, IssuerPolicy] = {}
         else:
             issuers = load_trusted_issuers(settings.trusted_issuers_file)
-        return cls(issuers, store, leeway_seconds=settings.jwt_leeway_seconds)
+        outbound = settings.outbound
+
+        def fetcher(url: str) -> dict[str, Any]:
+            return fetch_jwks(url, outbound=outbound)
+
+        return cls(issuers, store, leeway_seconds=settings.jwt_leeway_seconds, fetcher=fetcher)
 
     @property
     def issuers(self) -> frozenset[str]:
@@ -331,22 +351,37 @@ class JwtVerifier:
 
     def _key_for(self, policy: IssuerPolicy, header: Mapping[str, Any], kid: str, alg: str) -> jwt.PyJWK:
         jku = header.get("jku")
-        if jku is not None:
-            # The jku header is attacker-controlled: following it unchecked would let anyone sign
-            # with their own key. Only the exact URLs the trust file lists for this issuer count.
-            if not isinstance(jku, str) or (jku not in policy.jku_allowlist and jku != policy.jwks_url):
-                raise Unauthorized("jku not allow-listed")
-            src = self._source(policy.issuer, jku)
-        elif policy.jwks is not None:
-            src = self._source(policy.issuer, None)
-        elif policy.jwks_url is not None:
-            src = self._source(policy.issuer, policy.jwks_url)
-        else:
-            raise Unauthorized("missing jku header")  # issuer is configured with jku URLs only
-        candidates = self._lookup(src, kid)
-        if not candidates:
-            raise Unauthorized("unknown kid")
-        return _key_for_alg(candidates, alg)
+        if jku is not None and not isinstance(jku, str):
+            raise Unauthorized("malformed jku header")
+        # The jku header is attacker-controlled: following it unchecked would let anyone sign with
+        # their own key. Only the exact URLs the trust file lists for this issuer are fetched.
+        jku_trusted = jku is not None and (jku in policy.jku_allowlist or jku == policy.jwks_url)
+        sources: list[_KeySource] = []
+        if jku_trusted:
+            sources.append(self._source(policy.issuer, jku))
+        if policy.jwks is not None:
+            sources.append(self._source(policy.issuer, None))
+        if policy.jwks_url is not None and policy.jwks_url != jku:
+            sources.append(self._source(policy.issuer, policy.jwks_url))
+        if not sources:
+            # The issuer is configured with jku URLs only.
+            if jku is None:
+                raise Unauthorized("missing jku header: this issuer's keys are known only by allow-listed jku URLs")
+            raise Unauthorized("jku not allow-listed for this issuer (not fetched) and no keys are configured for it")
+        unavailable: Unauthorized | None = None
+        for src in sources:
+            try:
+                candidates = self._lookup(src, kid)
+            except Unauthorized as exc:  # this JWK Set could not be fetched: try the others
+                unavailable = unavailable or exc
+                continue
+            if candidates:
+                return _key_for_alg(candidates, alg)
+        if unavailable is not None:
+            raise unavailable
+        if jku is not None and not jku_trusted:
+            raise Unauthorized("unknown kid: not among the issuer's configured keys, and the token's jku is not allow-listed (not fetched)")
+        raise Unauthorized("unknown kid")
 
     def _lookup(self, src: _KeySource, kid: str) -> list[dict[str, Any]]:
         if src.url is None:

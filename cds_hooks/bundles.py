@@ -59,9 +59,11 @@ def hook_request(
     encounter_id: str | None = None,
     fhir_server: str | None = None,
     fhir_authorization: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A CDS Hooks request body for `service`."""
-    context: dict[str, Any] = {"userId": user_id, "patientId": patient_id}
+    """A CDS Hooks request body for `service`; `context` adds hook-specific fields (e.g. the
+    draftOrders of order-sign)."""
+    context = {"userId": user_id, "patientId": patient_id, **(context or {})}
     if encounter_id is not None:
         context["encounterId"] = encounter_id
     body: dict[str, Any] = {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context}

@@ -56,7 +56,7 @@ def _demo(args: argparse.Namespace) -> int:
             raise UsageError("--fhir needs --seed or at least one --patient ID")
         fhir = FhirDemoOptions(url=args.fhir, token=token, seed=args.seed, patients=tuple(args.patient or ()))
     try:
-        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir)
+        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose)
     except DemoError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -84,7 +84,8 @@ def _assess(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.bundle} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     except (ValueError, CdsError) as exc:
         raise UsageError(f"{args.bundle}: {exc}") from exc
-    body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter)
+    context = _order_context(args, service.hook)
+    body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter, context=context)
     with tempfile.TemporaryDirectory(prefix="derm3r-assess-") as tmp:
         settings = Settings(auth_enabled=False, data_dir=Path(tmp))
         # Auth is off because nothing listens on a network here; silence the factory's warning,
@@ -138,6 +139,36 @@ def _db(args: argparse.Namespace) -> int:
         raise UsageError(f"database unavailable ({type(getattr(exc, 'orig', None) or exc).__name__})") from exc
 
 
+def _order_context(args: argparse.Namespace, hook: str) -> dict | None:
+    """draftOrders (and, for order-select, selections = every order) from `--order FILE`: one FHIR
+    request resource or a Bundle of them. Only the ordering hooks take it."""
+    from cds_hooks.wire.context import ORDER_SELECT, ORDER_SIGN
+
+    if hook not in (ORDER_SELECT, ORDER_SIGN):
+        if args.order:
+            raise UsageError("--order is only for derm3r-order-select and derm3r-order-sign")
+        return None
+    if not args.order:
+        raise UsageError(f"{args.service} needs --order FILE (a MedicationRequest / ServiceRequest, or a Bundle of them)")
+    try:
+        loaded = json.loads(Path(args.order).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.order}: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{args.order} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    if not isinstance(loaded, dict) or "resourceType" not in loaded:
+        raise UsageError(f"{args.order}: expected a FHIR resource or Bundle")
+    bundle = loaded if loaded["resourceType"] == "Bundle" else {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": loaded}]}
+    context: dict = {"draftOrders": bundle}
+    if hook == ORDER_SELECT:
+        context["selections"] = [
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in bundle.get("entry") or []
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("id") and e["resource"].get("resourceType") != "Medication"
+        ]
+    return context
+
+
 def _rec(args: argparse.Namespace) -> int:
     from inference.pipeline import build_pipeline
     from inference.rec_report import rec_lines
@@ -162,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the service, call patient-view for the demo patients over HTTP, print the cards")
     demo.add_argument("--out", default="out", help="directory for draft CarePlans and responses (default: out)")
     demo.add_argument("--serve", action="store_true", help="keep the service running afterwards")
+    demo.add_argument("--verbose", "-v", action="store_true", help="print every card in full (default: one line per card)")
     demo.add_argument("--fhir", metavar="URL", help="a FHIR R4 base URL: the service fetches the patients' records from it (no prefetch)")
     demo.add_argument(
         "--fhir-token",
@@ -179,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--service", default="derm3r-patient-view", help="service id (default: derm3r-patient-view)")
     assess.add_argument("--patient", help="patient id (default: the Bundle's only Patient)")
     assess.add_argument("--encounter", help="encounter id (required for derm3r-encounter-start)")
+    assess.add_argument("--order", metavar="FILE", help="for derm3r-order-select / -order-sign: the draft order(s), a FHIR resource or Bundle")
     assess.set_defaults(func=_assess)
 
     db = sub.add_parser("db", help="database schema and audit log: upgrade, check, verify-audit")

@@ -1,5 +1,6 @@
 """`derm3r demo`: the service on a free loopback port, called over real HTTP (with real JWTs) for
-each built-in synthetic patient; cards printed, draft CarePlans written to files. By default the
+each built-in synthetic patient: patient-view, then order-sign with a drafted methotrexate order;
+a short table of the cards printed, full responses and draft CarePlans written to files. By default the
 patients' records travel as prefetch; with `--fhir URL` they live on a FHIR server (optionally seeded
 first, see `cds_hooks.demo_fhir`) and the service fetches them itself."""
 
@@ -27,6 +28,25 @@ from cds_hooks.settings import Settings
 log = logging.getLogger(__name__)
 
 DEMO_SERVICE = "derm3r-patient-view"
+ORDER_SERVICE = "derm3r-order-sign"
+# The order the demo drafts for every patient at order-sign: what the prescribing check says about
+# methotrexate differs by patient (a pregnant patient gets a critical card).
+DEMO_ORDER_TEXT = "Methotrexate 2.5 MG Oral Tablet"
+
+
+def demo_order(patient_id: str) -> dict[str, Any]:
+    """A draft MedicationRequest as an EHR sends it in order-sign's draftOrders."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "demo-methotrexate",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "6851", "display": "methotrexate"}],
+            "text": DEMO_ORDER_TEXT,
+        },
+    }
 HTTP_TIMEOUT = 60  # seconds; the first call also warms the ONNX session
 DEMO_FHIR_TIMEOUT = 10.0  # seconds per FHIR call the service makes in `--fhir` mode
 DEMO_FHIR_DEADLINE = 30.0  # seconds for all FHIR calls of one request in `--fhir` mode
@@ -40,6 +60,9 @@ class DemoResult:
     cards: list[dict]
     careplan_path: Path | None
     error: str | None = None  # the OperationOutcome text of a non-200 answer
+    response_path: Path | None = None  # the full CDS Hooks response as JSON
+    order_cards: list[dict] | None = None  # order-sign's answer to the demo's methotrexate order
+    order_path: Path | None = None
 
 
 class LoopbackServer:
@@ -90,6 +113,45 @@ def render_cards(cards: list[dict], *, width: int = 100) -> str:
             out.append(f"    -> link ({link['type']}): {link['label']} {link['url']}")
         out.append("")
     return "\n".join(out)
+
+
+_WRITE_ORDER = ("CarePlan", "MedicationRequest", "ServiceRequest")  # what the clinician cares about first
+
+
+def _writes(card: dict) -> str:
+    """What accepting the card's suggestions would write to the EHR, e.g. "CarePlan, 3 Observation,
+    Provenance, update Device" ("" for a card without suggestions)."""
+    counts: dict[str, int] = {}
+    deleted: set[str] = set()
+    for suggestion in card.get("suggestions", []):
+        for action in suggestion.get("actions", []):
+            if action["type"] == "delete":
+                # Alternative suggestions may each remove the same draft order: it is one deletion.
+                if action.get("resourceId") in deleted:
+                    continue
+                deleted.add(action.get("resourceId") or "?")
+            resource = action.get("resource") or {}
+            kind = resource.get("resourceType") or (action.get("resourceId") or "?").split("/", 1)[0]
+            verb = "" if action["type"] == "create" else f"{action['type']} "
+            counts[verb + kind] = counts.get(verb + kind, 0) + 1
+    names = sorted(counts, key=lambda k: (k not in _WRITE_ORDER, _WRITE_ORDER.index(k) if k in _WRITE_ORDER else 0))
+    return ", ".join(name if counts[name] == 1 else f"{counts[name]} {name}" for name in names)
+
+
+def summary_table(cards: list[dict], *, width: int = 100) -> str:
+    """One row per card: number, indicator, the summary (wrapped, never cut) and, for a card with
+    suggestions, what accepting them would write."""
+    if not cards:
+        return "    (no cards)\n"
+    indent = " " * 19
+    out = [f"    {'#':>2}  {'INDICATOR':<9}  SUMMARY / WRITES"]
+    for number, card in enumerate(cards, 1):
+        first = f"    {number:>2}  {card['indicator'].upper():<9}  "
+        out.extend(textwrap.wrap(card["summary"], width=width, initial_indent=first, subsequent_indent=indent))
+        writes = _writes(card)
+        if writes:
+            out.extend(textwrap.wrap(f"writes: {writes}", width=width, initial_indent=indent, subsequent_indent=indent + "  "))
+    return "\n".join(out) + "\n"
 
 
 def _patient_label(bundle: dict) -> str:
@@ -162,10 +224,33 @@ def call_patients(
             if plan is not None:
                 path = out_dir / f"careplan-{pid}.json"
                 path.write_text(json.dumps(plan, indent=2) + "\n")
-            (out_dir / f"cds-response-{pid}.json").write_text(json.dumps(payload, indent=2) + "\n")
+            response_path = out_dir / f"cds-response-{pid}.json"
+            response_path.write_text(json.dumps(payload, indent=2) + "\n")
             error = None if response.ok else _outcome_text(payload)
-            results.append(DemoResult(pid, call.label, response.status_code, cards, path, error))
+            order_cards, order_path = _order_sign(http, base_url, issuer, call, out_dir, fhir)
+            results.append(DemoResult(pid, call.label, response.status_code, cards, path, error, response_path, order_cards, order_path))
     return results
+
+
+def _order_sign(
+    http: requests.Session, base_url: str, issuer: DemoIssuer, call: DemoCall, out_dir: Path, fhir: FhirTarget | None
+) -> tuple[list[dict] | None, Path | None]:
+    """order-sign with the demo's methotrexate draft order for this patient: (cards, JSON path)."""
+    service = default_registry().get(ORDER_SERVICE)
+    url = f"{base_url}/cds-services/{service.id}"
+    prefetch = {k: v for k, v in call.prefetch.items() if k in service.prefetch} if call.prefetch is not None else None
+    body = hook_request(
+        service,
+        call.patient_id,
+        prefetch=prefetch,
+        fhir_server=fhir.base if fhir else None,
+        fhir_authorization=fhir.fhir_authorization() if fhir else None,
+        context={"draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": demo_order(call.patient_id)}]}},
+    )
+    response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
+    path = out_dir / f"order-sign-{call.patient_id}.json"
+    path.write_text(json.dumps(response.json(), indent=2) + "\n")
+    return (response.json().get("cards", []) if response.ok else None), path
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -204,8 +289,39 @@ def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget,
     return target, calls
 
 
+def write_results(results: list[DemoResult], stream: TextIO, *, verbose: bool = False) -> None:
+    """Per patient a short table (card, indicator, summary, what it would write) and the paths of
+    the full JSON; with `verbose`, every card in full below its table."""
+    for result in results:
+        stream.write(f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n")
+        if result.error:
+            stream.write(f"    {result.error}\n")
+        stream.write(summary_table(result.cards))
+        if verbose and result.cards:
+            stream.write("\n" + render_cards(result.cards))
+        if result.response_path is not None:
+            stream.write(f"    full response: {result.response_path}\n")
+        if result.careplan_path is not None:
+            stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+        if result.order_path is not None:
+            stream.write(f"  order-sign, {DEMO_ORDER_TEXT} drafted:\n")
+            if result.order_cards is None:
+                stream.write("    (the service refused the call; see the JSON)\n")
+            else:
+                stream.write(summary_table(result.order_cards))
+                if verbose and result.order_cards:
+                    stream.write("\n" + render_cards(result.order_cards))
+            stream.write(f"    full response: {result.order_path}\n")
+
+
 def run_demo(
-    *, out_dir: Path, serve: bool, stream: TextIO, data_dir: Path | None = None, fhir: FhirDemoOptions | None = None
+    *,
+    out_dir: Path,
+    serve: bool,
+    stream: TextIO,
+    data_dir: Path | None = None,
+    fhir: FhirDemoOptions | None = None,
+    verbose: bool = False,
 ) -> int:
     """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
     Raises cds_hooks.demo_fhir.DemoError for an unusable server, token or patient."""
@@ -243,18 +359,10 @@ def run_demo(
         server.start(create_app(settings))
         try:
             results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target)
-            for result in results:
-                stream.write(
-                    f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n\n"
-                )
-                if result.error:
-                    stream.write(f"    {result.error}\n")
-                stream.write(render_cards(result.cards))
-                if result.careplan_path is not None:
-                    stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+            write_results(results, stream, verbose=verbose)
             stream.write(
                 "\nResearch demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "
-                "integrative only.\n"
+                "integrative only." + ("" if verbose else " Full cards: --verbose, or the JSON files above.") + "\n"
             )
             failed = [r for r in results if r.status != 200]
             if serve:

@@ -33,6 +33,7 @@ from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
+from .outbound import Outbound
 
 # Nesting beyond this is never a CDS Hooks request (FHIR Bundles nest ~10 deep) and only serves to
 # blow the parser's or a later walker's recursion limit.
@@ -360,8 +361,9 @@ def _guarded_connection(base: type[_Conn], allow_private: bool) -> type[_Conn]:
 class GuardedAdapter(HTTPAdapter):
     """requests adapter whose connections re-check the peer address at connect time."""
 
-    def __init__(self, allow_private: bool, **kwargs: Any) -> None:
+    def __init__(self, allow_private: bool, *, allow_proxy: bool = False, **kwargs: Any) -> None:
         self.allow_private = allow_private
+        self.allow_proxy = allow_proxy
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -378,17 +380,24 @@ class GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": HttpPool, "https": HttpsPool}
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        # Through a proxy we would vet the proxy, not the target: refuse instead of pretending.
-        raise OutboundBlocked("outbound requests through a proxy are not supported by the guard")
+        # Through a proxy we would vet the proxy, not the target. Only a proxy the operator
+        # configured (Settings.outbound) is used; the target's name was vetted before the call
+        # (check_outbound_host) and the proxy is the hospital's own egress.
+        if not self.allow_proxy:
+            raise OutboundBlocked("outbound requests through a proxy are not supported by the guard")
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
 
 
-def guarded_session(allow_private: bool) -> requests.Session:
-    """A requests Session for outbound calls to EHR servers (FHIR client): every connection is
-    vetted at connect time (see `vet_host`), environment proxies and .netrc are ignored. Pass it
-    as `FhirClient(..., session=guarded_session(settings.allow_private_fhir))`."""
+def guarded_session(allow_private: bool, *, outbound: Outbound | None = None, url: str | None = None) -> requests.Session:
+    """A requests Session for outbound calls to EHR servers (FHIR client): every direct connection
+    is vetted at connect time (see `vet_host`); .netrc and environment settings are ignored; the CA
+    bundle and the proxy for `url` come from `outbound` (Settings). Pass it as
+    `FhirClient(..., session=guarded_session(settings.allow_private_fhir, outbound=..., url=base))`."""
     session = requests.Session()
     session.trust_env = False
-    adapter = GuardedAdapter(allow_private)
+    if outbound is not None and url is not None:
+        outbound.configure(session, url)
+    adapter = GuardedAdapter(allow_private, allow_proxy=bool(session.proxies))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

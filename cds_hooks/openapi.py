@@ -124,6 +124,20 @@ def _schemas() -> dict[str, Any]:
                 "encounterId": {"type": "string"},
             },
         },
+        "OrderContext": {
+            "type": "object",
+            "description": "order-select / order-sign: draftOrders is a FHIR Bundle of request resources (MedicationRequest "
+            "coded with RxNorm or named in text; ServiceRequest for phototherapy); selections (order-select only) are "
+            "`Type/id` references to entries of draftOrders",
+            "required": ["userId", "patientId", "draftOrders"],
+            "properties": {
+                "userId": {"type": "string", "description": "Practitioner/ or PractitionerRole/ reference"},
+                "patientId": {"type": "string"},
+                "encounterId": {"type": "string"},
+                "selections": {"type": "array", "items": {"type": "string"}},
+                "draftOrders": {"type": "object", "description": "FHIR Bundle (resourceType Bundle, entry[].resource)"},
+            },
+        },
         "HookRequest": {
             "type": "object",
             "required": ["hook", "hookInstance", "context"],
@@ -133,11 +147,11 @@ def _schemas() -> dict[str, Any]:
                 "link-local hosts are refused unless the operator allows private FHIR hosts)."
             ),
             "properties": {
-                "hook": {"enum": ["patient-view", "encounter-start"]},
+                "hook": {"enum": ["patient-view", "encounter-start", "order-select", "order-sign"]},
                 "hookInstance": {"type": "string", "format": "uuid"},
                 "fhirServer": {"type": "string", "format": "uri"},
                 "fhirAuthorization": _ref("FhirAuthorization"),
-                "context": {"oneOf": [_ref("PatientViewContext"), _ref("EncounterStartContext")]},
+                "context": {"anyOf": [_ref("PatientViewContext"), _ref("EncounterStartContext"), _ref("OrderContext")]},
                 "prefetch": {
                     "type": "object",
                     "description": "key -> FHIR resource (or null when the EHR could not prefetch it)",
@@ -162,7 +176,7 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "type": {"enum": ["create", "update", "delete"]},
                 "description": {"type": "string"},
-                "resource": {"type": "object", "description": "FHIR R4 resource (draft CarePlan, preliminary Observation, Provenance)"},
+                "resource": {"type": "object", "description": "FHIR R4 resource (draft CarePlan, preliminary Observation, Provenance; draft ServiceRequest / MedicationRequest on the order cards)"},
                 "resourceId": {"type": "string"},
             },
         },

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from cds_hooks.errors import UnknownService
-from cds_hooks.wire.context import ENCOUNTER_START, PATIENT_VIEW, TOKEN_FIELDS
+from cds_hooks.wire.context import ENCOUNTER_START, ORDER_SELECT, ORDER_SIGN, PATIENT_VIEW, TOKEN_FIELDS
 from cds_hooks.wire.request import HookRequest
 from cds_hooks.wire.response import CdsResponse, compact
 
@@ -48,6 +48,13 @@ PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
         "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
         "documents": "DocumentReference?patient={{context.patientId}}&_sort=-date",
     }
+)
+
+# The ordering hooks read no photographs (no image work while a clinician orders): the patient,
+# the problem list, observations (laboratory results, vital signs, pregnancy status) and the
+# medicines the patient is on. draftOrders itself is context, never a prefetch token (SHALL NOT).
+ORDER_PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
+    {key: PREFETCH_TEMPLATES[key] for key in (PATIENT_KEY, "conditions", "observations", "medicationStatements", "medicationRequests")}
 )
 
 
@@ -142,9 +149,17 @@ _USAGE = (
 )
 
 
+_ORDER_USAGE = (
+    "Research demonstration, not for clinical use. Send draftOrders (MedicationRequest coded with "
+    "RxNorm or named in text; ServiceRequest for phototherapy) and the prefetch keys (or fhirServer + "
+    "fhirAuthorization with read access to them). No photographs are read."
+)
+
+
 def default_registry() -> Registry:
     """derm3r's services. Built by the app factory (not at import time)."""
     from cds_hooks.assessment_service import assess  # the handler imports the heavy layers
+    from cds_hooks.order_service import check_orders
 
     return Registry(
         [
@@ -171,6 +186,32 @@ def default_registry() -> Registry:
                 ),
                 handler=assess,
                 usage_requirements=_USAGE,
+            ),
+            ServiceDefinition(
+                id="derm3r-order-select",
+                hook=ORDER_SELECT,
+                title="derm3r psoriasis prescribing check (as an order is chosen)",
+                description=(
+                    "When a psoriasis medicine or phototherapy is selected: checks it against this patient's "
+                    "record (pregnancy, tuberculosis, heart failure, bowel disease, liver and kidney function, "
+                    "infection, age), the checks due before starting, interactions with current medicines and "
+                    "duplicate therapy. Advisory; suggests removing or replacing the order and ordering missing checks."
+                ),
+                handler=check_orders,
+                prefetch=ORDER_PREFETCH_TEMPLATES,
+                usage_requirements=_ORDER_USAGE,
+            ),
+            ServiceDefinition(
+                id="derm3r-order-sign",
+                hook=ORDER_SIGN,
+                title="derm3r psoriasis prescribing check (before signing)",
+                description=(
+                    "Before orders are signed: the same drug-safety checks as derm3r-order-select on every "
+                    "draft order; a contraindication for this patient is flagged as critical."
+                ),
+                handler=check_orders,
+                prefetch=ORDER_PREFETCH_TEMPLATES,
+                usage_requirements=_ORDER_USAGE,
             ),
         ]
     )

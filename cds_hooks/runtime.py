@@ -14,6 +14,7 @@ from cds_hooks.storage import Store
 if TYPE_CHECKING:
     from cds_hooks.auth import JwtVerifier
     from cds_hooks.metrics import Metrics
+    from cds_hooks.order_checks import DrugChecker
     from cds_hooks.review.store import ReviewStore
     from inference.pipeline import Pipeline
 
@@ -31,6 +32,7 @@ class Runtime:
     client_factory: ClientFactory
     verifier: "JwtVerifier | None" = None  # None only when DERM3R_AUTH=off
     review_store: "ReviewStore | None" = None
+    drug_checker: "DrugChecker | None" = None  # the ordering hooks' drug knowledge (loaded once)
     clock: Callable[[], datetime] = field(default=utc_now)
     metrics: "Metrics | None" = None
 
@@ -43,7 +45,8 @@ def fhir_client_factory(settings: Settings, metrics: "Metrics | None" = None) ->
         from cds_hooks.limits import guarded_session
         from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
 
-        session = guarded_session(settings.allow_private_fhir)
+        # CA bundle and proxy for this server from Settings.outbound.
+        session = guarded_session(settings.allow_private_fhir, outbound=settings.outbound, url=base_url)
         if metrics is not None:
             from cds_hooks.metrics import instrument_session
 

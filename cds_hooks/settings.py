@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from cds_hooks.outbound import Outbound
+
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +61,9 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None  # DERM3R_METRICS_PORT: serve /metrics on its own port instead
     log_format: str = "json"  # DERM3R_LOG_FORMAT: json (one JSON object per line) or text
+    # Outbound HTTPS (JWK Sets, FHIR): CA bundle from DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE /
+    # SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY minus NO_PROXY.
+    outbound: Outbound = field(default_factory=Outbound)
     # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice" | "china");
     # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
     guideline_profile: str | None = None
@@ -98,6 +103,7 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            outbound=Outbound.from_env(env),
             guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
             extra=extra,
         )

@@ -61,9 +61,10 @@ def _model(resource: dict) -> Any:
         shown = "; ".join(paths[:_MAX_PATHS]) + (" ..." if len(paths) > _MAX_PATHS else "")
         raise InvalidResource(f"{resource_type} is not valid FHIR R4: {shown}", resource_type=resource_type,
                               paths=paths) from None
-    except (ValueError, TypeError) as exc:
-        # fhir.resources raises plain ValueError/TypeError from some root validators; keep the
-        # message out (it may quote values) and name only the exception kind.
+    except (ValueError, TypeError, AttributeError) as exc:
+        # fhir.resources raises plain ValueError/TypeError (and, for a non-string where a string
+        # is expected, AttributeError) from some root validators; keep the message out (it may
+        # quote values) and name only the exception kind.
         raise InvalidResource(f"{resource_type} is not valid FHIR R4 ({type(exc).__name__})",
                               resource_type=resource_type) from None
 

@@ -150,7 +150,14 @@ DEFECTS: list[tuple[str, Callable[[], str | None], str]] = [
     ("missing kid", lambda: _bearer(M.token(kid=None)), "missing kid header"),
     ("missing iss", lambda: _bearer(M.token(iss=_DROP)), "missing iss claim"),
     ("unknown iss", lambda: _bearer(M.token(iss="https://evil.example.com")), "unknown issuer"),
-    ("jku not allow-listed", lambda: _bearer(M.token(headers={"jku": "https://evil.example.com/jwks"})), "jku not allow-listed"),
+    # An off-list jku is never fetched; a token signed with the attacker's own key (a kid the issuer
+    # never published) is refused, and the 401 says the jku was not fetched.
+    (
+        "jku not allow-listed, kid not configured",
+        lambda: _bearer(M.token(key=EC_OTHER, kid="attacker", headers={"jku": "https://evil.example.com/jwks"})),
+        "unknown kid: not among the issuer's configured keys, and the token's jku is not allow-listed (not fetched)",
+    ),
+    ("jku not allow-listed, configured kid, other key", lambda: _bearer(M.token(key=EC_OTHER, headers={"jku": "https://evil.example.com/jwks"})), "invalid signature"),
     ("unknown kid", lambda: _bearer(M.token(kid="nope")), "unknown kid"),
     ("ES384 header on RSA key", lambda: _bearer(M.token(kid="rsa1")), "key does not match algorithm"),
     ("RS384 header on EC key", lambda: _bearer(M.token(alg="RS384", key=RSA_KEY, kid="ec1")), "key does not match algorithm"),
@@ -483,7 +490,8 @@ def test_allow_listed_jku_is_used(tmp_path: Path, jwks_server: JwksServer) -> No
     # The same kid without the jku header is looked up in the configured JWK Set, where it is absent.
     with pytest.raises(Unauthorized, match="^unknown kid$"):
         verifier.verify(f"Bearer {M.token(key=jku_key, kid='jk1')}", SERVICE_AUD)
-    # An allow-listed jku cannot be combined with another path on the same host.
-    with pytest.raises(Unauthorized, match="^jku not allow-listed$"):
+    # An allow-listed jku cannot be combined with another path on the same host: that URL is not
+    # fetched, and jk1 is not among the configured keys.
+    with pytest.raises(Unauthorized, match="^unknown kid: .*jku is not allow-listed \\(not fetched\\)$"):
         verifier.verify(f"Bearer {M.token(key=jku_key, kid='jk1', headers={'jku': jku + '/../evil'})}", SERVICE_AUD)
     assert jwks_server.hits["/jku"] == 1

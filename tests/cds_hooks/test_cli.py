@@ -105,8 +105,65 @@ def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
         assert plan["resourceType"] == "CarePlan" and plan["status"] == "draft"
     for response_path in responses:
         jsonschema.validate(json.loads(response_path.read_text()), RESPONSE_SCHEMA)
-    assert "Preliminary AI" in result.stdout and "HTTP 200" in result.stdout
+    # The table shows summaries; "preliminary" is in the closing note (and in each card's detail,
+    # printed with --verbose below).
+    assert "PRELIMINARY" in result.stdout and "HTTP 200" in result.stdout
     assert "integrative" in result.stdout
+    # Readable: a short table per patient and the paths of the full JSON, not every card in full.
+    lines = result.stdout.splitlines()
+    assert len(lines) < 20 * len(responses), len(lines)
+    # order-sign with the drafted methotrexate, for every patient; the pregnant one gets a critical card
+    orders = sorted(out.glob("order-sign-*.json"))
+    assert len(orders) == len(responses) and result.stdout.count("order-sign, Methotrexate") == len(orders)
+    for order_path in orders:
+        jsonschema.validate(json.loads(order_path.read_text()), RESPONSE_SCHEMA)
+        assert f"full response: {order_path}" in result.stdout
+    assert any("CRITICAL" in line and "Methotrexate contraindicated: pregnancy" in line for line in lines)
+    for response_path in responses:
+        assert f"full response: {response_path}" in result.stdout
+        cards = json.loads(response_path.read_text())["cards"]
+        for card in cards:
+            assert any(card["indicator"].upper() in line and card["summary"][:20] in line for line in lines), card["summary"]
+    assert "source:" not in result.stdout  # card details only with --verbose
+
+    verbose = derm3r("demo", "--out", str(tmp_path / "verbose"), "--verbose")
+    assert verbose.returncode == 0, verbose.stderr[-3000:]
+    assert "source:" in verbose.stdout and "-> suggestion:" in verbose.stdout
+    assert "Preliminary AI" in verbose.stdout
+    assert len(verbose.stdout.splitlines()) > len(lines)
+
+
+def test_demo_summary_table_is_one_line_per_card() -> None:
+    from cds_hooks.demo import summary_table
+
+    cards = [
+        {
+            "summary": "Psoriasis moderate: PASI ~9.6 from photos (PRELIMINARY), worsening",
+            "indicator": "warning",
+            "suggestions": [
+                {
+                    "label": "Create draft CarePlan",
+                    "actions": [
+                        {"type": "create", "description": "x", "resource": {"resourceType": "Observation"}},
+                        {"type": "create", "description": "x", "resource": {"resourceType": "Observation"}},
+                        {"type": "create", "description": "x", "resource": {"resourceType": "CarePlan"}},
+                        {"type": "update", "description": "x", "resource": {"resourceType": "Device"}},
+                    ],
+                }
+            ],
+        },
+        {"summary": "Methotrexate is contraindicated: pregnant", "indicator": "critical",
+         "suggestions": [{"label": "Remove", "actions": [{"type": "delete", "description": "x", "resourceId": "MedicationRequest/m1"}]}]},
+        {"summary": "Screening due", "indicator": "info"},
+    ]
+    table = summary_table(cards, width=100).splitlines()
+    assert table[0].split() == ["#", "INDICATOR", "SUMMARY", "/", "WRITES"]
+    assert table[1].split()[:2] == ["1", "WARNING"] and "PASI ~9.6" in table[1]
+    assert table[2].strip() == "writes: CarePlan, 2 Observation, update Device"
+    assert table[3].split()[:2] == ["2", "CRITICAL"] and table[4].strip() == "writes: delete MedicationRequest"
+    assert table[5].split()[:2] == ["3", "INFO"] and len(table) == 6  # no writes line without suggestions
+    assert all(len(line) <= 100 for line in table)
+    assert summary_table([]).strip() == "(no cards)"
 
 
 def _free_port() -> int:
@@ -135,7 +192,7 @@ def test_serve_runs_the_service(tmp_path: Path) -> None:
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
         assert health.status_code == 200 and health.json()["auth"] == "OFF"
-        assert len(requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).json()["services"]) == 2
+        assert len(requests.get(f"http://127.0.0.1:{port}/cds-services", timeout=5).json()["services"]) == 4  # + order-select, order-sign
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
@@ -197,3 +254,22 @@ def test_demo_fhir_options_are_checked_before_anything_starts(tmp_path: Path, ar
     assert result.returncode == 2
     assert result.stderr.strip() == f"derm3r demo: {message}" or message in result.stderr.strip().splitlines()[0]
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_assess_an_order_offline(tmp_path: Path) -> None:
+    """`derm3r assess record.json --service derm3r-order-sign --order order.json`: the prescribing
+    check without a listener; the pregnant synthetic patient gets the critical card."""
+    needs_agents()
+    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps(synthetic.patient_bundle("pregnancy", seed=3, visits=1)))
+    order = tmp_path / "order.json"
+    order.write_text(json.dumps({"resourceType": "MedicationRequest", "id": "mtx1", "status": "draft", "intent": "order",
+                                 "medicationCodeableConcept": {"text": "Methotrexate 2.5 MG Oral Tablet"}}))
+    result = derm3r("assess", str(record), "--service", "derm3r-order-sign", "--order", str(order))
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    jsonschema.validate(payload, RESPONSE_SCHEMA)
+    assert any(c["indicator"] == "critical" and "pregnancy" in c["summary"] for c in payload["cards"])
+    missing = derm3r("assess", str(record), "--service", "derm3r-order-select")
+    assert missing.returncode == 2 and "needs --order" in missing.stderr and "Traceback" not in missing.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cds_hooks.registry import PREFETCH_TEMPLATES, Registry, ServiceDefinition, default_registry
+from cds_hooks.registry import ORDER_PREFETCH_TEMPLATES, PREFETCH_TEMPLATES, Registry, ServiceDefinition, default_registry
 from service_support import ES, PV, REPO, make_app
 
 DISCOVERY_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-discovery.schema.json").read_text())
@@ -37,7 +37,9 @@ def test_discovery_lists_services_from_the_registry(client) -> None:
     assert [s.id for s in default_registry()] == [s["id"] for s in body["services"]]
     for service in body["services"]:
         assert service["title"] and service["description"]
-        assert service["prefetch"] == dict(PREFETCH_TEMPLATES)
+        # The ordering hooks prefetch no photographs (no image work while ordering): a subset.
+        expected = ORDER_PREFETCH_TEMPLATES if service["hook"] in ("order-select", "order-sign") else PREFETCH_TEMPLATES
+        assert service["prefetch"] == dict(expected)
 
 
 def test_prefetch_templates_use_root_level_tokens_and_the_recommended_subset() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from cds_hooks.cards import TOPIC_ASSESSMENT, TOPIC_DATA_QUALITY, TOPIC_SAFETY, TOPIC_SCOPE, TOPIC_SCREENING
+from cds_hooks.order_cards import TOPIC_PRESCRIBING
 from service_support import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -36,7 +37,7 @@ def test_quick_start_is_two_commands() -> None:
 
 def test_card_catalogue_names_every_card() -> None:
     catalogue = _section("Card catalogue")
-    for topic in (TOPIC_SAFETY, TOPIC_ASSESSMENT, TOPIC_SCOPE, TOPIC_SCREENING, TOPIC_DATA_QUALITY):
+    for topic in (TOPIC_SAFETY, TOPIC_ASSESSMENT, TOPIC_SCOPE, TOPIC_SCREENING, TOPIC_DATA_QUALITY, TOPIC_PRESCRIBING):
         assert f"`{topic.code}`" in catalogue
 
 
@@ -44,3 +45,15 @@ def test_data_contract_matches_the_generated_table() -> None:
     generated = "".join((REPO / "fhir_mapping" / "data_contract.md").read_text(encoding="utf-8").splitlines(True)[2:])
     pasted = README[README.index(CONTRACT_MARKER) + len(CONTRACT_MARKER) :]
     assert pasted == generated, f"README's data contract is stale; from the repository root run:\n{RESYNC}"
+
+
+def test_sandbox_section_names_its_hooks_and_trust_entry() -> None:
+    from cds_hooks.registry import default_registry
+
+    section = _section("Try it in the CDS Hooks Sandbox")
+    assert '"https://sandbox.cds-hooks.org"' in section and "ES384" in section and "jku" in section
+    for hook in ("patient-view", "order-select", "order-sign"):
+        assert f"`{hook}`" in section
+    for service in default_registry():
+        assert f"`{service.id}`" in section
+    assert "CORS" in section and "HTTPS" in section

@@ -6,6 +6,8 @@
 // adds on top: HTTP, Bundle paging links, raw Binary content, a CapabilityStatement, an optional
 // bearer-token check, and test-controlled fault injection.
 //
+// Every answer carries CORS headers and preflights (OPTIONS) are answered, so a browser works too.
+//
 // Start:  node --experimental-websocket server.mjs [--port 0] [--host 127.0.0.1] [--token T] [--exit-with-stdin]
 // The first stdout line is JSON: {"event":"listening","port":N,"base":"http://127.0.0.1:N/fhir"}.
 //
@@ -549,8 +551,39 @@ async function handleFhir(req, res, url, body) {
 
 // ------------------------------------------------------------------ server
 
+// CORS, so that a browser client (the CDS Hooks Sandbox, a SMART app) can read and write this
+// server directly. Any origin is allowed (a loopback test server holds only synthetic data); the
+// origin is echoed rather than '*' so that credentialed requests work too. Authorization must be
+// listed explicitly: the '*' wildcard in Access-Control-Allow-Headers never covers it.
+const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+const CORS_HEADERS = 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since, X-Requested-With';
+const CORS_EXPOSE = 'Location, Content-Location, ETag, Last-Modified';
+
+function cors(req, res) {
+  const origin = req.headers.origin;
+  res.setHeader('Access-Control-Allow-Origin', origin ?? '*');
+  if (origin) {
+    res.setHeader('Vary', 'Origin');
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+  }
+  res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE);
+  if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+    // A preflight: answered here, before the token check and fault injection, with no body.
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': CORS_METHODS,
+      'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ? `${CORS_HEADERS}, ${req.headers['access-control-request-headers']}` : CORS_HEADERS,
+      'Access-Control-Max-Age': '600',
+      'Content-Length': '0',
+    });
+    res.end();
+    return true;
+  }
+  return false;
+}
+
 const server = createServer(async (req, res) => {
   try {
+    if (cors(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://loopback');
     const body = await readBody(req);
     if (url.pathname.startsWith('/admin/')) return await handleAdmin(req, res, url, body);

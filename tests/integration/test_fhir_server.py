@@ -111,3 +111,39 @@ def test_slow_and_dropped(fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     fhir.fault(match=r"^GET /fhir/Patient/", count=1, drop=True)
     with pytest.raises(requests.ConnectionError):
         _get(fhir, reference)
+
+
+def test_cors_preflight_and_actual_request(fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
+    """A browser client (the CDS Hooks Sandbox, a SMART app) can read the test server directly:
+    the preflight for an authorised FHIR read is answered without a token, and the read itself
+    carries the CORS headers. Only the loopback test server is checked (an external one has its own
+    CORS policy)."""
+    if fhir.admin is None:
+        pytest.skip("CORS is a property of the loopback test server")
+    origin = "http://localhost:8080"
+    reference = f"Patient/{seeded['pregnancy'].patient_id}"
+    fhir.require_token("t0ken")
+    preflight = requests.options(
+        f"{fhir.base}/{reference}",
+        headers={"Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization, accept"},
+        timeout=10,
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert fhir.seen() == []  # the preflight is not a FHIR request (no token check, no log)
+
+    read = requests.get(f"{fhir.base}/{reference}", headers={"Origin": origin, "Authorization": "Bearer t0ken"}, timeout=10)
+    assert read.status_code == 200
+    assert read.headers["Access-Control-Allow-Origin"] == origin
+    assert "ETag" in read.headers["Access-Control-Expose-Headers"]
+
+    # Errors carry the headers too, or the browser hides the OperationOutcome from the app.
+    refused = requests.get(f"{fhir.base}/{reference}", headers={"Origin": origin}, timeout=10)
+    assert refused.status_code == 401 and refused.headers["Access-Control-Allow-Origin"] == origin
+
+    preflight_post = requests.options(
+        fhir.base, headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}, timeout=10
+    )
+    assert preflight_post.status_code == 204 and "POST" in preflight_post.headers["Access-Control-Allow-Methods"]

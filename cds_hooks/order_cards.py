@@ -1,0 +1,278 @@
+"""Cards for the ordering hooks (order-select, order-sign): one card per problem with a draft order.
+
+A problem is what the drug knowledge found for this patient and this order: a contraindication, a
+caution, checks missing before starting, an interaction with a current medicine, or a duplicate of
+current therapy. Each card says what and why in one line (with the value and date that triggered
+it), cites its guideline, and offers suggestions that act on the draft:
+
+  * `delete` the draft order by its id (resourceId `MedicationRequest/<id>`, spec cds-resp-2);
+  * `delete` + `create` a replacement order where the guideline names a preferred alternative;
+  * `create` a draft ServiceRequest for each missing pre-treatment check.
+
+order-select is advisory (a contraindication is a warning: the clinician is still choosing);
+order-sign is the last chance before the order takes effect, so a contraindication is critical.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from cds_hooks.markdown import escape
+from cds_hooks.wire.context import ORDER_SIGN
+from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
+from fhir_mapping.draft_orders import DraftOrder
+
+TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
+TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display="Prescribing safety")
+OVERRIDE_SYSTEM = "https://derm3r.org/fhir/CodeSystem/order-override-reason"
+SOURCE_LABEL = "derm3r prescribing check (research demonstration)"
+DISCLAIMER = "*Decision support for a research demonstration, not for clinical use; the prescriber decides.*"
+DETAIL_MAX_WORDS = 80
+
+KINDS = ("contraindicated", "hold", "caution", "missing_check", "interaction", "duplicate_therapy", "monitoring_due", "abnormal_monitoring")
+SEVERITIES = ("critical", "warning", "info")  # the drug knowledge's own scale
+
+
+@dataclass(frozen=True)
+class Orderable:
+    """Something a suggestion can order: a check (LOINC/SNOMED for a ServiceRequest) or a medicine
+    (RxNorm for a MedicationRequest)."""
+
+    display: str
+    system: str
+    code: str
+    resource_type: str = "ServiceRequest"  # MedicationRequest for a medicine
+
+
+@dataclass(frozen=True)
+class OrderProblem:
+    """One problem with one draft order, ready for a card (built from the drug knowledge's concerns)."""
+
+    kind: str
+    severity: str
+    order: DraftOrder
+    drug: str  # the medicine or procedure by its generic name
+    headline: str  # what triggered it, short, with value and date: "Heart failure (recorded 2025-03-02)"
+    reason: str  # the knowledge's one-line reason, naming the value and date that triggered it
+    citation: str  # human-readable guideline reference
+    citation_url: str | None = None
+    checks: tuple[Orderable, ...] = ()  # missing_check: what to order
+    alternative: Orderable | None = None  # contraindicated: the guideline's preferred option to order
+    alternative_names: tuple[str, ...] = ()  # every option the guideline prefers, for the detail
+    other: str | None = None  # interaction / duplicate: the current medicine involved
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown problem kind {self.kind!r}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+
+# Reasons a clinician may give for going ahead; per kind, so each list makes sense for the card.
+_OVERRIDES: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "risk": (
+        ("benefit-outweighs-risk", "Benefit outweighs the risk; discussed with the patient"),
+        ("specialist-plan", "Specialist or shared-care plan in place"),
+        ("record-wrong", "The record is wrong or out of date"),
+    ),
+    "missing_check": (
+        ("done-elsewhere", "Check done; result not in this record"),
+        ("ordered-separately", "Already ordered"),
+        ("not-needed", "Not needed for this patient"),
+    ),
+    "duplicate_therapy": (
+        ("intentional-switch", "Intentional switch; the current medicine will be stopped"),
+        ("intentional-combination", "Intentional combination"),
+        ("record-wrong", "The record is wrong or out of date"),
+    ),
+}
+
+
+def override_reasons(kind: str) -> tuple[Coding, ...]:
+    group = kind if kind in _OVERRIDES else "risk"
+    return tuple(Coding(code=code, system=OVERRIDE_SYSTEM, display=display) for code, display in _OVERRIDES[group])
+
+
+def indicator(problem: OrderProblem, hook: str) -> str:
+    """order-sign is the last chance: a contraindication is critical. order-select is advisory (the
+    clinician is still choosing): never critical, missing checks only informative."""
+    signing = hook == ORDER_SIGN
+    if problem.kind == "contraindicated":
+        return "critical" if signing else "warning"
+    if problem.kind == "missing_check":
+        return "warning" if signing else "info"
+    if problem.severity == "critical":
+        return "critical" if signing else "warning"
+    return problem.severity
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def summary(problem: OrderProblem) -> str:
+    drug = _cap(problem.drug)
+    what = problem.headline
+    if problem.kind == "contraindicated":
+        text = f"{drug} contraindicated: {what}"
+    elif problem.kind == "hold":
+        text = f"Hold {problem.drug}: {what}"
+    elif problem.kind == "caution":
+        text = f"{drug} - caution: {what}"
+    elif problem.kind == "missing_check":
+        names = ", ".join(c.display for c in problem.checks)
+        text = f"Before starting {problem.drug}: no recent {names}"
+        if len(text) > SUMMARY_MAX:
+            text = f"Before starting {problem.drug}: {len(problem.checks)} checks have no recent result"
+    elif problem.kind == "interaction":
+        text = f"{drug} interacts with {problem.other}: {what}" if problem.other else f"{drug} interaction: {what}"
+    elif problem.kind == "duplicate_therapy":
+        text = f"{drug} duplicates current therapy: {problem.other}" if problem.other else f"{drug} duplicates current therapy"
+    else:  # monitoring on a continued therapy
+        text = f"{drug}: {what}"
+    return truncate_summary(text)
+
+
+def detail(problem: OrderProblem) -> str:
+    """The reason, the guideline's alternatives, the source(s), the disclaimer: at most 80 words.
+    When the sources would not fit, the first is kept and the rest counted (the cards stay short;
+    the knowledge file has them all)."""
+    reason = escape(_cap(problem.reason)) + ("" if problem.reason.endswith(".") else ".")
+    names = problem.alternative_names or ((problem.alternative.display,) if problem.alternative else ())
+    preferred = f"Preferred instead: {escape(', '.join(names))}." if names else None
+    sources = [s.strip() for s in problem.citation.split(";") if s.strip()]
+
+    def compose(cited: list[str], more: int, with_preferred: bool) -> str:
+        source = "Source: " + "; ".join(escape(s) for s in cited) + (f" (and {more} more)" if more else "") + "."
+        parts = [reason, *([preferred] if preferred and with_preferred else []), source, DISCLAIMER]
+        return "\n\n".join(parts)
+
+    for with_preferred in (True, False):
+        for keep in range(len(sources), 0, -1):
+            text = compose(sources[:keep], len(sources) - keep, with_preferred)
+            if len(text.split()) <= DETAIL_MAX_WORDS:
+                return text
+    # A reason too long on its own: cut it (the summary already says what matters).
+    budget = DETAIL_MAX_WORDS - len(compose(sources[:1], len(sources) - 1, False).split()) + len(reason.split()) - 1
+    reason = " ".join(reason.split()[: max(budget, 5)]) + "…"
+    return compose(sources[:1], len(sources) - 1, False)
+
+
+@dataclass(frozen=True)
+class OrderCardContext:
+    """What the suggestions need besides the problem: who, for whom, in which encounter."""
+
+    hook: str
+    patient_id: str
+    user_id: str
+    encounter_id: str | None
+    public_base_url: str
+    new_uuid: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
+
+
+def _common(ctx: OrderCardContext, reason: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"subject": {"reference": f"Patient/{ctx.patient_id}"}}
+    if ctx.encounter_id:
+        body["encounter"] = {"reference": f"Encounter/{ctx.encounter_id}"}
+    body["requester"] = {"reference": ctx.user_id}
+    body["reasonCode"] = [{"text": reason}]
+    return body
+
+
+def check_request(check: Orderable, problem: OrderProblem, ctx: OrderCardContext) -> dict[str, Any]:
+    """A draft ServiceRequest for a missing pre-treatment check."""
+    return {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": check.display},
+        **_common(ctx, f"Before starting {problem.drug}"),
+    }
+
+
+def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: OrderCardContext) -> dict[str, Any]:
+    """A draft order for the guideline's alternative: a MedicationRequest for a medicine (dose and
+    schedule left to the prescriber), a ServiceRequest for a procedure such as phototherapy."""
+    concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": alternative.display}
+    reason = f"Instead of {problem.drug}: {problem.headline}"
+    if alternative.resource_type == "MedicationRequest":
+        return {
+            "resourceType": "MedicationRequest",
+            "status": "draft",
+            "intent": "order",
+            "medicationCodeableConcept": concept,
+            **_common(ctx, reason),
+            "note": [{"text": "Proposed by derm3r's prescribing check; dose and schedule to be completed by the prescriber."}],
+        }
+    return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "code": concept, **_common(ctx, reason)}
+
+
+def _delete(problem: OrderProblem) -> Action:
+    assert problem.order.ref is not None
+    return Action(type="delete", description=f"Remove the draft order for {problem.drug}", resource_id=problem.order.ref)
+
+
+def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Suggestion, ...], str | None]:
+    """(suggestions, selectionBehavior). Deleting needs the draft's id; without one the card only advises."""
+    if problem.kind == "missing_check":
+        items = tuple(
+            Suggestion(
+                label=f"Order {check.display}",
+                uuid=ctx.new_uuid(),
+                is_recommended=True,
+                actions=(Action(type="create", description=f"Order {check.display} before starting {problem.drug}", resource=check_request(check, problem, ctx)),),
+            )
+            for check in problem.checks
+        )
+        return items, ("any" if items else None)
+    # A caution, a minor interaction or a monitoring reminder informs; it does not argue for
+    # cancelling the order.
+    if problem.order.ref is None or problem.kind in ("monitoring_due", "caution"):
+        return (), None
+    if problem.kind == "interaction" and problem.severity == "info":
+        return (), None
+    out: list[Suggestion] = []
+    strong = problem.kind == "contraindicated"
+    out.append(Suggestion(label=f"Remove the {problem.drug} order", uuid=ctx.new_uuid(), is_recommended=strong or None, actions=(_delete(problem),)))
+    if problem.alternative is not None:
+        resource = replacement_request(problem.alternative, problem, ctx)
+        out.append(
+            Suggestion(
+                label=f"Replace with {problem.alternative.display}",
+                uuid=ctx.new_uuid(),
+                actions=(_delete(problem), Action(type="create", description=f"Order {problem.alternative.display} instead", resource=resource)),
+            )
+        )
+    return tuple(out), "at-most-one"
+
+
+def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
+    items, behaviour = suggestions(problem, ctx)
+    return Card(
+        uuid=ctx.new_uuid(),
+        summary=summary(problem),
+        detail=detail(problem),
+        indicator=indicator(problem, ctx.hook),
+        source=Source(
+            label=problem.citation.split("; ")[0] if len(problem.citation.split("; ")[0]) <= 100 else SOURCE_LABEL,
+            url=problem.citation_url or f"{ctx.public_base_url}/about",
+            topic=TOPIC_PRESCRIBING,
+        ),
+        suggestions=items,
+        selection_behavior=behaviour,
+        override_reasons=override_reasons(problem.kind),
+    )
+
+
+_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+def order_cards(problems: list[OrderProblem], ctx: OrderCardContext) -> tuple[Card, ...]:
+    """One card per problem, most urgent first (stable within an urgency)."""
+    cards = [order_card(p, ctx) for p in problems]
+    return tuple(sorted(cards, key=lambda c: _ORDER[c.indicator]))
+
+
+__all__ = ["OrderCardContext", "OrderProblem", "Orderable", "indicator", "order_card", "order_cards", "override_reasons"]
