@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -238,11 +237,10 @@ def test_document_reference_photos(cds: CdsService, fhir: FhirServer, seeded: di
 
 def test_large_record_is_fetched_bounded_and_newest_first(cds: CdsService, fhir: FhirServer, seeded: dict[str, Seeded]) -> None:
     patient = seeded["large"]
-    started = time.monotonic()
+    # Bounded by the number of FHIR requests, not by a wall-clock assertion (flaky on a busy machine;
+    # the time it takes is bench/'s business).
     cards = _cards(cds.call(PATIENT_VIEW, cds.body(patient)))
-    elapsed = time.monotonic() - started
     assert cards
-    assert elapsed < cds.settings.request_deadline_seconds + 2.0
     if fhir.controllable:
         seen = fhir.seen()
         assert len(seen) <= 60, f"{len(seen)} FHIR requests for one hook call"
