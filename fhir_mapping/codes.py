@@ -77,6 +77,13 @@ D_SPECIAL_AREA = "special-area"
 D_TOPICAL_FAILURE = "topical-failure"
 D_JOINT_PAIN = "joint-pain"
 D_LESION_ONSET = "lesion-onset"
+# TCM tongue inspection recorded per aspect (helper 15): Observation tcm-tongue with these components
+# (or separate Observations with these codes); every one maps to the `tongue` finding.
+D_TONGUE_BODY = "tcm-tongue-body-colour"
+D_TONGUE_COAT_COLOUR = "tcm-tongue-coat-colour"
+D_TONGUE_COAT_TEXTURE = "tcm-tongue-coat-thickness"
+D_TONGUE_SHAPE = "tcm-tongue-shape"
+D_LESION_MORPHOLOGY = "lesion-morphology"  # clinician-recorded sign (pustules, exudation, ...) (helper 15)
 
 # What the service writes back (AI output).
 D_PASI_AI = "pasi-image-estimate"
@@ -109,6 +116,11 @@ _DERM3R_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     D_TOPICAL_FAILURE: (FindingKey.TOPICAL_FAILURE, "Documented failure of topical therapy"),
     D_JOINT_PAIN: (FindingKey.JOINT_PAIN, "Joint pain or swelling reported"),
     D_LESION_ONSET: (FindingKey.LESION_ONSET, "Lesion course: new/spreading, stable or long-standing"),
+    D_TONGUE_BODY: (FindingKey.TONGUE, "TCM tongue body colour"),
+    D_TONGUE_COAT_COLOUR: (FindingKey.TONGUE, "TCM tongue coat colour"),
+    D_TONGUE_COAT_TEXTURE: (FindingKey.TONGUE, "TCM tongue coat thickness and texture"),
+    D_TONGUE_SHAPE: (FindingKey.TONGUE, "TCM tongue shape and features"),
+    D_LESION_MORPHOLOGY: (FindingKey.LESION_MORPHOLOGY, "Psoriasis lesion morphology recorded by a clinician"),
 }
 
 # ------------------------------------------------------------------ LOINC findings (input)
@@ -121,6 +133,9 @@ LOINC_DIASTOLIC = "8462-4"
 LOINC_HBA1C = "4548-4"
 LOINC_PREGNANCY_STATUS = "82810-3"
 LOINC_PHQ2 = "55758-7"
+LOINC_ALT = "1742-6"  # helper 15 (herb safety); 11a reads the same LOINC codes
+LOINC_AST = "1920-8"
+LOINC_EGFR = "33914-3"
 
 _LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     LOINC_BMI: (FindingKey.BMI, "Body mass index (BMI) [Ratio]"),
@@ -134,6 +149,11 @@ _LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     "2093-3": (FindingKey.TOTAL_CHOLESTEROL, "Cholesterol [Mass/volume] in Serum or Plasma"),
     LOINC_PREGNANCY_STATUS: (FindingKey.PREGNANT, "Pregnancy status"),
     LOINC_PHQ2: (FindingKey.PHQ2, "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]"),
+    LOINC_ALT: (FindingKey.ALT, "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    LOINC_AST: (FindingKey.AST, "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    LOINC_EGFR: (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (MDRD)"),
+    "62238-1": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)"),
+    "98979-8": (FindingKey.EGFR, "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI 2021)"),
 }
 
 # Panels whose findings live in components (the panel code itself yields nothing).
@@ -191,12 +211,36 @@ UNIT_RULES: dict[FindingKey, UnitRule] = {
     FindingKey.HBA1C: UnitRule("%", {"%": (1.0, 0.0), "": (1.0, 0.0), "mmol/mol": (0.09148, 2.152)}, 2.0, 25.0),
     FindingKey.LDL: UnitRule("mg/dL", _CHOL, 0.0, 1000.0),
     FindingKey.TOTAL_CHOLESTEROL: UnitRule("mg/dL", _CHOL, 0.0, 2000.0),
+    # Helper 15: liver enzymes and eGFR for herb safety (IU/L and U/L are the same activity unit).
+    FindingKey.ALT: UnitRule("U/L", {"u/l": (1.0, 0.0), "iu/l": (1.0, 0.0), "[iu]/l": (1.0, 0.0), "": (1.0, 0.0)}, 0.0, 20000.0),
+    FindingKey.AST: UnitRule("U/L", {"u/l": (1.0, 0.0), "iu/l": (1.0, 0.0), "[iu]/l": (1.0, 0.0), "": (1.0, 0.0)}, 0.0, 20000.0),
+    FindingKey.EGFR: UnitRule("mL/min/{1.73_m2}", {"ml/min/{1.73_m2}": (1.0, 0.0), "ml/min/1.73m2": (1.0, 0.0),
+                                                  "ml/min/1.73 m2": (1.0, 0.0), "ml/min": (1.0, 0.0), "": (1.0, 0.0)}, 0.0, 250.0),
 }
 
 # ------------------------------------------------------------------ coded values (input)
 
-# Internal TCM keys (clinical.md TCM table): the knowledge file's tongue/pulse evidence uses these.
+# Internal TCM keys (clinical.md TCM table). Combined values ("red_yellow_coat") are what older charts
+# hold; the atomic ones (body_*, coat_*, shape_*, spots_*; helper 15) record one aspect each (body
+# colour, coat colour, coat thickness/texture, shape). The knowledge file expands combined values into
+# atoms (tcm.json "compound_findings"), and its rules use the atoms.
 TONGUE_KEYS: dict[str, str] = {
+    "body_pale": "Tongue body pale",
+    "body_pale_red": "Tongue body pale red",
+    "body_red": "Tongue body red",
+    "body_crimson": "Tongue body crimson (deep red)",
+    "body_purple": "Tongue body purple",
+    "body_dusky": "Tongue body dusky (dark)",
+    "spots_stasis": "Stasis spots or patches on the tongue",
+    "coat_white": "Tongue coat white",
+    "coat_yellow": "Tongue coat yellow",
+    "coat_thin": "Tongue coat thin",
+    "coat_thick": "Tongue coat thick",
+    "coat_greasy": "Tongue coat greasy",
+    "coat_little": "Tongue coat scanty, peeled or absent",
+    "shape_swollen": "Tongue swollen (enlarged)",
+    "shape_teeth_marks": "Tongue with teeth marks",
+    "shape_fissured": "Tongue fissured",
     "red_yellow_coat": "Red tongue, yellow coat",
     "red_thin_yellow_coat": "Red tongue, thin yellow coat",
     "red": "Red tongue",
@@ -222,6 +266,11 @@ TONGUE_ALIASES: dict[str, str] = {
     "greasy_white_coat": "white_greasy_coat",
 }
 PULSE_KEYS: dict[str, str] = {
+    "deep": "Deep pulse",
+    "surging": "Surging pulse",
+    "tight": "Tight pulse",
+    "slow": "Slow pulse",
+    "floating": "Floating pulse",
     "rapid": "Rapid pulse",
     "slippery": "Slippery pulse",
     "slippery_rapid": "Slippery and rapid pulse",
@@ -242,6 +291,14 @@ SPECIAL_AREA_KEYS: dict[str, str] = {
     "palms_soles": "Palms or soles",
     "nails": "Nails",
     "genitals": "Genitals",
+    "flexures": "Flexures (axillae, groin, inframammary, gluteal cleft)",  # helper 15: inverse psoriasis
+}
+# Clinician-recorded lesion signs (helper 15): read by the TCM differentiation (tcm.json "signs").
+LESION_MORPHOLOGY_KEYS: dict[str, str] = {
+    "pustules": "Pustules",
+    "erythroderma": "Erythroderma (confluent erythema of most of the skin)",
+    "exudation": "Exudation or weeping",
+    "fissures": "Fissures",
 }
 LESION_ONSET_KEYS: dict[str, str] = {
     "new_spreading": "New or spreading lesions",
@@ -260,6 +317,7 @@ _VALUE_TABLES: dict[FindingKey, tuple[str, dict[str, str]]] = {
     FindingKey.PULSE: ("pulse", PULSE_KEYS),
     FindingKey.SPECIAL_AREA: ("area", SPECIAL_AREA_KEYS),
     FindingKey.LESION_ONSET: ("onset", LESION_ONSET_KEYS),
+    FindingKey.LESION_MORPHOLOGY: ("morphology", LESION_MORPHOLOGY_KEYS),
 }
 
 _VALUE_ALIASES: dict[FindingKey, dict[str, str]] = {FindingKey.TONGUE: TONGUE_ALIASES, FindingKey.PULSE: PULSE_ALIASES}
@@ -359,6 +417,8 @@ _SNOMED_CONDITIONS: dict[str, tuple[ConditionKey, str]] = {
     "6118003": (ConditionKey.DEMYELINATING_DISEASE, "Demyelinating disease of central nervous system"),
     "7200002": (ConditionKey.ALCOHOL_MISUSE, "Alcoholism"),
     "15167005": (ConditionKey.ALCOHOL_MISUSE, "Alcohol abuse"),
+    "169750002": (ConditionKey.BREASTFEEDING, "Mother currently breast-feeding (unverified)"),  # helper 15
+    "14760008": (ConditionKey.CONSTIPATION, "Constipation"),  # helper 15
 }
 
 CONDITION_CODES: dict[Coding, ConditionKey] = {(SNOMED, c): k for c, (k, _) in _SNOMED_CONDITIONS.items()}
@@ -423,6 +483,8 @@ _ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
     "G36": (ConditionKey.DEMYELINATING_DISEASE, "Other acute disseminated demyelination (G36)"),
     "G37": (ConditionKey.DEMYELINATING_DISEASE, "Other demyelinating diseases of CNS (G37)"),
     "F10": (ConditionKey.ALCOHOL_MISUSE, "Mental and behavioural disorders due to use of alcohol (F10)"),
+    "K590": (ConditionKey.CONSTIPATION, "Constipation (K59.0)"),  # helper 15
+    "Z391": (ConditionKey.BREASTFEEDING, "Care and examination of lactating mother (Z39.1)"),  # helper 15
 }
 
 _ICD_CLEAN = re.compile(r"[^A-Z0-9]")
@@ -746,8 +808,15 @@ _OBSERVATION_CODING: dict[str, tuple[str, str, str]] = {
     FindingKey.TOTAL_CHOLESTEROL.value: (LOINC, "2093-3", _LOINC_FINDINGS["2093-3"][1]),
     FindingKey.PREGNANT.value: (LOINC, LOINC_PREGNANCY_STATUS, _LOINC_FINDINGS[LOINC_PREGNANCY_STATUS][1]),
     FindingKey.PHQ2.value: (LOINC, LOINC_PHQ2, _LOINC_FINDINGS[LOINC_PHQ2][1]),
-    **{k.value: (DERM3R, c, d) for c, (k, d) in _DERM3R_FINDINGS.items() if k is not FindingKey.PHQ2},
+    FindingKey.ALT.value: (LOINC, LOINC_ALT, _LOINC_FINDINGS[LOINC_ALT][1]),
+    FindingKey.AST.value: (LOINC, LOINC_AST, _LOINC_FINDINGS[LOINC_AST][1]),
+    FindingKey.EGFR.value: (LOINC, "62238-1", _LOINC_FINDINGS["62238-1"][1]),
 }
+# Own-CodeSystem findings: the first code listed per key is the one written (the tongue's aspect codes
+# come after the general tcm-tongue code).
+for _code, (_fkey, _display) in _DERM3R_FINDINGS.items():
+    if _fkey is not FindingKey.PHQ2:
+        _OBSERVATION_CODING.setdefault(_fkey.value, (DERM3R, _code, _display))
 
 _CATEGORY_OF: dict[str, str] = {
     FindingKey.BMI.value: "vital-signs", FindingKey.SYSTOLIC_BP.value: "vital-signs",
@@ -756,6 +825,7 @@ _CATEGORY_OF: dict[str, str] = {
     FindingKey.TOTAL_CHOLESTEROL.value: "laboratory", FindingKey.PREGNANT.value: "social-history",
     FindingKey.DLQI.value: "survey", FindingKey.ITCH_NRS.value: "survey", FindingKey.PEST_SCORE.value: "survey",
     FindingKey.PHQ2.value: "survey",
+    FindingKey.ALT.value: "laboratory", FindingKey.AST.value: "laboratory", FindingKey.EGFR.value: "laboratory",
 }
 _CATEGORY_DISPLAY = {"vital-signs": "Vital Signs", "laboratory": "Laboratory", "social-history": "Social History",
                      "survey": "Survey", "exam": "Exam", "imaging": "Imaging"}
@@ -789,6 +859,22 @@ def tcm_finding_coding(kind: str, finding: str) -> dict[str, str]:
     if canonical is None:
         raise KeyError(f"unknown {kind} finding {finding!r}")
     return coding(DERM3R, derm3r_value_code(prefix, canonical), table[canonical])
+
+
+# Which aspect (Observation.component code) an atomic tongue finding belongs to (helper 15).
+_TONGUE_ASPECTS: tuple[tuple[str, str], ...] = (
+    ("body_", D_TONGUE_BODY), ("coat_white", D_TONGUE_COAT_COLOUR), ("coat_yellow", D_TONGUE_COAT_COLOUR),
+    ("coat_", D_TONGUE_COAT_TEXTURE), ("shape_", D_TONGUE_SHAPE), ("spots_", D_TONGUE_SHAPE),
+)
+
+
+def tongue_aspect_coding(finding: str) -> dict[str, str]:
+    """Own-CodeSystem coding of the tongue aspect an atomic finding belongs to: "coat_yellow" ->
+    tcm-tongue-coat-colour. Combined values ("red_yellow_coat") have no single aspect: KeyError."""
+    for prefix, code in _TONGUE_ASPECTS:
+        if finding.startswith(prefix) and finding in TONGUE_KEYS:
+            return coding(DERM3R, code, _DERM3R_FINDINGS[code][1])
+    raise KeyError(f"{finding!r} is not an atomic tongue finding")
 
 
 def body_site_coding(site: str) -> dict[str, str]:

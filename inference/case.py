@@ -58,6 +58,11 @@ class FindingKey(str, enum.Enum):
     TOPICAL_FAILURE = "topical_failure"  # bool: documented failure of topical therapy
     JOINT_PAIN = "joint_pain"  # bool
     LESION_ONSET = "lesion_onset"  # str: "new_spreading" | "stable" | "long_standing"
+    # Added by helper 15 (TCM safety and signs); merge with 11a's lab keys if they name them too.
+    ALT = "alt"  # U/L (issue 15: hepatotoxic herbs when liver tests are raised)
+    AST = "ast"  # U/L (issue 15)
+    EGFR = "egfr"  # mL/min/1.73 m2 (issue 15: nephrotoxic herbs)
+    LESION_MORPHOLOGY = "lesion_morphology"  # str: clinician-recorded sign, e.g. "pustules", "exudation" (issue 15)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class ConditionKey(str, enum.Enum):
     MALIGNANCY = "malignancy"
     DEMYELINATING_DISEASE = "demyelinating_disease"
     ALCOHOL_MISUSE = "alcohol_misuse"
+    BREASTFEEDING = "breastfeeding"  # added by helper 15 (herb safety); 11a may add the same key
+    CONSTIPATION = "constipation"  # added by helper 15 (TCM formula modification)
     OTHER = "other"
 
 

@@ -20,6 +20,7 @@ from inference.reason.tcm import (
     differentiate,
     unrecognised_findings,
 )
+from inference.reason.tcm_therapy import TherapyKnowledge, check_therapy_knowledge
 from inference.reason.treatment import check_treatment_knowledge, plan_treatment
 from inference.results import Assessment, PatientRepresentation
 
@@ -29,6 +30,10 @@ class DermReason:
         # Cross-checks against the case model run here, once, so a bad knowledge edit fails at start-up.
         check_treatment_knowledge(knowledge.document("treatment"))
         check_tcm_knowledge(knowledge.document("tcm"))
+        self._therapy = TherapyKnowledge(
+            knowledge.document("tcm_formulas"), knowledge.document("tcm_herbs"), knowledge.document("tcm_safety"),
+        )
+        check_therapy_knowledge(knowledge.document("tcm"), self._therapy)
         check_screening_knowledge(knowledge.document("screening"))
         self._knowledge = knowledge
 
@@ -45,7 +50,7 @@ class DermReason:
         kb = self._knowledge
         severity = assess_severity(case, representation, kb.document("severity"))
         plan = plan_treatment(case, severity, kb.document("treatment"))
-        tcm = differentiate(case, representation, kb.document("tcm"), severity.differential_open)
+        tcm = differentiate(case, representation, kb.document("tcm"), self._therapy, severity.differential_open)
         due = screenings(case, severity, plan, kb.document("screening"), kb.document("treatment"))
         follow_up = plan_follow_up(
             severity.severity.level, plan.step if plan else None, kb.document("follow_up"),

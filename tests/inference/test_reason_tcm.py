@@ -9,10 +9,13 @@ import pytest
 from inference.case import Case, ConditionEntry, ConditionKey, Finding, FindingKey, PatientInfo
 from inference.knowledge_base import load_knowledge
 from inference.reason.tcm import differentiate
+from inference.reason.tcm_therapy import TherapyKnowledge
 from inference.results import Evidence, PatientRepresentation, TcmDifferentiation, Trend
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-TCM = load_knowledge().document("tcm")
+KB = load_knowledge()
+TCM = KB.document("tcm")
+THERAPY = TherapyKnowledge(KB.document("tcm_formulas"), KB.document("tcm_herbs"), KB.document("tcm_safety"))
 
 
 def obs(key: FindingKey, value: float | str | bool, n: int = 0) -> Finding:
@@ -41,7 +44,7 @@ def run(
         PatientInfo("Patient/p1"), NOW, findings=findings,
         conditions=tuple(ConditionEntry(k, k.value, f"Condition/{k.value}") for k in conditions),
     )
-    return differentiate(case, rep, TCM, differential_open)
+    return differentiate(case, rep, TCM, THERAPY, differential_open)
 
 
 # (pattern, findings, descriptors, conditions)
@@ -130,8 +133,11 @@ def test_image_only_confidence_is_capped() -> None:
 
 
 def test_close_top_two_lowers_confidence() -> None:
-    close = run((obs(FindingKey.TONGUE, "red", 1), obs(FindingKey.TONGUE, "dusky", 2)))
-    clear = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    # Tongue aspects now score separately: red body, yellow coat and a slippery pulse (blood-heat) beside
+    # stasis spots and a choppy pulse (blood-stasis) leave the two close; the stasis findings alone do not.
+    close = run((obs(FindingKey.TONGUE, "red_yellow_coat", 1), obs(FindingKey.TONGUE, "spots_stasis", 2),
+                 obs(FindingKey.PULSE, "slippery", 1), obs(FindingKey.PULSE, "choppy", 2)))
+    clear = run((obs(FindingKey.TONGUE, "spots_stasis"), obs(FindingKey.PULSE, "choppy")))
     assert close is not None and clear is not None
     assert close.ranked[0].score - close.ranked[1].score < TCM["confidence"]["close_margin"]
     assert close.confidence == pytest.approx(clear.confidence * TCM["confidence"]["close_factor"], abs=0.01)
@@ -164,9 +170,9 @@ def test_pulse_charted_as_two_findings_counts_both() -> None:
     result = run((obs(FindingKey.PULSE, "slippery", 1), obs(FindingKey.PULSE, "deep_thin", 2)))
     assert result is not None
     dryness = next(p for p in result.ranked if p.pattern == "blood_dryness")
-    assert any(e.rule == "tcm.blood_dryness.pulse" for e in dryness.evidence_for)
+    assert {"tcm.blood_dryness.pulse_deep", "tcm.blood_dryness.pulse_thin"} <= {e.rule for e in dryness.evidence_for}
     heat = next(p for p in result.ranked if p.pattern == "blood_heat")
-    assert any(e.rule == "tcm.blood_heat.pulse" for e in heat.evidence_for)
+    assert any(e.rule == "tcm.blood_heat.pulse_slippery" for e in heat.evidence_for)
 
 
 
