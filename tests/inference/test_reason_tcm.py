@@ -217,3 +217,79 @@ def test_every_coded_tongue_pulse_and_onset_value_is_understood() -> None:
     words = vocabulary(TCM)
     for table, kind in (("TONGUE_KEYS", "tongue"), ("PULSE_KEYS", "pulse"), ("LESION_ONSET_KEYS", "onset")):
         assert set(getattr(codes, table, {})) <= words[kind], table
+
+
+# ---------------------------------------------------------------- issue 15: signs, aspects, full reasoning
+
+
+def cond(key: ConditionKey, display: str, code: str | None) -> ConditionEntry:
+    return ConditionEntry(key, display, f"Condition/{display.split()[0].lower()}", code=code)
+
+
+def run_with(findings: tuple[Finding, ...] = (), conditions: tuple[ConditionEntry, ...] = ()) -> TcmDifferentiation | None:
+    return differentiate(Case(PatientInfo("Patient/p1"), NOW, findings=findings, conditions=conditions),
+                         None, TCM, THERAPY)
+
+
+@pytest.mark.parametrize(("display", "code"), [
+    ("Generalized pustular psoriasis", "http://snomed.info/sct|200973000"),
+    ("Psoriasis, pustular", "http://hl7.org/fhir/sid/icd-10|L40.1"),
+    ("Palmoplantar pustulosis", "http://hl7.org/fhir/sid/icd-10-cm|L403"),
+    ("Pustular psoriasis of the palms", None),  # text only
+])
+def test_pustular_condition_is_a_heat_toxin_sign(display: str, code: str | None) -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),), (cond(ConditionKey.PSORIASIS, display, code),))
+    assert result is not None and result.primary is not None and result.primary.pattern == "heat_toxin"
+    sign = next(e for e in result.primary.evidence_for if e.rule == "tcm.heat_toxin.pustules_erythroderma")
+    assert sign.source_ref and sign.source_ref.startswith("Condition/")
+
+
+def test_plain_psoriasis_condition_is_no_sign() -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),),
+                      (cond(ConditionKey.PSORIASIS, "Psoriasis vulgaris", "http://snomed.info/sct|200975007"),))
+    assert result is not None
+    toxin = next(p for p in result.ranked if p.pattern == "heat_toxin")
+    assert not any(e.rule == "tcm.heat_toxin.pustules_erythroderma" for e in toxin.evidence_for)
+
+
+def test_tongue_aspects_recorded_separately_combine() -> None:
+    aspects = (obs(FindingKey.TONGUE, "body_red", 1), obs(FindingKey.TONGUE, "coat_yellow", 2))
+    combined = (obs(FindingKey.TONGUE, "red_yellow_coat"),)
+    a, b = run_with(aspects), run_with(combined)
+    assert a is not None and b is not None and a.primary is not None and b.primary is not None
+    assert a.primary.pattern == b.primary.pattern == "blood_heat"
+    assert a.primary.score == b.primary.score
+
+
+@pytest.mark.parametrize(("itch", "triggered"), [(3.0, False), (4.0, True), (9.0, True)])
+def test_itch_modification_threshold(itch: float, triggered: bool) -> None:
+    result = run_with((obs(FindingKey.TONGUE, "red_yellow_coat"), obs(FindingKey.ITCH_NRS, itch)))
+    assert result is not None and result.primary is not None
+    mods = result.primary.formula_options[0].modifications
+    assert any("itch" in m.statement for m in mods) is triggered
+
+
+def test_modification_skips_herbs_the_formula_already_holds() -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),),
+                      (cond(ConditionKey.PSORIASIS, "Generalized pustular psoriasis", "http://snomed.info/sct|200973000"),
+                       ConditionEntry(ConditionKey.CONSTIPATION, "Constipation", "Condition/c")))
+    assert result is not None and result.primary is not None
+    for formula in result.primary.formula_options:
+        held = {h.herb for h in formula.composition}
+        for mod in formula.modifications:
+            assert not held & {h.herb for h in mod.add}
+
+
+@pytest.mark.parametrize(("pattern", "findings", "descriptors", "conditions"), PATTERNS, ids=[p[0] for p in PATTERNS])
+def test_full_reasoning_and_short_card_lines(
+    pattern: str, findings: tuple[Finding, ...], descriptors: dict[str, float], conditions: tuple[ConditionKey, ...]
+) -> None:
+    result = run(findings, photos(**descriptors) if descriptors else None, conditions)
+    assert result is not None and result.primary is not None
+    p = result.primary
+    assert p.hanzi and p.pinyin and p.pathogenesis and p.pathogenesis_hanzi and p.principle_hanzi and p.principle_pinyin
+    assert p.formula_options and p.formulas and p.codes
+    assert all(h.dose_g and h.latin and h.hanzi for f in p.formula_options for h in f.composition)
+    assert p.external_treatments or p.patent_medicines
+    assert len(result.card_line) < 140 and p.hanzi in result.card_line
+    assert result.card_caution == "" or pattern == "heat_toxin"  # no safety facts here; heat-toxin has its urgent note
