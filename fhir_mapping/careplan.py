@@ -17,6 +17,7 @@ from inference.results import Assessment, Evidence, TreatmentOption
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
+from fhir_mapping.tcm_activity import tcm_activity_text
 
 DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
 TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
@@ -112,10 +113,7 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     tcm = assessment.tcm
     if tcm is None or tcm.primary is None:
         return []
-    pattern = tcm.primary
-    text = (f"{TCM_NOTE_PREFIX} Pattern: {pattern.display} (support {pattern.score:.2f}, overall confidence "
-            f"{tcm.confidence:.2f}). Treatment principle: {pattern.treatment_principle}. Classic formulas: "
-            f"{', '.join(pattern.formulas) or 'none listed'}. Source: {tcm.citation}.")
+    text = tcm_activity_text(tcm, TCM_NOTE_PREFIX)  # composition, modifications, cautions (helper 15)
     return [{"detail": {
         "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
         "status": "not-started",

@@ -85,14 +85,17 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     return create_app(Settings(auth_enabled=False, data_dir=data_dir)).test_client(), data_dir
 
 
-def assess(service: tuple[Any, Path], chart: Chart) -> dict[str, Any]:
-    """POST the chart as a patient-view hook with full prefetch; return the stored assessment JSON."""
+def assess(service: tuple[Any, Path], chart: Chart, *, response_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """POST the chart as a patient-view hook with full prefetch; return the stored assessment JSON
+    (and append the CDS Hooks response to `response_out`)."""
     client, data_dir = service
     definition = default_registry().get("derm3r-patient-view")
     bundle = chart.bundle()
     body = hook_request(definition, "p1", prefetch=prefetch_from_bundle(bundle, definition))
     response = client.post(f"/cds-services/{definition.id}", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    if response_out is not None:
+        response_out.append(response.get_json())
     with sqlite3.connect(data_dir / DB_FILENAME) as conn:
         (record_id,) = conn.execute("SELECT id FROM review_record ORDER BY created_at DESC LIMIT 1").fetchone()
     record = ReviewStore(data_dir).get(record_id)
@@ -277,3 +280,29 @@ def test_no_safety_facts_no_cautions(service: tuple[Any, Path]) -> None:
     tcm = tcm_of(assess(service, CHARTS["blood_stasis"]()))
     assert all(not f["cautions"] and f["proposed"] for f in tcm["primary"]["formula_options"])
     assert tcm["card_caution"] == ""
+
+
+def _care_plans(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        found = [value] if value.get("resourceType") == "CarePlan" else []
+        return found + [c for v in value.values() for c in _care_plans(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in _care_plans(v)]
+    return []
+
+
+def test_care_plan_activity_carries_composition_cautions_and_withheld_formulas(service: tuple[Any, Path]) -> None:
+    responses: list[dict[str, Any]] = []
+    chart = CHARTS["blood_stasis"]().observation(codes.observation_coding("pregnant"),
+                                                 valueCodeableConcept={"coding": [codes.PREGNANT_VALUE]})
+    tcm = tcm_of(assess(service, chart, response_out=responses))
+    plans = _care_plans(responses[0])
+    assert plans, "the card offers no CarePlan"
+    activity = next(a["detail"] for a in plans[0]["activity"]
+                    if a["detail"].get("code", {}).get("coding", [{}])[0].get("code") == codes.D_TCM_INTEGRATIVE)
+    text = activity["description"]
+    assert "血瘀证" in text and "桃红四物汤" in text and "Persicae Semen" in text and "5-10 g" in text
+    assert "[caution]" in text and "pregnancy" in text
+    assert "Not proposed: Huóxuè Sànyū Tāng" in text and "三棱" in text
+    # the card itself gets only the short lines
+    assert len(tcm["card_line"]) < 140
