@@ -10,7 +10,6 @@ applies, is data (tcm_herbs.json, tcm_safety.json), each with its source.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from inference.reason.evidence import citation, describe_finding, format_number
 from inference.results import Evidence, TcmCaution
 
 _LIVER_CONDITIONS = (ConditionKey.LIVER_DISEASE, ConditionKey.HEPATITIS_B, ConditionKey.HEPATITIS_C)
-_WORD = re.compile(r"[a-z]+")
 # The context a flag rule needs -> the kind of caution it produces.
 _KIND_OF_CONTEXT = {"pregnancy": "pregnancy", "breastfeeding": "breastfeeding", "child": "child",
                     "liver": "liver", "liver_severe": "liver", "kidney": "kidney"}
@@ -206,14 +204,15 @@ def _kidney(case: Case, rule: Mapping[str, Any], sources: Mapping[str, Any]) -> 
 
 
 def _drug_groups(medications: Iterable[MedicationEntry], groups: Mapping[str, Any]) -> dict[str, tuple[MedicationEntry, ...]]:
-    """Active medications per drug group, matched on the medication key or a word of its name."""
+    """Active medications per drug group, matched on the medication key. Not on any word of the name:
+    "tacrolimus ointment" is keyed as a topical calcineurin inhibitor and must not count as systemic
+    tacrolimus; brand names the mapper does not know arrive keyed by their first word ("coumadin")."""
     found: dict[str, list[MedicationEntry]] = {}
     for med in medications:
         if not med.active:
             continue
-        words = set(_WORD.findall(med.display.lower())) | {med.key}
         for group, spec in groups.items():
-            if words & set(spec["keys"]):
+            if med.key in spec["keys"]:
                 found.setdefault(group, []).append(med)
     return {group: tuple(meds) for group, meds in found.items()}
 

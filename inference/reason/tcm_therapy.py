@@ -74,13 +74,15 @@ def check_therapy_knowledge(tcm: Mapping[str, Any], k: TherapyKnowledge) -> None
                 raise KnowledgeError(f"herb {herb['id']}: unknown {key} {herb[key]!r}")
         if herb["id"] in banned or herb.get("substitutes", "") not in banned | {""}:
             raise KnowledgeError(f"herb {herb['id']}: banned ingredient or unknown substitution")
-        low, high = herb["dose_g"]
-        if low > high:
-            raise KnowledgeError(f"herb {herb['id']}: dose range {low}-{high} g is reversed")
-    for formula in formulas.values():
-        for ingredient in formula["composition"]:
-            if ingredient["herb"] not in herbs:
-                raise KnowledgeError(f"formula {formula['id']}: unknown herb {ingredient['herb']!r}")
+        if herb["dose_g"] is not None and herb["dose_g"][0] > herb["dose_g"][1]:
+            raise KnowledgeError(f"herb {herb['id']}: dose range {herb['dose_g'][0]}-{herb['dose_g'][1]} g is reversed")
+    decocted = [(f"formula {f['id']}", i["herb"]) for f in formulas.values() for i in f["composition"]]
+    decocted += [(str(m["id"]), h) for m in tcm["modifications"] for h in m["add"]]
+    for where, herb_id in decocted:
+        if herb_id not in herbs:
+            raise KnowledgeError(f"{where}: unknown herb {herb_id!r}")
+        if herbs[herb_id]["dose_g"] is None:
+            raise KnowledgeError(f"{where}: {herb_id!r} has no decoction dose (patent medicines only)")
     for product in k.patent_medicines.values():
         for herb in product["key_herbs"]:
             if herb not in herbs:
@@ -94,10 +96,6 @@ def check_therapy_knowledge(tcm: Mapping[str, Any], k: TherapyKnowledge) -> None
         for code in pattern["codes"]:
             if code["system"] not in tcm["code_systems"]:
                 raise KnowledgeError(f"pattern {pattern['id']}: unknown code system {code['system']!r}")
-    for mod in tcm["modifications"]:
-        for herb in mod["add"]:
-            if herb not in herbs:
-                raise KnowledgeError(f"{mod['id']}: unknown herb {herb!r}")
     safety = k.safety_doc
     for rule in safety["interactions"]:
         for herb in rule["herbs"]:
@@ -187,6 +185,7 @@ def external_treatments(pattern: Mapping[str, Any], k: TherapyKnowledge) -> tupl
 
 def _dose(herb: Mapping[str, Any], role: str, ingredient: Mapping[str, Any] | None, *, with_dose: bool = True) -> TcmHerbDose:
     dose = (ingredient or {}).get("dose_g") or herb["dose_g"]
+    with_dose = with_dose and dose is not None
     notes = [str(n) for n in ((ingredient or {}).get("note"), herb.get("preparation"), herb.get("dose_note")) if n]
     if herb.get("substitutes"):
         notes.append("replaces a banned ingredient")

@@ -120,6 +120,10 @@ def _reversed_dose(d: dict[str, Any]) -> None:
     d["herbs"]["herbs"][0]["dose_g"] = [30, 15]
 
 
+def _decocted_without_dose(d: dict[str, Any]) -> None:
+    d["formulas"]["formulas"][0]["composition"][0]["herb"] = "lei_gong_teng"
+
+
 def _compound_tongue_rule(d: dict[str, Any]) -> None:
     d["tcm"]["patterns"][0]["rules"][3]["any_of"] = ["red_yellow_coat"]
 
@@ -134,6 +138,7 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("pattern names an unknown formula", _unknown_pattern_formula),
     ("interaction with an unknown drug group", _unknown_drug_group),
     ("dose range reversed", _reversed_dose),
+    ("formula herb without a decoction dose", _decocted_without_dose),
     ("rule uses a combined tongue value", _compound_tongue_rule),
     ("rule uses an unknown sign", _unknown_sign),
 ]

@@ -65,10 +65,13 @@ def test_newest_liver_test_counts() -> None:
     assert "liver" not in read_context(patient, SAFETY).contexts
 
 
-def test_drugs_match_by_key_or_brand_name_and_only_when_active() -> None:
+def test_drugs_match_by_key_and_only_when_active() -> None:
     patient = case(meds=("Coumadin 5 mg", "Humira pen", "Apixaban 5 mg"))
     groups = read_context(patient, SAFETY).drugs
     assert set(groups) == {"warfarin", "anticoagulant_doac"}  # "humira" is not a key; the mapper keys it as adalimumab
+    topical = Case(PatientInfo("Patient/p1"), NOW, medications=(
+        MedicationEntry("calcineurin_inhibitor", "Tacrolimus 0.1% ointment", "MedicationStatement/1"),))
+    assert read_context(topical, SAFETY).drugs == {}  # topical tacrolimus is not systemic immunosuppression
     stopped = Case(PatientInfo("Patient/p1"), NOW, medications=(
         MedicationEntry("warfarin", "Warfarin", "MedicationStatement/1", active=False),))
     assert read_context(stopped, SAFETY).drugs == {}
