@@ -17,7 +17,7 @@ from inference.results import Assessment, Evidence, TreatmentOption
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
-from fhir_mapping.tcm_activity import tcm_activity_text
+from fhir_mapping.tcm_activity import tcm_activity_text, tcm_reason_codes
 
 DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
 TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
@@ -114,11 +114,15 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     if tcm is None or tcm.primary is None:
         return []
     text = tcm_activity_text(tcm, TCM_NOTE_PREFIX)  # composition, modifications, cautions (helper 15)
-    return [{"detail": {
+    detail = {
         "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
         "status": "not-started",
         "description": _clip(text),
-    }}]
+    }
+    reason = tcm_reason_codes(tcm)  # ICD-11 TM1 pattern code where one is equivalent (helper 15)
+    if reason:
+        detail["reasonCode"] = reason
+    return [{"detail": detail}]
 
 
 def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequence[str] = (),

@@ -67,3 +67,15 @@ def tcm_activity_text(tcm: TcmDifferentiation, prefix: str) -> str:
     parts.append("Doses are usual adult daily doses of the Pharmacopoeia; a qualified practitioner writes the prescription.")
     parts.append(f"Source: {tcm.citation}.")
     return " ".join(parts)
+
+
+def tcm_reason_codes(tcm: TcmDifferentiation) -> list[dict]:
+    """CarePlan.activity.detail.reasonCode for the primary pattern: verified codes that are equivalent
+    to it (a broader code would misstate the pattern, so it stays in the review data only)."""
+    if tcm.primary is None:
+        return []
+    codings = [{"system": c.system, "code": c.code, "display": c.display}
+               for c in tcm.primary.codes if c.verified and c.code and c.equivalence == "equivalent"]
+    if not codings:
+        return []
+    return [{"coding": codings, "text": f"{tcm.primary.display} {tcm.primary.hanzi}".strip()}]

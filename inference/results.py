@@ -186,6 +186,7 @@ class TcmCode:
     code: str | None
     display: str
     verified: bool
+    equivalence: str = "equivalent"  # "equivalent" | "broader" (no exact code exists; the nearest wider one)
 
 
 @dataclass(frozen=True)

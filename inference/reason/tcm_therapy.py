@@ -110,7 +110,7 @@ def pattern_codes(pattern: Mapping[str, Any], tcm: Mapping[str, Any]) -> tuple[T
     systems = tcm["code_systems"]
     return tuple(
         TcmCode(system=str(systems[c["system"]]["uri"]), code=c["code"], display=str(c["display"]),
-                verified=bool(c["verified"]))
+                verified=bool(c["verified"]), equivalence=str(c["equivalence"]))
         for c in pattern["codes"]
     )
 

@@ -304,5 +304,7 @@ def test_care_plan_activity_carries_composition_cautions_and_withheld_formulas(s
     assert "血瘀证" in text and "桃红四物汤" in text and "Persicae Semen" in text and "5-10 g" in text
     assert "[caution]" in text and "pregnancy" in text
     assert "Not proposed: Huóxuè Sànyū Tāng" in text and "三棱" in text
+    assert activity["reasonCode"][0]["coding"] == [
+        {"system": "http://id.who.int/icd/release/11/mms", "code": "SF01", "display": "Blood stasis pattern (TM1)"}]
     # the card itself gets only the short lines
     assert len(tcm["card_line"]) < 140

@@ -78,8 +78,16 @@ def test_patterns_carry_chinese_names_codes_and_code_system_uris() -> None:
         systems = {c["system"] for c in pattern["codes"]}
         assert systems == {"icd11", "gbt15657"}
         for code in pattern["codes"]:
+            assert code["note"]
             # nothing is claimed verified that was not checked
-            assert code["verified"] is False and code["code"] is None and code["note"]
+            assert code["verified"] is (code["code"] is not None)
+            if code["system"] == "icd11":
+                assert re.fullmatch(r"S[E-J][0-9A-Z]{2}", code["code"]) and code["display"].endswith("(TM1)")
+    core = {p["id"]: c for p in tcm["patterns"] for c in p["codes"] if c["system"] == "icd11"}
+    assert {k: (c["code"], c["equivalence"]) for k, c in core.items() if k.startswith("blood")} == {
+        "blood_heat": ("SF02", "equivalent"), "blood_dryness": ("SF04", "equivalent"), "blood_stasis": ("SF01", "equivalent")}
+    # the lower-evidence patterns have no TM1 equivalent: only broader codes, said so
+    assert all(c["equivalence"] == "broader" for k, c in core.items() if not k.startswith("blood"))
     assert tcm["code_systems"]["icd11"]["uri"] == "http://id.who.int/icd/release/11/mms"
 
 
@@ -159,7 +167,7 @@ SCHEMA_BREAKS = [
     ("tcm_formulas", lambda d: d["formulas"][0]["composition"][0].update(role="king")),
     ("tcm_formulas", lambda d: d["formulas"][0].pop("source")),
     ("tcm_safety", lambda d: d["interactions"][0].update(action="avoid")),
-    ("tcm", lambda d: d["patterns"][0]["codes"][0].update(verified=True)),  # verified needs a code
+    ("tcm", lambda d: d["patterns"][0]["codes"][0].update(code=None)),  # verified needs a code
 ]
 
 

@@ -54,7 +54,7 @@ function patternBody(p) {
   if (p.urgent_note) body.push(h("p", { class: "urgent", role: "alert" }, p.urgent_note));
   if (p.codes && p.codes.length) {
     body.push(h("p", { class: "muted" }, "Codes: ", p.codes.map((c) =>
-      `${c.display} [${c.system}${c.code ? ` ${c.code}` : ""}${c.verified ? "" : ", unverified"}]`).join("; ")));
+      `${c.display} [${c.system}${c.code ? ` ${c.code}` : ""}${c.verified ? "" : ", unverified"}${c.equivalence === "broader" ? ", broader concept, not equivalent" : ""}]`).join("; ")));
   }
   if (p.pathogenesis) {
     body.push(h("p", {}, h("strong", {}, "Pathogenesis: "), p.pathogenesis, " ",
