@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from inference.case import Case
@@ -23,7 +24,6 @@ from inference.reason.tcm_safety import (
     check_items,
     contraindicated,
     herb_item,
-    herb_name,
     plain_pinyin,
 )
 from inference.results import (
@@ -38,27 +38,47 @@ from inference.results import (
 
 @dataclass(frozen=True)
 class TherapyKnowledge:
-    """The three therapy documents, indexed by id."""
+    """The three therapy documents, indexed by id (indexes built once: one instance serves every request)."""
 
     formulas_doc: Mapping[str, Any]
     herbs_doc: Mapping[str, Any]
     safety_doc: Mapping[str, Any]
 
-    @property
+    @cached_property
     def herbs(self) -> dict[str, Mapping[str, Any]]:
         return {str(h["id"]): h for h in self.herbs_doc["herbs"]}
 
-    @property
+    @cached_property
     def formulas(self) -> dict[str, Mapping[str, Any]]:
         return {str(f["id"]): f for f in self.formulas_doc["formulas"]}
 
-    @property
+    @cached_property
     def patent_medicines(self) -> dict[str, Mapping[str, Any]]:
         return {str(p["id"]): p for p in self.formulas_doc["patent_medicines"]}
 
-    @property
+    @cached_property
     def external_treatments(self) -> dict[str, Mapping[str, Any]]:
         return {str(e["id"]): e for e in self.formulas_doc["external_treatments"]}
+
+    @cached_property
+    def items(self) -> dict[str, Item]:
+        """Each herb as a safety-checked item (names and flag citations composed once)."""
+        return {herb_id: herb_item(herb, self.herbs_doc["sources"]) for herb_id, herb in self.herbs.items()}
+
+    @cached_property
+    def compositions(self) -> dict[str, tuple[TcmHerbDose, ...]]:
+        """Formula id -> its composition with doses; patent medicine id -> its key herbs (no dose)."""
+        herbs = self.herbs
+        found = {fid: tuple(_dose(herbs[i["herb"]], str(i["role"]), i) for i in f["composition"])
+                 for fid, f in self.formulas.items()}
+        found.update({pid: tuple(_dose(herbs[h], "ingredient", None, with_dose=False) for h in p["key_herbs"])
+                      for pid, p in self.patent_medicines.items()})
+        return found
+
+    @cached_property
+    def added(self) -> dict[str, TcmHerbDose]:
+        """Herb id -> the herb as a modification adds it."""
+        return {herb_id: _dose(herb, "added", None) for herb_id, herb in self.herbs.items() if herb["dose_g"] is not None}
 
 
 def check_therapy_knowledge(tcm: Mapping[str, Any], k: TherapyKnowledge) -> None:
@@ -126,14 +146,13 @@ def formula_display(formula: Mapping[str, Any]) -> str:
 def formula_options(pattern: Mapping[str, Any], case: Case, inputs: TcmInputs, ctx: SafetyContext,
                     tcm: Mapping[str, Any], k: TherapyKnowledge) -> tuple[TcmFormula, ...]:
     """The pattern's formulas, proposed ones first (knowledge order kept within each group)."""
-    herbs, sources = k.herbs, k.formulas_doc["sources"]
+    sources = k.formulas_doc["sources"]
     triggered = _triggered_modifications(pattern, case, inputs, tcm)
     options = []
     for formula_id in pattern["formulas"]:
         formula = k.formulas[formula_id]
-        composition = tuple(_dose(herbs[i["herb"]], str(i["role"]), i) for i in formula["composition"])
-        items = [herb_item(herbs[i["herb"]], k.herbs_doc["sources"]) for i in formula["composition"]]
-        cautions = check_items(items, ctx, k.safety_doc)
+        composition = k.compositions[formula_id]
+        cautions = check_items([k.items[i["herb"]] for i in formula["composition"]], ctx, k.safety_doc)
         present = {i["herb"] for i in formula["composition"]}
         modifications = tuple(m for m in (_modification(mod, obs, present, ctx, tcm, k) for mod, obs in triggered)
                               if m is not None)
@@ -149,11 +168,11 @@ def formula_options(pattern: Mapping[str, Any], case: Case, inputs: TcmInputs, c
 
 
 def patent_medicines(pattern: Mapping[str, Any], ctx: SafetyContext, k: TherapyKnowledge) -> tuple[TcmFormula, ...]:
-    herbs, sources = k.herbs, k.formulas_doc["sources"]
+    sources = k.formulas_doc["sources"]
     found = []
     for product_id in pattern["patent_medicines"]:
         product = k.patent_medicines[product_id]
-        items = [herb_item(herbs[h], k.herbs_doc["sources"]) for h in product["key_herbs"]]
+        items = [k.items[h] for h in product["key_herbs"]]
         name = f"{plain_pinyin(str(product['pinyin']))} {product['hanzi']}"
         items.append(Item(str(product_id), f"{name} (package insert)", dict(product["label"]), herb=False,
                           flag_citation=citation(sources, product)))
@@ -161,7 +180,7 @@ def patent_medicines(pattern: Mapping[str, Any], ctx: SafetyContext, k: TherapyK
         found.append(TcmFormula(
             formula=str(product_id), kind="patent_medicine", hanzi=str(product["hanzi"]), pinyin=str(product["pinyin"]),
             english=str(product["english"]),
-            composition=tuple(_dose(herbs[h], "ingredient", None, with_dose=False) for h in product["key_herbs"]),
+            composition=k.compositions[str(product_id)],
             cautions=cautions, proposed=not contraindicated(cautions), citation=citation(sources, product),
             note=str(product.get("label_note", "")), unverified=bool(product.get("unverified", False)),
             unverified_note=str(product.get("unverified_note", "")),
@@ -210,16 +229,14 @@ def _triggered_modifications(pattern: Mapping[str, Any], case: Case, inputs: Tcm
 
 def _modification(mod: Mapping[str, Any], observed: Any, present: set[str], ctx: SafetyContext,
                   tcm: Mapping[str, Any], k: TherapyKnowledge) -> TcmModification | None:
-    herbs = k.herbs
     added = [h for h in mod["add"] if h not in present]
     if not added:
         return None  # the formula already holds these herbs
-    cautions = check_items([herb_item(herbs[h], k.herbs_doc["sources"]) for h in added], ctx, k.safety_doc,
-                           general_child_caution=False)
-    names = ", ".join(herb_name(herbs[h]) for h in added)
+    cautions = check_items([k.items[h] for h in added], ctx, k.safety_doc, general_child_caution=False)
+    names = ", ".join(k.items[h].name for h in added)
     return TcmModification(
         statement=f"{mod['statement']}: add {names}",
-        add=tuple(_dose(herbs[h], "added", None) for h in added),
+        add=tuple(k.added[h] for h in added),
         evidence=(Evidence(statement=observed.statement, source_ref=observed.source_ref),
                   Evidence(statement=str(mod["statement"]), rule=str(mod["id"]), citation=citation(tcm["sources"], mod))),
         cautions=cautions,
