@@ -213,7 +213,8 @@ def _card_caution(primary: TcmPattern, ctx: SafetyContext) -> str:
     if withheld:
         reasons = sorted({c.kind for f in withheld for c in f.cautions if c.level == "contraindicated"})
         parts.append(f"{', '.join(_short_name(f) for f in withheld)} not proposed ({', '.join(reasons)})")
-    checked = sorted(set(ctx.contexts) - {"liver_severe"}) + sorted(ctx.drugs)
+    # Plain words and the medications as recorded (no internal group ids in clinician text).
+    checked = sorted(set(ctx.contexts) - {"liver_severe"}) + sorted({m.display for meds in ctx.drugs.values() for m in meds})
     if not parts and checked:
         parts.append("no flags for the proposed formulas")
     text = f"Herb safety ({', '.join(checked)}): " + "; ".join(parts) + "." if parts else ""

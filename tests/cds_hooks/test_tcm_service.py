@@ -268,6 +268,7 @@ def test_each_herb_drug_interaction_is_shown_next_to_its_formula(
     hits = [c for c in item["cautions"] if c["kind"] == "interaction" and any(e["rule"] == rule for e in c["evidence"])]
     assert hits, [c["statement"] for c in item["cautions"]]
     assert hits[0]["level"] == level and medication.split()[0] in hits[0]["statement"]
+    assert medication in tcm["card_caution"] and "_" not in tcm["card_caution"]  # no internal ids on the card
     assert item["proposed"] is (level != "contraindicated" and not any(c["level"] == "contraindicated" for c in item["cautions"]))
     # every other formula of the pattern stays free of this rule: the caution is next to its own formula
     for other in primary["formula_options"]:
