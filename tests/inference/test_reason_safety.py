@@ -205,13 +205,22 @@ def test_monitoring_on_current_methotrexate_is_not_called_before_starting() -> N
 
 # ---------------------------------------------------------------- populations in TCM, record conflicts
 
-def test_no_herbal_formulas_in_pregnancy() -> None:
+def test_herbal_formulas_in_pregnancy_are_checked_herb_by_herb() -> None:
+    # Merge of issue 15: per-herb safety replaced "no formulas at all" in pregnancy. Formulas with a herb
+    # contraindicated in pregnancy are not proposed; those with cautions stay, each caution named; the
+    # note still says herbal safety in pregnancy is not established.
     findings = (obs(FindingKey.BSA_PERCENT, 5.0), obs(FindingKey.TONGUE, "red_yellow_coat"), obs(FindingKey.PULSE, "rapid"))
     plain = REASON.assess(case(*findings), None)
     pregnant = REASON.assess(case(*findings, obs(FindingKey.PREGNANT, True)), None)
     assert plain.tcm is not None and plain.tcm.primary is not None and plain.tcm.primary.formulas
-    assert pregnant.tcm is not None and pregnant.tcm.primary is not None and pregnant.tcm.primary.formulas == ()
-    assert "pregnancy" in pregnant.tcm.note and pregnant.populations == ("pregnancy",)
+    assert pregnant.tcm is not None and pregnant.tcm.primary is not None
+    options = pregnant.tcm.primary.formula_options
+    assert not any(o.proposed and any(c.level == "contraindicated" for c in o.cautions) for o in options)
+    assert any(c.kind == "pregnancy" for o in options for c in o.cautions)
+    assert "pregnancy" in pregnant.tcm.card_caution and not any(c.kind == "pregnancy" for o in
+                                                                  plain.tcm.primary.formula_options for c in o.cautions)
+    assert "pregnancy" in pregnant.tcm.note and "pregnancy" not in plain.tcm.note
+    assert pregnant.populations == ("pregnancy",)
 
 
 def test_pregnant_observation_on_a_man_is_a_data_issue_not_a_pregnancy() -> None:
