@@ -18,8 +18,8 @@ live in the review app, linked from the assessment card.
   * screening card     - comorbidity screenings that are due (PsA, cardiometabolic, depression, ...).
   * data-quality card  - missing, conflicting or unusable inputs, unusable photographs with the reason.
 
-Everything AI-derived is labelled preliminary (source label and detail); TCM is one line labelled
-integrative and never replaces guideline care. Versions go in the source label and the Provenance."""
+Everything AI-derived is labelled preliminary (source label and detail); TCM is one or two lines
+(pattern line, then its herb-safety caution) labelled integrative and never replaces guideline care. Versions go in the source label and the Provenance."""
 
 from __future__ import annotations
 
@@ -340,7 +340,15 @@ def _tcm_block(a: Assessment) -> str:
     tcm = a.tcm
     if tcm is None or tcm.primary is None:
         return ""
-    line = tcm.card_line or f"{tcm.primary.display} pattern"
+    p = tcm.primary
+    if tcm.formula_caution_populations:
+        # Herbal safety is not established in this population: pattern and principle only; the
+        # herb-by-herb check (what is withheld, what needs caution) is in the review app and CarePlan.
+        who = " and ".join(tcm.formula_caution_populations)
+        line = f"{p.display} {p.hanzi} ({p.pinyin}): {p.treatment_principle.lower()}".replace(" ()", "")
+        return (f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence).  \n"
+                + escape(f"No herbal formula suggested here: safety not established in {who}."))
+    line = tcm.card_line or f"{p.display} pattern"
     text = f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence)."
     if tcm.card_caution:
         text += "  \n" + escape(clip_words(scrub(tcm.card_caution), TCM_CAUTION_WORDS))

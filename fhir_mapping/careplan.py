@@ -182,7 +182,9 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     tcm = assessment.tcm
     if tcm is None or tcm.primary is None:
         return []
-    text = tcm_activity_text(tcm, TCM_NOTE_PREFIX)  # composition, modifications, cautions
+    # Citations rendered from the citation table, as everywhere else in the CarePlan (no file names).
+    sources = _sources_text((), tuple(tcm.citation.split("; "))) or "see the review app"
+    text = tcm_activity_text(tcm, TCM_NOTE_PREFIX, sources)  # composition, modifications, cautions
     detail = {
         "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
         "status": "not-started",

@@ -30,8 +30,9 @@ def _modification(m: TcmModification) -> str:
     return f"{reason}: add {names}"
 
 
-def tcm_activity_text(tcm: TcmDifferentiation, prefix: str) -> str:
-    """Plain text for CarePlan.activity.detail.description (the caller clips it to the EHR's limit)."""
+def tcm_activity_text(tcm: TcmDifferentiation, prefix: str, sources: str | None = None) -> str:
+    """Plain text for CarePlan.activity.detail.description (the caller clips it to the EHR's limit).
+    `sources`: the citations as the caller renders them for clinicians (default: the raw citation)."""
     p = tcm.primary
     if p is None:
         return f"{prefix} No TCM pattern is supported well enough to name."
@@ -65,7 +66,7 @@ def tcm_activity_text(tcm: TcmDifferentiation, prefix: str) -> str:
         reasons = "; ".join(c.statement for c in f.cautions if c.level == "contraindicated")
         parts.append(f"Not proposed: {f.pinyin} {f.hanzi} ({reasons}).")
     parts.append("Doses are usual adult daily doses of the Pharmacopoeia; a qualified practitioner writes the prescription.")
-    parts.append(f"Source: {tcm.citation}.")
+    parts.append(f"Source: {sources if sources is not None else tcm.citation}.")
     return " ".join(parts)
 
 

@@ -369,6 +369,9 @@ class TcmDifferentiation:
     card_line: str = ""  # pattern (hanzi, pinyin), principle, first proposed formula
     card_caution: str = ""  # safety summary for the card, "" when there is nothing to say
     safety_basis: tuple[Evidence, ...] = ()  # the patient facts safety was checked against
+    # Special populations (e.g. "pregnancy") in which herbal safety is not established: the card then
+    # names no formula (the herb-by-herb check stays in the review app and the CarePlan). Set by DERM-Reason.
+    formula_caution_populations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

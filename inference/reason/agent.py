@@ -233,14 +233,16 @@ def _subtype_display(doc: Mapping[str, Any], subtype: PsoriasisSubtype) -> str:
 def _tcm_population_note(tcm: TcmDifferentiation | None, populations: tuple[PopulationFinding, ...],
                          doc: Mapping[str, Any]) -> TcmDifferentiation | None:
     """In pregnancy, breastfeeding, childhood and organ impairment the note says that herbal safety is not
-    established there. Which formulas are withheld is decided herb by herb (tcm_safety), not here."""
+    established there, and the card names no formula. Which formulas are withheld is decided herb by herb
+    (tcm_safety), not here."""
     rule = doc.get("population_caution")
     if tcm is None or rule is None:
         return tcm
     hit = [p.population.value.replace("_", " ") for p in populations if p.population.value in rule["populations"]]
     if not hit:
         return tcm
-    return dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}")
+    return dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}",
+                               formula_caution_populations=tuple(hit))
 
 
 # ---------------------------------------------------------------- alerts

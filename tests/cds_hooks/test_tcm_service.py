@@ -19,7 +19,7 @@ from PIL import Image
 from cds_hooks.app import create_app
 from cds_hooks.bundles import hook_request, prefetch_from_bundle
 from cds_hooks.registry import default_registry
-from cds_hooks.review.store import DB_FILENAME, ReviewStore
+from cds_hooks.routes import RUNTIME_KEY
 from cds_hooks.settings import Settings
 from fhir_mapping import codes
 
@@ -96,9 +96,10 @@ def assess(service: tuple[Any, Path], chart: Chart, *, response_out: list[dict[s
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     if response_out is not None:
         response_out.append(response.get_json())
-    with sqlite3.connect(data_dir / DB_FILENAME) as conn:
+    store = client.application.extensions[RUNTIME_KEY].review_store  # the app's own (SQLAlchemy) store
+    with sqlite3.connect(store.path) as conn:
         (record_id,) = conn.execute("SELECT id FROM review_record ORDER BY created_at DESC LIMIT 1").fetchone()
-    record = ReviewStore(data_dir).get(record_id)
+    record = store.get(record_id)
     assert record is not None
     return record["assessment"]
 
@@ -309,3 +310,32 @@ def test_care_plan_activity_carries_composition_cautions_and_withheld_formulas(s
         {"system": "http://id.who.int/icd/release/11/mms", "code": "SF01", "display": "Blood stasis pattern (TM1)"}]
     # the card itself gets only the short lines
     assert len(tcm["card_line"]) < 140
+
+
+# ---------------------------------------------------------------- the assessment card's TCM section (merge of 11 and 15)
+
+
+def _card_details(response: dict[str, Any]) -> str:
+    return "\n".join(c.get("detail", "") for c in response["cards"])
+
+
+def test_card_shows_the_tcm_line_and_its_caution(service: tuple[Any, Path]) -> None:
+    responses: list[dict[str, Any]] = []
+    chart = CHARTS["blood_stasis"]().medication("Warfarin sodium 3 mg")
+    tcm = tcm_of(assess(service, chart, response_out=responses))
+    detail = _card_details(responses[0])
+    assert tcm["card_line"] and tcm["card_caution"]
+    assert "血瘀证" in detail and "Taohong" in detail and "Warfarin" in detail and "interaction" in detail
+    assert "_" not in detail.split("血瘀证", 1)[1].split("\n\n", 1)[0]  # no internal ids in the TCM section
+
+
+def test_card_names_no_formula_where_herbal_safety_is_not_established(service: tuple[Any, Path]) -> None:
+    responses: list[dict[str, Any]] = []
+    chart = CHARTS["blood_stasis"]().observation(codes.observation_coding("pregnant"),
+                                                 valueCodeableConcept={"coding": [codes.PREGNANT_VALUE]})
+    tcm = tcm_of(assess(service, chart, response_out=responses))
+    assert tcm["formula_caution_populations"] == ["pregnancy"]
+    assert tcm["primary"]["formulas"]  # the herb-level result keeps the formulas with cautions for the review app
+    detail = _card_details(responses[0])
+    assert "血瘀证" in detail and "safety not established in pregnancy" in detail
+    assert not any(name in detail for name in ("Taohong", "Huoxue", "Xuefu"))
