@@ -98,3 +98,24 @@ def test_no_context_no_caution() -> None:
 def test_plain_pinyin_drops_tone_marks() -> None:
     assert plain_pinyin("Liángxuè Huóxuè Tāng") == "Liangxue Huoxue Tang"
     assert plain_pinyin("lǜ") == "lu"
+
+
+# ---------------------------------------------------------------- one reading of the populations (merge of 11 and 15)
+
+
+def test_herb_safety_reads_the_populations_derm_reason_found() -> None:
+    from inference.reason.drugs import DrugCatalogue
+
+    drugs = DrugCatalogue.from_knowledge(KB)
+    # a breastfeeding Observation (issue 11's finding) counts for herbs too
+    nursing = case(finding(FindingKey.BREASTFEEDING, True))
+    assert "breastfeeding" in read_context(nursing, SAFETY, drugs.populations(nursing)[0]).contexts
+    assert "breastfeeding" in read_context(nursing, SAFETY).contexts  # same readers without the catalogue
+    # "pregnant" recorded on a man is a record conflict, not a pregnancy: no pregnancy herb rules
+    man = Case(PatientInfo("Patient/m", birth_date=date(1980, 1, 1), sex="male"), NOW,
+               findings=(finding(FindingKey.PREGNANT, True),))
+    assert "pregnancy" not in read_context(man, SAFETY, drugs.populations(man)[0]).contexts
+    # liver disease from the populations, lab severity from the finer herb rule on top
+    liver = case(finding(FindingKey.ALT, 200.0), conditions=(ConditionKey.LIVER_DISEASE,))
+    ctx = read_context(liver, SAFETY, drugs.populations(liver)[0])
+    assert {"liver", "liver_severe"} <= set(ctx.contexts) and "Condition" in str(ctx.contexts["liver"].source_ref)
