@@ -44,7 +44,10 @@ from inference.results import (
     Scope,
     Severity,
     SeverityLevel,
+    TcmCaution,
     TcmDifferentiation,
+    TcmFormula,
+    TcmPattern,
     TreatmentPlan,
 )
 
@@ -241,8 +244,29 @@ def _tcm_population_note(tcm: TcmDifferentiation | None, populations: tuple[Popu
     hit = [p.population.value.replace("_", " ") for p in populations if p.population.value in rule["populations"]]
     if not hit:
         return tcm
-    return dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}",
-                               formula_caution_populations=tuple(hit))
+    tcm = dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}",
+                              formula_caution_populations=tuple(hit))
+    withhold = [p for p in populations if p.population.value in rule.get("withhold_all_in", ())]
+    return _withhold_formulas(tcm, withhold[0], rule) if withhold else tcm
+
+
+def _withhold_formulas(tcm: TcmDifferentiation, population: PopulationFinding, rule: Mapping[str, Any]) -> TcmDifferentiation:
+    """Pregnancy and breastfeeding: no formula or patent medicine is proposed at all (per-herb cautions
+    such as the Pharmacopoeia's "use with caution in pregnancy" for peach kernel and safflower are not
+    enough for a decision-support tool to propose them); each option stays listed with the reason."""
+    kind = population.population.value
+    caution = TcmCaution(level="contraindicated", kind=kind, statement=rule["withhold_note"], herbs=(),
+                         evidence=(Evidence(population.statement, population.source_ref, rule["id"], rule["source"]),))
+
+    def withheld(options: tuple[TcmFormula, ...]) -> tuple[TcmFormula, ...]:
+        return tuple(dataclasses.replace(o, proposed=False, cautions=(caution, *o.cautions)) for o in options)
+
+    def pattern(p: TcmPattern) -> TcmPattern:
+        return dataclasses.replace(p, formulas=(), formula_options=withheld(p.formula_options),
+                                   patent_medicines=withheld(p.patent_medicines))
+
+    return dataclasses.replace(tcm, primary=pattern(tcm.primary) if tcm.primary else None,
+                               ranked=tuple(pattern(p) for p in tcm.ranked))
 
 
 # ---------------------------------------------------------------- alerts

@@ -178,9 +178,11 @@ def test_pregnancy_withholds_blood_breaking_formula_and_flags_cautions(service: 
     assert any(c["level"] == "contraindicated" and c["kind"] == "pregnancy" and "San Leng" in c["statement"]
                for c in withheld["cautions"])
     assert not any("Huoxue Sanyu" in f for f in stasis["formulas"])
-    kept = option(stasis, "taohong_siwu_tang")  # peach kernel, safflower: caution, still listed
-    assert kept["proposed"] is True
-    assert {"tao_ren", "hong_hua"} <= {h for c in kept["cautions"] if c["kind"] == "pregnancy" for h in c["herbs"]}
+    # Peach kernel and safflower are only "caution" herb by herb, but no formula at all is proposed in
+    # pregnancy; the herb cautions stay listed with it.
+    cautioned = option(stasis, "taohong_siwu_tang")
+    assert cautioned["proposed"] is False and stasis["formulas"] == []
+    assert {"tao_ren", "hong_hua"} <= {h for c in cautioned["cautions"] if c["kind"] == "pregnancy" for h in c["herbs"]}
     assert "not proposed (pregnancy)" in tcm["card_caution"]
     # the patent medicine labelled "contraindicated in pregnancy" is withheld too
     assert all(not p["proposed"] for p in stasis["patent_medicines"] if p["formula"] == "xuefu_zhuyu")
@@ -303,9 +305,9 @@ def test_care_plan_activity_carries_composition_cautions_and_withheld_formulas(s
     activity = next(a["detail"] for a in plans[0]["activity"]
                     if a["detail"].get("code", {}).get("coding", [{}])[0].get("code") == codes.D_TCM_INTEGRATIVE)
     text = activity["description"]
-    assert "血瘀证" in text and "桃红四物汤" in text and "Persicae Semen" in text and "5-10 g" in text
-    assert "[caution]" in text and "pregnancy" in text
-    assert "Not proposed: Huóxuè Sànyū Tāng" in text and "三棱" in text
+    # Pregnancy: no formula proposed; each is listed as not proposed, with its reason.
+    assert "血瘀证" in text and "pregnancy" in text
+    assert "Not proposed: Huóxuè Sànyū Tāng" in text and "三棱" in text and "Not proposed: Táohóng Sìwù Tāng" in text
     assert activity["reasonCode"][0]["coding"] == [
         {"system": "http://id.who.int/icd/release/11/mms", "code": "SF01", "display": "Blood stasis pattern (TM1)"}]
     # the card itself gets only the short lines
@@ -323,6 +325,9 @@ def test_card_shows_the_tcm_line_and_its_caution(service: tuple[Any, Path]) -> N
     responses: list[dict[str, Any]] = []
     chart = CHARTS["blood_stasis"]().medication("Warfarin sodium 3 mg")
     tcm = tcm_of(assess(service, chart, response_out=responses))
+    plan = next(a["detail"]["description"] for a in _care_plans(responses[0])[0]["activity"]
+                if a["detail"].get("code", {}).get("coding", [{}])[0].get("code") == codes.D_TCM_INTEGRATIVE)
+    assert "桃红四物汤" in plan and "Persicae Semen" in plan and "5-10 g" in plan and "[caution]" in plan
     detail = _card_details(responses[0])
     assert tcm["card_line"] and tcm["card_caution"]
     assert "血瘀证" in detail and "Taohong" in detail and "Warfarin" in detail and "interaction" in detail
@@ -335,7 +340,8 @@ def test_card_names_no_formula_where_herbal_safety_is_not_established(service: t
                                                  valueCodeableConcept={"coding": [codes.PREGNANT_VALUE]})
     tcm = tcm_of(assess(service, chart, response_out=responses))
     assert tcm["formula_caution_populations"] == ["pregnancy"]
-    assert tcm["primary"]["formulas"]  # the herb-level result keeps the formulas with cautions for the review app
+    assert tcm["primary"]["formulas"] == []  # listed only as withheld, with reasons, for the review app
+    assert tcm["primary"]["formula_options"]
     detail = _card_details(responses[0])
     assert "血瘀证" in detail and "safety not established in pregnancy" in detail
     assert not any(name in detail for name in ("Taohong", "Huoxue", "Xuefu"))
