@@ -18,8 +18,8 @@ live in the review app, linked from the assessment card.
   * screening card     - comorbidity screenings that are due (PsA, cardiometabolic, depression, ...).
   * data-quality card  - missing, conflicting or unusable inputs, unusable photographs with the reason.
 
-Everything AI-derived is labelled preliminary (source label and detail); TCM is one line labelled
-integrative and never replaces guideline care. Versions go in the source label and the Provenance."""
+Everything AI-derived is labelled preliminary (source label and detail); TCM is one or two lines
+(pattern line, then its herb-safety caution) labelled integrative and never replaces guideline care. Versions go in the source label and the Provenance."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from cds_hooks.card_text import (
+    clip_words,
     finding_label,
     fit_blocks,
     fit_summary,
@@ -327,11 +328,31 @@ def _follow_up_block(a: Assessment) -> str:
     return f"**Follow-up:** review in {a.follow_up.interval_weeks} weeks."
 
 
+# The herb-safety line can be long (several withheld formulas, the heat-toxin emergency note first):
+# its opening carries the point, the full list is in the review app and the CarePlan.
+TCM_CAUTION_WORDS = 40
+
+
 def _tcm_block(a: Assessment) -> str:
+    """The integrative TCM section: one line (pattern with hanzi and pinyin, principle, first proposed
+    formula, confidence) and, when this patient's safety facts say something, a second line with them.
+    One block, so a caution never shows without the pattern it belongs to."""
     tcm = a.tcm
     if tcm is None or tcm.primary is None:
         return ""
-    return f"*{TCM_LABEL}:* {escape(tcm.primary.display)} pattern ({_confidence_word(tcm.confidence)} confidence)."
+    p = tcm.primary
+    if tcm.formula_caution_populations:
+        # Herbal safety is not established in this population: pattern and principle only; the
+        # herb-by-herb check (what is withheld, what needs caution) is in the review app and CarePlan.
+        who = " and ".join(tcm.formula_caution_populations)
+        line = f"{p.display} {p.hanzi} ({p.pinyin}): {p.treatment_principle.lower()}".replace(" ()", "")
+        return (f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence).  \n"
+                + escape(f"No herbal formula suggested here: safety not established in {who}."))
+    line = tcm.card_line or f"{p.display} pattern"
+    text = f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence)."
+    if tcm.card_caution:
+        text += "  \n" + escape(clip_words(scrub(tcm.card_caution), TCM_CAUTION_WORDS))
+    return text
 
 
 def _confidence_word(confidence: float) -> str:

@@ -113,6 +113,7 @@ class _Profile:
     special_area: str | None = None  # codes.SPECIAL_AREA_KEYS
     topical_failure: bool = False
     joint_pain: bool = False
+    morphology: str | None = None  # clinician-recorded lesion sign (codes.LESION_MORPHOLOGY_KEYS), newest visit
     # PASI at the oldest visit relative to the newest: > 1 means the patient has improved since.
     course: float = 1.0
     scores: tuple[float, float, float] = (2.0, 2.0, 2.0)  # PASI E, I, D (0-4) at the newest visit
@@ -173,12 +174,12 @@ _PROFILES: dict[str, _Profile] = {
             _MODERATE, key="tcm_damp_heat", title="Flexural exudative psoriasis (TCM damp-heat pattern)",
             sex="female", age=41, pasi=7.8, bsa=6.0, tongue="red_greasy_yellow_coat", pulse="slippery_rapid",
             appearance="exudative", sites=("axilla", "groin", "trunk"), special_area="genitals",
-            scores=(3.0, 1.5, 1.0),
+            morphology="exudation", scores=(3.0, 1.5, 1.0),
         ),
         replace(
             _MODERATE, key="tcm_heat_toxin", title="Acute pustular flare (TCM heat-toxin pattern)", age=37,
             pasi=18.0, bsa=20.0, dlqi=15, pga=4, itch=7, tongue="crimson_yellow_coat", pulse="surging_rapid", appearance="pustular",
-            onset="new_spreading", course=0.4, scores=(4.0, 2.5, 2.0),
+            onset="new_spreading", morphology="pustules", course=0.4, scores=(4.0, 2.5, 2.0),
         ),
         replace(
             _MODERATE, key="eczema", title="Hand and forearm eczema (psoriasis differential)", sex="female",
@@ -477,6 +478,7 @@ class _Builder:
         coded = [(FindingKey.TONGUE, p.tongue), (FindingKey.PULSE, p.pulse), (FindingKey.LESION_ONSET, p.onset)]
         if newest:
             coded.append((FindingKey.SPECIAL_AREA, p.special_area))
+            coded.append((FindingKey.LESION_MORPHOLOGY, p.morphology))
         for key, value in coded:
             if value is not None:
                 self._observation(index, key, when, encounter, valueCodeableConcept=_concept(codes.tcm_finding_coding(key.value, value)))

@@ -27,6 +27,7 @@ from inference.results import Assessment, Evidence, TreatmentOption
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
 from fhir_mapping.plain_text import markdown_escape, scrub
+from fhir_mapping.tcm_activity import tcm_activity_text, tcm_reason_codes
 
 ATC = "http://www.whocc.no/atc"
 # Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
@@ -181,15 +182,18 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     tcm = assessment.tcm
     if tcm is None or tcm.primary is None:
         return []
-    pattern = tcm.primary
-    text = (f"{TCM_NOTE_PREFIX} Pattern: {pattern.display} (support {pattern.score:.2f}, overall confidence "
-            f"{tcm.confidence:.2f}). Treatment principle: {pattern.treatment_principle}. Classic formulas: "
-            f"{', '.join(pattern.formulas) or 'none listed'}. Source: {_sources_text((), (tcm.citation,)) or 'see the review app'}.")
-    return [{"detail": {
+    # Citations rendered from the citation table, as everywhere else in the CarePlan (no file names).
+    sources = _sources_text((), tuple(tcm.citation.split("; "))) or "see the review app"
+    text = tcm_activity_text(tcm, TCM_NOTE_PREFIX, sources)  # composition, modifications, cautions
+    detail = {
         "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
         "status": "not-started",
         "description": _clip(text),
-    }}]
+    }
+    reason = tcm_reason_codes(tcm)  # ICD-11 TM1 pattern code where one is equivalent
+    if reason:
+        detail["reasonCode"] = reason
+    return [{"detail": detail}]
 
 
 def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequence[str] = (),

@@ -83,6 +83,13 @@ D_JOINT_PAIN = "joint-pain"
 D_LESION_ONSET = "lesion-onset"
 D_BREASTFEEDING = "breastfeeding"
 D_PLANNING_PREGNANCY = "planning-pregnancy"
+# TCM tongue inspection recorded per aspect (helper 15): Observation tcm-tongue with these components
+# (or separate Observations with these codes); every one maps to the `tongue` finding.
+D_TONGUE_BODY = "tcm-tongue-body-colour"
+D_TONGUE_COAT_COLOUR = "tcm-tongue-coat-colour"
+D_TONGUE_COAT_TEXTURE = "tcm-tongue-coat-thickness"
+D_TONGUE_SHAPE = "tcm-tongue-shape"
+D_LESION_MORPHOLOGY = "lesion-morphology"  # clinician-recorded sign (pustules, exudation, ...) (helper 15)
 
 # What the service writes back (AI output).
 D_PASI_AI = "pasi-image-estimate"
@@ -117,6 +124,11 @@ _DERM3R_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     D_LESION_ONSET: (FindingKey.LESION_ONSET, "Lesion course: new/spreading, stable or long-standing"),
     D_BREASTFEEDING: (FindingKey.BREASTFEEDING, "Currently breastfeeding"),
     D_PLANNING_PREGNANCY: (FindingKey.PLANNING_PREGNANCY, "Planning a pregnancy (patient or partner)"),
+    D_TONGUE_BODY: (FindingKey.TONGUE, "TCM tongue body colour"),
+    D_TONGUE_COAT_COLOUR: (FindingKey.TONGUE, "TCM tongue coat colour"),
+    D_TONGUE_COAT_TEXTURE: (FindingKey.TONGUE, "TCM tongue coat thickness and texture"),
+    D_TONGUE_SHAPE: (FindingKey.TONGUE, "TCM tongue shape and features"),
+    D_LESION_MORPHOLOGY: (FindingKey.LESION_MORPHOLOGY, "Psoriasis lesion morphology recorded by a clinician"),
 }
 
 # ------------------------------------------------------------------ LOINC findings (input)
@@ -129,6 +141,10 @@ LOINC_DIASTOLIC = "8462-4"
 LOINC_HBA1C = "4548-4"
 LOINC_PREGNANCY_STATUS = "82810-3"
 LOINC_PHQ2 = "55758-7"
+# Codes written for ALT, AST and eGFR (every listed variant is read).
+LOINC_ALT = "1742-6"
+LOINC_AST = "1920-8"
+LOINC_EGFR = "33914-3"
 
 _LOINC_FINDINGS: dict[str, tuple[FindingKey, str]] = {
     LOINC_BMI: (FindingKey.BMI, "Body mass index (BMI) [Ratio]"),
@@ -282,8 +298,27 @@ UNIT_RULES: dict[FindingKey, UnitRule] = {
 
 # ------------------------------------------------------------------ coded values (input)
 
-# Internal TCM keys (clinical.md TCM table): the knowledge file's tongue/pulse evidence uses these.
+# Internal TCM keys (clinical.md TCM table). Combined values ("red_yellow_coat") are what older charts
+# hold; the atomic ones (body_*, coat_*, shape_*, spots_*; helper 15) record one aspect each (body
+# colour, coat colour, coat thickness/texture, shape). The knowledge file expands combined values into
+# atoms (tcm.json "compound_findings"), and its rules use the atoms.
 TONGUE_KEYS: dict[str, str] = {
+    "body_pale": "Tongue body pale",
+    "body_pale_red": "Tongue body pale red",
+    "body_red": "Tongue body red",
+    "body_crimson": "Tongue body crimson (deep red)",
+    "body_purple": "Tongue body purple",
+    "body_dusky": "Tongue body dusky (dark)",
+    "spots_stasis": "Stasis spots or patches on the tongue",
+    "coat_white": "Tongue coat white",
+    "coat_yellow": "Tongue coat yellow",
+    "coat_thin": "Tongue coat thin",
+    "coat_thick": "Tongue coat thick",
+    "coat_greasy": "Tongue coat greasy",
+    "coat_little": "Tongue coat scanty, peeled or absent",
+    "shape_swollen": "Tongue swollen (enlarged)",
+    "shape_teeth_marks": "Tongue with teeth marks",
+    "shape_fissured": "Tongue fissured",
     "red_yellow_coat": "Red tongue, yellow coat",
     "red_thin_yellow_coat": "Red tongue, thin yellow coat",
     "red": "Red tongue",
@@ -309,6 +344,11 @@ TONGUE_ALIASES: dict[str, str] = {
     "greasy_white_coat": "white_greasy_coat",
 }
 PULSE_KEYS: dict[str, str] = {
+    "deep": "Deep pulse",
+    "surging": "Surging pulse",
+    "tight": "Tight pulse",
+    "slow": "Slow pulse",
+    "floating": "Floating pulse",
     "rapid": "Rapid pulse",
     "slippery": "Slippery pulse",
     "slippery_rapid": "Slippery and rapid pulse",
@@ -329,6 +369,14 @@ SPECIAL_AREA_KEYS: dict[str, str] = {
     "palms_soles": "Palms or soles",
     "nails": "Nails",
     "genitals": "Genitals",
+    "flexures": "Flexures (axillae, groin, inframammary, gluteal cleft)",  # helper 15: inverse psoriasis
+}
+# Clinician-recorded lesion signs (helper 15): read by the TCM differentiation (tcm.json "signs").
+LESION_MORPHOLOGY_KEYS: dict[str, str] = {
+    "pustules": "Pustules",
+    "erythroderma": "Erythroderma (confluent erythema of most of the skin)",
+    "exudation": "Exudation or weeping",
+    "fissures": "Fissures",
 }
 LESION_ONSET_KEYS: dict[str, str] = {
     "new_spreading": "New or spreading lesions",
@@ -347,6 +395,7 @@ _VALUE_TABLES: dict[FindingKey, tuple[str, dict[str, str]]] = {
     FindingKey.PULSE: ("pulse", PULSE_KEYS),
     FindingKey.SPECIAL_AREA: ("area", SPECIAL_AREA_KEYS),
     FindingKey.LESION_ONSET: ("onset", LESION_ONSET_KEYS),
+    FindingKey.LESION_MORPHOLOGY: ("morphology", LESION_MORPHOLOGY_KEYS),
 }
 
 _VALUE_ALIASES: dict[FindingKey, dict[str, str]] = {FindingKey.TONGUE: TONGUE_ALIASES, FindingKey.PULSE: PULSE_ALIASES}
@@ -495,6 +544,7 @@ _SNOMED_CONDITIONS: dict[str, tuple[ConditionKey, str]] = {
     "77252004": (ConditionKey.PITYRIASIS_ROSEA, "Pityriasis rosea"),
     "118618005": (ConditionKey.CUTANEOUS_LYMPHOMA, "Mycosis fungoides (unverified)"),
     "95320005": (ConditionKey.OTHER_SKIN, "Disorder of skin"),
+    "14760008": (ConditionKey.CONSTIPATION, "Constipation"),  # TCM formula modification
 }
 
 # Psoriasis forms by code (SNOMED exact; ICD-10 by prefix). Codes marked (unverified) were not
@@ -636,6 +686,7 @@ _ICD10_PREFIXES: dict[str, tuple[ConditionKey, str]] = {
     "B35": (ConditionKey.TINEA, "Dermatophytosis (B35)"),
     "B36": (ConditionKey.TINEA, "Other superficial mycoses (B36)"),
     "C840": (ConditionKey.CUTANEOUS_LYMPHOMA, "Mycosis fungoides (C84.0)"),
+    "K590": (ConditionKey.CONSTIPATION, "Constipation (K59.0)"),  # TCM formula modification
 }
 
 _ICD_CLEAN = re.compile(r"[^A-Z0-9]")
@@ -916,11 +967,18 @@ _OBSERVATION_CODING: dict[str, tuple[str, str, str]] = {
     FindingKey.TOTAL_CHOLESTEROL.value: (LOINC, "2093-3", _LOINC_FINDINGS["2093-3"][1]),
     FindingKey.PREGNANT.value: (LOINC, LOINC_PREGNANCY_STATUS, _LOINC_FINDINGS[LOINC_PREGNANCY_STATUS][1]),
     FindingKey.PHQ2.value: (LOINC, LOINC_PHQ2, _LOINC_FINDINGS[LOINC_PHQ2][1]),
-    **{k.value: (DERM3R, c, d) for c, (k, d) in _DERM3R_FINDINGS.items() if k is not FindingKey.PHQ2},
+    FindingKey.ALT.value: (LOINC, LOINC_ALT, _LOINC_FINDINGS[LOINC_ALT][1]),
+    FindingKey.AST.value: (LOINC, LOINC_AST, _LOINC_FINDINGS[LOINC_AST][1]),
+    FindingKey.EGFR.value: (LOINC, "62238-1", _LOINC_FINDINGS["62238-1"][1]),
 }
 for _code, (_fkey, _display) in _LOINC_FINDINGS.items():
     if _fkey in LAB_FINDINGS:
         _OBSERVATION_CODING.setdefault(_fkey.value, (LOINC, _code, _display))
+# Own-CodeSystem findings: the first code listed per key is the one written (the tongue's aspect codes
+# come after the general tcm-tongue code).
+for _code, (_fkey, _display) in _DERM3R_FINDINGS.items():
+    if _fkey is not FindingKey.PHQ2:
+        _OBSERVATION_CODING.setdefault(_fkey.value, (DERM3R, _code, _display))
 
 _CATEGORY_OF: dict[str, str] = {
     FindingKey.BMI.value: "vital-signs", FindingKey.SYSTOLIC_BP.value: "vital-signs",
@@ -963,6 +1021,22 @@ def tcm_finding_coding(kind: str, finding: str) -> dict[str, str]:
     if canonical is None:
         raise KeyError(f"unknown {kind} finding {finding!r}")
     return coding(DERM3R, derm3r_value_code(prefix, canonical), table[canonical])
+
+
+# Which aspect (Observation.component code) an atomic tongue finding belongs to (helper 15).
+_TONGUE_ASPECTS: tuple[tuple[str, str], ...] = (
+    ("body_", D_TONGUE_BODY), ("coat_white", D_TONGUE_COAT_COLOUR), ("coat_yellow", D_TONGUE_COAT_COLOUR),
+    ("coat_", D_TONGUE_COAT_TEXTURE), ("shape_", D_TONGUE_SHAPE), ("spots_", D_TONGUE_SHAPE),
+)
+
+
+def tongue_aspect_coding(finding: str) -> dict[str, str]:
+    """Own-CodeSystem coding of the tongue aspect an atomic finding belongs to: "coat_yellow" ->
+    tcm-tongue-coat-colour. Combined values ("red_yellow_coat") have no single aspect: KeyError."""
+    for prefix, code in _TONGUE_ASPECTS:
+        if finding.startswith(prefix) and finding in TONGUE_KEYS:
+            return coding(DERM3R, code, _DERM3R_FINDINGS[code][1])
+    raise KeyError(f"{finding!r} is not an atomic tongue finding")
 
 
 def body_site_coding(site: str) -> dict[str, str]:

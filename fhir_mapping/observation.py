@@ -193,10 +193,13 @@ def map_observation(resource: dict, *, full_url: str | None = None) -> Mapped[Fi
     found: list[Finding] = []
     problems: list[DataIssue] = []
     code = resource.get("code")
-    key = None if _is_panel(code) else _key_of(code)
+    components = resource.get("component")
+    # A panel: the BP panel codes, or any Observation whose values are all in its components (e.g. a
+    # TCM tongue inspection with one component per aspect); the panel code itself yields nothing.
+    grouped = isinstance(components, list) and bool(components) and not _has_value(resource)
+    key = None if _is_panel(code) or grouped else _key_of(code)
     if key is not None:
         _finding(key, resource, ref=ref, effective=effective, found=found, problems=problems)
-    components = resource.get("component")
     for component in components if isinstance(components, list) else ():
         if not isinstance(component, dict):
             continue

@@ -78,6 +78,7 @@ class FindingKey(str, enum.Enum):
     PREGNANCY_TEST = "pregnancy_test"  # bool: hCG positive
     BREASTFEEDING = "breastfeeding"  # bool
     PLANNING_PREGNANCY = "planning_pregnancy"  # bool: the patient (of either sex) plans a pregnancy
+    LESION_MORPHOLOGY = "lesion_morphology"  # str: clinician-recorded sign, e.g. "pustules", "exudation" (TCM signs)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class ConditionKey(str, enum.Enum):
     PITYRIASIS_ROSEA = "pityriasis_rosea"
     CUTANEOUS_LYMPHOMA = "cutaneous_lymphoma"
     OTHER_SKIN = "other_skin"  # another skin diagnosis (ICD-10 chapter L, B35-B36 ...)
+    CONSTIPATION = "constipation"  # TCM formula modification
     OTHER = "other"
 
 

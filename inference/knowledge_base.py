@@ -30,7 +30,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DIR = Path(__file__).resolve().parent / "knowledge"
 
 # The files DERM-Reason needs, in the order their versions appear in `KnowledgeBase.version`.
-KNOWLEDGE_FILES: tuple[str, ...] = ("severity", "treatment", "tcm", "screening", "follow_up", "drugs", "scope")
+KNOWLEDGE_FILES: tuple[str, ...] = (
+    "severity", "treatment", "tcm", "tcm_formulas", "tcm_herbs", "tcm_safety", "screening", "follow_up", "drugs", "scope",
+)
 
 
 class KnowledgeError(ValueError):

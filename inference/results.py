@@ -293,6 +293,88 @@ class TreatmentPlan:
 
 
 @dataclass(frozen=True)
+class TcmCode:
+    """A standard code for a TCM pattern. `code` is None where the code could not be verified offline
+    (the term is still given); `verified` says whether anyone checked it against the code system."""
+
+    system: str  # code system URI
+    code: str | None
+    display: str
+    verified: bool
+    equivalence: str = "equivalent"  # "equivalent" | "broader" (no exact code exists; the nearest wider one)
+
+
+@dataclass(frozen=True)
+class TcmHerbDose:
+    """One herb of a formula (or of a modification / patent medicine) with its usual adult daily dose."""
+
+    herb: str  # knowledge id, e.g. "dan_shen"
+    hanzi: str  # 丹参
+    pinyin: str  # dān shēn
+    latin: str  # pharmaceutical name, e.g. "Salviae Miltiorrhizae Radix et Rhizoma"
+    english: str
+    dose_g: tuple[float, float] | None  # usual adult daily dose range in grams; None for patent medicines
+    role: str  # "sovereign" | "minister" | "assistant" | "envoy" | "added" | "ingredient"
+    note: str = ""  # preparation or substitution note
+    unverified: bool = False
+
+
+@dataclass(frozen=True)
+class TcmCaution:
+    """A safety finding for a formula, modification or patent medicine, shown next to it."""
+
+    level: str  # "caution" | "contraindicated"
+    kind: str  # "pregnancy" | "breastfeeding" | "child" | "liver" | "kidney" | "interaction"
+    statement: str  # plain English, names the herb(s) and why
+    herbs: tuple[str, ...]  # herb ids involved (empty for general cautions)
+    evidence: tuple[Evidence, ...]  # the patient data that triggered it and the rule with its citation
+    drug: str | None = None  # the patient's medication (for interactions)
+
+
+@dataclass(frozen=True)
+class TcmModification:
+    """A common addition to a formula keyed to a finding (itch, dryness, joint pain, pustules, ...)."""
+
+    statement: str  # why: "marked itch"
+    add: tuple[TcmHerbDose, ...]
+    evidence: tuple[Evidence, ...]
+    cautions: tuple[TcmCaution, ...] = ()
+    proposed: bool = True  # False when an added herb is contraindicated for this patient
+
+
+@dataclass(frozen=True)
+class TcmFormula:
+    """A formula option (decoction) or a Chinese patent medicine, with composition and safety."""
+
+    formula: str  # knowledge id
+    kind: str  # "decoction" | "patent_medicine"
+    hanzi: str
+    pinyin: str
+    english: str
+    composition: tuple[TcmHerbDose, ...]
+    cautions: tuple[TcmCaution, ...]
+    proposed: bool  # False: contraindicated for this patient, listed only to say why it is withheld
+    citation: str
+    origin: str = ""
+    substitution: str = ""  # e.g. water buffalo horn for rhinoceros horn
+    modifications: tuple[TcmModification, ...] = ()
+    note: str = ""
+    unverified: bool = False
+    unverified_note: str = ""
+
+
+@dataclass(frozen=True)
+class TcmExternalTreatment:
+    treatment: str  # knowledge id
+    hanzi: str
+    pinyin: str
+    english: str
+    use: str
+    citation: str
+    unverified: bool = False
+
+
+@dataclass(frozen=True)
 class TcmPattern:
     pattern: str  # "blood_heat" | "blood_dryness" | "blood_stasis" | "damp_heat" | "heat_toxin" | "wind_damp"
     display: str
@@ -300,7 +382,21 @@ class TcmPattern:
     evidence_for: tuple[Evidence, ...]
     evidence_against: tuple[Evidence, ...]
     treatment_principle: str
-    formulas: tuple[str, ...]
+    formulas: tuple[str, ...]  # display names of the formulas proposed (contraindicated ones left out)
+    # Full reasoning (issue 15), filled by DERM-Reason when the formula/herb/safety knowledge is given.
+    hanzi: str = ""  # 血热证
+    pinyin: str = ""  # xuè rè zhèng
+    codes: tuple[TcmCode, ...] = ()
+    pathogenesis: str = ""
+    pathogenesis_hanzi: str = ""
+    principle_detail: str = ""  # the full treatment principle in English
+    principle_hanzi: str = ""  # 清热凉血，解毒消斑
+    principle_pinyin: str = ""
+    formula_options: tuple[TcmFormula, ...] = ()  # proposed first, then withheld (with their reasons)
+    patent_medicines: tuple[TcmFormula, ...] = ()
+    external_treatments: tuple[TcmExternalTreatment, ...] = ()
+    urgent_note: str = ""  # e.g. erythroderma / pustular psoriasis: guideline care first
+    tier: str = ""  # "core" | "extra" (lower evidence)
 
 
 @dataclass(frozen=True)
@@ -315,6 +411,13 @@ class TcmDifferentiation:
     # Why the confidence is what it is (coverage of inputs, image-only cap, close runner-up, open
     # differential, lower-evidence pattern), so a card can say so. Added by DERM-Reason; default ().
     confidence_basis: tuple[Evidence, ...] = ()
+    # Short lines for the card (issue 15: one or two lines; the rest is for the review app and CarePlan).
+    card_line: str = ""  # pattern (hanzi, pinyin), principle, first proposed formula
+    card_caution: str = ""  # safety summary for the card, "" when there is nothing to say
+    safety_basis: tuple[Evidence, ...] = ()  # the patient facts safety was checked against
+    # Special populations (e.g. "pregnancy") in which herbal safety is not established: the card then
+    # names no formula (the herb-by-herb check stays in the review app and the CarePlan). Set by DERM-Reason.
+    formula_caution_populations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

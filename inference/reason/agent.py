@@ -26,6 +26,7 @@ from inference.reason.screening import check_screening_knowledge, screenings
 from inference.reason.severity import SeverityOutcome, assess_severity
 from inference.reason.summary import out_of_scope_line, summarise
 from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
+from inference.reason.tcm_therapy import TherapyKnowledge, check_therapy_knowledge
 from inference.reason.treatment import (
     PlanContext,
     check_treatment_knowledge,
@@ -43,7 +44,10 @@ from inference.results import (
     Scope,
     Severity,
     SeverityLevel,
+    TcmCaution,
     TcmDifferentiation,
+    TcmFormula,
+    TcmPattern,
     TreatmentPlan,
 )
 
@@ -63,6 +67,10 @@ class DermReason:
         check_treatment_knowledge(treatment, self._drugs)
         self._profile, _ = profile_of(treatment, guideline_profile)
         check_tcm_knowledge(knowledge.document("tcm"))
+        self._therapy = TherapyKnowledge(
+            knowledge.document("tcm_formulas"), knowledge.document("tcm_herbs"), knowledge.document("tcm_safety"),
+        )
+        check_therapy_knowledge(knowledge.document("tcm"), self._therapy)
         check_screening_knowledge(knowledge.document("screening"))
         check_scope_knowledge(knowledge.document("scope"))
         self._knowledge = knowledge
@@ -103,8 +111,9 @@ class DermReason:
         if not urgent_rules:
             context = PlanContext(self._drugs, self._profile, populations, subtypes, hold)
             plan = plan_treatment(case, severity, treatment_doc, context)
-        tcm = differentiate(case, representation, kb.document("tcm"), severity.differential_open)
-        tcm = _tcm_for_populations(tcm, populations, kb.document("tcm"))
+        tcm = differentiate(case, representation, kb.document("tcm"), self._therapy, severity.differential_open,
+                            populations=populations)
+        tcm = _tcm_population_note(tcm, populations, kb.document("tcm"))
         due = screenings(case, severity, plan, kb.document("screening"), self._drugs)
         follow_up = None
         if not urgent_rules:
@@ -224,19 +233,40 @@ def _subtype_display(doc: Mapping[str, Any], subtype: PsoriasisSubtype) -> str:
 # ---------------------------------------------------------------- TCM in special populations
 
 
-def _tcm_for_populations(tcm: TcmDifferentiation | None, populations: tuple[PopulationFinding, ...],
+def _tcm_population_note(tcm: TcmDifferentiation | None, populations: tuple[PopulationFinding, ...],
                          doc: Mapping[str, Any]) -> TcmDifferentiation | None:
-    """In pregnancy, breastfeeding, childhood and organ impairment: the pattern stays (for discussion),
-    the herbal formulas go, and the note says why."""
+    """In pregnancy, breastfeeding, childhood and organ impairment the note says that herbal safety is not
+    established there, and the card names no formula. Which formulas are withheld is decided herb by herb
+    (tcm_safety), not here."""
     rule = doc.get("population_caution")
     if tcm is None or rule is None:
         return tcm
-    hit = [p for p in populations if p.population.value in rule["populations"]]
+    hit = [p.population.value.replace("_", " ") for p in populations if p.population.value in rule["populations"]]
     if not hit:
         return tcm
-    stripped = tuple(dataclasses.replace(p, formulas=()) for p in tcm.ranked)
-    primary = next((p for p in stripped if tcm.primary is not None and p.pattern == tcm.primary.pattern), None)
-    return dataclasses.replace(tcm, primary=primary, ranked=stripped, note=f"{rule['note']}. {tcm.note}")
+    tcm = dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}",
+                              formula_caution_populations=tuple(hit))
+    withhold = [p for p in populations if p.population.value in rule.get("withhold_all_in", ())]
+    return _withhold_formulas(tcm, withhold[0], rule) if withhold else tcm
+
+
+def _withhold_formulas(tcm: TcmDifferentiation, population: PopulationFinding, rule: Mapping[str, Any]) -> TcmDifferentiation:
+    """Pregnancy and breastfeeding: no formula or patent medicine is proposed at all (per-herb cautions
+    such as the Pharmacopoeia's "use with caution in pregnancy" for peach kernel and safflower are not
+    enough for a decision-support tool to propose them); each option stays listed with the reason."""
+    kind = population.population.value
+    caution = TcmCaution(level="contraindicated", kind=kind, statement=rule["withhold_note"], herbs=(),
+                         evidence=(Evidence(population.statement, population.source_ref, rule["id"], rule["source"]),))
+
+    def withheld(options: tuple[TcmFormula, ...]) -> tuple[TcmFormula, ...]:
+        return tuple(dataclasses.replace(o, proposed=False, cautions=(caution, *o.cautions)) for o in options)
+
+    def pattern(p: TcmPattern) -> TcmPattern:
+        return dataclasses.replace(p, formulas=(), formula_options=withheld(p.formula_options),
+                                   patent_medicines=withheld(p.patent_medicines))
+
+    return dataclasses.replace(tcm, primary=pattern(tcm.primary) if tcm.primary else None,
+                               ranked=tuple(pattern(p) for p in tcm.ranked))
 
 
 # ---------------------------------------------------------------- alerts

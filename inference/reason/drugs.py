@@ -478,7 +478,7 @@ class DrugCatalogue:
         sex = case.patient.sex
         age = age_years(case)
 
-        pregnancy = _pregnancy_evidence(case)
+        pregnancy = pregnancy_evidence(case)
         if pregnancy is not None:
             if sex == "male":
                 problems.append(DataIssue(
@@ -488,7 +488,7 @@ class DrugCatalogue:
                 ))
             else:
                 found.append(pregnancy)
-        breastfeeding = _breastfeeding_evidence(case)
+        breastfeeding = breastfeeding_evidence(case)
         if breastfeeding is not None:
             if sex == "male":
                 problems.append(DataIssue("sex_breastfeeding_conflict",
@@ -910,7 +910,7 @@ def _baseline(case: Case, key: FindingKey, start: datetime | None, current: Find
     return oldest if current.effective is None or (oldest.effective is not None and oldest.effective < current.effective) else None
 
 
-def _breastfeeding_evidence(case: Case) -> PopulationFinding | None:
+def breastfeeding_evidence(case: Case) -> PopulationFinding | None:
     """Breastfeeding from a coded Condition or the newest yes/no Observation (a newer "no" wins over an older "yes")."""
     label = "breastfeeding"
     latest = case.latest(FindingKey.BREASTFEEDING)
@@ -925,7 +925,7 @@ def _breastfeeding_evidence(case: Case) -> PopulationFinding | None:
     return None
 
 
-def _pregnancy_evidence(case: Case) -> PopulationFinding | None:
+def pregnancy_evidence(case: Case) -> PopulationFinding | None:
     """Pregnant if a pregnancy Condition is active or the newest pregnancy status / test says so."""
     flags = [f for key in (FindingKey.PREGNANT, FindingKey.PREGNANCY_TEST) if (f := case.latest(key)) is not None
              and isinstance(f.value, bool)]

@@ -1,66 +1,87 @@
-"""TCM syndrome differentiation (integrative only): weighted evidence for and against six patterns.
+"""TCM syndrome differentiation (integrative only): weighted evidence for and against six patterns, then
+the pattern's full reasoning: pathogenesis, treatment principle, formula options with composition,
+modifications, patent medicines and external treatments, each checked for herb safety in this patient.
 
 Three core patterns (CACMS 2011: blood-heat, blood-dryness, blood-stasis) and three lower-evidence
 extras (damp-heat, heat-toxin, wind-damp) whose scores are multiplied down by their tier factor.
-Inputs: the image agents' lesion descriptors (0-1 strengths), and from the record the tongue, pulse,
-lesion onset, joint pain, special areas and conditions. A pattern's score is its net weighted support
-over the most it could get. Confidence is deliberately modest: capped by how many kinds of input exist
-(lesion, history, tongue, pulse), capped harder when only photographs speak, and cut when the top two
-patterns are close or the photographs do not favour psoriasis.
+Inputs (`tcm_inputs`): the image agents' lesion descriptors (0-1 strengths), and from the record the
+tongue (per aspect), pulse, lesion onset, lesion signs (pustules, erythroderma, exudation, flexural
+sites from coded Conditions, morphology Observations, body sites), joint pain and conditions. A
+pattern's score is its net weighted support over the most it could get. Confidence is deliberately
+modest: capped by how many kinds of input exist (lesion, history, tongue, pulse), capped harder when
+only photographs speak, and cut when the top two patterns are close or the photographs do not favour
+psoriasis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey
+from inference.case import Case, ConditionKey, DataIssue, FindingKey
 from inference.knowledge_base import KnowledgeError
-from inference.reason.evidence import citation, describe_finding, rule_evidence
+from inference.reason.drugs import PopulationFinding
+from inference.reason.evidence import citation, rule_evidence
+from inference.reason.tcm_inputs import Observed, TcmInputs, match, read_inputs
+from inference.reason.tcm_safety import SafetyContext, plain_pinyin, read_context
+from inference.reason.tcm_therapy import (
+    TherapyKnowledge,
+    external_treatments,
+    formula_display,
+    formula_options,
+    patent_medicines,
+    pattern_codes,
+)
 from inference.results import (
     Evidence,
     PatientRepresentation,
     TcmDifferentiation,
+    TcmFormula,
     TcmPattern,
 )
 
 
-@dataclass(frozen=True)
-class Observed:
-    """One TCM-relevant input value with its strength (1 for recorded findings, 0-1 for image descriptors)."""
-
-    value: str
-    strength: float
-    statement: str
-    source_ref: str | None
-    category: str  # "lesion" | "history" | "tongue" | "pulse" | "other"
-    from_image: bool
-
-
 def check_tcm_knowledge(doc: Mapping[str, Any]) -> None:
-    for pattern in doc["patterns"]:
-        for rule in pattern["rules"]:
-            if rule["input"] == "finding":
+    """Cross-checks against the case model and the knowledge's own vocabulary (run once at start-up)."""
+    atoms = {"tongue": set(doc["compound_findings"]["tongue_atoms"]), "pulse": set(doc["compound_findings"]["pulse_atoms"])}
+    for kind in ("tongue", "pulse"):
+        for compound, parts in doc["compound_findings"][kind].items():
+            if not set(parts) <= atoms[kind]:
+                raise KnowledgeError(f"compound {kind} {compound!r} expands to unknown atoms {sorted(set(parts) - atoms[kind])}")
+    rules = [r for p in doc["patterns"] for r in p["rules"]]
+    matchers = rules + [w for m in doc["modifications"] for w in m["when"]]
+    for rule in matchers:
+        name = rule.get("id", "modification trigger")
+        if rule["input"] in atoms and not set(rule["any_of"]) <= atoms[rule["input"]]:
+            raise KnowledgeError(f"{name}: {rule['input']} values must be atoms, not {rule['any_of']}")
+        if rule["input"] == "sign" and not set(rule["any_of"]) <= set(doc["signs"]):
+            raise KnowledgeError(f"{name}: unknown sign in {rule['any_of']}")
+        if rule["input"] == "finding":
+            try:
+                FindingKey(rule["finding"])
+            except ValueError:
+                raise KnowledgeError(f"{name}: {rule['finding']!r} is not a FindingKey") from None
+        if rule["input"] == "condition":
+            for value in rule["any_of"]:
                 try:
-                    FindingKey(rule["finding"])
+                    ConditionKey(value)
                 except ValueError:
-                    raise KnowledgeError(f"{rule['id']}: {rule['finding']!r} is not a FindingKey") from None
-            if rule["input"] == "condition":
-                for name in rule["any_of"]:
-                    try:
-                        ConditionKey(name)
-                    except ValueError:
-                        raise KnowledgeError(f"{rule['id']}: {name!r} is not a ConditionKey") from None
+                    raise KnowledgeError(f"{name}: {value!r} is not a ConditionKey") from None
 
 
 def vocabulary(doc: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     """The values the knowledge understands, per input kind ("tongue", "pulse", "onset", "descriptor", ...):
-    the contract for whoever maps tongue/pulse/onset codes into `Finding` values."""
+    the contract for whoever maps tongue/pulse/onset codes into `Finding` values. Tongue and pulse accept
+    every atom and every combined value the knowledge expands."""
     found: dict[str, set[str]] = {}
     for pattern in doc["patterns"]:
         for rule in pattern["rules"]:
-            found.setdefault(str(rule["input"]), set()).update(str(v) for v in rule["any_of"])
+            if "any_of" in rule:
+                found.setdefault(str(rule["input"]), set()).update(str(v) for v in rule["any_of"])
+    for kind in ("tongue", "pulse"):
+        compound = doc["compound_findings"]
+        found.setdefault(kind, set()).update(compound[f"{kind}_atoms"], compound[kind])
     return {kind: frozenset(values) for kind, values in sorted(found.items())}
 
 
@@ -83,14 +104,19 @@ def differentiate(
     case: Case,
     representation: PatientRepresentation | None,
     doc: Mapping[str, Any],
+    therapy: TherapyKnowledge,
     differential_open: bool = False,
+    *,
+    populations: Iterable[PopulationFinding] | None = None,
 ) -> TcmDifferentiation | None:
-    """None when the case holds no TCM-relevant input at all (nothing to differentiate)."""
+    """None when the case holds no TCM-relevant input at all (nothing to differentiate).
+
+    `therapy` is the formula, herb and safety knowledge: every pattern carries its full reasoning and
+    its formulas are checked against this patient's safety facts; `populations` are the special populations
+    DERM-Reason found (pregnancy, breastfeeding, child, organ impairment), read once for drugs and herbs."""
     sources = doc["sources"]
-    descriptors = _descriptors(representation, float(doc["descriptor_min"]))
-    onset = _latest_group(case, FindingKey.LESION_ONSET, "history", "lesion onset")
-    tongue = _latest_group(case, FindingKey.TONGUE, "tongue", "tongue")
-    pulse = _latest_group(case, FindingKey.PULSE, "pulse", "pulse")
+    inputs = read_inputs(case, representation, doc)
+    ctx = read_context(case, therapy.safety_doc, populations)
     used: list[Observed] = []
 
     patterns: list[tuple[TcmPattern, int]] = []
@@ -101,7 +127,7 @@ def differentiate(
         net = 0.0
         ceiling = sum(float(r["weight"]) for r in pattern["rules"] if float(r["weight"]) > 0)
         for rule in pattern["rules"]:
-            observed = _match(rule, case, descriptors, onset, tongue, pulse)
+            observed = match(rule, case, inputs)
             if observed is None:
                 continue
             used.append(observed)
@@ -110,22 +136,23 @@ def differentiate(
             evidence = rule_evidence(f"{rule['statement']}: {observed.statement}", rule, sources, observed.source_ref, weight)
             (evidence_for if weight > 0 else evidence_against).append(evidence)
         score = max(0.0, min(1.0, net / ceiling)) * float(tier["factor"]) if ceiling > 0 else 0.0
-        patterns.append((TcmPattern(
+        scored = TcmPattern(
             pattern=str(pattern["id"]),
             display=str(pattern["display"]),
             score=round(score, 3),
             evidence_for=tuple(evidence_for),
             evidence_against=tuple(evidence_against),
             treatment_principle=str(pattern["treatment_principle"]),
-            formulas=tuple(str(f) for f in pattern["formulas"]),
-        ), order))
+            formulas=(),
+        )
+        patterns.append((_with_reasoning(scored, pattern, case, inputs, ctx, doc, therapy), order))
 
-    if not used and not descriptors and not (onset or tongue or pulse):
+    if not used and not inputs.descriptors and not (inputs.onset or inputs.tongue or inputs.pulse or inputs.signs):
         return None
     ranked = tuple(p for p, _ in sorted(patterns, key=lambda item: (-item[0].score, item[1])))
     primary = ranked[0] if ranked and ranked[0].score >= float(doc["confidence"]["min_score"]) else None
     if primary is not None:
-        confidence, reasons = _confidence(ranked, used, descriptors, onset, tongue, pulse, doc, differential_open)
+        confidence, reasons = _confidence(ranked, used, inputs, doc, differential_open)
     else:
         confidence, reasons = 0.0, (rule_evidence(
             f"no pattern reaches the minimum score {float(doc['confidence']['min_score']):.2f}: no primary pattern",
@@ -139,90 +166,70 @@ def differentiate(
         note=str(doc["note"]),
         citation=f"{citation(sources, core)}; {sources[doc['note_source']]}",
         confidence_basis=reasons,
+        card_line=_card_line(primary) if primary is not None else "",
+        card_caution=_card_caution(primary, ctx) if primary is not None else "",
+        safety_basis=ctx.basis,
     )
 
 
-# ---------------------------------------------------------------- inputs
+def _with_reasoning(scored: TcmPattern, pattern: Mapping[str, Any], case: Case, inputs: TcmInputs,
+                    ctx: SafetyContext, doc: Mapping[str, Any], therapy: TherapyKnowledge) -> TcmPattern:
+    """The pattern's pathogenesis, principle and codes, and its treatment checked for this patient's safety."""
+    principle, pathogenesis = pattern["principle"], pattern["pathogenesis"]
+    base = replace(
+        scored, hanzi=str(pattern["hanzi"]), pinyin=str(pattern["pinyin"]), codes=pattern_codes(pattern, doc),
+        pathogenesis=str(pathogenesis["en"]), pathogenesis_hanzi=str(pathogenesis["hanzi"]),
+        principle_detail=str(principle["en"]), principle_hanzi=str(principle["hanzi"]),
+        principle_pinyin=str(principle["pinyin"]), urgent_note=str(pattern.get("urgent_note", "")),
+        tier=str(pattern["tier"]),
+    )
+    options = formula_options(pattern, case, inputs, ctx, doc, therapy)
+    return replace(
+        base,
+        formulas=tuple(formula_display(therapy.formulas[f.formula]) for f in options if f.proposed),
+        formula_options=options,
+        patent_medicines=patent_medicines(pattern, ctx, therapy),
+        external_treatments=external_treatments(pattern, therapy),
+    )
 
 
-def _descriptors(representation: PatientRepresentation | None, minimum: float) -> dict[str, Observed]:
-    if representation is None:
-        return {}
-    found: dict[str, Observed] = {}
-    for key in sorted(representation.tcm_descriptors):
-        strength = float(representation.tcm_descriptors[key])
-        if strength < minimum:
-            continue
-        evidence = representation.descriptor_evidence.get(key, ())
-        ref = next((e.source_ref for e in evidence if e.source_ref), None)
-        found[key] = Observed(
-            key, min(strength, 1.0), f"photographs show {key.replace('_', ' ')} ({strength:.2f})", ref, "lesion", True,
-        )
-    return found
+def _card_line(primary: TcmPattern) -> str:
+    """One line: pattern (hanzi, pinyin), principle, first proposed formula (short name)."""
+    line = f"{primary.display} {primary.hanzi} ({primary.pinyin}): {primary.treatment_principle.lower()}"
+    proposed = [f for f in primary.formula_options if f.proposed]
+    if proposed:
+        line += f"; {_short_name(proposed[0])} {proposed[0].hanzi}"
+    elif primary.formula_options:
+        line += "; no formula proposed (contraindicated for this patient)"
+    return line
 
 
-def _latest_group(case: Case, key: FindingKey, category: str, label: str) -> dict[str, Observed]:
-    """All values recorded at the newest time for `key` (a pulse may be charted as "slippery" + "rapid")."""
-    latest = case.latest(key)
-    if latest is None:
-        return {}
-    group = [f for f in case.findings if f.key is key and f.effective == latest.effective]
-    return {
-        str(f.value): Observed(str(f.value), 1.0, describe_finding(label, f), f.source_ref, category, False)
-        for f in sorted(group, key=lambda f: (str(f.value), f.source_ref))
-        if isinstance(f.value, str)
-    }
+def _card_caution(primary: TcmPattern, ctx: SafetyContext) -> str:
+    """The herb-safety line for the card: what safety was checked against, the cautions on the proposed
+    formulas, and which formulas were withheld as contraindicated ("" when nothing applies)."""
+    proposed = [f for f in primary.formula_options if f.proposed]
+    withheld = [f for f in primary.formula_options if not f.proposed]
+    parts = []
+    for formula in proposed:
+        if formula.cautions:
+            kinds = sorted({c.kind for c in formula.cautions})
+            parts.append(f"{_short_name(formula)}: caution ({', '.join(kinds)})")
+    if withheld:
+        reasons = sorted({c.kind for f in withheld for c in f.cautions if c.level == "contraindicated"})
+        parts.append(f"{', '.join(_short_name(f) for f in withheld)} not proposed ({', '.join(reasons)})")
+    # Plain words and the medications as recorded (no internal group ids in clinician text).
+    checked = sorted(set(ctx.contexts) - {"liver_severe"}) + sorted({m.display for meds in ctx.drugs.values() for m in meds})
+    if not parts and checked:
+        parts.append("no flags for the proposed formulas")
+    text = f"Herb safety ({', '.join(checked)}): " + "; ".join(parts) + "." if parts else ""
+    if primary.urgent_note:
+        # Erythroderma / generalised pustular psoriasis: the emergency outranks any herbal advice.
+        text = f"{primary.urgent_note} {text}".strip()
+    return text
 
 
-def _match(
-    rule: Mapping[str, Any],
-    case: Case,
-    descriptors: Mapping[str, Observed],
-    onset: Mapping[str, Observed],
-    tongue: Mapping[str, Observed],
-    pulse: Mapping[str, Observed],
-) -> Observed | None:
-    """The strongest input satisfying `rule`, or None."""
-    kind, wanted = rule["input"], tuple(rule["any_of"])
-    if kind == "descriptor":
-        return _strongest(descriptors, wanted)
-    if kind == "onset":
-        # A recorded onset is history from the patient; the image guess is used only without one.
-        if onset:
-            return _strongest(onset, wanted)
-        return _strongest(descriptors, wanted)
-    if kind == "tongue":
-        return _strongest(tongue, wanted)
-    if kind == "pulse":
-        return _strongest(pulse, wanted)
-    if kind == "finding":
-        finding = case.latest(FindingKey(rule["finding"]))
-        if finding is None or _token(finding) not in wanted:
-            return None
-        label = finding.display or finding.key.value.replace("_", " ")
-        return Observed(_token(finding), 1.0, describe_finding(label, finding), finding.source_ref, "other", False)
-    if kind == "condition":
-        for condition in case.conditions:
-            if condition.active and condition.key.value in wanted:
-                return Observed(condition.key.value, 1.0, f"{condition.display} ({condition.source_ref})",
-                                condition.source_ref, "other", False)
-        return None
-    if kind == "special_area":
-        for finding in case.findings:
-            if finding.key is FindingKey.SPECIAL_AREA and isinstance(finding.value, str) and finding.value in wanted:
-                return Observed(finding.value, 1.0, describe_finding("special area", finding), finding.source_ref,
-                                "other", False)
-        return None
-    raise KnowledgeError(f"{rule['id']}: unknown input {kind!r}")
-
-
-def _strongest(observed: Mapping[str, Observed], wanted: tuple[str, ...]) -> Observed | None:
-    hits = [observed[v] for v in wanted if v in observed]
-    return max(hits, key=lambda o: o.strength) if hits else None
-
-
-def _token(finding: Finding) -> str:
-    return ("true" if finding.value else "false") if isinstance(finding.value, bool) else str(finding.value)
+def _short_name(formula: TcmFormula) -> str:
+    return plain_pinyin(formula.pinyin)
 
 
 # ---------------------------------------------------------------- confidence
@@ -231,20 +238,14 @@ def _token(finding: Finding) -> str:
 def _confidence(
     ranked: tuple[TcmPattern, ...],
     used: list[Observed],
-    descriptors: Mapping[str, Observed],
-    onset: Mapping[str, Observed],
-    tongue: Mapping[str, Observed],
-    pulse: Mapping[str, Observed],
+    inputs: TcmInputs,
     doc: Mapping[str, Any],
     differential_open: bool,
 ) -> tuple[float, tuple[Evidence, ...]]:
     """The confidence in the top pattern and the reasons for it (each names the knowledge rule)."""
     rules = doc["confidence"]
     sources = doc["sources"]
-    categories = {o.category for o in used}
-    for name, present in (("lesion", descriptors), ("history", onset), ("tongue", tongue), ("pulse", pulse)):
-        if present:
-            categories.add(name)
+    categories = {o.category for o in used} | set(inputs.recorded_kinds)
     caps = tuple(float(c) for c in rules["coverage_caps"])
     confidence = caps[min(len(categories), len(caps) - 1)]
     reasons = [rule_evidence(

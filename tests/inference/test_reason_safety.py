@@ -205,13 +205,23 @@ def test_monitoring_on_current_methotrexate_is_not_called_before_starting() -> N
 
 # ---------------------------------------------------------------- populations in TCM, record conflicts
 
-def test_no_herbal_formulas_in_pregnancy() -> None:
+@pytest.mark.parametrize("population", [FindingKey.PREGNANT, "breastfeeding"])
+def test_no_herbal_formula_is_proposed_in_pregnancy_or_breastfeeding(population) -> None:
+    # Per-herb checks alone would still propose e.g. Taohong Siwu Tang (peach kernel and safflower are
+    # only "use with caution in pregnancy" in the Pharmacopoeia); a decision-support tool proposes none.
+    # Every option stays listed, withheld, with the reason; pattern and principle are still given.
     findings = (obs(FindingKey.BSA_PERCENT, 5.0), obs(FindingKey.TONGUE, "red_yellow_coat"), obs(FindingKey.PULSE, "rapid"))
     plain = REASON.assess(case(*findings), None)
-    pregnant = REASON.assess(case(*findings, obs(FindingKey.PREGNANT, True)), None)
+    extra = obs(FindingKey.PREGNANT, True) if population == FindingKey.PREGNANT else None
+    special = REASON.assess(case(*findings, extra) if extra else case(*findings, conditions=(PSORIASIS, cond(ConditionKey.BREASTFEEDING))), None)
     assert plain.tcm is not None and plain.tcm.primary is not None and plain.tcm.primary.formulas
-    assert pregnant.tcm is not None and pregnant.tcm.primary is not None and pregnant.tcm.primary.formulas == ()
-    assert "pregnancy" in pregnant.tcm.note and pregnant.populations == ("pregnancy",)
+    assert special.tcm is not None and special.tcm.primary is not None and special.tcm.primary.treatment_principle
+    for pattern in (special.tcm.primary, *special.tcm.ranked):
+        assert pattern.formulas == ()
+        assert pattern.formula_options and not any(o.proposed for o in (*pattern.formula_options, *pattern.patent_medicines))
+    kind = "pregnancy" if extra else "breastfeeding"
+    assert all(o.cautions[0].kind == kind and o.cautions[0].level == "contraindicated" for o in special.tcm.primary.formula_options)
+    assert kind in special.tcm.note and kind not in plain.tcm.note
 
 
 def test_pregnant_observation_on_a_man_is_a_data_issue_not_a_pregnancy() -> None:

@@ -9,10 +9,13 @@ import pytest
 from inference.case import Case, ConditionEntry, ConditionKey, Finding, FindingKey, PatientInfo
 from inference.knowledge_base import load_knowledge
 from inference.reason.tcm import differentiate
+from inference.reason.tcm_therapy import TherapyKnowledge
 from inference.results import Evidence, PatientRepresentation, TcmDifferentiation, Trend
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-TCM = load_knowledge().document("tcm")
+KB = load_knowledge()
+TCM = KB.document("tcm")
+THERAPY = TherapyKnowledge(KB.document("tcm_formulas"), KB.document("tcm_herbs"), KB.document("tcm_safety"))
 
 
 def obs(key: FindingKey, value: float | str | bool, n: int = 0) -> Finding:
@@ -41,7 +44,7 @@ def run(
         PatientInfo("Patient/p1"), NOW, findings=findings,
         conditions=tuple(ConditionEntry(k, k.value, f"Condition/{k.value}") for k in conditions),
     )
-    return differentiate(case, rep, TCM, differential_open)
+    return differentiate(case, rep, TCM, THERAPY, differential_open)
 
 
 # (pattern, findings, descriptors, conditions)
@@ -130,8 +133,11 @@ def test_image_only_confidence_is_capped() -> None:
 
 
 def test_close_top_two_lowers_confidence() -> None:
-    close = run((obs(FindingKey.TONGUE, "red", 1), obs(FindingKey.TONGUE, "dusky", 2)))
-    clear = run((obs(FindingKey.TONGUE, "red_yellow_coat"),))
+    # Tongue aspects now score separately: red body, yellow coat and a slippery pulse (blood-heat) beside
+    # stasis spots and a choppy pulse (blood-stasis) leave the two close; the stasis findings alone do not.
+    close = run((obs(FindingKey.TONGUE, "red_yellow_coat", 1), obs(FindingKey.TONGUE, "spots_stasis", 2),
+                 obs(FindingKey.PULSE, "slippery", 1), obs(FindingKey.PULSE, "choppy", 2)))
+    clear = run((obs(FindingKey.TONGUE, "spots_stasis"), obs(FindingKey.PULSE, "choppy")))
     assert close is not None and clear is not None
     assert close.ranked[0].score - close.ranked[1].score < TCM["confidence"]["close_margin"]
     assert close.confidence == pytest.approx(clear.confidence * TCM["confidence"]["close_factor"], abs=0.01)
@@ -164,9 +170,9 @@ def test_pulse_charted_as_two_findings_counts_both() -> None:
     result = run((obs(FindingKey.PULSE, "slippery", 1), obs(FindingKey.PULSE, "deep_thin", 2)))
     assert result is not None
     dryness = next(p for p in result.ranked if p.pattern == "blood_dryness")
-    assert any(e.rule == "tcm.blood_dryness.pulse" for e in dryness.evidence_for)
+    assert {"tcm.blood_dryness.pulse_deep", "tcm.blood_dryness.pulse_thin"} <= {e.rule for e in dryness.evidence_for}
     heat = next(p for p in result.ranked if p.pattern == "blood_heat")
-    assert any(e.rule == "tcm.blood_heat.pulse" for e in heat.evidence_for)
+    assert any(e.rule == "tcm.blood_heat.pulse_slippery" for e in heat.evidence_for)
 
 
 
@@ -211,3 +217,79 @@ def test_every_coded_tongue_pulse_and_onset_value_is_understood() -> None:
     words = vocabulary(TCM)
     for table, kind in (("TONGUE_KEYS", "tongue"), ("PULSE_KEYS", "pulse"), ("LESION_ONSET_KEYS", "onset")):
         assert set(getattr(codes, table, {})) <= words[kind], table
+
+
+# ---------------------------------------------------------------- issue 15: signs, aspects, full reasoning
+
+
+def cond(key: ConditionKey, display: str, code: str | None) -> ConditionEntry:
+    return ConditionEntry(key, display, f"Condition/{display.split()[0].lower()}", code=code)
+
+
+def run_with(findings: tuple[Finding, ...] = (), conditions: tuple[ConditionEntry, ...] = ()) -> TcmDifferentiation | None:
+    return differentiate(Case(PatientInfo("Patient/p1"), NOW, findings=findings, conditions=conditions),
+                         None, TCM, THERAPY)
+
+
+@pytest.mark.parametrize(("display", "code"), [
+    ("Generalized pustular psoriasis", "http://snomed.info/sct|200973000"),
+    ("Psoriasis, pustular", "http://hl7.org/fhir/sid/icd-10|L40.1"),
+    ("Palmoplantar pustulosis", "http://hl7.org/fhir/sid/icd-10-cm|L403"),
+    ("Pustular psoriasis of the palms", None),  # text only
+])
+def test_pustular_condition_is_a_heat_toxin_sign(display: str, code: str | None) -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),), (cond(ConditionKey.PSORIASIS, display, code),))
+    assert result is not None and result.primary is not None and result.primary.pattern == "heat_toxin"
+    sign = next(e for e in result.primary.evidence_for if e.rule == "tcm.heat_toxin.pustules_erythroderma")
+    assert sign.source_ref and sign.source_ref.startswith("Condition/")
+
+
+def test_plain_psoriasis_condition_is_no_sign() -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),),
+                      (cond(ConditionKey.PSORIASIS, "Psoriasis vulgaris", "http://snomed.info/sct|200975007"),))
+    assert result is not None
+    toxin = next(p for p in result.ranked if p.pattern == "heat_toxin")
+    assert not any(e.rule == "tcm.heat_toxin.pustules_erythroderma" for e in toxin.evidence_for)
+
+
+def test_tongue_aspects_recorded_separately_combine() -> None:
+    aspects = (obs(FindingKey.TONGUE, "body_red", 1), obs(FindingKey.TONGUE, "coat_yellow", 2))
+    combined = (obs(FindingKey.TONGUE, "red_yellow_coat"),)
+    a, b = run_with(aspects), run_with(combined)
+    assert a is not None and b is not None and a.primary is not None and b.primary is not None
+    assert a.primary.pattern == b.primary.pattern == "blood_heat"
+    assert a.primary.score == b.primary.score
+
+
+@pytest.mark.parametrize(("itch", "triggered"), [(3.0, False), (4.0, True), (9.0, True)])
+def test_itch_modification_threshold(itch: float, triggered: bool) -> None:
+    result = run_with((obs(FindingKey.TONGUE, "red_yellow_coat"), obs(FindingKey.ITCH_NRS, itch)))
+    assert result is not None and result.primary is not None
+    mods = result.primary.formula_options[0].modifications
+    assert any("itch" in m.statement for m in mods) is triggered
+
+
+def test_modification_skips_herbs_the_formula_already_holds() -> None:
+    result = run_with((obs(FindingKey.TONGUE, "crimson"),),
+                      (cond(ConditionKey.PSORIASIS, "Generalized pustular psoriasis", "http://snomed.info/sct|200973000"),
+                       ConditionEntry(ConditionKey.CONSTIPATION, "Constipation", "Condition/c")))
+    assert result is not None and result.primary is not None
+    for formula in result.primary.formula_options:
+        held = {h.herb for h in formula.composition}
+        for mod in formula.modifications:
+            assert not held & {h.herb for h in mod.add}
+
+
+@pytest.mark.parametrize(("pattern", "findings", "descriptors", "conditions"), PATTERNS, ids=[p[0] for p in PATTERNS])
+def test_full_reasoning_and_short_card_lines(
+    pattern: str, findings: tuple[Finding, ...], descriptors: dict[str, float], conditions: tuple[ConditionKey, ...]
+) -> None:
+    result = run(findings, photos(**descriptors) if descriptors else None, conditions)
+    assert result is not None and result.primary is not None
+    p = result.primary
+    assert p.hanzi and p.pinyin and p.pathogenesis and p.pathogenesis_hanzi and p.principle_hanzi and p.principle_pinyin
+    assert p.formula_options and p.formulas and p.codes
+    assert all(h.dose_g and h.latin and h.hanzi for f in p.formula_options for h in f.composition)
+    assert p.external_treatments or p.patent_medicines
+    assert len(result.card_line) < 140 and p.hanzi in result.card_line
+    assert result.card_caution == "" or pattern == "heat_toxin"  # no safety facts here; heat-toxin has its urgent note

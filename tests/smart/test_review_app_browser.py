@@ -38,7 +38,12 @@ def test_launch_renders_every_panel(browser: Any, stack: Stack) -> None:
     treatment = text(browser, "#treatment")
     if stack.assessment.treatment is not None:
         assert stack.assessment.treatment.step_display in treatment
-    assert "Integrative" in text(browser, "#tcm")
+    tcm = text(browser, "#tcm")
+    assert "Integrative" in tcm
+    # issue 15: the full reasoning with Chinese names, composition and the safety facts checked
+    assert "Pathogenesis" in tcm and "Pharmaceutical name" in tcm and "Herb safety was checked against" in tcm
+    assert stack.assessment.tcm is not None and stack.assessment.tcm.primary is not None
+    assert stack.assessment.tcm.primary.hanzi in tcm
     assert len(browser.find_elements(By.CSS_SELECTOR, "#trend svg")) == 3
     assert browser.find_element(By.ID, "cp-accept").is_enabled()
     assert browser.find_elements(By.CSS_SELECTOR, "#feedback select#fb-reason option")
