@@ -508,12 +508,31 @@ class DrugCatalogue:
         renal = self._renal(case, rules)
         if renal is not None:
             found.append(renal)
+        hepatic = self._hepatic(case, rules)
+        if hepatic is not None:
+            found.append(hepatic)
+        return tuple(found), tuple(problems)
+
+    def _hepatic(self, case: Case, rules: Mapping[str, Any]) -> PopulationFinding | None:
+        """Recorded liver disease, or transaminases above a multiple of their upper limit: a drug
+        that is hepatotoxic (acitretin) must not be offered to a patient with ALT 168 U/L just
+        because no liver diagnosis is coded yet."""
         for condition in case.conditions:
             if condition.active and condition.key is ConditionKey.LIVER_DISEASE:
-                found.append(PopulationFinding(Population.HEPATIC_IMPAIRMENT, f"{condition.display} recorded ({condition.source_ref})",
-                                               condition.source_ref))
-                break
-        return tuple(found), tuple(problems)
+                return PopulationFinding(Population.HEPATIC_IMPAIRMENT, f"{condition.display} recorded ({condition.source_ref})",
+                                         condition.source_ref)
+        factor = rules.get("hepatic_impairment_transaminase_x_uln")
+        if factor is None:
+            return None
+        for key in (FindingKey.ALT, FindingKey.AST):
+            finding = case.latest(key)
+            value = _number(finding)
+            limit = self._doc["labs"].get(key.value, {}).get("default_high")
+            if finding is not None and value is not None and limit and value > float(factor) * float(limit):
+                return PopulationFinding(Population.HEPATIC_IMPAIRMENT,
+                                         f"{self._lab_label(key)} {_fmt(value)} U/L ({_when(finding)}) > {_fmt(float(factor))}x upper limit",
+                                         finding.source_ref)
+        return None
 
     def _renal(self, case: Case, rules: Mapping[str, Any]) -> PopulationFinding | None:
         egfr = case.latest(FindingKey.EGFR)

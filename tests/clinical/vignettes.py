@@ -83,7 +83,7 @@ DOES: dict[str, str] = {
     "scalp": "Scalp psoriasis named; topical scalp treatment offered",
     "psa-coded": "Joint-active therapy (methotrexate, biologics); no acitretin or cyclosporine; rheumatology referral",
     "psa-pest": "PEST 4 with joint pain: rheumatology referral suggested",
-    "mtx-alt": "Warning card: withhold methotrexate, with ALT 168 U/L, its date and the threshold; not 'before starting'; methotrexate not proposed in the plan",
+    "mtx-alt": "Warning card: withhold methotrexate, with ALT 168 U/L, its date and the threshold; not 'before starting'; neither methotrexate nor (hepatotoxic) acitretin proposed in the plan",
     "mtx-cytopenia": "Warning card: cytopenia on methotrexate with the values; methotrexate not proposed in the plan",
     "mtx-monitoring-due": "Methotrexate monitoring due (not 'before starting'); no step-up to biologic",
     "cyclosporine-bp": "Warning card: BP 164/102 on cyclosporine",
@@ -349,7 +349,7 @@ def _():
 
 @vignette("mtx-alt", "On methotrexate; ALT 168 U/L and AST 140 U/L four days ago",
           (Alert(r"methotrexate|ALT|liver|transaminase"), Says(r"168"), Says(r"withhold|hold|stop", "alert"),
-           Never(r"before starting[^\n]*(CBC|liver)"), NeverOffers(r"methotrexate")),
+           Never(r"before starting[^\n]*(CBC|liver)"), NeverOffers(r"methotrexate"), NeverOffers(r"acitretin")),
           f"{AAD_SYSTEMIC} (methotrexate monitoring); {BAD_MTX} (transaminases > 3x upper limit: stop and discuss)")
 def _():
     return (Chart("mtx-alt", sex="male", age=52).psoriasis().score("pasi", 4).score("bsa", 3)
