@@ -37,7 +37,7 @@ def fhir_client_factory(settings: Settings) -> ClientFactory:
     """The production FhirClient, bounded by the settings (allow-list, paging)."""
 
     def make(base_url: str, access_token: str | None, timeout: float) -> FhirReader:
-        from cds_hooks.limits import guarded_session
+        from cds_hooks.outbound import outbound_session
         from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
 
         return FhirClient(
@@ -46,8 +46,9 @@ def fhir_client_factory(settings: Settings) -> ClientFactory:
             timeout=timeout,
             allowlist=settings.fhir_allowlist,
             max_pages=settings.fhir_max_pages,
-            # Every connection re-vetted at connect time (DNS rebinding between check and use).
-            session=guarded_session(settings.allow_private_fhir),
+            # The one guarded outbound path: every connection re-vetted at connect time (DNS
+            # rebinding between check and use), no ambient proxies/.netrc, the configured CA bundle.
+            session=outbound_session(settings),
         )
 
     return make

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,6 +23,30 @@ def _number(env: Mapping[str, str], name: str, default: str, kind: type[int] | t
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {raw!r}")
     return value
+
+
+# TLS trust for every outbound call, first one set wins. With requests' trust_env off (our default:
+# no proxies or .netrc from the environment) requests would ignore the last two, hence read here.
+CA_BUNDLE_VARIABLES = ("DERM3R_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The CA bundle file the operator configured (see CA_BUNDLE_VARIABLES), None for certifi's."""
+    env = os.environ if env is None else env
+    return next((env[name].strip() for name in CA_BUNDLE_VARIABLES if (env.get(name) or "").strip()), None)
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """EHR origins for CSP frame-ancestors: scheme://host[:port] only. Anything else (a path, a
+    wildcard, a quote or semicolon that would inject CSP syntax) is a start-up error naming it."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        if not item:
+            continue
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", item):
+            raise ValueError(f"DERM3R_FRAME_ANCESTORS entries must be origins like https://ehr.example.org, got {item!r}")
+        origins.append(item.lower())
+    return tuple(origins)
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,14 @@ class Settings:
     review_ttl_seconds: int = 900  # DERM3R_REVIEW_TTL: how long a review-app link (appContext) stays valid
     max_photos: int = 16  # DERM3R_MAX_PHOTOS: newest photos read per request (bounds CPU time)
     fhir_max_pages: int = 5  # DERM3R_FHIR_MAX_PAGES: next-links followed per FHIR search
+    # DERM3R_REQUEST_BUDGET: total seconds one hook may spend, FHIR time, photo decoding and agents
+    # together; photos not yet read when it runs out are reported as not read (never a timeout).
+    request_budget_seconds: float = 10.0
+    ca_bundle: Path | None = None  # DERM3R_CA_BUNDLE (else REQUESTS_CA_BUNDLE / SSL_CERT_FILE): TLS trust for outbound calls
+    outbound_trust_env: bool = False  # DERM3R_OUTBOUND_TRUST_ENV: honour proxy variables and .netrc (off: ignored)
+    # DERM3R_FRAME_ANCESTORS: origins (comma-separated, e.g. https://ehr.example.org) allowed to embed
+    # the review app in a frame; none: it cannot be framed at all.
+    frame_ancestors: tuple[str, ...] = ()
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -54,6 +87,7 @@ class Settings:
             log.warning("DERM3R_AUTH=off: JWT verification is DISABLED. Never run like this with real patient data.")
         issuers = env.get("DERM3R_TRUSTED_ISSUERS")
         extra = {"review_client_id": env["DERM3R_REVIEW_CLIENT_ID"]} if env.get("DERM3R_REVIEW_CLIENT_ID") else {}
+        ca_bundle = ca_bundle_from_env(env)
         allow = tuple(u.strip().rstrip("/") for u in env.get("DERM3R_FHIR_ALLOWLIST", "").split(",") if u.strip())
         return cls(
             auth_enabled=auth,
@@ -72,5 +106,9 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            request_budget_seconds=_number(env, "DERM3R_REQUEST_BUDGET", "10.0", float),
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            outbound_trust_env=env.get("DERM3R_OUTBOUND_TRUST_ENV", "").lower() in {"1", "true", "yes", "on"},
+            frame_ancestors=_origins(env.get("DERM3R_FRAME_ANCESTORS", "")),
             extra=extra,
         )
