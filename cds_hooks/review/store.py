@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from cds_hooks.errors import ServiceUnavailable
+from fhir_mapping.safe_text import strip_unsafe_everywhere
 from inference.case import Case, FindingKey
 from inference.results import Assessment
 from inference.serialize import to_jsonable
@@ -194,7 +195,8 @@ class ReviewStore:
                 {"key": m.key, "display": m.display, "ref": m.source_ref, "active": m.active} for m in case.medications
             ],
         }
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        # No control or bidi-override character reaches the review app, whichever field carries it.
+        text = json.dumps(strip_unsafe_everywhere(payload), separators=(",", ":"), allow_nan=False)
         digests = [hashlib.sha256(p.data).hexdigest() for p in case.photos]  # outside the write lock
         with self._transaction() as conn:
             self._purge(conn, now)

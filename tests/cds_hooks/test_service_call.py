@@ -47,8 +47,11 @@ def client(tmp_path: Path, stub: StubPipeline):
     return make_app(tmp_path, pipeline=stub).test_client()
 
 
-def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeline) -> None:
-    body = request_body(prefetch={"patient": patient(), "conditions": searchset(), "media": searchset(media(), media(mid="m2"))})
+def test_patient_view_with_prefetch_returns_valid_cards(tmp_path: Path, stub: StubPipeline) -> None:
+    # An allow-listed fhirServer: the review link is only offered for records bound to one (issue 12).
+    client = make_app(tmp_path, pipeline=stub, fhir_allowlist=("https://ehr.example.org/fhir",)).test_client()
+    body = request_body(prefetch={"patient": patient(), "conditions": searchset(), "media": searchset(media(), media(mid="m2"))},
+                        fhirServer="https://ehr.example.org/fhir")
     response = client.post(f"/cds-services/{PV}", json=body)
     assert response.status_code == 200, response.get_json()
     payload = response.get_json()
