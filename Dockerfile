@@ -25,7 +25,9 @@ EXPOSE 8080
 
 # Two workers for two cores; each builds its own app (one ONNX session per process) on first use.
 # The timeout is well above DERM3R_DEADLINE so a slow FHIR server never gets a worker killed.
-CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8080", "--timeout", "30", "--access-logfile", "-", "cds_hooks.wsgi:app"]
+# The logger class scrubs query-string tokens and JWTs from the access log.
+CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8080", "--timeout", "30", "--access-logfile", "-", \
+     "--logger-class", "cds_hooks.access_log.GunicornLogger", "cds_hooks.wsgi:app"]
 
 # Slim images have no curl; the standard library is enough.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -188,6 +188,8 @@ def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path,
         "--bind", f"{LOOPBACK}:{port}",
         "--timeout", "60",
         "--graceful-timeout", "10",
+        "--access-logfile", "-",
+        "--logger-class", "cds_hooks.access_log.GunicornLogger",
         app,
     ]
     log = log_path.open("wb")

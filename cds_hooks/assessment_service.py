@@ -113,6 +113,8 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         response = respond(assessment, case, request, service, runtime)
     else:
         response = CdsResponse(cards=())
+    # Feedback is accepted only for these cards, from this client (issue 12).
+    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
 
     runtime.store.append_audit(
         decision_record(

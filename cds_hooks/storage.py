@@ -75,7 +75,23 @@ CREATE TABLE IF NOT EXISTS jti_cache (
     PRIMARY KEY (issuer, jti)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS jti_cache_expires ON jti_cache (expires_at);
+-- Issue 12: cards this service issued, and to which client (JWT iss; '' with auth off), so that
+-- feedback is accepted only for our own cards from the client that received them. Rows older than
+-- ISSUED_CARD_RETENTION_SECONDS are purged when new cards are recorded. (Port note for the
+-- SQLAlchemy store: one table, one insert per hook, one lookup per feedback item.)
+CREATE TABLE IF NOT EXISTS issued_card (
+    card_uuid     TEXT NOT NULL,
+    service_id    TEXT NOT NULL,
+    client_issuer TEXT NOT NULL,
+    issued_at     REAL NOT NULL,
+    PRIMARY KEY (card_uuid, service_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS issued_card_issued_at ON issued_card (issued_at);
 """
+
+# Feedback for a card older than this is refused as unknown: EHRs send feedback within the
+# encounter, and the table stays bounded by (hook rate x retention).
+ISSUED_CARD_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 @runtime_checkable
@@ -97,6 +113,14 @@ class Store(Protocol):
 
     def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent `limit` audit records, newest first."""
+        ...
+
+    def record_issued_cards(self, service_id: str, client_issuer: str | None, card_uuids: list[str]) -> None:
+        """Remember that these cards went to this client (feedback is only accepted for them)."""
+        ...
+
+    def card_issued_to(self, card_uuid: str, service_id: str, client_issuer: str | None) -> bool:
+        """True if `card_uuid` was issued by `service_id` to `client_issuer` within the retention."""
         ...
 
     def jti_seen(self, issuer: str, jti: str, expires_at: float) -> bool:
@@ -238,7 +262,10 @@ class SqliteStore:
 
     def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
         text = canonical_json(item)
-        digest = _sha256(text)
+        # Idempotent by content, not by second (issue 12): the timestamp is when the client (or the
+        # review app) sent it, so a re-send a second later used to be stored again. The same
+        # outcome for the same card with the same details is one piece of feedback.
+        digest = _sha256(canonical_json({k: v for k, v in item.items() if k != "outcomeTimestamp"}))
         try:
             with self._transaction() as conn:
                 cur = conn.execute(
@@ -287,6 +314,30 @@ class SqliteStore:
                 return False
             prev = link
         return True
+
+    # -- issued cards (issue 12) -------------------------------------------------------------
+
+    def record_issued_cards(self, service_id: str, client_issuer: str | None, card_uuids: list[str]) -> None:
+        if not card_uuids:
+            return
+        now = time.time()
+        try:
+            # Not fsync'd: losing the last few on a power cut only makes their feedback refused.
+            with self._transaction(durable=False) as conn:
+                conn.execute("DELETE FROM issued_card WHERE issued_at < ?", (now - ISSUED_CARD_RETENTION_SECONDS,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO issued_card (card_uuid, service_id, client_issuer, issued_at) VALUES (?, ?, ?, ?)",
+                    [(uuid, service_id, client_issuer or "", now) for uuid in card_uuids],
+                )
+        except sqlite3.Error as exc:
+            raise ServiceUnavailable("storage unavailable") from exc
+
+    def card_issued_to(self, card_uuid: str, service_id: str, client_issuer: str | None) -> bool:
+        rows = self._read(
+            "SELECT 1 FROM issued_card WHERE card_uuid = ? AND service_id = ? AND client_issuer = ? AND issued_at >= ?",
+            (card_uuid, service_id, client_issuer or "", time.time() - ISSUED_CARD_RETENTION_SECONDS),
+        )
+        return bool(rows)
 
     # -- JWT replay cache --------------------------------------------------------------------
 

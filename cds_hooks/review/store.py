@@ -182,7 +182,7 @@ class ReviewStore:
                     "region": p.region.value,
                     "bodySite": p.body_site,
                     "taken": p.taken.isoformat() if p.taken else None,
-                    "contentType": p.content_type,
+                    "contentType": _declared_image_type(p.content_type),
                 }
                 for i, p in enumerate(case.photos)
             ],
@@ -214,7 +214,7 @@ class ReviewStore:
             )
             conn.executemany(
                 "INSERT INTO review_photo_ref (record_id, idx, content_type, sha256) VALUES (?, ?, ?, ?)",
-                [(record_id, i, p.content_type, digest) for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))],
+                [(record_id, i, _declared_image_type(p.content_type), digest) for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))],
             )
         return record_id
 
@@ -241,7 +241,8 @@ class ReviewStore:
         if not rows:
             return None
         data, content_type = rows[0]
-        return StoredImage(bytes(data), content_type or _sniff_type(data))
+        # The declared type is kept for the record only; what is served is judged on the bytes.
+        return StoredImage(bytes(data), served_image_type(bytes(data)))
 
     def overlays(self, context_id: str, index: int) -> dict[str, StoredImage] | None:
         """Overlay images of what DERM-Rec measured on one photo, rendered on first request and then
@@ -310,6 +311,22 @@ def _series(case: Case, key: FindingKey) -> list[dict]:
         for f in case.history(key)
         if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
     ]
+
+
+SERVED_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def served_image_type(data: bytes) -> str:
+    """The Content-Type to serve stored image bytes with: one of SERVED_IMAGE_TYPES recognised
+    from the magic bytes, else application/octet-stream (never a type taken from the EHR's data:
+    an `image/svg+xml` "photo" would run script in the app's origin)."""
+    return _sniff_type(data)
+
+
+def _declared_image_type(content_type: str | None) -> str | None:
+    """The EHR's declared type if it is one we serve (parameters dropped), else None."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return base if base in SERVED_IMAGE_TYPES else None
 
 
 def _sniff_type(data: bytes) -> str:
