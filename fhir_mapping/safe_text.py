@@ -8,9 +8,10 @@ Three dangers, three treatments:
   differently from what it says), zero-width and joiner characters, line/paragraph separators.
   Removed everywhere (`strip_unsafe`): they have no place in clinical text.
 - links the text did not ask for: GitHub-flavoured Markdown and many EHR viewers turn bare
-  `https://...`, `www....` and `name@host.tld` into live links. They are defanged (`https[:]//`,
-  `www[.]`, `name[@]host`) in every human-readable field we write (`plain_text`), so a URL a
-  patient typed into a medication name stays readable but never becomes clickable.
+  `https://...`, `www....`, `name@host.tld` and (linkify-style viewers) `host.tld` into live links.
+  They are defanged (`https[:]//`, `www[.]`, `name[@]host`, `host[.]tld`) in every human-readable
+  field we write (`plain_text`), so a URL a patient typed into a medication name stays readable
+  but never becomes clickable.
 - Markdown and HTML syntax: in markdown fields (`markdown_text`) every character that starts
   Markdown or HTML syntax is backslash-escaped (CommonMark lets any ASCII punctuation be escaped),
   so `[x](javascript:...)` or `<img onerror=...>` shows as the text it is.
@@ -37,6 +38,11 @@ _SCHEME_SLASHES = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}):(?=\s*/\s*/)")
 _SCRIPT_SCHEMES = re.compile(r"(?i)\b(javascript|vbscript|data|file|mailto|xmpp|tel|sms|ftp)\s*:")
 _WWW = re.compile(r"(?i)\b(www)\.")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])@(?=[A-Za-z0-9-]+\.)")
+# Bare domains (`evil.com/x`): GFM needs `www.` or a scheme, but other viewers (linkify-style
+# "fuzzy" links) link any name ending in a known top-level domain. A dot between a 2+ character
+# label and an alphabetic label that ends the word is defanged: it catches every such name and
+# leaves numbers (`2.5mg`, `0.05%`) and abbreviations (`e.g.`) alone.
+_BARE_DOMAIN = re.compile(r"(?i)\b([a-z0-9-]{2,})\.([a-z]{2,24})(?![a-z0-9-])")
 # Inline Markdown/HTML syntax characters (CommonMark lets any ASCII punctuation be backslash-escaped;
 # these are the ones that start emphasis, code, links, images, autolinks, HTML, entities, tables,
 # strikethrough and headings), and block markers that only count at the start of the text.
@@ -58,7 +64,8 @@ def defang_links(text: str) -> str:
     text = _SCHEME_SLASHES.sub(r"\1[:]", text)
     text = _SCRIPT_SCHEMES.sub(lambda m: f"{m.group(1)}[:]", text)
     text = _WWW.sub(r"\1[.]", text)
-    return _EMAIL.sub(r"\1[@]", text)
+    text = _EMAIL.sub(r"\1[@]", text)
+    return _BARE_DOMAIN.sub(r"\1[.]\2", text)
 
 
 def plain_text(text: str, *, max_chars: int | None = None) -> str:
