@@ -259,14 +259,14 @@ class PrefetchResolver:
     ) -> ResolvedData:
         resources: list[dict] = []
         issues: list[DataIssue] = []
+        shares = _shares(service, outcomes)
         for key in service.prefetch:
             outcome = outcomes[key]
             label = KEY_LABELS.get(key, key)
-            room = MAX_REQUEST_RESOURCES - len(resources)
-            if len(outcome.resources) > room:
+            if len(outcome.resources) > shares[key]:
                 # Prefetched and fetched data together stay within one request's bound (issue 12:
                 # the prefetch cap alone let FHIR paging bring in 100,000 resources).
-                outcome = dataclasses.replace(outcome, resources=outcome.resources[: max(0, room)],
+                outcome = dataclasses.replace(outcome, resources=outcome.resources[: shares[key]],
                                               issues=outcome.issues + (_truncation_issue(key),))
             if key in service.required_prefetch and (outcome.problem is not None or not outcome.resources):
                 why = outcome.problem or "the EHR reported that it has no such data"
@@ -287,6 +287,17 @@ class PrefetchResolver:
             origins={key: outcomes[key].origin for key in service.prefetch},
             open_reader=open_reader if request.fhir_server is not None else None,
         )
+
+
+def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dict[str, int]:
+    """How many resources each key may keep within MAX_REQUEST_RESOURCES: what the EHR prefetched
+    first (already bounded, and chosen by the EHR), then fetched data in the service's key order."""
+    room = MAX_REQUEST_RESOURCES
+    shares: dict[str, int] = {}
+    for key in sorted(service.prefetch, key=lambda k: outcomes[k].origin != "prefetch"):
+        shares[key] = min(len(outcomes[key].resources), room)
+        room -= shares[key]
+    return shares
 
 
 def _truncation_issue(key: str) -> DataIssue:

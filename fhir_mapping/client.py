@@ -28,7 +28,13 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 import requests
 import urllib3
 
-from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, count_values_upper_bound, loads_strict
+from fhir_mapping.strict_json import (
+    DEFAULT_MAX_VALUES,
+    JsonRejected,
+    count_values_exact,
+    count_values_upper_bound,
+    loads_strict,
+)
 from fhir_mapping.errors import (
     FhirAuthError,
     FhirBadResponse,
@@ -225,6 +231,8 @@ class FhirClient:
     def _parse(self, body: bytes, *, what: str) -> dict:
         """Strict parse charged to this client's value budget (bounded before objects are built)."""
         values = count_values_upper_bound(body)
+        if values > self._values_left:
+            values = count_values_exact(body)  # commas in narrative text are not values
         if values > self._values_left:
             raise FhirBadResponse(f"FHIR {what} response holds more data than one request may read")
         value = _parse_json(body, what=what, max_bytes=self._max_bytes, max_values=self._values_left)
