@@ -103,12 +103,10 @@ def parse_json_body(
     Memory: pass the buffer straight in (`parse_json_body(read_body(...), ...)`): it is freed once
     decoded, so at most two copies (text + parsed values) are alive at once."""
     try:
-        value = loads_strict(raw, max_bytes=max_bytes, max_depth=max_depth, max_values=max_values)
+        return loads_strict(raw, max_bytes=max_bytes, max_depth=max_depth, max_values=max_values, max_string_chars=MAX_STRING_CHARS)
     except JsonRejected as exc:
         reason = exc.reason.replace("JSON document", "request body", 1)
         raise (PayloadTooLarge if exc.too_large else InvalidRequest)(reason) from exc
-    check_json_shape(value, max_depth=max_depth)
-    return value
 
 
 def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:

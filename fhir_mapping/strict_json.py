@@ -43,8 +43,7 @@ class JsonRejected(ValueError):
 
 def count_values_upper_bound(raw: bytes | bytearray) -> int:
     """Upper bound on the values and keys a JSON document holds (see the module doc)."""
-    quick = 1 + sum(raw.count(c) for c in _STRUCTURAL)
-    return quick
+    return 1 + sum(raw.count(c) for c in _STRUCTURAL)
 
 
 def count_values_exact(raw: bytes | bytearray) -> int:
@@ -70,6 +69,7 @@ def loads_strict(
     max_bytes: int,
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_values: int = DEFAULT_MAX_VALUES,
+    max_string_chars: int | None = None,
 ) -> Any:
     """Parse `raw` strictly within the limits; JsonRejected otherwise. Memory: the text is decoded
     once and the local reference to the bytes dropped before parsing (callers that pass a buffer
@@ -97,7 +97,7 @@ def loads_strict(
     except ValueError as exc:  # json.JSONDecodeError
         raise JsonRejected("not valid JSON") from exc
     del text
-    check_shape(value, max_depth=max_depth)
+    check_shape(value, max_depth=max_depth, max_string_chars=max_string_chars)
     return value
 
 
