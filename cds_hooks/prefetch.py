@@ -198,6 +198,8 @@ class PrefetchResolver:
             client = self._client(request)
             try:
                 more = client.search(next_url)
+                if getattr(client, "truncated", False):
+                    issues = issues + (_truncation_issue(key),)
             finally:
                 client.close()
         except FhirError as exc:
