@@ -179,8 +179,9 @@ def fetch_jwks(url: str, *, timeout: tuple[float, float] = JWKS_TIMEOUT, max_byt
     """GET a JWK Set: no redirects (a redirect could point anywhere), bounded time and size, and
     no ambient credentials or proxies from the environment (`trust_env=False` also ignores
     .netrc, which requests would otherwise attach)."""
-    session = requests.Session()
-    session.trust_env = False
+    from cds_hooks.outbound import jwks_session  # the one guarded outbound path (issue 12)
+
+    session = jwks_session()
     try:
         with session.get(url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}) as resp:
             if resp.status_code != 200:

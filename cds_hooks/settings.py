@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +30,30 @@ def _log_format(raw: str) -> str:
     if value not in {"json", "text"}:
         raise ValueError(f"DERM3R_LOG_FORMAT must be json or text, got {raw!r}")
     return value
+
+
+# TLS trust for every outbound call, first one set wins. With requests' trust_env off (our default:
+# no proxies or .netrc from the environment) requests would ignore the last two, hence read here.
+CA_BUNDLE_VARIABLES = ("DERM3R_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def ca_bundle_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The CA bundle file the operator configured (see CA_BUNDLE_VARIABLES), None for certifi's."""
+    env = os.environ if env is None else env
+    return next((env[name].strip() for name in CA_BUNDLE_VARIABLES if (env.get(name) or "").strip()), None)
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """EHR origins for CSP frame-ancestors: scheme://host[:port] only. Anything else (a path, a
+    wildcard, a quote or semicolon that would inject CSP syntax) is a start-up error naming it."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        if not item:
+            continue
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", item):
+            raise ValueError(f"DERM3R_FRAME_ANCESTORS entries must be origins like https://ehr.example.org, got {item!r}")
+        origins.append(item.lower())
+    return tuple(origins)
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,14 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None  # DERM3R_METRICS_PORT: serve /metrics on its own port instead
     log_format: str = "json"  # DERM3R_LOG_FORMAT: json (one JSON object per line) or text
+    # DERM3R_REQUEST_BUDGET: total seconds one hook may spend, FHIR time, photo decoding and agents
+    # together; photos not yet read when it runs out are reported as not read (never a timeout).
+    request_budget_seconds: float = 10.0
+    ca_bundle: Path | None = None  # DERM3R_CA_BUNDLE (else REQUESTS_CA_BUNDLE / SSL_CERT_FILE): TLS trust for outbound calls
+    outbound_trust_env: bool = False  # DERM3R_OUTBOUND_TRUST_ENV: honour proxy variables and .netrc (off: ignored)
+    # DERM3R_FRAME_ANCESTORS: origins (comma-separated, e.g. https://ehr.example.org) allowed to embed
+    # the review app in a frame; none: it cannot be framed at all.
+    frame_ancestors: tuple[str, ...] = ()
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -71,6 +104,7 @@ class Settings:
             log.warning("DERM3R_AUTH=off: JWT verification is DISABLED. Never run like this with real patient data.")
         issuers = env.get("DERM3R_TRUSTED_ISSUERS")
         extra = {"review_client_id": env["DERM3R_REVIEW_CLIENT_ID"]} if env.get("DERM3R_REVIEW_CLIENT_ID") else {}
+        ca_bundle = ca_bundle_from_env(env)
         allow = tuple(u.strip().rstrip("/") for u in env.get("DERM3R_FHIR_ALLOWLIST", "").split(",") if u.strip())
         return cls(
             auth_enabled=auth,
@@ -95,5 +129,9 @@ class Settings:
             review_ttl_seconds=_number(env, "DERM3R_REVIEW_TTL", "900", int),
             max_photos=_number(env, "DERM3R_MAX_PHOTOS", "16", int),
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
+            request_budget_seconds=_number(env, "DERM3R_REQUEST_BUDGET", "10.0", float),
+            ca_bundle=Path(ca_bundle) if ca_bundle else None,
+            outbound_trust_env=env.get("DERM3R_OUTBOUND_TRUST_ENV", "").lower() in {"1", "true", "yes", "on"},
+            frame_ancestors=_origins(env.get("DERM3R_FRAME_ANCESTORS", "")),
             extra=extra,
         )

@@ -22,6 +22,7 @@ from inference.case import Photo
 from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode_image
 from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, unusable_report
 from inference.results import LesionAttributes, QualityReport, RecResult
+from inference.time_budget import TIME_BUDGET_METRIC, TIME_BUDGET_REASON, photo_time_exhausted
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ class DermRec:
         return tuple(results)
 
     def _decode_and_gate(self, photo: Photo) -> _Decoded:
+        if photo_time_exhausted():
+            log.info("photo not read: request time budget exhausted")
+            report = QualityReport(usable=False, reasons=(TIME_BUDGET_REASON,), metrics={TIME_BUDGET_METRIC: 1.0})
+            return _Decoded(photo, None, None, report)
         try:
             decoded = decode_image(photo.data, photo.content_type, max_side=self.max_side)
         except ImageError as exc:
