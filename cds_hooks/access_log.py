@@ -72,7 +72,12 @@ except ImportError:  # pragma: no cover - gunicorn is a declared dependency
 if _GunicornLogger is not None:
 
     class GunicornLogger(_GunicornLogger):  # type: ignore[misc,valid-type]
-        """gunicorn's logger with every access-log atom scrubbed (see the module doc)."""
+        """gunicorn's logger with every access-log atom scrubbed (see the module doc), and its
+        error log too (a request that fails inside gunicorn is logged with its URI)."""
+
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            install_scrubbing(self.error_log.name)
 
         def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
             atoms = super().atoms(resp, req, environ, request_time)

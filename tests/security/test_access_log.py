@@ -113,3 +113,29 @@ def test_the_soak_and_the_image_use_the_scrubbing_logger() -> None:
     root = Path(__file__).resolve().parents[2]
     assert "cds_hooks.access_log.GunicornLogger" in (root / "Dockerfile").read_text()
     assert "cds_hooks.access_log.GunicornLogger" in (root / "bench" / "soak.py").read_text()
+
+
+def test_gunicorn_error_log_is_scrubbed_too(tmp_path: Path, signer: Signer) -> None:
+    """gunicorn logs the URI of a request that fails inside it ("Error handling request %s")."""
+    from gunicorn.config import Config
+
+    jwt = signer.token()
+    cfg = Config()
+    cfg.set("errorlog", str(tmp_path / "error.log"))
+    logger = GunicornLogger(cfg)
+    logger.error("Error handling request %s", _urls(jwt)[0])
+    for handler in logger.error_log.handlers:
+        handler.flush()
+    text = (tmp_path / "error.log").read_text()
+    assert "Error handling request /cds-services?access_token=" in text and jwt not in text, text
+
+
+def test_the_production_gunicorn_config_uses_the_scrubbing_logger() -> None:
+    """Issue 16's gunicorn config (Dockerfile, compose, Kubernetes) and issue 12's logger compose:
+    the config names the logger class, and the image's command line keeps both."""
+    from cds_hooks import gunicorn_conf
+
+    assert gunicorn_conf.logger_class == "cds_hooks.access_log.GunicornLogger"
+    assert gunicorn_conf.accesslog is None  # the app's own access lines carry route templates only
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    assert "python:cds_hooks.gunicorn_conf" in dockerfile
