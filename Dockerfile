@@ -26,8 +26,12 @@ EXPOSE 8080
 
 # Two workers for two cores; each builds its own app (one ONNX session per process) on first use.
 # The timeout is well above DERM3R_DEADLINE so a slow FHIR server never gets a worker killed.
-# gunicorn_conf: metrics aggregated across workers; the app writes its own JSON access lines.
-CMD ["gunicorn", "-c", "python:cds_hooks.gunicorn_conf", "--workers", "2", "--bind", "0.0.0.0:8080", "--timeout", "30", "cds_hooks.wsgi:app"]
+# gunicorn_conf: metrics aggregated across workers; the app writes its own JSON access lines (route
+# templates, never a query string) and gunicorn's access log stays off. The logger class (also set
+# in gunicorn_conf, named here so it holds if the config is swapped) scrubs query-string tokens and
+# JWTs should an operator turn gunicorn's access log on (--access-logfile) and from its error log.
+CMD ["gunicorn", "-c", "python:cds_hooks.gunicorn_conf", "--logger-class", "cds_hooks.access_log.GunicornLogger", \
+     "--workers", "2", "--bind", "0.0.0.0:8080", "--timeout", "30", "cds_hooks.wsgi:app"]
 
 # Slim images have no curl; the standard library is enough.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -12,12 +12,24 @@ error rate exceeds --max-error-rate.
 
 Request mix (per request, seeded): 45 % full prefetch with inline photographs, 35 % partial
 prefetch (only Patient sent; Observations, Media and Binary photographs fetched from the faulty
-FHIR server), 10 % no prefetch at all (everything fetched), 10 % feedback posts (a fifth of them
-exact re-sends, which must be recognised as duplicates).
+FHIR server), 10 % no prefetch at all (everything fetched), 10 % feedback posts on cards the
+service issued (a fifth of them re-sends with a later timestamp, which must be recognised as
+duplicates; a quarter forged, for cards never issued, which must be refused with 400).
 
-FHIR faults (each FHIR response, with probability --fault-rate): HTTP 500, HTTP 503, a response
-slower than the service's FHIR timeout, a connection closed without a response, malformed JSON,
-a body cut short of its Content-Length.
+Hostile traffic (issue 12), mixed in with --hostile-rate (default 0.15): a hook of that share
+carries hostile photographs next to the patient's own (the red team's 8000x8000 progressive JPEG
+with one AC scan repeated 1,500 times, a PNG decompression bomb, a truncated JPEG, an SVG with
+script, random bytes); a twentieth of those is instead a 24 MB body of 8 million empty arrays
+(must be 413, answered without building the arrays).
+
+FHIR faults (each FHIR response, with probability --fault-rate, one of): HTTP 500, HTTP 503, a
+response slower than the service's FHIR timeout, a connection closed without a response,
+malformed JSON, a body cut short of its Content-Length; and hostile answers: JSON nested 100,000
+deep, a Bundle of a million tiny values, a page of 20,000 Observations, NaN, duplicate keys, and
+the scan-bomb JPEG in place of a Binary photograph.
+
+Reports the worst request (client-side time, kind, status) and the worst server-side decision time
+(audit durationMs) besides the percentiles.
 """
 
 from __future__ import annotations
@@ -50,7 +62,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 LOOPBACK = "127.0.0.1"
 ISSUER = "https://soak-ehr.invalid"
 SERVICE_ID = "derm3r-patient-view"
-FAULTS = ("http500", "http503", "slow", "reset", "garbage", "truncated")
+FAULTS = ("http500", "http503", "slow", "reset", "garbage", "truncated",
+          "deep_json", "tiny_values", "huge_page", "nan", "dup_keys", "bomb_photo")
 MAX_DURATION_S = 900  # hard ceiling whatever the arguments say: this is a shared machine
 MAX_REQUESTS = 20_000
 
@@ -94,7 +107,92 @@ class FaultStats:
                 self.faults[fault] += 1
 
 
-def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, seed: int) -> tuple[ThreadingHTTPServer, FaultStats]:
+# -- hostile inputs (issue 12) -----------------------------------------------------------------------
+
+
+def scan_bomb_jpeg(side: int = 8000, repeats: int = 1500) -> bytes:
+    """The red team's photo: a blank-ish progressive JPEG whose first AC scan is repeated."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(60, 200, side, dtype=np.float32)[None, :].repeat(side, axis=0).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(ramp, "L").convert("RGB").save(out, "JPEG", quality=75, progressive=True)
+    data = out.getvalue()
+    scans, i = [], 2
+    while i < len(data) - 1 and data[i + 1] != 0xD9:
+        end = i + 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if data[i + 1] == 0xDA:
+            # Entropy-coded data runs to the next marker: an FF not followed by 00 (stuffing) or RSTn.
+            j = data.index(b"\xff", end)
+            while data[j + 1] == 0x00 or 0xD0 <= data[j + 1] <= 0xD7:
+                j = data.index(b"\xff", j + 2)
+            scans.append((i, j))
+            end = j
+        i = end
+    start, end = scans[1]
+    return data[:end] + data[start:end] * repeats + data[end:]
+
+
+def png_bomb() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    side = 16000
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + side // 8)
+    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+@dataclass(frozen=True)
+class Hostile:
+    photos: tuple[tuple[bytes, str], ...]
+    fhir: dict[str, bytes]
+    tiny_values_body: bytes
+
+
+def build_hostile(seed: int) -> Hostile:
+    import io
+
+    from PIL import Image
+
+    bomb = scan_bomb_jpeg()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (800, 600), (190, 90, 80)).save(jpeg, "JPEG")
+    rng = random.Random(seed)
+    page = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "Observation", "id": f"h{i}", "status": "final",
+                      "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                      "subject": {"reference": "Patient/someone-else"}, "valueQuantity": {"value": 70}}} for i in range(20_000)]}
+    return Hostile(
+        photos=(
+            (bomb, "image/jpeg"),
+            (png_bomb(), "image/png"),
+            (jpeg.getvalue()[: len(jpeg.getvalue()) // 2], "image/jpeg"),
+            (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+            (bytes(rng.getrandbits(8) for _ in range(50_000)), "image/jpeg"),
+        ),
+        fhir={
+            "deep_json": b'{"resourceType": "Bundle", "entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "tiny_values": b'{"resourceType": "Bundle", "type": "searchset", "x": [' + b"[]," * 999_999 + b"[]]}",
+            "huge_page": json.dumps(page).encode(),
+            "nan": b'{"resourceType": "Bundle", "type": "searchset", "total": NaN, "entry": []}',
+            "dup_keys": b'{"resourceType": "Bundle", "resourceType": "Patient", "id": "x"}',
+            "bomb_photo": bomb,
+        },
+        tiny_values_body=b'{"hook": "patient-view", "extension": [' + b"[]," * 7_999_999 + b"[]]}",
+    )
+
+
+def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, seed: int,
+                      hostile: Hostile | None = None) -> tuple[ThreadingHTTPServer, FaultStats]:
     stats = FaultStats()
     rng = random.Random(seed)
     rng_lock = threading.Lock()
@@ -114,8 +212,14 @@ def start_fhir_server(data: FhirData, fault_rate: float, slow_seconds: float, se
 
         def do_GET(self) -> None:  # noqa: N802 (http.server API)
             with rng_lock:
-                fault = rng.choice(FAULTS) if rng.random() < fault_rate else None
+                fault = rng.choice(FAULTS if hostile else FAULTS[:6]) if rng.random() < fault_rate else None
             stats.count(fault)
+            if hostile is not None and fault in hostile.fhir:
+                if fault == "bomb_photo":
+                    if "/Binary/" in self.path:
+                        return self._send(200, hostile.fhir[fault], "image/jpeg")
+                else:
+                    return self._send(200, hostile.fhir[fault])
             if fault == "reset":
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -188,6 +292,8 @@ def start_gunicorn(port: int, workers: int, env: dict[str, str], log_path: Path,
         "--bind", f"{LOOPBACK}:{port}",
         "--timeout", "60",
         "--graceful-timeout", "10",
+        "--access-logfile", "-",
+        "--logger-class", "cds_hooks.access_log.GunicornLogger",
         app,
     ]
     log = log_path.open("wb")
@@ -245,17 +351,24 @@ class Results:
     feedback_acked: dict[str, dict[str, Any]] = field(default_factory=dict)  # card -> item acknowledged as stored or duplicate
     feedback_duplicates_expected: int = 0
     feedback_duplicates_reported: int = 0
+    issued_cards: list[str] = field(default_factory=list)  # card uuids from hook answers
+    forged_feedback: dict[int, int] = field(default_factory=dict)  # status -> count (must be 400)
+    worst: tuple[float, str, int] = (0.0, "", 0)  # seconds, kind, status
     rss: list[tuple[float, dict[int, float]]] = field(default_factory=list)
 
     def record(self, kind: str, status: int, seconds: float) -> None:
         with self.lock:
             self.latencies.setdefault(kind, []).append(seconds)
+            if seconds > self.worst[0]:
+                self.worst = (seconds, kind, status)
             by_status = self.statuses.setdefault(kind, {})
             by_status[status] = by_status.get(status, 0) + 1
 
 
 class Client:
-    def __init__(self, base: str, key: ec.EllipticCurvePrivateKey, fhir_base: str, patients: list[dict[str, Any]], prefetches: list[dict[str, Any]]) -> None:
+    def __init__(self, base: str, key: ec.EllipticCurvePrivateKey, fhir_base: str, patients: list[dict[str, Any]], prefetches: list[dict[str, Any]],
+                 hostile: Hostile | None = None) -> None:
+        self.hostile = hostile
         self.base = base
         self.key = key
         self.fhir_base = fhir_base
@@ -287,15 +400,31 @@ class Client:
         }
         if mode == "full":
             body["prefetch"] = self.prefetches[i]
+        elif mode == "hostile_photo" and self.hostile is not None:
+            import base64
+
+            prefetch = dict(self.prefetches[i])
+            chosen = rng.sample(self.hostile.photos, k=rng.randint(1, 3))
+            extra = [{"fullUrl": f"Media/hostile-{n}", "resource": {
+                "resourceType": "Media", "id": f"hostile-{n}-{rng.randrange(10**9)}", "status": "completed",
+                "subject": {"reference": f"Patient/{patient['id']}"}, "createdDateTime": "2026-11-30T10:00:00Z",
+                "content": {"contentType": ctype, "data": base64.b64encode(raw).decode()}}} for n, (raw, ctype) in enumerate(chosen)]
+            media = prefetch["media"]
+            prefetch["media"] = {**media, "entry": list(media["entry"]) + extra}
+            body["prefetch"] = prefetch
         elif mode == "partial":
             body["prefetch"] = {"patient": patient}
         path = f"/cds-services/{SERVICE_ID}"
         return self.post(path, body)
 
-    def post(self, path: str, body: dict[str, Any]) -> tuple[int, float, Any]:
+    def post(self, path: str, body: dict[str, Any] | bytes) -> tuple[int, float, Any]:
         """(status, seconds, decoded JSON body or None)."""
         started = time.perf_counter()
-        response = self.session().post(self.base + path, json=body, headers=self.auth(path), timeout=60)
+        headers = self.auth(path)
+        if isinstance(body, bytes):
+            response = self.session().post(self.base + path, data=body, headers={**headers, "Content-Type": "application/json"}, timeout=60)
+        else:
+            response = self.session().post(self.base + path, json=body, headers=headers, timeout=60)
         seconds = time.perf_counter() - started
         decoded = None
         if response.headers.get("Content-Type", "").startswith("application/json"):
@@ -306,35 +435,48 @@ class Client:
         return response.status_code, seconds, decoded
 
 
-def one_request(client: Client, results: Results, seed: int) -> None:
+def one_request(client: Client, results: Results, seed: int, hostile_rate: float = 0.0) -> None:
     rng = random.Random(seed)
     roll = rng.random()
     kind = "full" if roll < 0.45 else "partial" if roll < 0.80 else "none" if roll < 0.90 else "feedback"
+    if kind != "feedback" and client.hostile is not None and rng.random() < hostile_rate:
+        kind = "tiny_body" if rng.random() < 0.05 else "hostile_photo"
     try:
-        if kind == "feedback":
+        if kind == "tiny_body" and client.hostile is not None:
+            status, seconds, _ = client.post(f"/cds-services/{SERVICE_ID}", client.hostile.tiny_values_body)
+        elif kind == "feedback":
             resend = rng.random() < 0.2
+            forged = not resend and rng.random() < 0.25
             with results.lock:
                 previous = list(results.feedback_acked.values())
+                cards = list(results.issued_cards)
             if resend and previous:
-                item = rng.choice(previous)
+                # Same content, a later timestamp: idempotency is by content, not by second.
+                item = {**rng.choice(previous), "outcomeTimestamp": f"2026-11-27T10:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z"}
+            elif forged or not cards:
+                forged, resend = True, False
+                item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
             else:
                 resend = False
-                item = {
-                    "card": str(uuid.uuid4()),
-                    "outcome": "accepted",
-                    "acceptedSuggestions": [{"id": str(uuid.uuid4())}],
-                    "outcomeTimestamp": "2026-11-27T10:00:00Z",
-                }
+                item = {"card": rng.choice(cards), "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
             path = f"/cds-services/{SERVICE_ID}/feedback"
             status, seconds, body = client.post(path, {"feedback": [item]})
-            if status == 200 and isinstance(body, dict):
+            if forged:
+                kind = "forged_feedback"
+                with results.lock:
+                    results.forged_feedback[status] = results.forged_feedback.get(status, 0) + 1
+            elif status == 200 and isinstance(body, dict):
                 with results.lock:
                     results.feedback_acked[item["card"]] = item
                     if resend:
                         results.feedback_duplicates_expected += 1
                     results.feedback_duplicates_reported += int(body.get("duplicates", 0))
         else:
-            status, seconds, _ = client.hook(rng, kind)
+            status, seconds, answer = client.hook(rng, kind)
+            if status == 200 and isinstance(answer, dict):
+                with results.lock:
+                    results.issued_cards.extend(c["uuid"] for c in answer.get("cards", []) if c.get("uuid"))
+                    del results.issued_cards[:-500]
         results.record(kind, status, seconds)
     except requests.RequestException:
         with results.lock:
@@ -355,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--fault-rate", type=float, default=0.25)
+    parser.add_argument("--hostile-rate", type=float, default=0.15, help="share of hooks with hostile photos / bodies; 0: none, and no hostile FHIR answers")
     parser.add_argument("--patients", type=int, default=4)
     parser.add_argument("--fhir-timeout", type=float, default=1.0, help="DERM3R_FHIR_TIMEOUT for the service")
     parser.add_argument("--seed", type=int, default=20261127)
@@ -394,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
                                   "entry": [{"fullUrl": f"{rtype}/{r['id']}", "resource": r} for r in found]}
         prefetches.append(prefetch)
 
-    fhir_server, fault_stats = start_fhir_server(data, args.fault_rate, slow_seconds=args.fhir_timeout * 2.5, seed=args.seed)
+    hostile = build_hostile(args.seed) if args.hostile_rate > 0 else None
+    fhir_server, fault_stats = start_fhir_server(data, args.fault_rate, slow_seconds=args.fhir_timeout * 2.5, seed=args.seed, hostile=hostile)
     fhir_base = f"http://{LOOPBACK}:{fhir_server.server_address[1]}/fhir"
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
@@ -426,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sampler = threading.Thread(target=sample_rss, daemon=True)
         sampler.start()
-        client = Client(base, key, fhir_base, patients, prefetches)
+        client = Client(base, key, fhir_base, patients, prefetches, hostile)
         issued = 0
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             pending: set[Any] = set()
@@ -434,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
                 while len(pending) >= args.concurrency * 2:
                     pending = {f for f in pending if not f.done()}
                     time.sleep(0.005)
-                pending.add(pool.submit(one_request, client, results, args.seed + issued))
+                pending.add(pool.submit(one_request, client, results, args.seed + issued, args.hostile_rate))
                 issued += 1
             for f in pending:
                 f.result()
@@ -458,7 +602,18 @@ def main(argv: list[str] | None = None) -> int:
     store = open_store(work / "data")
     stored_cards = {item.get("card") for item in store.list_feedback(SERVICE_ID)}
     lost = sorted(card for card in results.feedback_acked if card not in stored_cards)
+    decisions = [r for r in store.list_audit(limit=1_000_000) if r.get("type") == "cds-decision"]
+    server_ms = sorted(float(r["durationMs"]) for r in decisions if isinstance(r.get("durationMs"), (int, float)))
+    log_text = (work / "gunicorn.log").read_text(errors="replace")
     report = build_report(results, fault_stats, elapsed, issued, workers, workers_after, lost, args)
+    report["server_decision_ms"] = {
+        "decisions": len(server_ms),
+        "p50": round(percentile([m / 1000 for m in server_ms], 0.50) * 1000, 1) if server_ms else None,
+        "p99": round(percentile([m / 1000 for m in server_ms], 0.99) * 1000, 1) if server_ms else None,
+        "max": round(server_ms[-1], 1) if server_ms else None,
+    }
+    report["logs"] = {"lines": log_text.count("\n"), "soak_token_found": "soak-token" in log_text,
+                      "bearer_found": "Bearer ey" in log_text or ".eyJ" in log_text}
     print_report(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
@@ -483,6 +638,7 @@ def build_report(results: Results, faults: FaultStats, elapsed: float, issued: i
             "p50_ms": round(percentile(values, 0.50) * 1000, 1),
             "p95_ms": round(percentile(values, 0.95) * 1000, 1),
             "p99_ms": round(percentile(values, 0.99) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1),
         }
     series: dict[str, list[tuple[float, float]]] = {}
     for t, snapshot in results.rss:
@@ -500,7 +656,10 @@ def build_report(results: Results, faults: FaultStats, elapsed: float, issued: i
         "server_errors_5xx": server_errors,
         "transport_errors": results.transport_errors,
         "error_rate": round(failures / max(1, issued), 4),
+        "worst_request": {"ms": round(results.worst[0] * 1000, 1), "kind": results.worst[1], "status": results.worst[2]},
+        "forged_feedback_statuses": {str(k): v for k, v in sorted(results.forged_feedback.items())},
         "latency_ms": {
+            "max": round(max(all_latencies) * 1000, 1) if all_latencies else None,
             "p50": round(percentile(all_latencies, 0.50) * 1000, 1),
             "p95": round(percentile(all_latencies, 0.95) * 1000, 1),
             "p99": round(percentile(all_latencies, 0.99) * 1000, 1),
@@ -526,9 +685,18 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"duration {report['duration_s']} s, issued {report['requests_issued']}, completed {report['requests_completed']} "
           f"({report['throughput_rps']} req/s)")
     print(f"5xx {report['server_errors_5xx']}, transport errors {report['transport_errors']}, error rate {report['error_rate']:.2%}")
-    print(f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms")
+    print(f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms, max {lat['max']} ms")
+    worst = report["worst_request"]
+    print(f"worst request {worst['ms']} ms ({worst['kind']}, HTTP {worst['status']})")
     for kind, row in report["by_kind"].items():
-        print(f"  {kind:9s} n={row['requests']:5d} p50={row['p50_ms']:8.1f} p95={row['p95_ms']:8.1f} p99={row['p99_ms']:8.1f} statuses={row['statuses']}")
+        print(f"  {kind:15s} n={row['requests']:5d} p50={row['p50_ms']:8.1f} p95={row['p95_ms']:8.1f} p99={row['p99_ms']:8.1f} "
+              f"max={row['max_ms']:8.1f} statuses={row['statuses']}")
+    if "server_decision_ms" in report:
+        print(f"server-side decision time (audit): {report['server_decision_ms']}")
+    if report.get("forged_feedback_statuses"):
+        print(f"forged feedback answered with {report['forged_feedback_statuses']}")
+    if "logs" in report:
+        print(f"logs: {report['logs']}")
     print(f"FHIR responses {report['fhir']['responses']}, faults injected {report['fhir']['faults']}")
     fb = report["feedback"]
     print(f"feedback acknowledged {fb['acknowledged']}, lost {fb['lost']}, re-sends {fb['resends']}, duplicates reported {fb['duplicates_reported']}")

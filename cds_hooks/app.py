@@ -117,6 +117,10 @@ def create_app(
         drug_checker=DrugChecker.from_settings(settings),
     )
 
+    # Query-string credentials never reach the development server's access log (issue 12).
+    from cds_hooks.access_log import install_scrubbing
+
+    install_scrubbing()
     app = Flask("cds_hooks")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Keep the spec's field order in responses (easier to read); DefaultJSONProvider has the knob.

@@ -13,7 +13,7 @@ from cds_hooks.cards import CardInputs, build_cards
 from cds_hooks.deadline import Deadline
 from cds_hooks.errors import CdsError, InvalidRequest, ServiceUnavailable
 from cds_hooks.limits import MAX_IMAGES, check_images
-from cds_hooks.prefetch import FhirReader, PrefetchResolver, ResolvedData
+from cds_hooks.prefetch import FhirReader, PrefetchResolver, ResolvedData, is_allowed_server
 from cds_hooks.registry import ServiceCall, ServiceDefinition
 from cds_hooks.runtime import Runtime
 from cds_hooks.wire.request import HookRequest
@@ -23,6 +23,7 @@ from fhir_mapping.errors import FhirError, FhirUnavailable, InvalidResource
 from fhir_mapping.writeback import assessment_resources
 from inference.case import Case, ConditionKey, FindingKey
 from inference.results import Assessment
+from inference.time_budget import photo_time_budget
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,9 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
     request, service = call.request, call.service
     started = time.monotonic()
     settings = runtime.settings
+    # Two clocks: FHIR calls share DERM3R_DEADLINE; the whole request (FHIR, photo decoding, agents)
+    # shares DERM3R_REQUEST_BUDGET, so a hostile photo or a slow chart cannot hold a worker for long.
+    budget = Deadline(max(settings.request_budget_seconds, settings.request_deadline_seconds))
     deadline = Deadline(settings.request_deadline_seconds)
     resolver = PrefetchResolver(
         allowlist=settings.fhir_allowlist,
@@ -104,12 +108,16 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
     assessment: Assessment | None = None
     if is_relevant(case):
         inference_started = time.monotonic()
-        assessment = runtime.pipeline.assess(case)
+        # Photos not read before the budget runs out are reported as such on the card.
+        with photo_time_budget(budget.remaining()):
+            assessment = runtime.pipeline.assess(case)
         if runtime.metrics is not None:
             runtime.metrics.inference.observe(time.monotonic() - inference_started)
         response = respond(assessment, case, request, service, runtime)
     else:
         response = CdsResponse(cards=())
+    # Feedback is accepted only for these cards, from this client (issue 12).
+    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
 
     runtime.store.append_audit(
         decision_record(
@@ -134,6 +142,12 @@ def _review_record(
     """The review app's record id, or None: the review link is an extra, so a failure to store the
     record costs the card its link, not the clinician the whole answer."""
     if runtime.review_store is None:
+        return None
+    # Bind the record to the hook's FHIR server, checked against the allow-list here (issue 12): the
+    # review API sends the clinician's SMART token to that server. Without an allow-listed server
+    # there is nobody to check a token with, so no record (the card goes out without the link).
+    if request.fhir_server is None or not is_allowed_server(request.fhir_server, runtime.settings.fhir_allowlist):
+        log.info("no review record: the request's fhirServer is absent or not on the allow-list")
         return None
     try:
         return runtime.review_store.put(

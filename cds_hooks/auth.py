@@ -50,7 +50,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .errors import Unauthorized
-from .outbound import Outbound
+from .outbound import Outbound, jwks_session
 from .settings import Settings
 from .storage import Store
 
@@ -192,10 +192,11 @@ def fetch_jwks(
     max_bytes: int = JWKS_MAX_BYTES,
     outbound: Outbound | None = None,
 ) -> dict[str, Any]:
-    """GET a JWK Set: no redirects (a redirect could point anywhere), bounded time and size, no
-    ambient credentials (.netrc); the CA bundle and proxy come from `outbound` (Settings), so a
-    hospital CA or a TLS-inspecting proxy works."""
-    session = (outbound or Outbound()).configure(requests.Session(), url)
+    """GET a JWK Set through the one guarded outbound path (`outbound.jwks_session`: connect-time
+    address check, link-local/metadata never): no redirects (a redirect could point anywhere),
+    bounded time and size, no ambient credentials (.netrc); the CA bundle and proxy come from
+    `outbound` (Settings), so a hospital CA or a TLS-inspecting proxy works."""
+    session = jwks_session(outbound)
     try:
         with session.get(url, timeout=timeout, allow_redirects=False, stream=True, headers={"Accept": "application/json"}) as resp:
             if resp.status_code != 200:

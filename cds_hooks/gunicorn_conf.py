@@ -5,7 +5,10 @@ timeout). With `PROMETHEUS_MULTIPROC_DIR` set (see cds_hooks.metrics):
 - the directory is emptied when the master starts (values of a previous run must not be added in),
 - a dead worker's live gauges are dropped (its counters stay, as Prometheus expects),
 - with `DERM3R_METRICS_PORT` the master serves all workers' metrics on that port.
-gunicorn's own access log stays off: the app writes one structured line per request."""
+gunicorn's own access log stays off: the app writes one structured line per request (route template,
+never the query string). gunicorn's logger is `cds_hooks.access_log.GunicornLogger` all the same, so
+an operator who turns gunicorn's access log on (`--access-logfile -`) gets query-string tokens and
+JWTs scrubbed from it, and from gunicorn's error log (issue 12)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Any
 
 accesslog = None
 errorlog = "-"
+logger_class = "cds_hooks.access_log.GunicornLogger"
 
 
 def on_starting(server: Any) -> None:

@@ -8,7 +8,7 @@ The service core calls these at the boundary:
     check_prefetch(body.get("prefetch"))
     budget = ImageBudget(); budget.add(len(photo_bytes)) ...    # per photo, before decoding
     check_outbound_host(fhir_server_url, settings.allow_private_fhir)   # before any FHIR call
-    FhirClient(..., session=guarded_session(settings.allow_private_fhir))  # re-checked at connect
+    FhirClient(..., session=outbound.outbound_session(settings))         # re-checked at connect
 
 Image *decoding* limits (pixels, formats, bombs) live with the decoder in `inference.imaging`;
 here we only bound how many photo bytes one request may make us decode.
@@ -17,14 +17,11 @@ here we only bound how many photo bytes one request may make us decode.
 from __future__ import annotations
 
 import ipaddress
-import json
-import math
 import socket
 from socket import timeout as SocketTimeout
 from typing import Any, Iterable, Mapping, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -32,18 +29,23 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, check_shape, loads_strict
+
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
-from .outbound import Outbound
 
 # Nesting beyond this is never a CDS Hooks request (FHIR Bundles nest ~10 deep) and only serves to
 # blow the parser's or a later walker's recursion limit.
 MAX_JSON_DEPTH = 64
 MAX_PREFETCH_KEYS = 32
 MAX_PREFETCH_ENTRIES = 2000  # resources across all prefetch Bundles of one request
+# Resources one request reads in total, prefetched and fetched from FHIR together (each FHIR search
+# also stops at MAX_PREFETCH_ENTRIES); beyond it the data-quality card says what was left out.
+MAX_REQUEST_RESOURCES = 2 * MAX_PREFETCH_ENTRIES
 MAX_IMAGES = 12  # photos decoded per request (the model batches them; more is a batch job)
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # one encoded photo
 MAX_TOTAL_IMAGE_BYTES = 48 * 1024 * 1024  # all encoded photos of one request
 MAX_STRING_CHARS = 64 * 1024 * 1024  # any single JSON string (base64 photos are the big ones)
+MAX_JSON_VALUES = DEFAULT_MAX_VALUES  # values + keys per body, counted before parsing (issue 12)
 
 
 # -- body ------------------------------------------------------------------------------------------
@@ -90,93 +92,28 @@ def read_body(stream: _BodyStream, content_length: int | None, max_bytes: int) -
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes") from exc
 
 
-def parse_json_body(raw: bytes | bytearray, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys (two parsers could disagree on
-    which value wins), bounded size and nesting, no lone surrogates (they would crash later
-    when the text is re-encoded for storage or logging).
+def parse_json_body(
+    raw: bytes | bytearray, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH, max_values: int = MAX_JSON_VALUES
+) -> Any:
+    """Strict, bounded JSON (`fhir_mapping.strict_json`: UTF-8 only, no NaN/Infinity, no duplicate
+    keys, no lone surrogates, bounded size, nesting and number of values - the last counted on the
+    bytes before any Python object is built) as the service's 400/413.
 
-    Memory: the json module parses `str`, so the body exists once as bytes and once as text while
-    decoding; the local reference to the bytes is dropped before parsing, so when the caller
-    passes the buffer straight in (`parse_json_body(read_body(...), ...)`) it is freed and at most
-    two copies (text + parsed values) are alive at once."""
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
-    if not raw.strip():
-        raise InvalidRequest("request body is empty")
+    Memory: pass the buffer straight in (`parse_json_body(read_body(...), ...)`): it is freed once
+    decoded, so at most two copies (text + parsed values) are alive at once."""
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest("request body is not UTF-8") from exc
-    del raw
-    if text.startswith("\ufeff"):
-        raise InvalidRequest("request body starts with a byte order mark")
-    try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except RecursionError as exc:
-        raise InvalidRequest(f"JSON nesting deeper than {max_depth}") from exc
-    except _DuplicateKey as exc:
-        raise InvalidRequest(f"duplicate JSON key {str(exc)[:64]!r}") from exc
-    except _NonFiniteNumber as exc:
-        raise InvalidRequest("NaN and Infinity are not JSON") from exc
-    except ValueError as exc:  # json.JSONDecodeError
-        raise InvalidRequest("request body is not valid JSON") from exc
-    del text
-    check_json_shape(value, max_depth=max_depth)
-    return value
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-class _NonFiniteNumber(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise _NonFiniteNumber(name)
+        return loads_strict(raw, max_bytes=max_bytes, max_depth=max_depth, max_values=max_values, max_string_chars=MAX_STRING_CHARS)
+    except JsonRejected as exc:
+        reason = exc.reason.replace("JSON document", "request body", 1)
+        raise (PayloadTooLarge if exc.too_large else InvalidRequest)(reason) from exc
 
 
 def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Depth and string sanity of an already-parsed JSON value, walked iteratively (a recursive
-    walk is exactly what a deep document is built to break)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            if depth > max_depth:
-                raise InvalidRequest(f"JSON nesting deeper than {max_depth}")
-            for key, child in node.items():
-                _check_string(key)
-                stack.append((child, depth + 1))
-        elif isinstance(node, list):
-            if depth > max_depth:
-                raise InvalidRequest(f"JSON nesting deeper than {max_depth}")
-            stack.extend((child, depth + 1) for child in node)
-        elif isinstance(node, str):
-            _check_string(node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            # 1e999 parses to inf without passing through parse_constant; it would come back out as
-            # the non-JSON token `Infinity` (or crash a strict serialiser) later.
-            raise InvalidRequest("number out of range")
-
-
-def _check_string(text: str) -> None:
-    if len(text) > MAX_STRING_CHARS:
-        raise PayloadTooLarge("a JSON string is too long")
+    """Depth and string sanity of an already-parsed JSON value (iterative walk)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidRequest("JSON string contains an unpaired surrogate") from exc
+        check_shape(value, max_depth=max_depth, max_string_chars=MAX_STRING_CHARS)
+    except JsonRejected as exc:
+        raise (PayloadTooLarge if exc.too_large else InvalidRequest)(exc.reason) from exc
 
 
 # -- prefetch and images ---------------------------------------------------------------------------
@@ -381,23 +318,8 @@ class GuardedAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Through a proxy we would vet the proxy, not the target. Only a proxy the operator
-        # configured (Settings.outbound) is used; the target's name was vetted before the call
-        # (check_outbound_host) and the proxy is the hospital's own egress.
+        # configured (Settings.outbound) is used, and `outbound` vets the target's name before
+        # each proxied request; the proxy is the hospital's own egress.
         if not self.allow_proxy:
             raise OutboundBlocked("outbound requests through a proxy are not supported by the guard")
         return super().proxy_manager_for(proxy, **proxy_kwargs)
-
-
-def guarded_session(allow_private: bool, *, outbound: Outbound | None = None, url: str | None = None) -> requests.Session:
-    """A requests Session for outbound calls to EHR servers (FHIR client): every direct connection
-    is vetted at connect time (see `vet_host`); .netrc and environment settings are ignored; the CA
-    bundle and the proxy for `url` come from `outbound` (Settings). Pass it as
-    `FhirClient(..., session=guarded_session(settings.allow_private_fhir, outbound=..., url=base))`."""
-    session = requests.Session()
-    session.trust_env = False
-    if outbound is not None and url is not None:
-        outbound.configure(session, url)
-    adapter = GuardedAdapter(allow_private, allow_proxy=bool(session.proxies))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session

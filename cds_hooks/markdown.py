@@ -5,17 +5,17 @@ so a display string such as `*urgent*` or `<img src=x>` shows as text instead of
 
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
+from fhir_mapping.safe_text import markdown_text
 from inference.results import Evidence
-
-_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 
 
 def escape(text: str) -> str:
-    """Escape GFM inline syntax and HTML; collapse line breaks (one statement, one line)."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Escape GFM inline syntax and HTML; collapse line breaks (one statement, one line); remove
+    control and bidi characters and defang bare URLs (issue 12). The rules live in
+    `fhir_mapping.safe_text`, shared with the FHIR writers."""
+    return markdown_text(str(text))
 
 
 def bullets(lines: Iterable[str]) -> str:

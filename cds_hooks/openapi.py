@@ -320,7 +320,9 @@ def openapi_document(settings: Settings, registry: "Registry | None" = None) -> 
             "post": {
                 "operationId": "feedback",
                 "summary": "Card feedback (accepted / overridden)",
-                "description": "Idempotent: re-sending an identical item is counted as a duplicate, not stored twice.",
+                "description": "Idempotent by content: re-sending an item (also with a later outcomeTimestamp) is counted "
+                               "as a duplicate, not stored twice. Only cards this service issued to the same client are "
+                               "accepted; a post naming any other card is refused as a whole (400).",
                 "security": jwt_security,
                 "parameters": [id_param],
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("Feedback")}}},

@@ -88,6 +88,8 @@ def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         response = CdsResponse(cards=order_cards(problems, card_context))
     else:
         response = CdsResponse(cards=())
+    # Feedback is accepted only for cards issued, from this client (issue 12), order cards too.
+    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
 
     runtime.store.append_audit(
         decision_record(

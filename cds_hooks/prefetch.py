@@ -11,6 +11,7 @@ one becomes a `DataIssue` that the data-quality card shows."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from cds_hooks.deadline import Deadline
 from cds_hooks.errors import Forbidden, InvalidRequest, PrefetchUnavailable
-from cds_hooks.limits import check_outbound_host
+from cds_hooks.limits import MAX_REQUEST_RESOURCES, check_outbound_host
 from cds_hooks.registry import ServiceDefinition, render_template
 from cds_hooks.wire.request import HookRequest
 from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable
@@ -197,6 +198,8 @@ class PrefetchResolver:
             client = self._client(request)
             try:
                 more = client.search(next_url)
+                if getattr(client, "truncated", False):
+                    issues = issues + (_truncation_issue(key),)
             finally:
                 client.close()
         except FhirError as exc:
@@ -223,6 +226,7 @@ class PrefetchResolver:
             client = self._client(request)
             try:
                 found = tuple(client.search(query)) if "?" in query else (client.read(query),)
+                truncated = bool(getattr(client, "truncated", False))
             finally:
                 client.close()
         except FhirNotFound:
@@ -236,7 +240,8 @@ class PrefetchResolver:
         except FhirError as exc:
             return _Outcome(key, origin="unavailable", problem=exc.message)
         log.debug("prefetch %s fetched from FHIR (%d resources)", key, len(found))
-        return _Outcome(key, tuple(r for r in found if r.get("resourceType") != "OperationOutcome"), "fhir")
+        issues = (_truncation_issue(key),) if truncated else ()
+        return _Outcome(key, tuple(r for r in found if r.get("resourceType") != "OperationOutcome"), "fhir", issues=issues)
 
     # -- checks and assembly ----------------------------------------------------------------------
 
@@ -256,9 +261,15 @@ class PrefetchResolver:
     ) -> ResolvedData:
         resources: list[dict] = []
         issues: list[DataIssue] = []
+        shares = _shares(service, outcomes)
         for key in service.prefetch:
             outcome = outcomes[key]
             label = KEY_LABELS.get(key, key)
+            if len(outcome.resources) > shares[key]:
+                # Prefetched and fetched data together stay within one request's bound (issue 12:
+                # the prefetch cap alone let FHIR paging bring in 100,000 resources).
+                outcome = dataclasses.replace(outcome, resources=outcome.resources[: shares[key]],
+                                              issues=outcome.issues + (_truncation_issue(key),))
             if key in service.required_prefetch and (outcome.problem is not None or not outcome.resources):
                 why = outcome.problem or "the EHR reported that it has no such data"
                 raise PrefetchUnavailable(f"{label} is required and could not be obtained: {why}.", expression=f"prefetch.{key}")
@@ -278,6 +289,24 @@ class PrefetchResolver:
             origins={key: outcomes[key].origin for key in service.prefetch},
             open_reader=open_reader if request.fhir_server is not None else None,
         )
+
+
+def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dict[str, int]:
+    """How many resources each key may keep within MAX_REQUEST_RESOURCES: what the EHR prefetched
+    first (already bounded, and chosen by the EHR), then fetched data in the service's key order."""
+    room = MAX_REQUEST_RESOURCES
+    shares: dict[str, int] = {}
+    for key in sorted(service.prefetch, key=lambda k: outcomes[k].origin != "prefetch"):
+        shares[key] = min(len(outcomes[key].resources), room)
+        room -= shares[key]
+    return shares
+
+
+def _truncation_issue(key: str) -> DataIssue:
+    return DataIssue(
+        "data_truncated",
+        f"{KEY_LABELS.get(key, key)}: more records than one request may read; only the first were used.",
+    )
 
 
 _ABSENT = object()

@@ -10,7 +10,7 @@ import logging
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from cds_hooks.audit import feedback_record
-from cds_hooks.errors import Unauthorized
+from cds_hooks.errors import InvalidRequest, Unauthorized
 from cds_hooks.jsonbody import read_json
 from cds_hooks.registry import ServiceCall
 from cds_hooks.runtime import Runtime
@@ -82,6 +82,14 @@ def cds_blueprint() -> Blueprint:
         service = rt.registry.get(service_id)
         note(service=service.id)
         items = parse_feedback(read_json(request, max_bytes=rt.settings.max_body_bytes))
+        # Only feedback on cards this service issued to this client (issue 12): anything else is
+        # forged or misrouted, and would pollute the outcome statistics. All items or none.
+        for index, item in enumerate(items):
+            if not rt.store.card_issued_to(item.card, service.id, g.get("client_issuer")):
+                raise InvalidRequest(
+                    f"feedback[{index}].card is not a card this service issued to this client",
+                    expression=f"feedback[{index}].card",
+                )
         stored = sum(1 for item in items if rt.store.add_feedback(service.id, item.to_json()))
         if rt.metrics is not None:
             for item in items:

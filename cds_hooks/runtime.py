@@ -42,11 +42,11 @@ def fhir_client_factory(settings: Settings, metrics: "Metrics | None" = None) ->
     sends is counted and timed when `metrics` is given."""
 
     def make(base_url: str, access_token: str | None, timeout: float) -> FhirReader:
-        from cds_hooks.limits import guarded_session
+        from cds_hooks.outbound import outbound_session
         from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
 
-        # CA bundle and proxy for this server from Settings.outbound.
-        session = guarded_session(settings.allow_private_fhir, outbound=settings.outbound, url=base_url)
+        # Guarded connections; CA bundle and proxy for this server from Settings.outbound.
+        session = outbound_session(settings, url=base_url)
         if metrics is not None:
             from cds_hooks.metrics import instrument_session
 
@@ -57,7 +57,8 @@ def fhir_client_factory(settings: Settings, metrics: "Metrics | None" = None) ->
             timeout=timeout,
             allowlist=settings.fhir_allowlist,
             max_pages=settings.fhir_max_pages,
-            # Every connection re-vetted at connect time (DNS rebinding between check and use).
+            # The one guarded outbound path: every connection re-vetted at connect time (DNS
+            # rebinding between check and use), no ambient proxies/.netrc, the configured CA bundle.
             session=session,
         )
 

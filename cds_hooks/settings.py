@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from cds_hooks.outbound import Outbound
+from cds_hooks.outbound import CA_BUNDLE_VARIABLES, Outbound, ca_bundle_from_env  # noqa: F401 - re-exported (the one CA bundle reader)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,19 @@ def _log_format(raw: str) -> str:
     if value not in {"json", "text"}:
         raise ValueError(f"DERM3R_LOG_FORMAT must be json or text, got {raw!r}")
     return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    """EHR origins for CSP frame-ancestors: scheme://host[:port] only. Anything else (a path, a
+    wildcard, a quote or semicolon that would inject CSP syntax) is a start-up error naming it."""
+    origins = []
+    for item in (part.strip().rstrip("/") for part in raw.split(",")):
+        if not item:
+            continue
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", item):
+            raise ValueError(f"DERM3R_FRAME_ANCESTORS entries must be origins like https://ehr.example.org, got {item!r}")
+        origins.append(item.lower())
+    return tuple(origins)
 
 
 @dataclass(frozen=True)
@@ -61,12 +75,19 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     metrics_port: int | None = None  # DERM3R_METRICS_PORT: serve /metrics on its own port instead
     log_format: str = "json"  # DERM3R_LOG_FORMAT: json (one JSON object per line) or text
-    # Outbound HTTPS (JWK Sets, FHIR): CA bundle from DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE /
-    # SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY minus NO_PROXY.
+    # Outbound HTTP (FHIR, review token check, JWK Sets; see cds_hooks/outbound.py): CA bundle from
+    # DERM3R_CA_BUNDLE / REQUESTS_CA_BUNDLE / SSL_CERT_FILE, proxies from HTTPS_PROXY / HTTP_PROXY /
+    # ALL_PROXY minus NO_PROXY, read here once; never .netrc or other environment settings.
     outbound: Outbound = field(default_factory=Outbound)
     # DERM3R_GUIDELINE_PROFILE: treatment profile of the knowledge base ("aad_npf" | "euroguiderm" | "nice" | "china");
     # None = the knowledge file's default (aad_npf). Every assessment names the profile it used.
     guideline_profile: str | None = None
+    # DERM3R_REQUEST_BUDGET: total seconds one hook may spend, FHIR time, photo decoding and agents
+    # together; photos not yet read when it runs out are reported as not read (never a timeout).
+    request_budget_seconds: float = 10.0
+    # DERM3R_FRAME_ANCESTORS: origins (comma-separated, e.g. https://ehr.example.org) allowed to embed
+    # the review app in a frame; none: it cannot be framed at all.
+    frame_ancestors: tuple[str, ...] = ()
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -105,5 +126,7 @@ class Settings:
             fhir_max_pages=_number(env, "DERM3R_FHIR_MAX_PAGES", "5", int),
             outbound=Outbound.from_env(env),
             guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
+            request_budget_seconds=_number(env, "DERM3R_REQUEST_BUDGET", "10.0", float),
+            frame_ancestors=_origins(env.get("DERM3R_FRAME_ANCESTORS", "")),
             extra=extra,
         )

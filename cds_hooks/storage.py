@@ -1,10 +1,14 @@
-"""Durable service state: card feedback, the append-only audit log and the JWT replay cache.
+"""Durable service state: card feedback, the append-only audit log, the JWT replay cache and the
+cards issued (feedback is accepted only for those).
 
 Stored through `cds_hooks.database` (SQLite file by default, PostgreSQL for replicas); the schema is
 `cds_hooks.tables`, created by migrations. Correct with many writers, whether gunicorn workers on
 one SQLite file or replicas on one PostgreSQL:
 - feedback: a unique constraint on (service, content digest) with `INSERT ... ON CONFLICT DO
-  NOTHING`: a re-sent item is stored once, whichever replica receives each copy;
+  NOTHING`: a re-sent item is stored once, whichever replica receives each copy. The digest leaves
+  out `outcomeTimestamp` (when it was sent), so a re-send seconds or days later is the same item;
+- issued cards: keyed by (card uuid, service); recorded with `ON CONFLICT DO NOTHING`, looked up
+  by the replica that receives the feedback, whichever replica issued the card;
 - JWT replay: the same on (issuer, jti), so the check-and-record is one atomic statement - of two
   replicas receiving one token at the same moment, exactly one inserts the row and accepts it;
 - audit: ONE hash chain for the whole service. Appends are serialised (SQLite's write lock,
@@ -16,6 +20,8 @@ one SQLite file or replicas on one PostgreSQL:
 Durability, decided per table:
 - feedback and audit commit fully durable (SQLite `synchronous = FULL`, PostgreSQL's default
   synchronous commit): once acknowledged they survive a power cut, not only a process crash.
+- issued cards commit without their own flush too (see below): losing the last few on a power cut
+  only makes feedback on those cards refused as unknown.
 - the JWT replay cache (`jti_cache`) commits without waiting for its own flush (SQLite NORMAL,
   PostgreSQL `synchronous_commit = off`). That is still durable against a process crash; only a
   power cut or a database crash can lose the last few entries, and every hook appends an audit
@@ -43,7 +49,7 @@ from sqlalchemy.sql.expression import Insert
 
 from cds_hooks.database import SQLITE_FILENAME, Database, DatabaseOptions, open_database
 from cds_hooks.errors import InvalidRequest
-from cds_hooks.tables import audit, feedback, jti_cache
+from cds_hooks.tables import audit, feedback, issued_card, jti_cache
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,10 @@ AUDIT_GENESIS = "0" * 64
 # Advisory lock key that serialises audit appends across PostgreSQL sessions (any constant).
 AUDIT_LOCK_KEY = 0x6465726D33720002
 
+# Feedback for a card older than this is refused as unknown: EHRs send feedback within the
+# encounter, and the table stays bounded by (hook rate x retention).
+ISSUED_CARD_RETENTION_SECONDS = 30 * 24 * 3600
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -60,7 +70,8 @@ class Store(Protocol):
 
     def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
         """Store one feedback item durably. False if an identical item (same service, same JSON
-        content) was stored before: EHRs retry, so duplicates are expected and harmless."""
+        content apart from `outcomeTimestamp`) was stored before: EHRs retry, so duplicates are
+        expected and harmless."""
         ...
 
     def list_feedback(self, service_id: str | None = None) -> list[dict[str, Any]]:
@@ -73,6 +84,14 @@ class Store(Protocol):
 
     def list_audit(self, limit: int = 100) -> list[dict[str, Any]]:
         """The most recent `limit` audit records, newest first."""
+        ...
+
+    def record_issued_cards(self, service_id: str, client_issuer: str | None, card_uuids: list[str]) -> None:
+        """Remember that these cards went to this client (feedback is only accepted for them)."""
+        ...
+
+    def card_issued_to(self, card_uuid: str, service_id: str, client_issuer: str | None) -> bool:
+        """True if `card_uuid` was issued by `service_id` to `client_issuer` within the retention."""
         ...
 
     def jti_seen(self, issuer: str, jti: str, expires_at: float) -> bool:
@@ -91,6 +110,11 @@ def canonical_json(value: Any) -> str:
 
 def _sha256(text_: str) -> str:
     return hashlib.sha256(text_.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def feedback_digest(item: dict[str, Any]) -> str:
+    """The identity of one feedback item: its canonical JSON without `outcomeTimestamp`."""
+    return _sha256(canonical_json({k: v for k, v in item.items() if k != "outcomeTimestamp"}))
 
 
 def audit_link(prev: str, ts: float, record_text: str) -> str:
@@ -123,7 +147,12 @@ class SqlStore:
 
     def add_feedback(self, service_id: str, item: dict[str, Any]) -> bool:
         text_ = canonical_json(item)
-        row = {"service_id": service_id, "digest": _sha256(text_), "item": text_, "received_at": time.time()}
+        # Idempotent by content, not by second (issue 12): the timestamp is when the client (or the
+        # review app) sent it, so a re-send a second later used to be stored again. The same
+        # outcome for the same card with the same details is one piece of feedback. The digest is
+        # the unique key, so two replicas receiving the two copies still store one.
+        digest = feedback_digest(item)
+        row = {"service_id": service_id, "digest": digest, "item": text_, "received_at": time.time()}
         # RETURNING, not rowcount: drivers report -1 for an INSERT whose primary key they fetch.
         stmt = insert_ignoring_duplicates(self.database, feedback).returning(feedback.c.id)
         return self.database.write("feedback", lambda conn: conn.execute(stmt, row).first() is not None)
@@ -179,6 +208,36 @@ class SqlStore:
             return None
 
         return self.database.read("audit", walk)
+
+    # -- issued cards (issue 12) ---------------------------------------------------------------
+
+    def record_issued_cards(self, service_id: str, client_issuer: str | None, card_uuids: list[str]) -> None:
+        if not card_uuids:
+            return
+        now = time.time()
+        rows = [{"card_uuid": uuid, "service_id": service_id, "client_issuer": client_issuer or "", "issued_at": now}
+                for uuid in dict.fromkeys(card_uuids)]
+        stmt = insert_ignoring_duplicates(self.database, issued_card)
+
+        def record(conn: Connection) -> None:
+            conn.execute(delete(issued_card).where(issued_card.c.issued_at < now - ISSUED_CARD_RETENTION_SECONDS))
+            conn.execute(stmt, rows)
+
+        # Not flushed on its own: losing the last few on a power cut only makes their feedback refused.
+        self.database.write("issued_card", record, durable=False)
+
+    def card_issued_to(self, card_uuid: str, service_id: str, client_issuer: str | None) -> bool:
+        query = (
+            select(issued_card.c.card_uuid)
+            .where(
+                issued_card.c.card_uuid == card_uuid,
+                issued_card.c.service_id == service_id,
+                issued_card.c.client_issuer == (client_issuer or ""),
+                issued_card.c.issued_at >= time.time() - ISSUED_CARD_RETENTION_SECONDS,
+            )
+            .limit(1)
+        )
+        return self.database.read("issued_card", lambda conn: conn.execute(query).first() is not None)
 
     # -- JWT replay cache ----------------------------------------------------------------------
 

@@ -58,6 +58,20 @@ jti_cache = Table(
     sqlite_with_rowid=False,
 )
 
+# Cards this service issued and the client that received them (JWT `iss`; '' with auth off):
+# feedback is accepted only for a card issued to the client sending it (issue 12). Rows older than
+# the retention (cds_hooks.storage) are purged when new cards are recorded.
+issued_card = Table(
+    "issued_card",
+    metadata,
+    Column("card_uuid", Text, primary_key=True),
+    Column("service_id", Text, primary_key=True),
+    Column("client_issuer", Text, nullable=False),
+    Column("issued_at", Double, nullable=False),
+    Index("issued_card_issued_at", "issued_at"),
+    sqlite_with_rowid=False,
+)
+
 review_record = Table(
     "review_record",
     metadata,

@@ -22,6 +22,7 @@ from fhir_mapping.careplan import care_plan
 from fhir_mapping.device import SOFTWARE_NAME, device_reference, software_device
 from fhir_mapping.emit import NAMESPACE, is_literal_reference, resource_id, urn
 from fhir_mapping.provenance import provenance
+from fhir_mapping.safe_text import sanitise_resource
 
 
 def _source_refs(assessment: Assessment) -> list[str]:
@@ -50,7 +51,9 @@ def assessment_resources(assessment: Assessment, *, condition_refs: Sequence[str
                       target_refs=[urn(r["id"]) for r in created], device_id=device["id"],
                       device_display=f"{SOFTWARE_NAME} {assessment.model_version}".strip(),
                       as_of=as_of, source_refs=_source_refs(assessment))
-    resources = [device, *created, prov]
+    # Every readable text made safe in one place (markdown escaped in Annotation.text, links defanged,
+    # control/bidi characters removed), whichever mapper wrote it: record text reaches the EHR here.
+    resources = [sanitise_resource(r) for r in (device, *created, prov)]
     for resource in resources:
         r4.validate(resource)
     return resources

@@ -45,6 +45,15 @@ MAX_DIMENSION = 16384  # px, either side (WebP's own maximum is 16383)
 MAX_PIXELS_JPEG = 64_000_000
 MAX_PIXELS_FULL_DECODE = 25_000_000
 
+# Decode *work*, not only size: a progressive JPEG is decoded once per scan, whatever draft() asks
+# for, so a small file that repeats one AC scan 1,500 times keeps a worker busy for many seconds
+# (~4 ms per scan at 4 MP, ~10-60 ms at 64 MP). Encoders write 6-10 scans (libjpeg's default
+# progression), optimisers up to about 20; anything past MAX_JPEG_SCANS is refused before decoding,
+# and large images get proportionally fewer (scans x pixels <= MAX_JPEG_SCAN_PIXELS, i.e. 16 scans
+# at the 64 MP limit, 40 at 24 MP).
+MAX_JPEG_SCANS = 40
+MAX_JPEG_SCAN_PIXELS = 16 * MAX_PIXELS_JPEG
+
 # Long side of the working image. Lesion attributes and the quality gate are computed at this
 # size; it keeps per-photo work around a few ms and is above any model input size we ship.
 DEFAULT_MAX_SIDE = 512
@@ -138,6 +147,43 @@ def _check_dimensions(width: int, height: int, fmt: str) -> None:
         )
 
 
+def jpeg_scan_count(data: bytes) -> int:
+    """Number of scans (SOS markers) in a JPEG, counted without decoding: the segments before the
+    first scan are walked by their lengths (so APP blocks such as EXIF thumbnails or ICC profiles
+    cannot contribute), then SOS markers are counted in the rest. In entropy-coded data every 0xFF
+    byte is followed by 0x00 or a restart marker, so an 0xFFDA there is always a real scan; the
+    count is exact for well-formed files and an upper bound otherwise (never an under-count:
+    libjpeg needs that marker to start a scan)."""
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return 0  # not a marker where one must be: the decoder will call it corrupt
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:
+            return 1 + data.count(b"\xff\xda", i + 2)
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker == 0xD9:
+            return 0
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return 0
+
+
+def _check_jpeg_work(data: bytes, width: int, height: int) -> None:
+    scans = jpeg_scan_count(data)
+    limit = max(1, min(MAX_JPEG_SCANS, MAX_JPEG_SCAN_PIXELS // max(1, width * height)))
+    if scans > limit:
+        raise ImageError(
+            "too_complex",
+            f"photo is encoded in {scans} progressive passes (at most {limit} accepted for its size): "
+            "re-export it as a standard (baseline) JPEG",
+        )
+
+
 def _open(data: bytes, fmt: str) -> Image.Image:
     """Open (header only) with the sniffed decoder only, with Pillow's bomb warning made an error.
 
@@ -171,8 +217,8 @@ def decode_image(data: bytes, content_type: str | None = None, max_side: int = D
     """Decode untrusted bytes into an RGB image whose long side is at most `max_side`.
 
     The format is taken from the magic bytes (never from `content_type` alone). Raises ImageError
-    with one of the codes: empty, too_large, unsupported_format, decompression_bomb, truncated,
-    corrupt.
+    with one of the codes: empty, too_large, too_complex, unsupported_format, decompression_bomb,
+    truncated, corrupt.
     """
     if not data:
         raise ImageError("empty", "photo has no data: re-upload it")
@@ -194,6 +240,7 @@ def decode_image(data: bytes, content_type: str | None = None, max_side: int = D
         width, height = image.size
         _check_dimensions(width, height, fmt)
         if fmt == FORMAT_JPEG:
+            _check_jpeg_work(data, width, height)
             # Ask libjpeg for the smallest 1/2^k scale that still covers DRAFT_FRACTION x max_side on
             # the long side: decoding at 1/8 instead of 1/4 is ~3x faster on a 12 MP photo.
             ratio = max_side * DRAFT_FRACTION / max(width, height)

@@ -25,6 +25,7 @@ from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode
 from inference.morphology import LearnedSignals, assess_morphology
 from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, learned_gate, unusable_report
 from inference.results import LesionAttributes, Morphology, QualityReport, RecResult
+from inference.time_budget import TIME_BUDGET_METRIC, TIME_BUDGET_REASON, photo_time_exhausted
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ class DermRec:
         return output, head_rows
 
     def _decode_and_gate(self, photo: Photo) -> _Decoded:
+        if photo_time_exhausted():
+            log.info("photo not read: request time budget exhausted")
+            report = QualityReport(usable=False, reasons=(TIME_BUDGET_REASON,), metrics={TIME_BUDGET_METRIC: 1.0})
+            return _Decoded(photo, None, None, report)
         try:
             decoded = decode_image(photo.data, photo.content_type, max_side=self.max_side)
         except ImageError as exc:

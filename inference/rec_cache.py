@@ -41,6 +41,7 @@ from typing import Protocol
 
 from inference.case import Photo
 from inference.results import AttributeScore, LesionAttributes, Morphology, MorphologyFinding, RecResult
+from inference.time_budget import TIME_BUDGET_METRIC
 
 DEFAULT_MAX_ENTRIES = 256
 # A reading pickles to ~1-4 KB; this bound only bites if readings grow (e.g. per-pixel evidence).
@@ -189,7 +190,10 @@ class CachingRec:
         if missing:
             fresh = self.inner.read([photos[i] for i in missing])
             for i, result in zip(missing, fresh, strict=True):
-                self.cache.put(keys[i], result)
+                # A photo skipped for lack of request time was not read: caching that would refuse
+                # it on every later view too.
+                if TIME_BUDGET_METRIC not in result.quality.metrics:
+                    self.cache.put(keys[i], result)
                 results[i] = result
         return tuple(r for r in results if r is not None)
 

@@ -7,9 +7,15 @@ server the record came from: `GET {fhirServer}/{patient_ref}` with the bearer to
 that Patient proves both that the token is live and that it grants access to this patient. Together
 with the 256-bit, short-lived record id this makes a leaked id alone useless.
 
-The FHIR server is never taken from the browser on trust: it must equal the `fhirServer` the record
-was created for (the hook request's), or, for records made without one, be on the operator's
-allow-list. Successful checks are remembered briefly (keyed by a hash of the token, never the token)
+The FHIR server is never taken from the browser on trust: it is the `fhirServer` the record was
+created for (the hook request's), which the service only stores when it is on the operator's
+allow-list (issue 12: a record bound to an unchecked server sent the clinician's token there). A
+record without a bound server is readable by nobody: with only an allow-list to go by, any
+allow-listed server that knows the same patient id could otherwise unlock another tenant's record.
+The bound server must still be on the allow-list when the token is checked (removing a server
+revokes its records), and the check goes through the one guarded outbound path
+(`cds_hooks.outbound`: connect-time address check, no ambient proxies or .netrc, the configured CA
+bundle). Successful checks are remembered briefly (keyed by a hash of the token, never the token)
 so that loading a record's photographs does not cost one FHIR call each.
 """
 
@@ -24,6 +30,8 @@ from urllib.parse import urlsplit
 import requests
 
 from cds_hooks.errors import Forbidden, ServiceUnavailable, Unauthorized
+from cds_hooks.outbound import outbound_session
+from cds_hooks.prefetch import is_allowed_server
 from cds_hooks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +45,7 @@ class TokenVerifier:
 
     def __init__(self, settings: Settings, session: requests.Session | None = None, cache_seconds: float = 60.0) -> None:
         self._settings = settings
-        self._session = session or requests.Session()
+        self._session = session or outbound_session(settings)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -64,18 +72,16 @@ class TokenVerifier:
     def _server_for(self, record: dict, claimed: str | None) -> str:
         bound = str(record.get("fhirServer") or "").rstrip("/")
         claimed = (claimed or "").strip().rstrip("/")
-        if bound:
-            # The record belongs to the hook's FHIR server; a client naming another one is confused
-            # or probing.
-            if claimed and claimed != bound:
-                raise Forbidden("token issuer does not match the record's FHIR server")
-            server = bound
-        elif not claimed:
-            raise Unauthorized(f"missing {FHIR_SERVER_HEADER} header (the SMART iss)")
-        elif claimed not in self._settings.fhir_allowlist:
-            raise Forbidden("FHIR server is not on the allow-list")
-        else:
-            server = claimed
+        if not bound:
+            # Not tied to a server: no token from any server may open it (see the module doc).
+            raise Forbidden("review record is not bound to a FHIR server")
+        # The record belongs to the hook's FHIR server; a client naming another one is confused
+        # or probing.
+        if claimed and claimed != bound:
+            raise Forbidden("token issuer does not match the record's FHIR server")
+        if not is_allowed_server(bound, self._settings.fhir_allowlist):
+            raise Forbidden("the record's FHIR server is no longer on the allow-list")
+        server = bound
         scheme = urlsplit(server).scheme
         if scheme != "https" and not (scheme == "http" and self._settings.allow_private_fhir):
             raise Forbidden("FHIR server must use https")
@@ -90,6 +96,7 @@ class TokenVerifier:
                 allow_redirects=False,
             )
         except requests.RequestException as exc:
+            # Includes a connection the outbound guard refused (private/link-local address).
             raise ServiceUnavailable("FHIR server unreachable for token check") from exc
         if response.status_code == 401:
             raise Unauthorized("access token rejected by the FHIR server")

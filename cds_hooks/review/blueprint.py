@@ -23,10 +23,11 @@ from typing import Callable
 import flask
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
-from cds_hooks.errors import CdsError, InvalidRequest, NotFound
+from cds_hooks.errors import CdsError, NotFound
 from cds_hooks.review.access import FHIR_SERVER_HEADER, TokenVerifier
 from cds_hooks.review.feedback import OVERRIDE_REASONS, feedback_item
-from cds_hooks.review.store import ReviewStore, StoredImage
+from cds_hooks.jsonbody import read_json
+from cds_hooks.review.store import ReviewStore, StoredImage, served_image_type
 from cds_hooks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def review_blueprint(
     verifier = verifier or TokenVerifier(settings)
     sink_holder: list[FeedbackSink] = [feedback_sink] if feedback_sink else []
     client_id = settings.extra.get("review_client_id", DEFAULT_CLIENT_ID)
+    # Clickjacking (issue 12): SMART apps are often embedded in the EHR, so the EHR origins the
+    # operator lists (DERM3R_FRAME_ANCESTORS, validated as plain origins) may frame it; nobody else.
+    frame_ancestors = " ".join(settings.frame_ancestors) or "'none'"
 
     def sink() -> FeedbackSink:
         if not sink_holder:
@@ -76,7 +80,13 @@ def review_blueprint(
         return record
 
     def image_response(image: StoredImage) -> Response:
-        response = Response(image.data, mimetype=image.content_type)
+        # The type comes from an allow-list, judged on the bytes, never echoed from the record
+        # (issue 12: `image/svg+xml` or `image/x;text/html` from an EHR's Media was served as given,
+        # and a CR/LF in it was a 500). Anything else is an opaque download.
+        content_type = served_image_type(image.data)
+        response = Response(image.data, mimetype=content_type)
+        if content_type == "application/octet-stream":
+            response.headers["Content-Disposition"] = "attachment"
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -128,9 +138,9 @@ def review_blueprint(
     @bp.post("/api/assessments/<context_id>/feedback")
     def feedback(context_id: str) -> tuple[Response, int]:
         record = authorised_record(context_id)
-        if (request.content_length or 0) > MAX_FEEDBACK_BYTES:
-            raise InvalidRequest("feedback too large")
-        body = request.get_json(silent=True)
+        # The service's strict reader (issue 12): application/json only, the 16 KiB cap counted
+        # while streaming (chunked bodies too), no NaN, no duplicate keys, bounded depth and values.
+        body = read_json(request, max_bytes=MAX_FEEDBACK_BYTES)
         service_id, item = feedback_item(record, body)
         stored = sink()(service_id, item)
         log.info("review feedback recorded: outcome=%s new=%s", item["outcome"], stored)
@@ -146,8 +156,13 @@ def review_blueprint(
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-            f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'",
+            f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors {frame_ancestors}",
         )
+        if not settings.frame_ancestors:
+            # Older browsers without CSP level 2; X-Frame-Options cannot name several origins, so
+            # it is only sent when nobody may frame the app.
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # The launch and redirect URLs carry `launch`, `code` and `state`: never leak them.
         response.headers.setdefault("Referrer-Policy", "no-referrer")

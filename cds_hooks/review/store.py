@@ -39,6 +39,7 @@ from cds_hooks.database import Database, open_database
 from cds_hooks.storage import insert_ignoring_duplicates
 from cds_hooks.tables import review_image, review_overlay, review_photo_ref, review_record
 from cds_hooks.card_text import clinician_citations
+from fhir_mapping.safe_text import strip_unsafe_everywhere
 from inference.case import Case, FindingKey
 from inference.citations import CitationTable
 from inference.results import Assessment
@@ -109,7 +110,7 @@ class ReviewStore:
                     "region": p.region.value,
                     "bodySite": p.body_site,
                     "taken": p.taken.isoformat() if p.taken else None,
-                    "contentType": p.content_type,
+                    "contentType": _declared_image_type(p.content_type),
                 }
                 for i, p in enumerate(case.photos)
             ],
@@ -122,7 +123,8 @@ class ReviewStore:
                 {"key": m.key, "display": m.display, "ref": m.source_ref, "active": m.active} for m in case.medications
             ],
         }
-        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        # No control or bidi-override character reaches the review app, whichever field carries it.
+        text = json.dumps(strip_unsafe_everywhere(payload), separators=(",", ":"), allow_nan=False)
         digests = [hashlib.sha256(p.data).hexdigest() for p in case.photos]  # outside the write lock
         record_row = {
             "id": record_id, "patient_ref": case.patient.ref, "fhir_server": fhir_server.rstrip("/") if fhir_server else None,
@@ -130,7 +132,7 @@ class ReviewStore:
         }
         images = [{"sha256": digest, "data": p.data} for digest, p in zip(digests, case.photos, strict=True)]
         refs = [
-            {"record_id": record_id, "idx": i, "content_type": p.content_type, "sha256": digest}
+            {"record_id": record_id, "idx": i, "content_type": _declared_image_type(p.content_type), "sha256": digest}
             for i, (digest, p) in enumerate(zip(digests, case.photos, strict=True))
         ]
         add_images = insert_ignoring_duplicates(self.database, review_image)
@@ -172,7 +174,8 @@ class ReviewStore:
         if not rows:
             return None
         data, content_type = rows[0]
-        return StoredImage(bytes(data), content_type or _sniff_type(data))
+        # The declared type is kept for the record only; what is served is judged on the bytes.
+        return StoredImage(bytes(data), served_image_type(bytes(data)))
 
     def overlays(self, context_id: str, index: int) -> dict[str, StoredImage] | None:
         """Overlay images of what DERM-Rec measured on one photo, rendered on first request and then
@@ -243,6 +246,22 @@ def _series(case: Case, key: FindingKey) -> list[dict]:
         for f in case.history(key)
         if isinstance(f.value, (int, float)) and not isinstance(f.value, bool)
     ]
+
+
+SERVED_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def served_image_type(data: bytes) -> str:
+    """The Content-Type to serve stored image bytes with: one of SERVED_IMAGE_TYPES recognised
+    from the magic bytes, else application/octet-stream (never a type taken from the EHR's data:
+    an `image/svg+xml` "photo" would run script in the app's origin)."""
+    return _sniff_type(data)
+
+
+def _declared_image_type(content_type: str | None) -> str | None:
+    """The EHR's declared type if it is one we serve (parameters dropped), else None."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return base if base in SERVED_IMAGE_TYPES else None
 
 
 def _sniff_type(data: bytes) -> str:

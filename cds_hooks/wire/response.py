@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from cds_hooks.wire.fields import is_absolute_http_url, is_uuid
+from fhir_mapping.safe_text import plain_text, strip_unsafe_everywhere
 
 INDICATORS = ("info", "warning", "critical")
 SELECTION_BEHAVIORS = ("at-most-one", "any")
@@ -205,12 +206,14 @@ class CdsResponse:
         body: dict[str, Any] = {"cards": [c.to_json() for c in self.cards]}
         if self.system_actions:
             body["systemActions"] = [a.to_json() for a in self.system_actions]
-        return body
+        # Last pass: no control or bidi-override character leaves in a card, whoever built it.
+        return strip_unsafe_everywhere(body)
 
 
 def truncate_summary(text: str) -> str:
-    """Fit `text` into the summary limit on a word boundary, with an ellipsis when cut."""
-    text = " ".join(text.split())
+    """Fit `text` into the summary limit on a word boundary, with an ellipsis when cut. Plain text
+    (summaries may carry record text): unsafe characters removed, bare URLs defanged."""
+    text = plain_text(text)
     if len(text) <= SUMMARY_MAX:
         return text
     cut = text[: SUMMARY_MAX - 1].rsplit(" ", 1)[0].rstrip(",;:")

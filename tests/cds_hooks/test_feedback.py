@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds_hooks.routes import RUNTIME_KEY
-from service_support import ES, PV, make_app, operation_outcome_issue
+from service_support import ES, PV, make_app as _make_app, operation_outcome_issue
 
 CARD = "4e0a3a1e-3283-4575-ab82-028d55fe2719"
 SUGGESTION = "e56e1945-20b3-4393-8503-a1a20fd73152"
@@ -24,6 +24,16 @@ OVERRIDDEN_WITH_REASON = {
     },
     "outcomeTimestamp": "2020-12-11T00:00:00Z",
 }
+
+
+def make_app(tmp_path: Path):
+    """The app with the spec examples' cards recorded as issued by both services to this client
+    (auth off: no issuer). Feedback on cards never issued is refused (issue 12, tests/security)."""
+    app = _make_app(tmp_path)
+    store = app.extensions[RUNTIME_KEY].store
+    for service in (PV, ES):
+        store.record_issued_cards(service, None, [CARD, OVERRIDDEN_WITH_REASON["card"]])
+    return app
 
 
 def post(client, items, service=PV):

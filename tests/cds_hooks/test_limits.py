@@ -24,11 +24,11 @@ from cds_hooks.limits import (
     check_images,
     check_outbound_host,
     check_prefetch,
-    guarded_session,
     parse_json_body,
     read_body,
     resolve_outbound,
 )
+from cds_hooks.outbound import guarded_session
 
 MB = 1024 * 1024
 

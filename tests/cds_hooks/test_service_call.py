@@ -47,8 +47,11 @@ def client(tmp_path: Path, stub: StubPipeline):
     return make_app(tmp_path, pipeline=stub).test_client()
 
 
-def test_patient_view_with_prefetch_returns_valid_cards(client, stub: StubPipeline) -> None:
-    body = request_body(prefetch={"patient": patient(), "conditions": searchset(), "media": searchset(media(), media(mid="m2"))})
+def test_patient_view_with_prefetch_returns_valid_cards(tmp_path: Path, stub: StubPipeline) -> None:
+    # An allow-listed fhirServer: the review link is only offered for records bound to one (issue 12).
+    client = make_app(tmp_path, pipeline=stub, fhir_allowlist=("https://ehr.example.org/fhir",)).test_client()
+    body = request_body(prefetch={"patient": patient(), "conditions": searchset(), "media": searchset(media(), media(mid="m2"))},
+                        fhirServer="https://ehr.example.org/fhir")
     response = client.post(f"/cds-services/{PV}", json=body)
     assert response.status_code == 200, response.get_json()
     payload = response.get_json()
@@ -180,12 +183,14 @@ def test_client_jwt_is_verified_against_the_endpoint_url(tmp_path: Path) -> None
     client = make_app(tmp_path, auth_enabled=True, trusted_issuers_file=issuer.write_trust_file(tmp_path)).test_client()
     url = f"http://derm3r.test/cds-services/{PV}"
     token = issuer.authorization(url)
-    assert client.post(f"/cds-services/{PV}", json=request_body(), headers={"Authorization": token}).status_code == 200
+    first = client.post(f"/cds-services/{PV}", json=request_body(), headers={"Authorization": token})
+    assert first.status_code == 200
     replay = client.post(f"/cds-services/{PV}", json=request_body(), headers={"Authorization": token})
     assert replay.status_code == 401 and "replay" in replay.get_json()["issue"][0]["diagnostics"]
     other_endpoint = issuer.authorization("http://derm3r.test/cds-services")
     assert client.post(f"/cds-services/{PV}", json=request_body(), headers={"Authorization": other_endpoint}).status_code == 401
     feedback_url = f"{url}/feedback"
-    item = {"card": "4e0a3a1e-3283-4575-ab82-028d55fe2719", "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
+    # A card this service issued to this client (feedback on any other card is refused, issue 12).
+    item = {"card": first.get_json()["cards"][0]["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-27T10:00:00Z"}
     ok = client.post(f"/cds-services/{PV}/feedback", json={"feedback": [item]}, headers={"Authorization": issuer.authorization(feedback_url)})
     assert ok.status_code == 200

@@ -54,6 +54,46 @@ def test_feedback_is_idempotent(tmp_path: Path, database_url: str | None) -> Non
     assert len(store.list_feedback()) == 2
 
 
+def test_feedback_is_idempotent_by_content_not_by_send_time(tmp_path: Path, database_url: str | None) -> None:
+    """Issue 12: the same outcome re-sent later (a new outcomeTimestamp) is one item; a different
+    outcome for the same card is another."""
+    store = open_store(tmp_path, database_url)
+    assert store.add_feedback("derm-assess", FEEDBACK) is True
+    assert store.add_feedback("derm-assess", {**FEEDBACK, "outcomeTimestamp": "2026-11-28T09:00:00Z"}) is False
+    assert store.add_feedback("derm-assess", {k: v for k, v in FEEDBACK.items() if k != "outcomeTimestamp"}) is False
+    assert store.add_feedback("derm-assess", {**FEEDBACK, "outcome": "overridden"}) is True
+    assert [item["outcome"] for item in store.list_feedback()] == ["accepted", "overridden"]
+
+
+def test_issued_cards_are_bound_to_service_and_client(tmp_path: Path, database_url: str | None) -> None:
+    store = open_store(tmp_path, database_url)
+    store.record_issued_cards("derm-assess", "https://ehr.a", ["c1", "c2", "c1"])  # a repeat is harmless
+    store.record_issued_cards("derm-assess", "https://ehr.a", ["c2"])  # so is a second recording
+    store.record_issued_cards("derm-assess", None, ["c3"])  # auth off: no issuer
+    store.record_issued_cards("derm-assess", "https://ehr.a", [])
+    reopened = open_store(tmp_path, database_url)  # another worker or replica sees them
+    assert reopened.card_issued_to("c1", "derm-assess", "https://ehr.a")
+    assert reopened.card_issued_to("c2", "derm-assess", "https://ehr.a")
+    assert not reopened.card_issued_to("c1", "derm-assess", "https://ehr.b")
+    assert not reopened.card_issued_to("c1", "derm-triage", "https://ehr.a")
+    assert not reopened.card_issued_to("c4", "derm-assess", "https://ehr.a")
+    assert reopened.card_issued_to("c3", "derm-assess", None)
+    assert not reopened.card_issued_to("c3", "derm-assess", "https://ehr.a")
+
+
+def test_issued_cards_past_retention_are_refused_and_purged(tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cds_hooks import storage
+
+    store = open_store(tmp_path, database_url)
+    store.record_issued_cards("derm-assess", "https://ehr.a", ["old"])
+    later = time.time() + storage.ISSUED_CARD_RETENTION_SECONDS + 60
+    monkeypatch.setattr(storage.time, "time", lambda: later)
+    assert not store.card_issued_to("old", "derm-assess", "https://ehr.a")
+    store.record_issued_cards("derm-assess", "https://ehr.a", ["new"])  # purges the expired row
+    with store.database.transaction(write=False) as conn:
+        assert conn.execute(text("SELECT card_uuid FROM issued_card")).scalars().all() == ["new"]
+
+
 def test_feedback_order_is_arrival_order(tmp_path: Path, database_url: str | None) -> None:
     store = open_store(tmp_path, database_url)
     items = [{**FEEDBACK, "card": f"card-{i}"} for i in range(5)]
@@ -261,6 +301,8 @@ def _writer(data_dir: str, url: str | None, worker: int) -> None:
         store.add_feedback("derm-assess", {"card": f"w{worker}-{i}", "outcome": "accepted"})
         # Every worker also posts a shared duplicate: exactly one copy must survive.
         store.add_feedback("derm-assess", {"card": f"shared-{i}", "outcome": "overridden"})
+        # ... and the same outcome re-sent with its own send time (issue 12): still one copy.
+        store.add_feedback("derm-assess", {"card": f"shared-{i}", "outcome": "overridden", "outcomeTimestamp": f"2026-12-02T10:00:0{worker}Z"})
         store.append_audit({"worker": worker, "i": i})
 
 

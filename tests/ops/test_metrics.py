@@ -55,18 +55,21 @@ def test_counters_after_a_mixed_run_equal_what_was_sent(issuer_app) -> None:
     client = app.test_client()
     hook_aud, fb_aud = f"{BASE}/cds-services/{PV}", f"{BASE}/cds-services/{PV}/feedback"
     cards: dict[tuple[str, str], int] = {}
+    issued: list[str] = []  # feedback is only accepted for cards issued to this client (issue 12)
     for _ in range(3):
         response = client.post(f"/cds-services/{PV}", json=request_body(), headers={"Authorization": issuer.authorization(hook_aud)})
         assert response.status_code == 200
         for card in response.get_json()["cards"]:
             key = (card["source"]["topic"]["code"], card["indicator"])
             cards[key] = cards.get(key, 0) + 1
+            issued.append(card["uuid"])
+    assert len(set(issued)) >= 3
     items = [
-        {"card": _card(1), "outcome": "accepted", "acceptedSuggestions": [{"id": _card(2)}], "outcomeTimestamp": "2026-12-02T05:00:00Z"},
-        {"card": _card(3), "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
+        {"card": issued[0], "outcome": "accepted", "acceptedSuggestions": [{"id": _card(2)}], "outcomeTimestamp": "2026-12-02T05:00:00Z"},
+        {"card": issued[1], "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
          "overrideReason": {"reason": {"code": "severity-wrong", "system": "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"}}},
         # A code the service never offered: counted as "other", so clients cannot add label values.
-        {"card": _card(4), "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
+        {"card": issued[2], "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
          "overrideReason": {"reason": {"code": "made-up-code", "system": "https://example.org/x"}}},
     ]
     assert client.post(f"/cds-services/{PV}/feedback", json={"feedback": items}, headers={"Authorization": issuer.authorization(fb_aud)}).status_code == 200

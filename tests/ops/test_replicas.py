@@ -52,6 +52,13 @@ class Cluster:
         return requests.post(f"{replica.url}/cds-services/{PV}", json=body, headers=self.auth(f"{PUBLIC_BASE}/cds-services/{PV}"), timeout=120)
 
     def post_feedback(self, replica: Replica, items: list[dict]) -> requests.Response:
+        # Feedback is accepted only for cards issued to this client (issue 12): the items' cards
+        # are recorded in the shared database as if a hook had issued them.
+        store = self.store()
+        try:
+            store.record_issued_cards(PV, self.issuer.issuer, [item["card"] for item in items])
+        finally:
+            store.close()
         return requests.post(f"{replica.url}/cds-services/{PV}/feedback", json={"feedback": items}, headers=self.auth(FEEDBACK_AUD), timeout=60)
 
     def store(self):  # noqa: ANN201 - the test's own view of the shared database

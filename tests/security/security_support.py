@@ -216,3 +216,75 @@ class Canary:
             return self.routes[max(prefixes, key=len)]
         return 200, {"Content-Type": "application/fhir+json"}, b'{"resourceType":"Bundle","type":"searchset","entry":[]}'
 
+
+
+# -- hostile inputs shared by the issue-12 tests ------------------------------------------------------
+
+
+def media_resource(patient_ref: str, data: bytes | str, content_type: str, n: int) -> dict:
+    payload = data if isinstance(data, str) else base64.b64encode(data).decode()
+    return {
+        "resourceType": "Media",
+        "id": f"hostile-{n}",
+        "status": "completed",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/media-type", "code": "image"}]},
+        "subject": {"reference": patient_ref},
+        "createdDateTime": "2026-11-01T10:00:00Z",
+        "content": {"contentType": content_type, "data": payload},
+    }
+
+
+def request_with_photos(photos: list[tuple[bytes | str, str]], **hook: Any) -> dict[str, Any]:
+    """A full-prefetch hook whose Media are exactly `photos` ((bytes, content type) pairs)."""
+    bundle = synthetic_patient(visits=1)
+    prefetch = prefetch_for(bundle)
+    ref = f"Patient/{prefetch['patient']['id']}"
+    prefetch["media"] = searchset([media_resource(ref, data, ctype, i) for i, (data, ctype) in enumerate(photos)])
+    prefetch["documents"] = searchset([])
+    return hook_body(bundle, prefetch=prefetch, **hook)
+
+
+def progressive_jpeg(width: int, height: int, *, mode: str = "RGB", progressive: bool = True) -> bytes:
+    """A smooth-gradient JPEG (small AC scans, like the red team's blank 8000x8000 photo)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    ramp = np.linspace(40, 220, width, dtype=np.float32)[None, :].repeat(height, axis=0).astype(np.uint8)
+    image = Image.fromarray(ramp, "L")
+    if mode == "RGB":
+        image = Image.merge("RGB", (image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), image))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85, progressive=progressive)
+    return out.getvalue()
+
+
+def jpeg_scans(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) byte ranges of each scan (SOS header + entropy-coded data)."""
+    i, scans = 2, []
+    while i < len(data) - 1:
+        marker = data[i + 1]
+        if marker == 0xD9:
+            break
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        end = i + 2 + length
+        if marker == 0xDA:
+            j = end
+            while True:
+                j = data.index(b"\xff", j)
+                if data[j + 1] == 0 or 0xD0 <= data[j + 1] <= 0xD7:
+                    j += 2
+                    continue
+                break
+            scans.append((i, j))
+            end = j
+        i = end
+    return scans
+
+
+def repeat_scan(data: bytes, which: int, times: int) -> bytes:
+    """`data` with scan number `which` repeated `times` extra times right after itself (the red
+    team's CPU bomb: libjpeg decodes every scan, whatever the requested output size)."""
+    start, end = jpeg_scans(data)[which]
+    return data[:end] + data[start:end] * times + data[end:]

@@ -151,7 +151,7 @@ def test_fhir_token_only_sent_to_allowlisted_server(edge_app: Any, canary: Canar
 
 def test_dns_rebinding_through_the_full_request(edge_app: Any, canary: Canary, signer: Signer, monkeypatch: pytest.MonkeyPatch) -> None:
     """An allow-listed FHIR host name that resolves to a public address when the service checks it
-    and to 127.0.0.1 when the FHIR client connects: the connect-time guard (limits.guarded_session,
+    and to 127.0.0.1 when the FHIR client connects: the connect-time guard (outbound.guarded_session,
     used by the production client factory) refuses the second answer, so the internal server is
     never reached."""
     import socket

@@ -53,7 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     service = ServerThread()
     ehr_server = ServerThread()
     ehr = TestEhr(ehr_server.url, redirect_uris=(f"{service.url}/app/index.html",))
-    settings = Settings(data_dir=data_dir, allow_private_fhir=True, public_base_url=service.url)
+    # The record's FHIR server must be on the allow-list for the review API to open it (issue 12).
+    settings = Settings(data_dir=data_dir, allow_private_fhir=True, public_base_url=service.url, fhir_allowlist=(ehr.fhir_base,))
     store = ReviewStore(data_dir, ttl_seconds=3600)
     service.mount(_service_app(settings, store))
     ehr_server.mount(ehr.app)

@@ -47,7 +47,8 @@ class FakeFhir:
 
 @pytest.fixture()
 def setup(tmp_path: Path):
-    settings = Settings(data_dir=tmp_path)
+    # The record's server must stay on the allow-list for its records to open (issue 12).
+    settings = Settings(data_dir=tmp_path, fhir_allowlist=(FHIR,))
     store = ReviewStore(tmp_path, ttl_seconds=60)
     case = build_case()
     assessment = hand_built_assessment(case)
@@ -103,13 +104,15 @@ def test_api_rejects_bad_credentials(setup, headers: dict, status: int) -> None:
     assert r.json["resourceType"] == "OperationOutcome"
 
 
-def test_bound_record_needs_no_server_header_but_unbound_needs_allow_list(tmp_path: Path, setup) -> None:
+def test_bound_record_needs_no_server_header_and_unbound_opens_for_nobody(tmp_path: Path, setup) -> None:
     client, _, context_id, _, _ = setup
     assert client.get(f"/app/api/assessments/{context_id}", headers={"Authorization": f"Bearer {GOOD}"}).status_code == 200
     store = ReviewStore(tmp_path / "unbound")
     case = build_case()
-    cid = store.put(hand_built_assessment(case), case, [])  # no fhir_server: allow-list decides
-    for allow, headers, status in [((), auth(), 403), ((FHIR,), auth(), 200), ((FHIR,), {"Authorization": f"Bearer {GOOD}"}, 401)]:
+    cid = store.put(hand_built_assessment(case), case, [])  # no fhir_server
+    # Issue 12: an unbound record used to open for any allow-listed server accepting the token for
+    # the same patient id (cross-tenant read); it now opens for nobody.
+    for allow, headers, status in [((), auth(), 403), ((FHIR,), auth(), 403), ((FHIR,), {"Authorization": f"Bearer {GOOD}"}, 403)]:
         settings = Settings(data_dir=tmp_path, fhir_allowlist=allow)
         app = Flask(__name__)
         app.register_blueprint(review_blueprint(settings, store, verifier=TokenVerifier(settings, session=FakeFhir()),  # type: ignore[arg-type]
