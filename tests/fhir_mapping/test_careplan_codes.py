@@ -3,7 +3,6 @@ notes are plain, escaped text without internal identifiers."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import datetime, timezone
 
