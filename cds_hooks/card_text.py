@@ -16,6 +16,7 @@ import re
 from typing import Any, Iterable, Sequence
 
 from cds_hooks.markdown import escape
+from fhir_mapping.plain_text import scrub
 from inference.case import Case, Finding
 from inference.citations import CitationTable, clean_free_text
 

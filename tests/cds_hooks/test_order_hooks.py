@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from pathlib import Path
 from typing import Any, Callable
 
 import jsonschema

@@ -378,6 +378,7 @@ def test_a_write_blocked_past_the_timeout_is_retried(tmp_path: Path, database_ur
     import threading
 
     from cds_hooks.database import DatabaseOptions
+    from cds_hooks.storage import SqlStore
 
     errors: list[tuple[str, str]] = []
     db = open_database(database_url, tmp_path, DatabaseOptions(pool_size=2, timeout_seconds=1.0), on_error=lambda op, kind: errors.append((op, kind)))

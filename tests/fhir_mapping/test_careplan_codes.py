@@ -3,6 +3,7 @@ notes are plain, escaped text without internal identifiers."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timezone
 

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import torch
 
 from inference.lesion_model import SIDECAR_FORMAT, SIDECAR_NAME, sha256_of
-from tools.lesion_model.backbone import INPUT_SIZE
+from tools.lesion_model.backbone import INPUT_SIZE, LesionClassifier
 from tools.lesion_model.classes import CLASSES, DISPLAY_NAMES, TOPIC_TO_CLASS
 
 logger = logging.getLogger(__name__)
