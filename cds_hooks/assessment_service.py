@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import time
 import uuid
-from cds_hooks.audit import decision_record
+from cds_hooks.audit import record_answer
 from cds_hooks.cards import CardInputs, build_cards
 from cds_hooks.deadline import Deadline
 from cds_hooks.errors import CdsError, InvalidRequest, ServiceUnavailable
@@ -116,23 +116,7 @@ def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         response = respond(assessment, case, request, service, runtime)
     else:
         response = CdsResponse(cards=())
-    # Feedback is accepted only for these cards, from this client (issue 12).
-    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
-
-    runtime.store.append_audit(
-        decision_record(
-            at=runtime.clock(),
-            service_id=service.id,
-            hook=request.hook,
-            hook_instance=request.hook_instance,
-            client_issuer=call.client_issuer,
-            origins=resolved.origins,
-            case=case,
-            assessment=assessment,
-            response=response,
-            duration_ms=(time.monotonic() - started) * 1000.0,
-        )
-    )
+    record_answer(runtime, call, origins=resolved.origins, case=case, assessment=assessment, response=response, started=started)
     return response
 
 

@@ -3,12 +3,17 @@ content or tokens. The store chains them (append-only, hash-linked)."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from inference.case import Case
 from inference.results import Assessment
 from cds_hooks.wire.response import CdsResponse
+
+if TYPE_CHECKING:
+    from cds_hooks.registry import ServiceCall
+    from cds_hooks.runtime import Runtime
 
 
 def decision_record(
@@ -64,3 +69,25 @@ def feedback_record(*, at: datetime, service_id: str, client_issuer: str | None,
         "stored": stored,
         "duplicates": duplicates,
     }
+
+
+def record_answer(runtime: "Runtime", call: "ServiceCall", *, origins: Mapping[str, str], case: Case | None,
+                  assessment: Assessment | None, response: CdsResponse, started: float) -> None:
+    """What every hook answer leaves behind: its cards registered as issued to this client (feedback
+    is accepted for those alone) and one audit record. `started` is a time.monotonic() reading."""
+    request, service = call.request, call.service
+    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
+    runtime.store.append_audit(
+        decision_record(
+            at=runtime.clock(),
+            service_id=service.id,
+            hook=request.hook,
+            hook_instance=request.hook_instance,
+            client_issuer=call.client_issuer,
+            origins=origins,
+            case=case,
+            assessment=assessment,
+            response=response,
+            duration_ms=(time.monotonic() - started) * 1000.0,
+        )
+    )

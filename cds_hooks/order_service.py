@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 
-from cds_hooks.audit import decision_record
+from cds_hooks.audit import record_answer
 from cds_hooks.deadline import Deadline
 from cds_hooks.errors import InvalidRequest, ServiceUnavailable
 from cds_hooks.order_cards import OrderCardContext, order_cards
@@ -64,7 +64,7 @@ def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: Drug
 
 
 def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
-    request, service = call.request, call.service
+    request = call.request
     context = request.context
     if not isinstance(context, OrderContext):  # the registry pairs this handler with order hooks only
         raise TypeError("check_orders serves order-select / order-sign only")
@@ -88,23 +88,7 @@ def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
         response = CdsResponse(cards=order_cards(problems, card_context))
     else:
         response = CdsResponse(cards=())
-    # Feedback is accepted only for cards issued, from this client (issue 12), order cards too.
-    runtime.store.record_issued_cards(service.id, call.client_issuer, [card.uuid for card in response.cards if card.uuid])
-
-    runtime.store.append_audit(
-        decision_record(
-            at=runtime.clock(),
-            service_id=service.id,
-            hook=request.hook,
-            hook_instance=request.hook_instance,
-            client_issuer=call.client_issuer,
-            origins=origins,
-            case=case,
-            assessment=None,
-            response=response,
-            duration_ms=(time.monotonic() - started) * 1000.0,
-        )
-    )
+    record_answer(runtime, call, origins=origins, case=case, assessment=None, response=response, started=started)
     return response
 
 

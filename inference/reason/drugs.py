@@ -569,15 +569,19 @@ class DrugCatalogue:
         `populations` may be passed when already computed (`populations(case)[0]`)."""
         intent = intent or self.intent_for(drug, case)
         found = tuple(populations) if populations is not None else self.populations(case)[0]
-        concerns: list[DrugConcern] = []
-        concerns.extend(self._population_concerns(drug, case, found, intent))
+        monitoring = self._monitoring(drug, case) if intent is not DrugIntent.START else []
+        # On current therapy a lab value is the monitoring rule's to judge: the same ALT must not also
+        # come back as a population concern ("hepatic impairment") about the same drug.
+        monitored = {c.source_ref for c in monitoring if c.source_ref}
+        concerns: list[DrugConcern] = [
+            c for c in self._population_concerns(drug, case, found, intent) if c.source_ref not in monitored
+        ]
         concerns.extend(self._condition_concerns(drug, case, intent))
         concerns.extend(self._lab_condition_concerns(drug, case, intent))
         concerns.extend(self._test_result_concerns(drug, case, intent))
         if intent is DrugIntent.START:
             concerns.extend(self._missing_checks(drug, case, found))
-        else:
-            concerns.extend(self._monitoring(drug, case))
+        concerns.extend(monitoring)
         concerns.extend(self._interactions(drug, case))
         concerns.extend(self._duplicates(drug, case, intent))
         return tuple(sorted(concerns, key=lambda c: _SEVERITY_RANK[c.severity]))

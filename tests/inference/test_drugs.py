@@ -364,3 +364,12 @@ def test_every_lab_a_rule_reads_has_a_clinician_label() -> None:
     doc = json.loads((Path(inference.__file__).parent / "knowledge" / "drugs.json").read_text())
     read = {rule["lab"] for drug in doc["drugs"] for rule in (*drug.get("lab_conditions", ()), *drug["monitoring"]) if "lab" in rule}
     assert read <= set(doc["labs"]), sorted(read - set(doc["labs"]))
+
+
+@pytest.mark.parametrize("alt, hepatic", [(168.0, True), (110.0, False)])
+def test_transaminases_above_three_times_the_limit_are_hepatic_impairment(catalogue: DrugCatalogue, alt, hepatic) -> None:
+    # ALT 168 on methotrexate (review vignette mtx-alt): acitretin is hepatotoxic and must not be offered.
+    c = case(findings=[obs(FindingKey.ALT, alt)])
+    assert any(p.population.value == "hepatic_impairment" for p in catalogue.populations(c)[0]) is hepatic
+    acitretin = catalogue.evaluate(catalogue.get("acitretin"), c)
+    assert any(x.kind.value == "contraindicated" for x in acitretin) is hepatic
