@@ -79,10 +79,14 @@ class Chart:
         return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in self.entries]}
 
 
+FHIR_SERVER = "https://ehr.example.org/fhir"
+
+
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     data_dir = tmp_path_factory.mktemp("tcm-service")
-    return create_app(Settings(auth_enabled=False, data_dir=data_dir)).test_client(), data_dir
+    # Review records (read back below) are kept only for an allow-listed fhirServer (issue 12).
+    return create_app(Settings(auth_enabled=False, data_dir=data_dir, fhir_allowlist=(FHIR_SERVER,))).test_client(), data_dir
 
 
 def assess(service: tuple[Any, Path], chart: Chart, *, response_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -91,7 +95,7 @@ def assess(service: tuple[Any, Path], chart: Chart, *, response_out: list[dict[s
     client, data_dir = service
     definition = default_registry().get("derm3r-patient-view")
     bundle = chart.bundle()
-    body = hook_request(definition, "p1", prefetch=prefetch_from_bundle(bundle, definition))
+    body = {**hook_request(definition, "p1", prefetch=prefetch_from_bundle(bundle, definition)), "fhirServer": FHIR_SERVER}
     response = client.post(f"/cds-services/{definition.id}", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     if response_out is not None:
