@@ -179,7 +179,7 @@ def test_metrics_after_a_mixed_run_match_what_was_sent(cluster: Cluster) -> None
         assert response.status_code == 200, response.text
         for card in response.json()["cards"]:
             cards[(card["source"]["topic"]["code"], card["indicator"])] += 1
-        assessed += any(c["source"]["topic"]["code"] == "psoriasis-assessment" for c in response.json()["cards"])
+        assessed += bool(response.json()["cards"])  # cards come only from a pipeline run (issue 11: not always an assessment card)
     # One hook whose Condition search is not prefetched: the service asks the FHIR server (one
     # call, answered 404 by the test server, so reported on the data-quality card).
     service = default_registry().get(PV)
@@ -191,7 +191,9 @@ def test_metrics_after_a_mixed_run_match_what_was_sent(cluster: Cluster) -> None
     assert response.status_code == 200, response.text
     for card in response.json()["cards"]:
         cards[(card["source"]["topic"]["code"], card["indicator"])] += 1
-    assessed += any(c["source"]["topic"]["code"] == "psoriasis-assessment" for c in response.json()["cards"])
+    # Without the Condition search psoriasis is not on the problem list: a "confirm the diagnosis"
+    # card, not an assessment card, but the pipeline still ran.
+    assessed += bool(response.json()["cards"])
     hooks = len(calls) * 2 + 1
 
     run = uuid.uuid4().hex[:8]
