@@ -328,6 +328,14 @@ def test_invalid_order_context_is_400(client: Any, case: str, hook: str, change:
     assert response.get_json()["issue"][0]["expression"] == [expression]
 
 
+def test_tnf_inhibitor_in_heart_failure_offers_another_class(client: Any) -> None:
+    # IL-23, IL-12/23 and IL-17 inhibitors carry no heart-failure restriction (AAD-NPF biologics 2019).
+    record = adult().condition("heart_failure").all_checks_done()
+    card = only(call(client, SIGN, order_request(ORDER_SIGN, record, medication_order("adalimumab"))), "contraindicated")
+    replace = [s["label"] for s in card["suggestions"] if s["label"].startswith("Replace with")]
+    assert replace and not any(re.search(r"adalimumab|etanercept|infliximab|certolizumab", label, re.I) for label in replace)
+
+
 def test_feedback_on_an_order_card_is_stored(client: Any) -> None:
     record = adult().condition("heart_failure").all_checks_done()
     card = only(call(client, SELECT, order_request(ORDER_SELECT, record, medication_order("adalimumab"))), "contraindicated")
