@@ -9,6 +9,11 @@ graph means the runtime cannot drift from training: the only preprocessing outsi
 
 The sidecar `lesion_model.json` names the classes and pins the SHA-256 of the ONNX file, so a
 truncated or swapped model fails at load instead of producing plausible-looking numbers.
+
+A sidecar may name an ensemble member (`member`: a second ONNX file, pinned the same way, that maps
+the same uint8 views to class log-probabilities): its log-probabilities, averaged over the views it
+reads, are averaged with the main model's with the sidecar's weight before the temperature, exactly
+as `tools.lesion_model.member.combine` did when the weight and the temperature were fitted.
 """
 
 from __future__ import annotations
@@ -104,10 +109,13 @@ def view_crop(image: Image.Image, view: str) -> Image.Image:
 @dataclass(frozen=True)
 class LesionReading:
     """The model's reading of one photo: calibrated class probabilities averaged over the test-time
-    views, and the embedding heads' probabilities (e.g. "skin", "pustules", "nail_changes")."""
+    views, the embedding heads' probabilities (e.g. "skin", "pustules", "nail_changes") and, for a
+    model that has it, the novelty score: the distance of the photo's frozen features from the skin
+    photos' subspace, averaged over the views (None: no such output)."""
 
     probabilities: np.ndarray  # float64 [C], sums to 1
     heads: dict[str, float]
+    novelty: float | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,71 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _open_session(onnx_path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # warnings about unused initialisers are noise in service logs
+    try:
+        return ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    except (RuntimeError, ValueError) as exc:
+        # onnxruntime raises its own Fail/InvalidGraph types, all RuntimeError subclasses.
+        raise LesionModelInvalid(f"onnxruntime cannot load {onnx_path}: {exc}") from exc
+
+
+def _verified_file(directory: Path, name: str, expected_sha256: str) -> Path:
+    if "/" in name or "\\" in name:
+        raise LesionModelInvalid(f"{SIDECAR_NAME}: model file names must be bare file names, got {name!r}")
+    path = directory / name
+    if not path.is_file():
+        raise LesionModelNotFound(f"lesion model file not found: {path}")
+    actual = sha256_of(path)
+    if actual != expected_sha256.lower():
+        raise LesionModelInvalid(
+            f"lesion model file {path} has SHA-256 {actual}, but {SIDECAR_NAME} expects "
+            f"{expected_sha256}: the file is corrupt or does not belong to this sidecar"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class _Member:
+    """The ensemble member named by the sidecar: its session, output, views and weight."""
+
+    session: ort.InferenceSession
+    input_name: str
+    output: str
+    views: tuple[str, ...]
+    weight: float
+
+    @classmethod
+    def load(cls, directory: Path, sidecar: _Sidecar, threads: int) -> "_Member":
+        raw = sidecar.extra["member"]
+        try:
+            path = _verified_file(directory, str(raw["onnx_file"]), str(raw["onnx_sha256"]))
+            views = tuple(str(v) for v in raw["views"])
+            weight = float(raw["weight"])
+            output = str(raw["output"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LesionModelInvalid(f"{SIDECAR_NAME}: the ensemble member is incomplete: {exc!r}") from exc
+        if not views or any(v not in VIEWS for v in views) or not weight > 0.0:
+            raise LesionModelInvalid(f"{SIDECAR_NAME}: the ensemble member needs known views and a positive weight")
+        session = _open_session(path, threads)
+        inputs = session.get_inputs()
+        outputs = {o.name: o for o in session.get_outputs()}
+        if len(inputs) != 1 or list(inputs[0].shape[1:]) != [sidecar.input_size, sidecar.input_size, 3] or output not in outputs:
+            raise LesionModelInvalid(f"{path}: the ensemble member must map uint8 views to {output!r}")
+        if outputs[output].shape[1] != len(sidecar.classes):
+            raise LesionModelInvalid(f"{path}: the ensemble member must output one column per class")
+        return cls(session=session, input_name=inputs[0].name, output=output, views=views, weight=weight)
+
+    def log_probs(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self.session.run([self.output], {self.input_name: np.ascontiguousarray(batch)})
+        return np.asarray(out, dtype=np.float64)
+
+
 class LesionModel:
     """Calibrated skin-condition probabilities for prepared photos.
 
@@ -188,8 +261,11 @@ class LesionModel:
     input_size: int
     version: str
 
-    def __init__(self, session: ort.InferenceSession, sidecar: _Sidecar, model_dir: Path) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, sidecar: _Sidecar, model_dir: Path, member: "_Member | None" = None
+    ) -> None:
         self._session = session
+        self._member = member
         self._input_name = sidecar.input_name
         self._output_name = sidecar.output_name
         self.classes = sidecar.classes
@@ -204,12 +280,19 @@ class LesionModel:
         if not views or any(v not in VIEWS for v in views):
             raise LesionModelInvalid(f"lesion model sidecar: views must be a non-empty subset of {VIEWS}, got {views}")
         self.views: tuple[str, ...] = views
+        if member is not None and (self.metadata.get("log_prob_output") is None or any(v not in views for v in member.views)):
+            raise LesionModelInvalid("lesion model sidecar: an ensemble member needs log_prob_output and views the main model reads")
         self.head_names: tuple[str, ...] = tuple(str(h) for h in self.metadata.get("heads", ()))
         self._log_prob_output = self.metadata.get("log_prob_output")
         self._heads_output = self.metadata.get("heads_output")
         # Below this learned skin probability a photo is refused (set on validation photos in training).
         self.skin_threshold: float | None = (
             float(self.metadata["skin_threshold"]) if "skin_threshold" in self.metadata and "skin" in self.head_names else None
+        )
+        # Above this novelty score (distance from the skin photos' feature subspace) a photo is refused.
+        self._novelty_output = self.metadata.get("novelty_output")
+        self.novelty_threshold: float | None = (
+            float(self.metadata["novelty_threshold"]) if self._novelty_output and "novelty_threshold" in self.metadata else None
         )
 
     @classmethod
@@ -236,20 +319,13 @@ class LesionModel:
                 f"{sidecar.onnx_sha256}: the file is corrupt or does not belong to this sidecar"
             )
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # warnings about unused initialisers are noise in service logs
-        try:
-            session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
-        except (RuntimeError, ValueError) as exc:
-            # onnxruntime raises its own Fail/InvalidGraph types, all RuntimeError subclasses.
-            raise LesionModelInvalid(f"onnxruntime cannot load {onnx_path}: {exc}") from exc
+        session = _open_session(onnx_path, threads)
         cls._check_graph(session, sidecar, onnx_path)
-        logger.info("lesion model %s loaded from %s (%d threads)", sidecar.version, directory, threads)
-        return cls(session, sidecar, directory)
+        member = _Member.load(directory, sidecar, threads) if "member" in sidecar.extra else None
+        logger.info(
+            "lesion model %s loaded from %s (%d threads%s)", sidecar.version, directory, threads, ", with its ensemble member" if member else ""
+        )
+        return cls(session, sidecar, directory, member)
 
     @staticmethod
     def _check_graph(session: ort.InferenceSession, sidecar: _Sidecar, onnx_path: Path) -> None:
@@ -289,8 +365,19 @@ class LesionModel:
             raise ValueError(f"batch must have shape [N, {size}, {size}, 3], got {list(batch.shape)}")
         if batch.shape[0] == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        (probabilities,) = self._session.run([self._output_name], {self._input_name: np.ascontiguousarray(batch)})
-        probabilities = np.asarray(probabilities, dtype=np.float32)
+        if self._member is not None:
+            # One view per row, both members on it: the ensemble's calibrated probabilities.
+            (main,) = self._session.run([str(self._log_prob_output)], {self._input_name: np.ascontiguousarray(batch)})
+            combined = (np.asarray(main, dtype=np.float64) + self._member.weight * self._member.log_probs(batch)) / (
+                1.0 + self._member.weight
+            )
+            scaled = combined / self.temperature
+            scaled -= scaled.max(axis=1, keepdims=True)
+            probabilities = np.exp(scaled)
+            probabilities = (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(np.float32)
+        else:
+            (probabilities,) = self._session.run([self._output_name], {self._input_name: np.ascontiguousarray(batch)})
+            probabilities = np.asarray(probabilities, dtype=np.float32)
         sums = probabilities.sum(axis=1)
         if not np.all(np.isfinite(probabilities)) or np.any(np.abs(sums - 1.0) > _ROW_SUM_TOLERANCE):
             raise LesionModelInvalid("lesion model returned probabilities that are not finite or do not sum to 1")
@@ -314,8 +401,16 @@ class LesionModel:
             rows = self.predict(batch).astype(np.float64).reshape(len(images), k, -1).mean(axis=1)
             return [LesionReading(probabilities=row / row.sum(), heads={}) for row in rows]
         names = [str(self._log_prob_output)] + ([str(self._heads_output)] if self.head_names else [])
+        if self.novelty_threshold is not None:
+            names.append(str(self._novelty_output))
         outputs = self._session.run(names, {self._input_name: np.ascontiguousarray(batch)})
         log_probs = np.asarray(outputs[0], dtype=np.float64).reshape(len(images), k, -1).mean(axis=1)
+        if self._member is not None:
+            # The member reads only its own views (a subset of the main model's): one more call.
+            member_batch = batch.reshape(len(images), k, *batch.shape[1:])[:, [self.views.index(v) for v in self._member.views]]
+            member_log_probs = self._member.log_probs(member_batch.reshape(-1, *batch.shape[1:]))
+            member_log_probs = member_log_probs.reshape(len(images), len(self._member.views), -1).mean(axis=1)
+            log_probs = (log_probs + self._member.weight * member_log_probs) / (1.0 + self._member.weight)
         if not np.all(np.isfinite(log_probs)):
             raise LesionModelInvalid("lesion model returned non-finite log-probabilities")
         scaled = log_probs / self.temperature
@@ -325,9 +420,18 @@ class LesionModel:
         heads = np.zeros((len(images), 0))
         if self.head_names:
             heads = np.asarray(outputs[1], dtype=np.float64).reshape(len(images), k, -1).mean(axis=1)
+        novelty: list[float | None] = [None] * len(images)
+        if self.novelty_threshold is not None:
+            novelty = [float(v) for v in np.asarray(outputs[-1], dtype=np.float64).reshape(len(images), k).mean(axis=1)]
         return [
-            LesionReading(probabilities=row, heads={n: float(v) for n, v in zip(self.head_names, head_row, strict=True)})
-            for row, head_row in zip(probabilities, heads if self.head_names else [()] * len(images), strict=True)
+            LesionReading(
+                probabilities=row,
+                heads={n: float(v) for n, v in zip(self.head_names, head_row, strict=True)},
+                novelty=score,
+            )
+            for row, head_row, score in zip(
+                probabilities, heads if self.head_names else [()] * len(images), novelty, strict=True
+            )
         ]
 
     def probabilities(self, row: np.ndarray) -> dict[str, float]:

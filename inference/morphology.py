@@ -72,8 +72,9 @@ def _not_assessable(reason: str, source_ref: str | None, basis: str = "measured"
     )
 
 
-def _pustule_dots(rgb: np.ndarray, analysis: LesionAnalysis) -> tuple[float, float]:
-    """(approximate number of pustule-like dots on or next to the lesion, their pixel count)."""
+def pustule_dots(rgb: np.ndarray, analysis: LesionAnalysis) -> tuple[float, float]:
+    """(approximate number of pustule-like dots on or next to the lesion, their pixel count). Decides
+    only for a model without a learned pustule head; `tools.lesion_model.attribute_check` ranks it."""
     long_side = max(rgb.shape[:2])
     radius = max(1, round(long_side * PUSTULE_MAX_RADIUS_FRACTION))
     lab = colour.srgb_to_lab(rgb)
@@ -113,7 +114,27 @@ def _pustules(
                 measured={"learned_probability": round(learned, 4)},
             )
         return _not_assessable("no lesion found in the photo: pustules cannot be assessed", source_ref)
-    dots, pixels = _pustule_dots(rgb, analysis)
+    if learned is not None:
+        # With the learned head the dot count is not computed at all: set on generated renders, it
+        # does not rank real photos (AUROC 0.47 on DermNet pustular vs plaque psoriasis, see the model
+        # card), and skipping it pays for part of the ensemble member's CPU time.
+        present = learned >= LEARNED_PUSTULE_PRESENT
+        # Above the threshold, ~70% of flagged validation photos were pustular (in DermNet's mix). A
+        # photo can hide pustules (distance, focus): "absent" is never more than moderately confident.
+        confidence = min(0.9, 0.4 + 0.5 * learned) if present else min(0.6, 1.0 - learned)
+        return MorphologyFinding(
+            status="present" if present else "absent",
+            confidence=round(float(confidence), 3),
+            evidence=(
+                Evidence(
+                    statement=f"similarity to generalised pustular psoriasis / palmoplantar pustulosis photos p={learned:.2f}",
+                    source_ref=source_ref,
+                ),
+            ),
+            basis="learned",
+            measured={"learned_probability": round(learned, 4)},
+        )
+    dots, pixels = pustule_dots(rgb, analysis)
     measured_present = dots >= PUSTULE_MIN_DOTS
     measured_conf = float(np.clip(dots / (3 * PUSTULE_MIN_DOTS), 0.0, 1.0))
     measured = {"pustule_like_dots": round(dots, 1), "pustule_pixels": pixels}
@@ -124,33 +145,15 @@ def _pustules(
             source_ref=source_ref,
         )
     ]
-    basis = "measured"
-    p_present = measured_conf if measured_present else 0.0
-    if learned is not None:
-        basis = "learned+measured"
-        measured["learned_probability"] = round(learned, 4)
-        evidence.append(
-            Evidence(
-                statement=f"similarity to generalised pustular psoriasis / palmoplantar pustulosis photos p={learned:.2f}",
-                source_ref=source_ref,
-            )
-        )
-        p_present = learned
-    # The dot count was set on generated renders and does not rank real photos (AUROC 0.47 on DermNet
-    # pustular vs plaque psoriasis, see the model card): with a learned head it is evidence only.
-    present = learned >= LEARNED_PUSTULE_PRESENT if learned is not None else measured_present
-    if learned is not None:
-        # Above the threshold, ~70% of flagged validation photos were pustular (in DermNet's mix).
-        confidence = min(0.9, 0.4 + 0.5 * learned) if present else 1.0 - learned
-    else:
-        confidence = p_present if present else 1.0 - measured_conf
+    present = measured_present
+    confidence = measured_conf if present else 1.0 - measured_conf
     # A photo can hide pustules (distance, focus); "absent" is never more than moderately confident.
     confidence = min(confidence, 0.9 if present else 0.6)
     return MorphologyFinding(
         status="present" if present else "absent",
         confidence=round(float(confidence), 3),
         evidence=tuple(evidence),
-        basis=basis,
+        basis="measured",
         measured=measured,
     )
 

@@ -114,24 +114,47 @@ def assess_quality(
     return QualityReport(usable=not blocking, reasons=tuple(blocking + notes), metrics=m)
 
 
-def learned_gate(quality: QualityReport, skin_probability: float | None, threshold: float | None) -> QualityReport:
-    """The learned skin / not-skin check (a head on the lesion model's embedding, trained on DermNet
-    photos and generated skin renders against generated objects, documents, textures, shapes and
-    greyscale scans). Returns `quality` with the learned probability in its metrics, refused
-    (usable=False, with an actionable reason) below the threshold; unchanged when the model has no
-    such head. It complements the colour heuristic above, which accepts anything skin-coloured
-    (wood, sand, a red disc on beige)."""
-    if skin_probability is None or threshold is None:
+NOVELTY_KEY = "novelty"
+NOT_SKIN_REASON = (
+    "this does not look like a clinical photo of skin (it resembles an object, document, texture or "
+    "scan): check that the right image was attached, or retake it with the affected skin filling most "
+    "of the frame"
+)
+
+
+def learned_gate(
+    quality: QualityReport,
+    skin_probability: float | None,
+    threshold: float | None,
+    *,
+    novelty: float | None = None,
+    novelty_threshold: float | None = None,
+) -> QualityReport:
+    """The learned skin / not-skin checks of the lesion model, run in the same model call:
+
+    - the `skin` head (a logistic head on the embedding, trained on DermNet photos and generated skin
+      renders against generated objects, documents, textures, shapes and greyscale scans): refused
+      below `threshold`;
+    - the novelty score (distance of the photo's frozen ImageNet features from the subspace that
+      clinical skin photos occupy; needs no examples of what is not skin, so it also catches the real
+      objects the head was never shown): refused above `novelty_threshold`.
+
+    Returns `quality` with the values in its metrics, refused (usable=False, with an actionable
+    reason) when either check fails; unchanged when the model has neither. Both complement the colour
+    heuristic above, which accepts anything skin-coloured (wood, sand, a red disc on beige)."""
+    metrics = dict(quality.metrics)
+    refused = False
+    if skin_probability is not None and threshold is not None:
+        metrics["skin_probability"] = round(float(skin_probability), 4)
+        refused = skin_probability < threshold
+    if novelty is not None and novelty_threshold is not None:
+        metrics["novelty"] = round(float(novelty), 3)
+        refused = refused or novelty > novelty_threshold
+    if metrics == quality.metrics:
         return quality
-    metrics = {**quality.metrics, "skin_probability": round(float(skin_probability), 4)}
-    if skin_probability >= threshold:
+    if not refused:
         return QualityReport(usable=quality.usable, reasons=quality.reasons, metrics=metrics)
-    reason = (
-        "this does not look like a clinical photo of skin (it resembles an object, document, texture or "
-        "scan): check that the right image was attached, or retake it with the affected skin filling most "
-        "of the frame"
-    )
-    return QualityReport(usable=False, reasons=(reason, *quality.reasons), metrics=metrics)
+    return QualityReport(usable=False, reasons=(NOT_SKIN_REASON, *quality.reasons), metrics=metrics)
 
 
 def unusable_report(error: ImageError) -> QualityReport:

@@ -23,7 +23,14 @@ from inference.attributes import analyse, analysis_array, score
 from inference.case import Photo
 from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode_image
 from inference.morphology import LearnedSignals, assess_morphology
-from inference.quality import DEFAULT_THRESHOLDS, QualityThresholds, assess_quality, learned_gate, unusable_report
+from inference.quality import (
+    DEFAULT_THRESHOLDS,
+    NOVELTY_KEY,
+    QualityThresholds,
+    assess_quality,
+    learned_gate,
+    unusable_report,
+)
 from inference.results import LesionAttributes, Morphology, QualityReport, RecResult
 from inference.time_budget import TIME_BUDGET_METRIC, TIME_BUDGET_REASON, photo_time_exhausted
 
@@ -85,7 +92,13 @@ class DermRec:
                 probabilities[i] = {c: float(p) for c, p in zip(self.model.classes, row, strict=True)}
                 heads[i] = head_row
                 # The learned skin check runs in the same model call; a refused photo is never scored.
-                gated = learned_gate(stages[i].quality, head_row.get("skin"), getattr(self.model, "skin_threshold", None))
+                gated = learned_gate(
+                    stages[i].quality,
+                    head_row.get("skin"),
+                    getattr(self.model, "skin_threshold", None),
+                    novelty=head_row.get(NOVELTY_KEY),
+                    novelty_threshold=getattr(self.model, "novelty_threshold", None),
+                )
                 stages[i] = replace(stages[i], quality=gated)
                 if not gated.usable:
                     del probabilities[i]
@@ -101,7 +114,8 @@ class DermRec:
         if read_photos is not None:
             readings = read_photos(images)
             output = np.asarray([r.probabilities for r in readings], dtype=np.float64)
-            head_rows = [dict(r.heads) for r in readings]
+            # The novelty score travels with the head values to the gate (a distance, not a probability).
+            head_rows = [{**r.heads, **({NOVELTY_KEY: r.novelty} if r.novelty is not None else {})} for r in readings]
         else:
             batch = np.stack([self.model.prepare(image) for image in images])
             output = np.asarray(self.model.predict(batch), dtype=np.float64)

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,16 +29,19 @@ SKIN = (224, 172, 150)
 # Golden probabilities of the shipped model on the two synthetic images below. Regenerate (and
 # review the model card) whenever the model is retrained:
 #   python -c "from tests.inference.test_lesion_model import print_goldens; print_goldens()"
-GOLDEN_VERSION = "lesion-effnetlite0-2026.12.1"
+GOLDEN_VERSION = "lesion-effnetlite0-lite2-2026.12.2"
 GOLDEN: dict[str, list[float]] = {
-    "flat_skin": [0.036457, 0.108820, 0.047450, 0.306530, 0.062275, 0.026175, 0.189186, 0.223108],
-    "red_patch": [0.004811, 0.068879, 0.175262, 0.382659, 0.000165, 0.008997, 0.031823, 0.327403],
+    "flat_skin": [0.021919, 0.107662, 0.036578, 0.199008, 0.068533, 0.030471, 0.261937, 0.273892],
+    "red_patch": [0.011482, 0.055578, 0.029509, 0.368495, 0.000256, 0.015093, 0.033070, 0.486518],
 }
 # `read_photos` (all test-time views, heads): (probabilities, [skin, pustules, nail_changes]).
 READ_GOLDEN: dict[str, tuple[list[float], list[float]]] = {
-    "flat_skin": ([0.036457, 0.108820, 0.047450, 0.306530, 0.062275, 0.026175, 0.189186, 0.223107], [0.328241, 0.000079, 0.000015]),
-    "red_patch": ([0.008219, 0.083187, 0.139560, 0.400674, 0.000213, 0.007856, 0.043418, 0.316873], [0.001750, 0.000014, 0.000054]),
+    "flat_skin": ([0.021919, 0.107662, 0.036578, 0.199008, 0.068533, 0.030471, 0.261937, 0.273892], [0.328243, 0.000079, 0.000015]),
+    "red_patch": ([0.017084, 0.063172, 0.024270, 0.374893, 0.000305, 0.013336, 0.041323, 0.465616], [0.001750, 0.000014, 0.000054]),
 }
+# `read_photos` novelty score (distance from the skin photos' feature subspace, view-averaged).
+NOVELTY_GOLDEN: dict[str, float] = {"flat_skin": 50.6815, "red_patch": 117.3070}
+NOVELTY_RELATIVE_TOLERANCE = 1e-3
 # Float32 kernels differ slightly between CPU instruction sets; a swapped or retrained model moves
 # these probabilities by far more than this.
 GOLDEN_TOLERANCE = 1e-3
@@ -75,6 +80,10 @@ def print_goldens() -> None:
         (reading,) = loaded.read_photos([make()])
         heads = [reading.heads[h] for h in loaded.head_names]
         print(f'    "{name}": ([{", ".join(f"{p:.6f}" for p in reading.probabilities)}], [{", ".join(f"{p:.6f}" for p in heads)}]),')
+    print("NOVELTY_GOLDEN")
+    for name, make in SYNTHETIC.items():
+        (reading,) = loaded.read_photos([make()])
+        print(f'    "{name}": {reading.novelty:.4f},')
 
 
 # ---------------------------------------------------------------- loading and metadata
@@ -116,9 +125,65 @@ def test_load_with_two_threads_gives_the_same_answer(model: LesionModel) -> None
 def model_copy(tmp_path: Path) -> Path:
     target = tmp_path / "models"
     target.mkdir()
-    for name in (SIDECAR_NAME, "lesion.onnx"):
-        shutil.copyfile(DEFAULT_MODEL_DIR / name, target / name)
+    for path in [DEFAULT_MODEL_DIR / SIDECAR_NAME, *DEFAULT_MODEL_DIR.glob("*.onnx")]:
+        shutil.copyfile(path, target / path.name)
     return target
+
+
+def _edit_sidecar(directory: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = directory / SIDECAR_NAME
+    sidecar = json.loads(path.read_text(encoding="utf-8"))
+    edit(sidecar)
+    path.write_text(json.dumps(sidecar), encoding="utf-8")
+
+
+def test_ensemble_member_is_pinned_and_loaded(model: LesionModel) -> None:
+    member = model.metadata.get("member")
+    if member is None:
+        pytest.skip("the shipped model has no ensemble member")
+    assert member["views"] == ["centre"] and 0.0 < member["weight"] <= 1.0
+    assert (DEFAULT_MODEL_DIR / member["onnx_file"]).is_file()
+
+
+def test_tampered_member_fails_the_hash_check(model_copy: Path) -> None:
+    sidecar = json.loads((model_copy / SIDECAR_NAME).read_text(encoding="utf-8"))
+    if "member" not in sidecar:
+        pytest.skip("the shipped model has no ensemble member")
+    path = model_copy / sidecar["member"]["onnx_file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(LesionModelInvalid, match="SHA-256"):
+        LesionModel.load(model_copy)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"views": ["left"]}, LesionModelInvalid, "views"),
+        ({"weight": 0.0}, LesionModelInvalid, "positive weight"),
+        ({"onnx_file": "../lesion_member.onnx"}, LesionModelInvalid, "bare file names"),
+        ({"onnx_file": "gone.onnx"}, LesionModelNotFound, "gone.onnx"),
+        ({"output": "nothing"}, LesionModelInvalid, "nothing"),
+    ],
+)
+def test_malformed_member_is_rejected(model_copy: Path, change: dict[str, object], error: type[Exception], message: str) -> None:
+    sidecar = json.loads((model_copy / SIDECAR_NAME).read_text(encoding="utf-8"))
+    if "member" not in sidecar:
+        pytest.skip("the shipped model has no ensemble member")
+    _edit_sidecar(model_copy, lambda raw: raw["member"].update(change))
+    with pytest.raises(error, match=message):
+        LesionModel.load(model_copy)
+
+
+def test_member_changes_the_reading(model: LesionModel, model_copy: Path) -> None:
+    """Without its member the main graph alone answers (the ensemble is not a no-op)."""
+    if "member" not in model.metadata:
+        pytest.skip("the shipped model has no ensemble member")
+    _edit_sidecar(model_copy, lambda raw: raw.pop("member"))
+    alone = LesionModel.load(model_copy)
+    image = red_patch()
+    assert not np.allclose(alone.read_photos([image])[0].probabilities, model.read_photos([image])[0].probabilities, atol=1e-3)
 
 
 def test_copy_of_the_model_loads(model_copy: Path) -> None:
@@ -276,6 +341,7 @@ def test_read_photos_golden_values(model: LesionModel, name: str) -> None:
     probabilities, heads = READ_GOLDEN[name]
     np.testing.assert_allclose(reading.probabilities, probabilities, atol=GOLDEN_TOLERANCE)
     np.testing.assert_allclose([reading.heads[h] for h in model.head_names], heads, atol=GOLDEN_TOLERANCE)
+    assert reading.novelty == pytest.approx(NOVELTY_GOLDEN[name], rel=NOVELTY_RELATIVE_TOLERANCE)
 
 
 def test_read_photos_contract(model: LesionModel) -> None:

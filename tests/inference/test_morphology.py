@@ -94,11 +94,17 @@ def test_nail_changes_come_only_from_the_learned_head(learned: float | None, sta
     assert finding.basis == "learned"
 
 
-def test_learned_pustule_signal_is_combined_with_the_measurement() -> None:
+def test_learned_pustule_signal_decides_without_the_dot_count() -> None:
+    """With a learned head the dot count (no signal on real photos) is not computed: the head decides."""
     plain = PlaqueSpec(2, 3.0, 0.5, 1.0, 0.3, "bright_red", seed=5)
-    assert morphology_of(plain, LearnedSignals(pustules=0.9)).pustules.status == "present"
+    high = morphology_of(plain, LearnedSignals(pustules=0.9)).pustules
+    assert (high.status, high.basis) == ("present", "learned")
     low = morphology_of(plain, LearnedSignals(pustules=0.05)).pustules
-    assert (low.status, low.basis) == ("absent", "learned+measured")
+    assert (low.status, low.basis) == ("absent", "learned")
+    assert "pustule_like_dots" not in low.measured and low.measured["learned_probability"] == 0.05
+    assert low.confidence <= 0.6
+    # A pustular render the dots would call present is absent when the head says so.
+    assert morphology_of(PUSTULAR[0], LearnedSignals(pustules=0.05)).pustules.status == "absent"
 
 
 def test_fusion_present_if_any_photo_shows_it() -> None:

@@ -27,8 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.attributes import analyse, analysis_array
 from inference.case import Photo
+from inference.imaging import DEFAULT_MAX_SIDE, decode_image
 from inference.lesion_model import LesionModel
+from inference.morphology import pustule_dots
 from inference.rec import DermRec
 from inference.results import RecResult
 from tools.lesion_model.data import Sample, load_masked
@@ -65,12 +68,25 @@ CHECKS: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
 }
 
 
-def _score(name: str, r: RecResult) -> float | None:
+def _jpeg(sample: Sample) -> bytes:
+    buffer = io.BytesIO()
+    load_masked(sample).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def _measured_dots(sample: Sample) -> float:
+    """The measured pustule-dot count of one photo, as DERM-Rec would compute it for a model without
+    a learned pustule head (with the head, DERM-Rec no longer computes it)."""
+    rgb = analysis_array(decode_image(_jpeg(sample), "image/jpeg", max_side=DEFAULT_MAX_SIDE).image)
+    return pustule_dots(rgb, analyse(rgb))[0]
+
+
+def _score(name: str, r: RecResult, sample: Sample) -> float | None:
     m, a = r.morphology, r.attributes
     if m is None or a is None:
         return None
     if name == "pustules_measured":
-        return m.pustules.measured.get("pustule_like_dots", 0.0)
+        return _measured_dots(sample)
     if name == "pustules_learned":
         return m.pustules.measured.get("learned_probability")
     if name == "thick_scale":
@@ -86,11 +102,7 @@ def _score(name: str, r: RecResult) -> float | None:
 def _read(rec: DermRec, samples: list[Sample]) -> list[RecResult]:
     out: list[RecResult] = []
     for start in range(0, len(samples), 8):
-        photos = []
-        for s in samples[start : start + 8]:
-            buffer = io.BytesIO()
-            load_masked(s).save(buffer, format="JPEG", quality=92)
-            photos.append(Photo(ref=f"Media/{s.sha1[:12]}", data=buffer.getvalue(), content_type="image/jpeg"))
+        photos = [Photo(ref=f"Media/{s.sha1[:12]}", data=_jpeg(s), content_type="image/jpeg") for s in samples[start : start + 8]]
         out.extend(rec.read(photos))
     return out
 
@@ -106,7 +118,7 @@ def run(data_dir: Path, model_dir: Path | None, splits: list[str], threads: int)
         scores, labels = [], []
         for s in samples:
             group = 1 if set(s.topics) & high else 0 if set(s.topics) & low else None
-            value = _score(name, readings[s.sha1]) if group is not None else None
+            value = _score(name, readings[s.sha1], s) if group is not None else None
             if value is not None:
                 scores.append(value)
                 labels.append(group)

