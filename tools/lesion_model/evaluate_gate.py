@@ -3,16 +3,18 @@
     python -m tools.lesion_model.evaluate_gate --data ../shared/derm-data [--not-skin-dir DIR]
 
 Runtime venv only (no torch). Every image goes through `DermRec.read` (decode, colour/exposure/blur
-gate, one model call with the learned skin head), so the numbers are the service's. Three gates are
-reported side by side: the colour heuristic alone (`inference.quality`, the gate before the learned
-check), the learned check alone, and both (what ships). Sets:
+gate, one model call with the learned skin head and the novelty score), so the numbers are the
+service's. The checks are reported side by side: the colour heuristic alone (`inference.quality`),
+the skin head alone, the novelty score alone, colour + head (the gate of model 2026.12.1) and all
+three (what ships). Sets:
 
 - real clinical photos that must be accepted: the DermNet test split (never used to train or set the
   threshold) and the validation split (where the threshold was set, so optimistic by construction),
   as stored (watermark not masked: the service never masks);
 - generated skin renders that must be accepted: disjoint-seed renders and the committed demo images;
 - not-skin images that must be refused: generated families with evaluation seeds never used in
-  training, and, with `--not-skin-dir`, sample images shipped by PyPI packages (see gate_data).
+  training, and, with `--not-skin-dir`, sample images shipped by PyPI packages, one sub-folder per
+  source (see gate_data and the model card).
 
 Writes `<model-dir>/gate_eval.json`.
 """
