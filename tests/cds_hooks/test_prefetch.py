@@ -14,7 +14,7 @@ import pytest
 from cds_hooks.deadline import Deadline
 from cds_hooks.errors import InvalidRequest, PrefetchUnavailable
 from cds_hooks.prefetch import PrefetchResolver, is_allowed_server
-from cds_hooks.registry import default_registry
+from cds_hooks.services import default_registry
 from cds_hooks.wire.request import parse_request
 from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotFound, FhirUnavailable
 from service_support import PV, condition, make_app, operation_outcome_issue, patient, request_body, searchset, start_fhir_server
