@@ -46,7 +46,7 @@ def _checker(runtime: Runtime) -> DrugChecker:
     return runtime.drug_checker
 
 
-def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
+def _case(call: ServiceCall[OrderContext], runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
     request, service = call.request, call.service
     settings = runtime.settings
     resolver = PrefetchResolver(
@@ -69,10 +69,10 @@ def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: Drug
     return case, dict(resolved.origins)
 
 
-def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
+def check_orders(call: ServiceCall[OrderContext], runtime: Runtime) -> CdsResponse:
     request = call.request
     context = request.context
-    if not isinstance(context, OrderContext):  # the registry pairs this handler with order hooks only
+    if not isinstance(context, OrderContext):  # the registry pairs this handler with order hooks only (checked: a slip would read no orders)
         raise TypeError("check_orders serves order-select / order-sign only")
     started = time.monotonic()
     checker = _checker(runtime)

@@ -9,30 +9,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping
 
 from cds_hooks.errors import UnknownService
 from cds_hooks.wire.context import TOKEN_FIELDS
-from cds_hooks.wire.request import HookRequest
+from cds_hooks.wire.request import C, HookRequest
 from cds_hooks.wire.response import CdsResponse, compact
 from fhir_mapping.queries import PATIENT_KEY, PREFETCH_TEMPLATES
 
 
 @dataclass(frozen=True)
-class ServiceCall:
-    """One validated call of a service: what a handler receives (never the raw JSON)."""
+class ServiceCall(Generic[C]):
+    """One validated call of a service: what a handler receives (never the raw JSON). Its request's
+    context is an instance of the hook's context class (`cds_hooks.wire.context.CONTEXTS`), and a
+    handler names that class: `ServiceCall[OrderContext]`."""
 
-    request: HookRequest
+    request: HookRequest[C]
     service: "ServiceDefinition"
     client_issuer: str | None = None  # `iss` of the verified client JWT (None with auth off)
 
 
 # (call, runtime) -> response. The runtime is a `cds_hooks.runtime.Runtime`; each handler declares
 # that type itself. Naming it here would make the registry depend on the runtime that holds it.
-Handler = Callable[[ServiceCall, Any], CdsResponse]
+Handler = Callable[[ServiceCall[Any], Any], CdsResponse]
 
 _TOKEN = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _SERVICE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:

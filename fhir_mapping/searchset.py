@@ -48,9 +48,13 @@ def _array(bundle: Mapping[str, Any], element: str) -> list:
 
 def entry_resources(bundle: Mapping[str, Any]) -> tuple[object, ...]:
     """The `resource` of each entry, in order and one per entry (None where an entry is not an
-    object or has no resource), so a caller can point at `entry[i]`. Raises MalformedBundle when
-    `entry` is not an array."""
-    return tuple(entry.get("resource") if isinstance(entry, dict) else None for entry in _array(bundle, "entry"))
+    object or has no resource), so a caller can point at `entry[i]`. Strict, for Bundles a client
+    sends us (draft orders): `entry` absent is no entries, anything but an array (null included:
+    FHIR JSON has no nulls) raises MalformedBundle."""
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise MalformedBundle("entry must be an array", element="entry")
+    return tuple(entry.get("resource") if isinstance(entry, dict) else None for entry in entries)
 
 
 def read_searchset(bundle: Mapping[str, Any]) -> SearchPage:
