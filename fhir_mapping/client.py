@@ -8,11 +8,13 @@ Safety properties (each has a test against a real local HTTP server):
 - every response is streamed and capped at `max_bytes`, and every call is bounded in time
   (connect/read timeouts plus an overall per-call deadline against slow-drip servers);
 - failures are typed (`fhir_mapping.errors`) with safe messages: no token, no URL query, no body;
-- work and memory are bounded, not only bytes (issue 12: 5 pages x 20,000 Observations took 23-38 s
-  and 440 MB; 100,000-deep JSON escaped as RecursionError): responses are parsed strictly with
-  `strict_json` (depth, duplicate keys, NaN), the JSON values one client may parse in total are
-  capped (`max_values`, counted on the bytes before parsing), and a search stops collecting at
-  `max_resources` resources.
+- work and memory are bounded, not only bytes (issue 12: a few pages of tens of thousands of
+  Observations each held a worker far too long; 100,000-deep JSON escaped as RecursionError):
+  responses are parsed strictly with `strict_json` (depth, duplicate keys, NaN), the JSON values one
+  client may parse in total are capped (`max_values`, counted on the bytes before parsing), and a
+  search stops collecting at `max_resources` resources;
+- search pages are read by `fhir_mapping.searchset` (the reader prefetch resolution uses too):
+  outcomes of either kind are not data, and a malformed Bundle is a `FhirBadResponse`.
 """
 
 from __future__ import annotations
