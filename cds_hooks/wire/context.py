@@ -1,15 +1,18 @@
 """Hook contexts: the per-hook `context` object of a CDS Hooks request, parsed and validated.
 
-Only the hooks derm3r serves are modelled: patient-view, encounter-start, and the two ordering
-hooks (order-select, order-sign), whose context also carries the draft orders (a FHIR Bundle) and,
-for order-select, the ids of the orders just selected. Unknown context fields are ignored (hooks may grow
-fields in minor versions); the ones we use are checked for presence, type and FHIR id syntax."""
+Only the hooks derm3r serves are modelled, one class each: patient-view, encounter-start, and the
+two ordering hooks (order-select, order-sign), whose context also carries the draft orders (a FHIR
+Bundle) and, for order-select, the ids of the orders just selected. Each class declares its hook,
+the userId types it allows, its prefetch tokens and its parser; `CONTEXTS` is the one table
+hook -> class. Adding a hook: a class here (and a line in `CONTEXTS`), a handler, and its entry in
+`cds_hooks.services`. Unknown context fields are ignored (hooks may grow fields in minor versions);
+the ones we use are checked for presence, type and FHIR id syntax."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Self
 
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.wire.fields import FHIR_ID, require_fhir_id, require_object, require_reference
@@ -36,12 +39,6 @@ DRAFT_ORDER_TYPES = frozenset(
     }
 )
 MAX_DRAFT_ORDERS = 100  # an ordering session is a handful of orders; thousands is a bug or an attack
-_ORDER_USERS = ("Practitioner", "PractitionerRole")
-
-# userId reference types each hook allows (hook definitions in the CDS Hooks library).
-_PATIENT_VIEW_USERS = ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson")
-_ENCOUNTER_START_USERS = ("Practitioner", "PractitionerRole")
-
 # The user tokens the spec defines, keyed by the resource type in context.userId.
 _USER_TOKENS = {
     "Practitioner": "userPractitionerId",
@@ -63,6 +60,8 @@ class HookContext:
     given the subclass of its hook (see `CONTEXTS`)."""
 
     HOOK: ClassVar[str]
+    # userId reference types the hook allows (hook definitions in the CDS Hooks library).
+    USER_TYPES: ClassVar[tuple[str, ...]] = ("Practitioner", "PractitionerRole")
     # Prefetch tokens the hook defines (root-level primitive context fields plus the user tokens).
     TOKENS: ClassVar[frozenset[str]] = _PRIMITIVE_TOKENS
 
@@ -90,11 +89,12 @@ class PatientViewContext(HookContext):
     """patient-view: a chart is opened (encounterId optional)."""
 
     HOOK: ClassVar[str] = PATIENT_VIEW
+    USER_TYPES: ClassVar[tuple[str, ...]] = ("Practitioner", "PractitionerRole", "Patient", "RelatedPerson")
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> "PatientViewContext":
         return cls(
-            user_id=require_reference(raw, "userId", "context", _PATIENT_VIEW_USERS),
+            user_id=require_reference(raw, "userId", "context", cls.USER_TYPES),
             patient_id=require_fhir_id(raw, "patientId", "context") or "",
             encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
         )
@@ -109,7 +109,7 @@ class EncounterStartContext(HookContext):
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> "EncounterStartContext":
         return cls(
-            user_id=require_reference(raw, "userId", "context", _ENCOUNTER_START_USERS),
+            user_id=require_reference(raw, "userId", "context", cls.USER_TYPES),
             patient_id=require_fhir_id(raw, "patientId", "context") or "",
             encounter_id=require_fhir_id(raw, "encounterId", "context"),
         )
@@ -125,12 +125,12 @@ class OrderContext(HookContext):
     selections: tuple[str, ...] = ()
 
     @classmethod
-    def _parse_order(cls, raw: Mapping[str, Any], *, with_selections: bool) -> Any:
+    def _parse_order(cls, raw: Mapping[str, Any], *, with_selections: bool) -> Self:
         orders = _parse_draft_orders(raw)
         patient_id = require_fhir_id(raw, "patientId", "context") or ""
         _check_subjects(orders, patient_id)
         return cls(
-            user_id=require_reference(raw, "userId", "context", _ORDER_USERS),
+            user_id=require_reference(raw, "userId", "context", cls.USER_TYPES),
             patient_id=patient_id,
             encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
             draft_orders=orders,
