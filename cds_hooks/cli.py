@@ -40,8 +40,8 @@ DEMO_FHIR_TOKEN_ENV = "DERM3R_DEMO_FHIR_TOKEN"
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cds_hooks.demo import run_demo
-    from cds_hooks.demo_fhir import DemoError, FhirDemoOptions
+    from cds_hooks.demo.run import run_demo
+    from cds_hooks.demo.fhir_server import DemoError, FhirDemoOptions
 
     fhir = None
     if args.fhir is None:
@@ -65,7 +65,7 @@ def _assess(args: argparse.Namespace) -> int:
     """A Bundle in, the CDS Hooks response out: the full request path (validation, prefetch,
     agents, cards) in process, without a network listener."""
     from cds_hooks.app import create_app
-    from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+    from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
     from cds_hooks.errors import CdsError
     from cds_hooks.registry import default_registry
     from cds_hooks.settings import Settings

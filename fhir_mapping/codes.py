@@ -879,7 +879,7 @@ def derm3r_display(code: str) -> str:
 
 # ------------------------------------------------------------------ codings for writers
 # Dict codings ({"system", "code", "display"}) for code that writes FHIR: the write-back modules and
-# the synthetic patients (`cds_hooks.synthetic`), so both use exactly the codes the reader accepts.
+# the synthetic patients (`cds_hooks.demo.synthetic`), so both use exactly the codes the reader accepts.
 
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

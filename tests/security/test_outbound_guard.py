@@ -25,7 +25,7 @@ from cds_hooks.review.access import TokenVerifier
 from cds_hooks.review.store import ReviewStore
 from cds_hooks.runtime import fhir_client_factory
 from cds_hooks.settings import Settings, ca_bundle_from_env
-from cds_hooks.synthetic import patient_id
+from cds_hooks.demo.synthetic import patient_id
 from security_support import SERVICE_ID, Canary, Signer, hook_body, strict_json, synthetic_patient
 
 URL = f"/cds-services/{SERVICE_ID}"

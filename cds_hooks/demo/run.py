@@ -2,7 +2,7 @@
 each built-in synthetic patient: patient-view, then order-sign with a drafted methotrexate order;
 a short table of the cards printed, full responses and draft CarePlans written to files. By default the
 patients' records travel as prefetch; with `--fhir URL` they live on a FHIR server (optionally seeded
-first, see `cds_hooks.demo_fhir`) and the service fetches them itself."""
+first, see `cds_hooks.demo.fhir_server`) and the service fetches them itself."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterable, TextIO
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
-from cds_hooks.demo_fhir import FhirDemoOptions, FhirTarget
-from cds_hooks.demo_issuer import DemoIssuer
+from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
+from cds_hooks.demo.fhir_server import FhirDemoOptions, FhirTarget
+from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.registry import default_registry
 from cds_hooks.settings import Settings
 
@@ -92,7 +92,7 @@ class LoopbackServer:
 
 
 def demo_bundles() -> list[dict]:
-    from cds_hooks.synthetic import demo_patients
+    from cds_hooks.demo.synthetic import demo_patients
 
     return demo_patients()
 
@@ -156,8 +156,8 @@ def summary_table(cards: list[dict], *, width: int = 100) -> str:
 
 def _patient_label(bundle: dict) -> str:
     """'Alex Synthetic, female, born 1984-03-02' (all synthetic) for the demo printout."""
-    from cds_hooks.bundles import bundle_resources
-    from cds_hooks.demo_fhir import patient_label
+    from cds_hooks.demo.ehr_request import bundle_resources
+    from cds_hooks.demo.fhir_server import patient_label
 
     return patient_label(next(r for r in bundle_resources(bundle) if r["resourceType"] == "Patient"))
 
@@ -265,7 +265,7 @@ def _stop_on_sigterm() -> None:
 def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget, list[DemoCall]]:
     """Before any model is loaded: check the server and the token, seed if asked, confirm every
     patient to assess exists. Raises DemoError (one line) on any problem."""
-    from cds_hooks.demo_fhir import DemoError, check_target, fhir_demo_bundles, read_patient, seed
+    from cds_hooks.demo.fhir_server import DemoError, check_target, fhir_demo_bundles, read_patient, seed
 
     with requests.Session() as http:
         target = check_target(options.url, options.token, http)
@@ -324,7 +324,7 @@ def run_demo(
     verbose: bool = False,
 ) -> int:
     """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
-    Raises cds_hooks.demo_fhir.DemoError for an unusable server, token or patient."""
+    Raises cds_hooks.demo.fhir_server.DemoError for an unusable server, token or patient."""
     from cds_hooks.app import create_app
 
     target: FhirTarget | None = None
