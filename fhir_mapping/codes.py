@@ -1055,6 +1055,10 @@ DOCUMENT_TYPE_CLINICAL_PHOTO = coding(LOINC, "72170-4", "Photographic image")
 DOCUMENT_CATEGORY_IMAGE = coding(DERM3R, "clinical-photograph", "Clinical photograph")
 ENCOUNTER_CLASS_AMBULATORY = coding(V3_ACT_CODE, "AMB", "ambulatory")
 DERMATOLOGY_ENCOUNTER_TYPE = coding(DERM3R, "dermatology-visit", "Dermatology outpatient visit")
+# Synthetic patients (cds_hooks.demo.synthetic): every resource tagged as test data (HL7 v3 ActReason
+# HTEST) so that no EHR could mistake it for a real record, and their record numbers' system.
+SYNTHETIC_DATA_TAG = coding(V3_ACT_REASON, "HTEST", "test health data")
+SYNTHETIC_MRN_SYSTEM = "https://derm3r.org/fhir/NamingSystem/synthetic-mrn"
 
 
 # ------------------------------------------------------------------ the data contract
