@@ -22,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
 from cds_hooks.demo.fhir_server import FhirDemoOptions, FhirTarget
 from cds_hooks.demo.issuer import DemoIssuer
+from cds_hooks.outbound import guarded_session
 from cds_hooks.registry import default_registry
 from cds_hooks.settings import Settings
 
@@ -204,7 +205,7 @@ def call_patients(
     service = default_registry().get(DEMO_SERVICE)
     url = f"{base_url}/cds-services/{service.id}"
     results = []
-    with requests.Session() as http:
+    with _demo_session() as http:
         discovery = http.get(f"{base_url}/cds-services", headers={"Authorization": issuer.authorization(f"{base_url}/cds-services")}, timeout=HTTP_TIMEOUT)
         discovery.raise_for_status()
         for call in calls:
@@ -253,6 +254,15 @@ def _order_sign(
     return (response.json().get("cards", []) if response.ok else None), path
 
 
+def _demo_session() -> requests.Session:
+    """The demo's own HTTP client (it plays the EHR): the service's guarded session, like every
+    outbound call in cds_hooks, with loopback/private hosts allowed (the demo's service listens on
+    loopback, and a `--fhir` URL is one the user typed; link-local stays refused). No proxy, the
+    default CA roots: the same as the service it starts, so a server the probe reaches is one the
+    service reaches too."""
+    return guarded_session(True)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -267,7 +277,7 @@ def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget,
     patient to assess exists. Raises DemoError (one line) on any problem."""
     from cds_hooks.demo.fhir_server import DemoError, check_target, fhir_demo_bundles, read_patient, seed
 
-    with requests.Session() as http:
+    with _demo_session() as http:
         target = check_target(options.url, options.token, http)
         stream.write(f"derm3r demo: FHIR server {target.base} is reachable (FHIR R4)\n")
         if target.private:
