@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, TextIO
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
+from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, order_context, prefetch_from_bundle
 from cds_hooks.demo.fhir_server import FhirDemoOptions, FhirTarget
 from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.outbound import guarded_session
@@ -246,7 +246,7 @@ def _order_sign(
         prefetch=prefetch,
         fhir_server=fhir.base if fhir else None,
         fhir_authorization=fhir.fhir_authorization() if fhir else None,
-        context={"draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": demo_order(call.patient_id)}]}},
+        context=order_context(service.hook, demo_order(call.patient_id)),
     )
     response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
     path = out_dir / f"order-sign-{call.patient_id}.json"
