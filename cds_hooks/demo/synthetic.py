@@ -476,10 +476,15 @@ class _Builder:
         title = f"{_SITE_TEXT[site]}, visit {index + 1}"
         key = f"{index}/{site}"
         data = base64.b64encode(jpeg).decode("ascii")
-        photo = {"patient_id": self.patient_id, "encounter_id": encounter, "taken": when, "site": site, "site_text": _SITE_TEXT[site]}
+        site_text = _SITE_TEXT[site]
         if self.photos == "document_reference":
             content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, data=data)
-            self._add(ehr_record.photo_document_reference(self._id("DocumentReference", key), description=title, content=content, **photo))
+            self._add(
+                ehr_record.photo_document_reference(
+                    self._id("DocumentReference", key), patient_id=self.patient_id, encounter_id=encounter, taken=when,
+                    site=site, site_text=site_text, description=title, content=content,
+                )
+            )
             return
         if self.photos == "binary":
             binary_id = self._id("Binary", key)
@@ -487,7 +492,12 @@ class _Builder:
             content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, url=f"Binary/{binary_id}")
         else:
             content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, data=data)
-        self._add(ehr_record.media(self._id("Media", key), content=content, **photo))
+        self._add(
+            ehr_record.media(
+                self._id("Media", key), patient_id=self.patient_id, encounter_id=encounter, taken=when, site=site,
+                site_text=site_text, content=content,
+            )
+        )
 
     def _area_fraction(self, severity_sum: float, factor: float) -> float:
         """Lesional share of each photo, chosen so that PASI computed from the photos (region weight x
