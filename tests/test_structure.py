@@ -30,7 +30,6 @@ BUNDLE_CHECKED = ("cds_hooks", "inference")
 # The demo modules play a second, toy EHR: they build and serve their own synthetic Bundles.
 ALLOWED_BUNDLE_READERS: Mapping[str, str] = {
     "cds_hooks.demo": "demo subpackage: the toy EHR that builds and serves synthetic patients' Bundles",
-    "cds_hooks.cli": "command line: turns a local order file into order-select selections (demo input, not EHR data)",
 }
 
 # Keys whose *reading* marks Bundle parsing: `entry` (Bundle.entry) and `relation` (Bundle.link,
