@@ -461,12 +461,6 @@ class DrugCatalogue:
                 found.append(CurrentDrug(drug, medication))
         return tuple(found)
 
-    def by_class(self, therapy_class: TherapyClass) -> tuple[Drug, ...]:
-        return tuple(d for d in self.drugs if d.therapy_class is therapy_class)
-
-    def by_mechanism(self, mechanism: Mechanism) -> tuple[Drug, ...]:
-        return tuple(d for d in self.drugs if d.mechanism is mechanism)
-
     # ------------------------------------------------------------ populations
 
     def populations(self, case: Case) -> tuple[tuple[PopulationFinding, ...], tuple[DataIssue, ...]]:
