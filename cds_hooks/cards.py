@@ -44,11 +44,12 @@ from cds_hooks.card_text import (
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
+from fhir_mapping import codes
 from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
 from inference.results import Alert, Assessment, Evidence, Indicator, PopulationStatus, RecResult, Scope, SeverityLevel, TreatmentOption
 
-TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
+TOPIC_SYSTEM = codes.CARD_TOPIC
 TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display="Psoriasis assessment")
 TOPIC_SAFETY = Coding(code="safety-alert", system=TOPIC_SYSTEM, display="Safety alert")
 TOPIC_SCOPE = Coding(code="diagnosis-not-psoriasis", system=TOPIC_SYSTEM, display="No psoriasis diagnosis on record")

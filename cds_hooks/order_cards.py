@@ -22,13 +22,14 @@ from typing import Any, Callable, Mapping
 from cds_hooks.markdown import escape
 from cds_hooks.wire.context import ORDER_SIGN
 from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
+from fhir_mapping import codes
 from fhir_mapping.draft_orders import DraftOrder
 from inference.reason.drugs import ConcernKind
 from inference.results import Indicator
 
-TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
+TOPIC_SYSTEM = codes.CARD_TOPIC
 TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display="Prescribing safety")
-OVERRIDE_SYSTEM = "https://derm3r.org/fhir/CodeSystem/order-override-reason"
+OVERRIDE_SYSTEM = codes.ORDER_OVERRIDE_REASON
 SOURCE_LABEL = "derm3r prescribing check (research demonstration)"
 DISCLAIMER = "*Decision support for a research demonstration, not for clinical use; the prescriber decides.*"
 DETAIL_MAX_WORDS = 80

@@ -375,7 +375,7 @@ class _Builder:
                 "resourceType": "Patient",
                 "id": self.patient_id,
                 "identifier": [
-                    {"system": "https://derm3r.org/fhir/NamingSystem/synthetic-mrn", "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
+                    {"system": codes.SYNTHETIC_MRN, "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
                 ],
                 "active": True,
                 "name": [{"use": "official", "family": family, "given": [given]}],

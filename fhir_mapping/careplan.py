@@ -31,7 +31,7 @@ from fhir_mapping.tcm_activity import tcm_activity_text, tcm_reason_codes
 
 ATC = "http://www.whocc.no/atc"
 # Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
-UNVERIFIED_CODE_EXTENSION = "https://derm3r.org/fhir/StructureDefinition/code-unverified"
+UNVERIFIED_CODE_EXTENSION = codes.CODE_UNVERIFIED_EXTENSION
 _SYSTEM_ORDER = {codes.RXNORM: 0, ATC: 1, codes.SNOMED: 0}
 
 DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
