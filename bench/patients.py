@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.photos import TaggablePhoto
 from cds_hooks import synthetic
-from cds_hooks.registry import PATIENT_KEY, PREFETCH_TEMPLATES
+from fhir_mapping.queries import PATIENT_KEY, PREFETCH_TEMPLATES
 
 PROFILE = "psoriasis_moderate"  # three body sites per visit
 _VISITS = 3  # 9 photographs in the source bundle: enough for the largest set (8)

@@ -67,7 +67,7 @@ def _assess(args: argparse.Namespace) -> int:
     from cds_hooks.app import create_app
     from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
     from cds_hooks.errors import CdsError
-    from cds_hooks.registry import default_registry
+    from cds_hooks.services import default_registry
     from cds_hooks.settings import Settings
 
     try:

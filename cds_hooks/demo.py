@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
 from cds_hooks.demo_fhir import FhirDemoOptions, FhirTarget
 from cds_hooks.demo_issuer import DemoIssuer
-from cds_hooks.registry import default_registry
+from cds_hooks.services import default_registry
 from cds_hooks.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from fhir_mapping.searchset import resource_count
 from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, loads_strict
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
@@ -121,10 +122,7 @@ def check_prefetch(prefetch: Any) -> None:
         raise PayloadTooLarge(f"more than {MAX_PREFETCH_KEYS} prefetch keys", expression="prefetch")
     total = 0
     for key, resource in prefetch.items():
-        if isinstance(resource, Mapping) and isinstance(resource.get("entry"), list):
-            total += len(resource["entry"])
-        else:
-            total += 1
+        total += resource_count(resource)
         if total > MAX_PREFETCH_ENTRIES:
             raise PayloadTooLarge(
                 f"prefetch holds more than {MAX_PREFETCH_ENTRIES} resources", expression=f"prefetch.{key}"[:200]

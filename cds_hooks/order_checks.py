@@ -37,7 +37,6 @@ from inference.reason.drugs import (
 _URGENCY = (Indicator.CRITICAL, Indicator.WARNING, Indicator.INFO)  # most urgent first
 
 if TYPE_CHECKING:
-    from cds_hooks.runtime import Runtime
     from cds_hooks.settings import Settings
 
 # "(Condition/abc-1)", "Observation/7" and the like: record ids are not clinician text.
@@ -169,12 +168,6 @@ class DrugChecker:
             | codes.LAB_FINDINGS
             | _STATUS_FINDINGS
         )
-
-    @classmethod
-    def for_runtime(cls, runtime: "Runtime") -> "DrugChecker":
-        if runtime.drug_checker is None:
-            raise RuntimeError("the app factory did not load the drug knowledge")
-        return runtime.drug_checker
 
     def identify(self, order: DraftOrder) -> Drug | None:
         """The psoriasis therapy an order names: by code (RxNorm ingredient, SNOMED procedure,

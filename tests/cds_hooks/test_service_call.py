@@ -136,7 +136,7 @@ def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
     """The real agents, real mapping and real writeback on every demo patient, via prefetch."""
     synthetic = pytest.importorskip("cds_hooks.synthetic")
     from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
-    from cds_hooks.registry import default_registry
+    from cds_hooks.services import default_registry
 
     app = make_app(tmp_path, pipeline=real_pipeline())
     client = app.test_client()

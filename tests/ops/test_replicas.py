@@ -22,7 +22,7 @@ import pg_server
 from cds_hooks.bundles import hook_request
 from cds_hooks.demo import embedded_calls
 from cds_hooks.demo_issuer import DemoIssuer
-from cds_hooks.registry import default_registry
+from cds_hooks.services import default_registry
 from cds_hooks.storage import open_store
 from replica_support import (
     GOOD_SMART_TOKEN,
