@@ -357,7 +357,7 @@ class _Builder:
         mrn = f"SYN-{self.p.key.upper()}-{self.seed:04d}"
         self._add(
             ehr_record.patient(
-                self.patient_id, mrn_system=codes.SYNTHETIC_MRN_SYSTEM, mrn=mrn, family=family, given=given,
+                self.patient_id, mrn_system=codes.SYNTHETIC_MRN, mrn=mrn, family=family, given=given,
                 gender=self.p.sex, birth_date=birth,
             )
         )

@@ -14,9 +14,10 @@ from typing import Any
 
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.wire.response import Coding
+from fhir_mapping import codes
 
 # The project's own code system for why a clinician disagreed (shown as choices in the app).
-OVERRIDE_REASON_SYSTEM = "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"
+OVERRIDE_REASON_SYSTEM = codes.REVIEW_OVERRIDE_REASON
 OVERRIDE_REASONS: dict[str, str] = {
     "severity-wrong": "Severity assessment is wrong",
     "measurement-wrong": "Photo measurements (PASI, area, redness, scale) are wrong",

@@ -11,7 +11,7 @@ EHR, the browser's URL bar and the logs.
 
 Photos are stored once per content: `review_image` holds each distinct photo's bytes keyed by their
 SHA-256, and `review_photo_ref` only points at it. An EHR re-sends a chart's photos on every view, so
-a repeat hook writes no photo bytes at all (the hash, ~1 ms per MB, replaces a multi-MB copy into
+a repeat hook writes no photo bytes at all (hashing the bytes, far cheaper than the copy, replaces a multi-MB copy into
 the WAL); an image no record points at any more is deleted when the records that used it expire.
 (New SQLite files use 64 KiB pages for these blobs; PostgreSQL stores them uncompressed out of line;
 see `cds_hooks.database` and the migration.) The original bytes are kept, not a downscaled copy:

@@ -26,7 +26,7 @@ JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\x00" * 60).decode("ascii")
 
 
 def test_patient_reads_back_with_sex_and_birth_date() -> None:
-    resource = ehr_record.patient("p-1", mrn_system=codes.SYNTHETIC_MRN_SYSTEM, mrn="SYN-1", family="Example",
+    resource = ehr_record.patient("p-1", mrn_system=codes.SYNTHETIC_MRN, mrn="SYN-1", family="Example",
                                   given="Sam", gender="female", birth_date=date(1980, 2, 29))
     r4.validate(resource)
     info = map_patient(resource)

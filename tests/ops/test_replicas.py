@@ -101,7 +101,7 @@ def _feedback_item(label: str, outcome: str = "accepted", reason: str | None = N
     if outcome == "accepted":
         item["acceptedSuggestions"] = [{"id": _card(f"suggestion:{card}")}]
     if reason:
-        item["overrideReason"] = {"reason": {"code": reason, "system": "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"}}
+        item["overrideReason"] = {"reason": {"code": reason, "system": "https://derm3r.org/fhir/CodeSystem/review-override-reason"}}
     return item
 
 

@@ -12,7 +12,6 @@ import socket
 import sqlite3
 import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +25,7 @@ from cds_hooks.review.store import ReviewStore
 from cds_hooks.runtime import fhir_client_factory
 from cds_hooks.settings import Settings, ca_bundle_from_env
 from cds_hooks.demo.synthetic import patient_id
+from loopback import json_server
 from security_support import SERVICE_ID, Canary, Signer, hook_body, strict_json, synthetic_patient
 
 URL = f"/cds-services/{SERVICE_ID}"
@@ -35,28 +35,8 @@ SMART_TOKEN = "smart-access-token-CANARY-5d1e"
 @contextmanager
 def recording_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A loopback HTTP server recording each request's path and headers; answers 200 JSON."""
-    seen: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
-            body = b'{"keys": [], "resourceType": "Patient", "id": "x"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(default={"keys": [], "resourceType": "Patient", "id": "x"}) as server:
+        yield server.base, server.requests
 
 
 def _review_rows(data_dir: Path) -> int:
