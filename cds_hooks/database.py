@@ -50,7 +50,7 @@ T = TypeVar("T")
 
 SQLITE_FILENAME = "derm3r.sqlite3"
 # SQLite page size for new files: review photos are multi-MB blobs, which cost ~3x less CPU to
-# write with 64 KiB pages than with the default 4 KiB (3 bench photos: 10.3 -> 3.4 ms).
+# write with 64 KiB pages than with the default 4 KiB (measured with the bench photos, `python -m bench.run`).
 SQLITE_PAGE_SIZE = 65536
 # Attempts for a transaction that failed in a way a retry cures (see `_retryable`).
 MAX_ATTEMPTS = 4

@@ -30,7 +30,7 @@ from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from fhir_mapping.searchset import resource_count
-from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, check_shape, loads_strict
+from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, loads_strict
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
 
@@ -107,14 +107,6 @@ def parse_json_body(
     except JsonRejected as exc:
         reason = exc.reason.replace("JSON document", "request body", 1)
         raise (PayloadTooLarge if exc.too_large else InvalidRequest)(reason) from exc
-
-
-def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Depth and string sanity of an already-parsed JSON value (iterative walk)."""
-    try:
-        check_shape(value, max_depth=max_depth, max_string_chars=MAX_STRING_CHARS)
-    except JsonRejected as exc:
-        raise (PayloadTooLarge if exc.too_large else InvalidRequest)(exc.reason) from exc
 
 
 # -- prefetch and images ---------------------------------------------------------------------------
