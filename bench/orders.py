@@ -27,7 +27,7 @@ from typing import Any
 from bench import service as service_lib
 from bench.load import BodyFactory, CellResult, hook_headers, run_cell
 from bench.report import Row, Target
-from cds_hooks import synthetic
+from cds_hooks.demo import synthetic
 from fhir_mapping.queries import ORDER_PREFETCH_TEMPLATES, PATIENT_KEY
 
 TARGET_ORDER_P95_MS = 50.0

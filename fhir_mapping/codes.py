@@ -893,7 +893,7 @@ def derm3r_display(code: str) -> str:
 
 # ------------------------------------------------------------------ codings for writers
 # Dict codings ({"system", "code", "display"}) for code that writes FHIR: the write-back modules and
-# the synthetic patients (`cds_hooks.synthetic`), so both use exactly the codes the reader accepts.
+# the synthetic patients (`cds_hooks.demo.synthetic`), so both use exactly the codes the reader accepts.
 
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -1069,6 +1069,9 @@ DOCUMENT_TYPE_CLINICAL_PHOTO = coding(LOINC, "72170-4", "Photographic image")
 DOCUMENT_CATEGORY_IMAGE = coding(DERM3R, "clinical-photograph", "Clinical photograph")
 ENCOUNTER_CLASS_AMBULATORY = coding(V3_ACT_CODE, "AMB", "ambulatory")
 DERMATOLOGY_ENCOUNTER_TYPE = coding(DERM3R, "dermatology-visit", "Dermatology outpatient visit")
+# Synthetic patients (cds_hooks.demo.synthetic): every resource tagged as test data (HL7 v3 ActReason
+# HTEST) so that no EHR could mistake it for a real record, and their record numbers' system.
+SYNTHETIC_DATA_TAG = coding(V3_ACT_REASON, "HTEST", "test health data")
 
 
 # ------------------------------------------------------------------ the data contract

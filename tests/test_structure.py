@@ -28,13 +28,8 @@ BUNDLE_CHECKED = ("cds_hooks", "inference")
 
 # Modules that may read Bundle entries outside fhir_mapping, each with the reason. Keep it tiny.
 # The demo modules play a second, toy EHR: they build and serve their own synthetic Bundles.
-# Issue 10 moves them into `cds_hooks.demo` (both spellings are listed so the move needs no edit here).
 ALLOWED_BUNDLE_READERS: Mapping[str, str] = {
     "cds_hooks.demo": "demo subpackage: the toy EHR that builds and serves synthetic patients' Bundles",
-    "cds_hooks.demo_fhir": "toy EHR (before its move into cds_hooks.demo): serves searches over demo Bundles",
-    "cds_hooks.synthetic": "synthetic patients (before their move into cds_hooks.demo): builds the Bundles it reads",
-    "cds_hooks.bundles": "demo prefetch (before its move into cds_hooks.demo): slices its own synthetic Bundles",
-    "cds_hooks.cli": "command line: turns a local order file into order-select selections (demo input, not EHR data)",
 }
 
 # Keys whose *reading* marks Bundle parsing: `entry` (Bundle.entry) and `relation` (Bundle.link,

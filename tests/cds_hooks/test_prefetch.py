@@ -250,7 +250,7 @@ def fhir_server() -> Iterator[Any]:
 
 @pytest.fixture()
 def loaded(fhir_server):
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    synthetic = pytest.importorskip("cds_hooks.demo.synthetic")
     fhir_server.clear()
     bundle = synthetic.patient_bundle("psoriasis_moderate", photos="binary", seed=11, visits=2)
     fhir_server.load(bundle)

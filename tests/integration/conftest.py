@@ -28,7 +28,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import make_server
 
-from cds_hooks import synthetic
+from cds_hooks.demo import synthetic
 from cds_hooks.settings import Settings
 from inference.case import Case
 from tools import fhir_server as fhir_server_lib

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cds_hooks.demo_issuer import DemoIssuer
+from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.errors import ServiceUnavailable
 from cds_hooks.logs import configure_logging
 from cds_hooks.metrics import Metrics, instrument_session

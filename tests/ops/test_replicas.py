@@ -19,9 +19,9 @@ import pytest
 import requests
 
 import pg_server
-from cds_hooks.bundles import hook_request
-from cds_hooks.demo import embedded_calls
-from cds_hooks.demo_issuer import DemoIssuer
+from cds_hooks.demo.ehr_request import hook_request
+from cds_hooks.demo.run import embedded_calls
+from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.services import default_registry
 from cds_hooks.storage import open_store
 from replica_support import (
