@@ -13,6 +13,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, Mapping
 
 from cds_hooks.errors import UnknownService
 from cds_hooks.wire.context import TOKEN_FIELDS
+from cds_hooks.wire.fields import SERVICE_ID as _SERVICE_ID  # the same rule discovery's schema states
 from cds_hooks.wire.request import C, HookRequest
 from cds_hooks.wire.response import CdsResponse, compact
 from fhir_mapping.queries import PATIENT_KEY, PREFETCH_TEMPLATES
@@ -34,7 +35,6 @@ class ServiceCall(Generic[C]):
 Handler = Callable[[ServiceCall[Any], Any], CdsResponse]
 
 _TOKEN = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
-_SERVICE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
 
 
 @dataclass(frozen=True)

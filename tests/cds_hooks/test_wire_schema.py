@@ -14,7 +14,6 @@ from jsonschema import Draft202012Validator
 
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.openapi import openapi_document
-from cds_hooks.routes import RUNTIME_KEY
 from cds_hooks.settings import Settings
 from cds_hooks.wire import schema as wire_schema
 from cds_hooks.wire.feedback import parse_feedback
