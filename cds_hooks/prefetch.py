@@ -22,21 +22,12 @@ from cds_hooks.errors import Forbidden, InvalidRequest, PrefetchUnavailable
 from cds_hooks.limits import MAX_REQUEST_RESOURCES, check_outbound_host
 from cds_hooks.registry import ServiceDefinition, render_template
 from cds_hooks.wire.request import HookRequest
-from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable
+from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable, MalformedBundle
+from fhir_mapping.queries import key_label
+from fhir_mapping.searchset import is_bundle, read_searchset
 from inference.case import DataIssue
 
 log = logging.getLogger(__name__)
-
-# What each key holds, in words a clinician reads on the data-quality card.
-KEY_LABELS: Mapping[str, str] = {
-    "patient": "Patient demographics",
-    "observations": "Observations (scores, vital signs, laboratory results, TCM findings)",
-    "media": "Clinical photographs (Media)",
-    "conditions": "Conditions (problem list)",
-    "medicationStatements": "Medication statements",
-    "medicationRequests": "Medication requests",
-    "documents": "Documents (DocumentReference photographs)",
-}
 
 _MAX_PARALLEL_FETCHES = 4  # one request never opens more FHIR connections than this at once
 
@@ -83,34 +74,19 @@ def is_allowed_server(fhir_server: str, allowlist: Iterable[str]) -> bool:
     return any(normalised == allowed.rstrip("/") for allowed in allowlist)
 
 
-def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], tuple[DataIssue, ...]]:
-    """A searchset Bundle -> its entry resources, minus OperationOutcome entries (reported)."""
-    if resource.get("resourceType") != "Bundle":
-        return (dict(resource),), ()
-    entries = resource.get("entry")
-    if entries is not None and not isinstance(entries, list):
-        raise InvalidRequest(f"prefetch.{key}.entry must be an array", expression=f"prefetch.{key}.entry")
-    links = resource.get("link")
-    if links is not None and not isinstance(links, list):
-        raise InvalidRequest(f"prefetch.{key}.link must be an array", expression=f"prefetch.{key}.link")
-    found: list[dict] = []
-    issues: list[DataIssue] = []
-    for entry in entries or ():
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            continue
-        item = entry["resource"]
-        if item.get("resourceType") == "OperationOutcome":
-            issues.append(DataIssue("prefetch_warning", f"{KEY_LABELS.get(key, key)}: the EHR reported a problem with this search."))
-            continue
-        found.append(item)
-    return tuple(found), tuple(issues)
-
-
-def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
-    return None
+def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], tuple[DataIssue, ...], str | None]:
+    """A prefetch value -> (its resources, DataIssues for the EHR's search outcomes, the `next` link
+    of a paginated searchset). A resource that is not a Bundle is its own single resource."""
+    if not is_bundle(resource):
+        return (dict(resource),), (), None
+    try:
+        page = read_searchset(resource)
+    except MalformedBundle as exc:
+        raise InvalidRequest(f"prefetch.{key}.{exc.message}", expression=f"prefetch.{key}.{exc.element}") from exc
+    issues = tuple(
+        DataIssue("prefetch_warning", f"{key_label(key)}: the EHR reported a problem with this search.") for _ in page.outcomes
+    )
+    return page.resources, issues, page.next_url
 
 
 class PrefetchResolver:
@@ -186,13 +162,12 @@ class PrefetchResolver:
     # -- prefetched values ------------------------------------------------------------------------
 
     def _from_prefetch(self, key: str, value: Mapping[str, Any], request: HookRequest) -> _Outcome:
-        resources, issues = _flatten(value, key)
-        next_url = _next_link(value) if value.get("resourceType") == "Bundle" else None
+        resources, issues, next_url = _flatten(value, key)
         if next_url is None:
             return _Outcome(key, resources, "prefetch", issues=issues)
         # The EHR paginated the prefetch: the rest comes from its FHIR server (bounded by the client).
         if self._deadline.expired() or self._server_problem(request) is not None:
-            issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided and the rest could not be fetched.")
+            issue = DataIssue("prefetch_truncated", f"{key_label(key)}: only the first page was provided and the rest could not be fetched.")
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
             client = self._client(request)
@@ -204,7 +179,7 @@ class PrefetchResolver:
                 client.close()
         except FhirError as exc:
             log.info("prefetch %s: next page not fetched (%s)", key, type(exc).__name__)
-            issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided ({exc.message}).")
+            issue = DataIssue("prefetch_truncated", f"{key_label(key)}: only the first page was provided ({exc.message}).")
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         return _Outcome(key, resources + tuple(more), "prefetch", issues=issues)
 
@@ -264,7 +239,7 @@ class PrefetchResolver:
         shares = _shares(service, outcomes)
         for key in service.prefetch:
             outcome = outcomes[key]
-            label = KEY_LABELS.get(key, key)
+            label = key_label(key)
             if len(outcome.resources) > shares[key]:
                 # Prefetched and fetched data together stay within one request's bound (issue 12:
                 # the prefetch cap alone let FHIR paging bring in 100,000 resources).
@@ -305,7 +280,7 @@ def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dic
 def _truncation_issue(key: str) -> DataIssue:
     return DataIssue(
         "data_truncated",
-        f"{KEY_LABELS.get(key, key)}: more records than one request may read; only the first were used.",
+        f"{key_label(key)}: more records than one request may read; only the first were used.",
     )
 
 

@@ -26,8 +26,7 @@ from fhir_mapping.emit import (
     resource_id,
     score_quantity,
 )
-
-PHOTO_TYPES = ("Media", "DocumentReference")
+from fhir_mapping.queries import PHOTO_TYPES
 
 
 def _photo_refs(refs: list[str] | tuple[str, ...]) -> list[dict[str, str]]:

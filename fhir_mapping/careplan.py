@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Sequence
 
 from inference.citations import CitationTable, clean_free_text
-from inference.results import Assessment, Evidence, TreatmentOption
+from inference.results import Assessment, Evidence, TherapyClass, TreatmentOption
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
@@ -31,17 +31,17 @@ from fhir_mapping.tcm_activity import tcm_activity_text, tcm_reason_codes
 
 ATC = "http://www.whocc.no/atc"
 # Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
-UNVERIFIED_CODE_EXTENSION = "https://derm3r.org/fhir/StructureDefinition/code-unverified"
+UNVERIFIED_CODE_EXTENSION = codes.CODE_UNVERIFIED_EXTENSION
 _SYSTEM_ORDER = {codes.RXNORM: 0, ATC: 1, codes.SNOMED: 0}
 
 DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
 TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
 _MAX_TEXT = 2000  # keep free text readable in EHR widgets
 
-_CLASS_LABEL = {"topical": "Topical therapy", "phototherapy": "Phototherapy", "oral_systemic": "Oral systemic therapy",
-                "biologic": "Biologic therapy"}
-_ACTIVITY_KIND = {"topical": "MedicationRequest", "oral_systemic": "MedicationRequest", "biologic": "MedicationRequest",
-                  "phototherapy": "ServiceRequest"}
+_CLASS_LABEL = {TherapyClass.TOPICAL: "Topical therapy", TherapyClass.PHOTOTHERAPY: "Phototherapy",
+                TherapyClass.ORAL_SYSTEMIC: "Oral systemic therapy", TherapyClass.BIOLOGIC: "Biologic therapy"}
+_ACTIVITY_KIND = {TherapyClass.TOPICAL: "MedicationRequest", TherapyClass.ORAL_SYSTEMIC: "MedicationRequest",
+                  TherapyClass.BIOLOGIC: "MedicationRequest", TherapyClass.PHOTOTHERAPY: "ServiceRequest"}
 
 
 def _clip(text: str) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-_RESOURCE_TYPES = ("Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest", "DocumentReference",
+from fhir_mapping.queries import PHOTO_TYPES
+
+_RESOURCE_TYPES = ("Observation", *PHOTO_TYPES, "Condition", "MedicationStatement", "MedicationRequest",
                    "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
 _REF = re.compile(r"\b(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
 _UUID = re.compile(r"\b(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
