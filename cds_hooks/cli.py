@@ -24,7 +24,10 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_hooks.routes import RUNTIME_KEY
     from cds_hooks.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a bad DERM3R_* value: one clear line, exit status 2
+        raise UsageError(str(exc)) from exc
     configure_logging(settings.log_format, logging.INFO)
     app = create_app(settings)
     if settings.metrics_port:
@@ -70,6 +73,7 @@ def _assess(args: argparse.Namespace) -> int:
     from cds_hooks.registry import default_registry
     from cds_hooks.settings import Settings
 
+    language = _language(args)
     try:
         text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text(encoding="utf-8")
         bundle = json.loads(text)
@@ -87,7 +91,7 @@ def _assess(args: argparse.Namespace) -> int:
     context = _order_context(args, service.hook)
     body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter, context=context)
     with tempfile.TemporaryDirectory(prefix="derm3r-assess-") as tmp:
-        settings = Settings(auth_enabled=False, data_dir=Path(tmp))
+        settings = Settings(auth_enabled=False, data_dir=Path(tmp), language=language)
         # Auth is off because nothing listens on a network here; silence the factory's warning,
         # which is meant for `serve`.
         logging.getLogger("cds_hooks.app").setLevel(logging.ERROR)
@@ -96,6 +100,17 @@ def _assess(args: argparse.Namespace) -> int:
     json.dump(response.get_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if response.status_code == 200 else 1
+
+
+def _language(args: argparse.Namespace) -> str:
+    """DERM3R_LANGUAGE (or --language) chooses the language of the cards, as for the service."""
+    from inference.i18n import validate_language
+
+    try:
+        return validate_language(args.language or os.environ.get("DERM3R_LANGUAGE", "en"),
+                                 variable="--language" if args.language else "DERM3R_LANGUAGE")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -211,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--service", default="derm3r-patient-view", help="service id (default: derm3r-patient-view)")
     assess.add_argument("--patient", help="patient id (default: the Bundle's only Patient)")
     assess.add_argument("--encounter", help="encounter id (required for derm3r-encounter-start)")
+    assess.add_argument("--language", help="en or zh-CN (default: DERM3R_LANGUAGE, else en)")
     assess.add_argument("--order", metavar="FILE", help="for derm3r-order-select / -order-sign: the draft order(s), a FHIR resource or Bundle")
     assess.set_defaults(func=_assess)
 

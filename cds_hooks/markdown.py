@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from fhir_mapping.safe_text import markdown_text
+from inference.i18n import localize
 from inference.results import Evidence
 
 
@@ -15,7 +16,7 @@ def escape(text: str) -> str:
     """Escape GFM inline syntax and HTML; collapse line breaks (one statement, one line); remove
     control and bidi characters and defang bare URLs (issue 12). The rules live in
     `fhir_mapping.safe_text`, shared with the FHIR writers."""
-    return markdown_text(str(text))
+    return markdown_text(localize(text))
 
 
 def bullets(lines: Iterable[str]) -> str:

@@ -23,12 +23,13 @@ from cds_hooks.markdown import escape
 from cds_hooks.wire.context import ORDER_SIGN
 from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
 from fhir_mapping.draft_orders import DraftOrder
+from inference.i18n import t, tjoin
 
 TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
-TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display="Prescribing safety")
+TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display=t("Prescribing safety"))
 OVERRIDE_SYSTEM = "https://derm3r.org/fhir/CodeSystem/order-override-reason"
-SOURCE_LABEL = "derm3r prescribing check (research demonstration)"
-DISCLAIMER = "*Decision support for a research demonstration, not for clinical use; the prescriber decides.*"
+SOURCE_LABEL = t("derm3r prescribing check (research demonstration)")
+DISCLAIMER = t("*Decision support for a research demonstration, not for clinical use; the prescriber decides.*")
 DETAIL_MAX_WORDS = 80
 
 KINDS = ("contraindicated", "hold", "caution", "missing_check", "interaction", "duplicate_therapy", "monitoring_due", "abnormal_monitoring")
@@ -73,19 +74,19 @@ class OrderProblem:
 # Reasons a clinician may give for going ahead; per kind, so each list makes sense for the card.
 _OVERRIDES: Mapping[str, tuple[tuple[str, str], ...]] = {
     "risk": (
-        ("benefit-outweighs-risk", "Benefit outweighs the risk; discussed with the patient"),
-        ("specialist-plan", "Specialist or shared-care plan in place"),
-        ("record-wrong", "The record is wrong or out of date"),
+        ("benefit-outweighs-risk", t("Benefit outweighs the risk; discussed with the patient")),
+        ("specialist-plan", t("Specialist or shared-care plan in place")),
+        ("record-wrong", t("The record is wrong or out of date")),
     ),
     "missing_check": (
-        ("done-elsewhere", "Check done; result not in this record"),
-        ("ordered-separately", "Already ordered"),
-        ("not-needed", "Not needed for this patient"),
+        ("done-elsewhere", t("Check done; result not in this record")),
+        ("ordered-separately", t("Already ordered")),
+        ("not-needed", t("Not needed for this patient")),
     ),
     "duplicate_therapy": (
-        ("intentional-switch", "Intentional switch; the current medicine will be stopped"),
-        ("intentional-combination", "Intentional combination"),
-        ("record-wrong", "The record is wrong or out of date"),
+        ("intentional-switch", t("Intentional switch; the current medicine will be stopped")),
+        ("intentional-combination", t("Intentional combination")),
+        ("record-wrong", t("The record is wrong or out of date")),
     ),
 }
 
@@ -116,22 +117,22 @@ def summary(problem: OrderProblem) -> str:
     drug = _cap(problem.drug)
     what = problem.headline
     if problem.kind == "contraindicated":
-        text = f"{drug} contraindicated: {what}"
+        text = t("{drug} contraindicated: {what}", drug=drug, what=what)
     elif problem.kind == "hold":
-        text = f"Hold {problem.drug}: {what}"
+        text = t("Hold {drug}: {what}", drug=problem.drug, what=what)
     elif problem.kind == "caution":
-        text = f"{drug} - caution: {what}"
+        text = t("{drug} - caution: {what}", drug=drug, what=what)
     elif problem.kind == "missing_check":
-        names = ", ".join(c.display for c in problem.checks)
-        text = f"Before starting {problem.drug}: no recent {names}"
+        names = tjoin(", ", (c.display for c in problem.checks))
+        text = t("Before starting {drug}: no recent {names}", drug=problem.drug, names=names)
         if len(text) > SUMMARY_MAX:
-            text = f"Before starting {problem.drug}: {len(problem.checks)} checks have no recent result"
+            text = t("Before starting {drug}: {count} checks have no recent result", drug=problem.drug, count=len(problem.checks))
     elif problem.kind == "interaction":
-        text = f"{drug} interacts with {problem.other}: {what}" if problem.other else f"{drug} interaction: {what}"
+        text = t("{drug} interacts with {other}: {what}", drug=drug, other=problem.other, what=what) if problem.other else t("{drug} interaction: {what}", drug=drug, what=what)
     elif problem.kind == "duplicate_therapy":
-        text = f"{drug} duplicates current therapy: {problem.other}" if problem.other else f"{drug} duplicates current therapy"
+        text = t("{drug} duplicates current therapy: {other}", drug=drug, other=problem.other) if problem.other else t("{drug} duplicates current therapy", drug=drug)
     else:  # monitoring on a continued therapy
-        text = f"{drug}: {what}"
+        text = t("{drug}: {what}", drug=drug, what=what)
     return truncate_summary(text)
 
 
@@ -141,11 +142,11 @@ def detail(problem: OrderProblem) -> str:
     the knowledge file has them all)."""
     reason = escape(_cap(problem.reason)) + ("" if problem.reason.endswith(".") else ".")
     names = problem.alternative_names or ((problem.alternative.display,) if problem.alternative else ())
-    preferred = f"Preferred instead: {escape(', '.join(names))}." if names else None
+    preferred = t("Preferred instead: {items}.", items=escape(tjoin(", ", names))) if names else None
     sources = [s.strip() for s in problem.citation.split(";") if s.strip()]
 
     def compose(cited: list[str], more: int, with_preferred: bool) -> str:
-        source = "Source: " + "; ".join(escape(s) for s in cited) + (f" (and {more} more)" if more else "") + "."
+        source = "Source: " + tjoin("; ", (escape(s) for s in cited)) + (t(" (and {more} more)", more=more) if more else "") + "."
         parts = [reason, *([preferred] if preferred and with_preferred else []), source, DISCLAIMER]
         return "\n\n".join(parts)
 
@@ -188,7 +189,7 @@ def check_request(check: Orderable, problem: OrderProblem, ctx: OrderCardContext
         "status": "draft",
         "intent": "order",
         "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": check.display},
-        **_common(ctx, f"Before starting {problem.drug}"),
+        **_common(ctx, t("Before starting {drug}", drug=problem.drug)),
     }
 
 
@@ -196,7 +197,7 @@ def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: Orde
     """A draft order for the guideline's alternative: a MedicationRequest for a medicine (dose and
     schedule left to the prescriber), a ServiceRequest for a procedure such as phototherapy."""
     concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": alternative.display}
-    reason = f"Instead of {problem.drug}: {problem.headline}"
+    reason = t("Instead of {drug}: {headline}", drug=problem.drug, headline=problem.headline)
     if alternative.resource_type == "MedicationRequest":
         return {
             "resourceType": "MedicationRequest",
@@ -204,14 +205,14 @@ def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: Orde
             "intent": "order",
             "medicationCodeableConcept": concept,
             **_common(ctx, reason),
-            "note": [{"text": "Proposed by derm3r's prescribing check; dose and schedule to be completed by the prescriber."}],
+            "note": [{"text": t("Proposed by derm3r's prescribing check; dose and schedule to be completed by the prescriber.")}],
         }
     return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "code": concept, **_common(ctx, reason)}
 
 
 def _delete(problem: OrderProblem) -> Action:
     assert problem.order.ref is not None
-    return Action(type="delete", description=f"Remove the draft order for {problem.drug}", resource_id=problem.order.ref)
+    return Action(type="delete", description=t("Remove the draft order for {drug}", drug=problem.drug), resource_id=problem.order.ref)
 
 
 def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Suggestion, ...], str | None]:
@@ -219,10 +220,10 @@ def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Sug
     if problem.kind == "missing_check":
         items = tuple(
             Suggestion(
-                label=f"Order {check.display}",
+                label=t("Order {display}", display=check.display),
                 uuid=ctx.new_uuid(),
                 is_recommended=True,
-                actions=(Action(type="create", description=f"Order {check.display} before starting {problem.drug}", resource=check_request(check, problem, ctx)),),
+                actions=(Action(type="create", description=t("Order {display} before starting {drug}", display=check.display, drug=problem.drug), resource=check_request(check, problem, ctx)),),
             )
             for check in problem.checks
         )
@@ -235,14 +236,14 @@ def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Sug
         return (), None
     out: list[Suggestion] = []
     strong = problem.kind == "contraindicated"
-    out.append(Suggestion(label=f"Remove the {problem.drug} order", uuid=ctx.new_uuid(), is_recommended=strong or None, actions=(_delete(problem),)))
+    out.append(Suggestion(label=t("Remove the {drug} order", drug=problem.drug), uuid=ctx.new_uuid(), is_recommended=strong or None, actions=(_delete(problem),)))
     if problem.alternative is not None:
         resource = replacement_request(problem.alternative, problem, ctx)
         out.append(
             Suggestion(
-                label=f"Replace with {problem.alternative.display}",
+                label=t("Replace with {display}", display=problem.alternative.display),
                 uuid=ctx.new_uuid(),
-                actions=(_delete(problem), Action(type="create", description=f"Order {problem.alternative.display} instead", resource=resource)),
+                actions=(_delete(problem), Action(type="create", description=t("Order {display} instead", display=problem.alternative.display), resource=resource)),
             )
         )
     return tuple(out), "at-most-one"

@@ -32,6 +32,7 @@ from inference.reason.drugs import (
     TherapyClass,
     age_years,
 )
+from inference.i18n import t, tjoin
 
 if TYPE_CHECKING:
     from cds_hooks.runtime import Runtime
@@ -58,11 +59,11 @@ _STATUS_FINDINGS = frozenset(
 _POPULATION_LABELS = {
     Population.PREGNANCY: "pregnancy",
     Population.BREASTFEEDING: "breastfeeding",
-    Population.PLANNING_PREGNANCY: "planning a pregnancy",
+    Population.PLANNING_PREGNANCY: t("planning a pregnancy"),
     Population.CHILD: "child",
-    Population.OLDER_ADULT: "older adult",
-    Population.RENAL_IMPAIRMENT: "renal impairment",
-    Population.HEPATIC_IMPAIRMENT: "hepatic impairment",
+    Population.OLDER_ADULT: t("older adult"),
+    Population.RENAL_IMPAIRMENT: t("renal impairment"),
+    Population.HEPATIC_IMPAIRMENT: t("hepatic impairment"),
 }
 
 
@@ -98,27 +99,27 @@ def headline(concern: DrugConcern, case: Case) -> str:
     population = _POPULATION_LABELS.get(concern.population) if concern.population is not None else None
     if isinstance(item, ConditionEntry):
         when = _day(item.onset)
-        what = item.display + (f" since {when}" if when else " recorded")
+        what = item.display + (t(" since {when}", when=when) if when else " recorded")
     elif isinstance(item, Finding):
         value = item.value
         if isinstance(value, bool):
             shown = "positive" if value else "negative"
         elif isinstance(value, (int, float)):
-            shown = f"{_number(float(value))} {_unit(item.unit)}".strip()
+            shown = t("{number} {unit}", number=_number(float(value)), unit=_unit(item.unit)).strip()
         else:
             shown = str(value).replace("_", " ")
         label = item.display or item.key.value.replace("_", " ")
         when = _day(item.effective)
-        what = f"{label} {shown}" + (f" on {when}" if when else "")
+        what = t("{label} {shown}", label=label, shown=shown) + (t(" on {when}", when=when) if when else "")
     elif isinstance(item, MedicationEntry):
-        what = f"on {item.display}"
+        what = t("on {display}", display=item.display)
     else:
         what = ""
     if not what and concern.population in (Population.CHILD, Population.OLDER_ADULT):
         age = age_years(case)
-        what = f"age {age}" if age is not None else ""
+        what = t("age {age}", age=age) if age is not None else ""
     if population and what:
-        return f"{population} ({what})"
+        return t("{population} ({what})", population=population, what=what)
     return population or what or clinician_text(concern.reason)
 
 
@@ -146,7 +147,7 @@ class DrugChecker:
         reference = self.citations.resolve(text)
         if reference is not None:
             return reference.text(), reference.citation.url
-        return clean_free_text(text) or "a local default of this service (not from a guideline)", None
+        return clean_free_text(text) or t("a local default of this service (not from a guideline)"), None
 
     def reads(self, resource: Mapping[str, Any]) -> bool:
         """Whether the drug checks use this resource. Observations are kept only when coded as a
@@ -263,9 +264,9 @@ class DrugChecker:
                     severity=worst.severity.value,
                     order=order,
                     drug=_generic(drug.display),
-                    headline=", ".join(c.display for c in checks),
-                    reason=f"No recent result on record for: {', '.join(c.display for c in checks)}",
-                    citation="; ".join(dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
+                    headline=tjoin(", ", (c.display for c in checks)),
+                    reason=t("No recent result on record for: {items}", items=tjoin(", ", (c.display for c in checks))),
+                    citation=tjoin("; ", dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
                     citation_url=next((url for c in missing if (url := self.cite(c.citation.text)[1])), None),
                     checks=checks,
                 )

@@ -24,18 +24,19 @@ from cds_hooks.registry import ServiceDefinition, render_template
 from cds_hooks.wire.request import HookRequest
 from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable
 from inference.case import DataIssue
+from inference.i18n import t
 
 log = logging.getLogger(__name__)
 
 # What each key holds, in words a clinician reads on the data-quality card.
 KEY_LABELS: Mapping[str, str] = {
-    "patient": "Patient demographics",
-    "observations": "Observations (scores, vital signs, laboratory results, TCM findings)",
-    "media": "Clinical photographs (Media)",
-    "conditions": "Conditions (problem list)",
-    "medicationStatements": "Medication statements",
-    "medicationRequests": "Medication requests",
-    "documents": "Documents (DocumentReference photographs)",
+    "patient": t("Patient demographics"),
+    "observations": t("Observations (scores, vital signs, laboratory results, TCM findings)"),
+    "media": t("Clinical photographs (Media)"),
+    "conditions": t("Conditions (problem list)"),
+    "medicationStatements": t("Medication statements"),
+    "medicationRequests": t("Medication requests"),
+    "documents": t("Documents (DocumentReference photographs)"),
 }
 
 _MAX_PARALLEL_FETCHES = 4  # one request never opens more FHIR connections than this at once
@@ -100,7 +101,7 @@ def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], t
             continue
         item = entry["resource"]
         if item.get("resourceType") == "OperationOutcome":
-            issues.append(DataIssue("prefetch_warning", f"{KEY_LABELS.get(key, key)}: the EHR reported a problem with this search."))
+            issues.append(DataIssue("prefetch_warning", t("{get}: the EHR reported a problem with this search.", get=KEY_LABELS.get(key, key))))
             continue
         found.append(item)
     return tuple(found), tuple(issues)
@@ -169,13 +170,13 @@ class PrefetchResolver:
 
     def _check_server(self, request: HookRequest) -> str | None:
         if request.fhir_server is None:
-            return "the request has no fhirServer to fetch it from"
+            return t("the request has no fhirServer to fetch it from")
         if not is_allowed_server(request.fhir_server, self._allowlist):
-            return "the request's fhirServer is not on this service's FHIR allow-list (DERM3R_FHIR_ALLOWLIST)"
+            return t("the request's fhirServer is not on this service's FHIR allow-list (DERM3R_FHIR_ALLOWLIST)")
         try:
             check_outbound_host(request.fhir_server, self._allow_private)
         except Forbidden as exc:
-            return f"the request's fhirServer cannot be used ({exc.message})"
+            return t("the request's fhirServer cannot be used ({message})", message=exc.message)
         return None
 
     def _client(self, request: HookRequest) -> FhirReader:
@@ -192,7 +193,7 @@ class PrefetchResolver:
             return _Outcome(key, resources, "prefetch", issues=issues)
         # The EHR paginated the prefetch: the rest comes from its FHIR server (bounded by the client).
         if self._deadline.expired() or self._server_problem(request) is not None:
-            issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided and the rest could not be fetched.")
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided and the rest could not be fetched.", get=KEY_LABELS.get(key, key)))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
             client = self._client(request)
@@ -204,7 +205,7 @@ class PrefetchResolver:
                 client.close()
         except FhirError as exc:
             log.info("prefetch %s: next page not fetched (%s)", key, type(exc).__name__)
-            issue = DataIssue("prefetch_truncated", f"{KEY_LABELS.get(key, key)}: only the first page was provided ({exc.message}).")
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided ({message}).", get=KEY_LABELS.get(key, key), message=exc.message))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         return _Outcome(key, resources + tuple(more), "prefetch", issues=issues)
 
@@ -221,7 +222,7 @@ class PrefetchResolver:
 
     def _fetch(self, request: HookRequest, key: str, query: str) -> _Outcome:
         if self._deadline.expired():
-            return _Outcome(key, origin="unavailable", problem="the request deadline passed before it could be fetched")
+            return _Outcome(key, origin="unavailable", problem=t("the request deadline passed before it could be fetched"))
         try:
             client = self._client(request)
             try:
@@ -230,13 +231,13 @@ class PrefetchResolver:
             finally:
                 client.close()
         except FhirNotFound:
-            return _Outcome(key, origin="fhir", problem="the FHIR server does not have it")
+            return _Outcome(key, origin="fhir", problem=t("the FHIR server does not have it"))
         except FhirAuthError:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server refused the access token or its scope")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server refused the access token or its scope"))
         except FhirUnavailable:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server did not answer in time")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server did not answer in time"))
         except FhirNotAllowed:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server redirected outside the allow-list")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server redirected outside the allow-list"))
         except FhirError as exc:
             return _Outcome(key, origin="unavailable", problem=exc.message)
         log.debug("prefetch %s fetched from FHIR (%d resources)", key, len(found))
@@ -271,10 +272,10 @@ class PrefetchResolver:
                 outcome = dataclasses.replace(outcome, resources=outcome.resources[: shares[key]],
                                               issues=outcome.issues + (_truncation_issue(key),))
             if key in service.required_prefetch and (outcome.problem is not None or not outcome.resources):
-                why = outcome.problem or "the EHR reported that it has no such data"
+                why = outcome.problem or t("the EHR reported that it has no such data")
                 raise PrefetchUnavailable(f"{label} is required and could not be obtained: {why}.", expression=f"prefetch.{key}")
             if outcome.problem is not None:
-                issues.append(DataIssue("data_unavailable", f"{label} could not be retrieved ({outcome.problem}); the assessment used what was available."))
+                issues.append(DataIssue("data_unavailable", t("{label} could not be retrieved ({problem}); the assessment used what was available.", label=label, problem=outcome.problem)))
             resources.extend(outcome.resources)
             issues.extend(outcome.issues)
         def open_reader() -> FhirReader:
@@ -305,7 +306,7 @@ def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dic
 def _truncation_issue(key: str) -> DataIssue:
     return DataIssue(
         "data_truncated",
-        f"{KEY_LABELS.get(key, key)}: more records than one request may read; only the first were used.",
+        t("{get}: more records than one request may read; only the first were used.", get=KEY_LABELS.get(key, key)),
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from inference.i18n import localize
+
 _RESOURCE_TYPES = ("Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest", "DocumentReference",
                    "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
 _REF = re.compile(r"\b(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
@@ -34,7 +36,7 @@ _SPACES = re.compile(r"\s{2,}")
 
 def scrub(text: str) -> str:
     """Agent or record text with internal identifiers removed (see module docstring)."""
-    text = _REF.sub("", str(text))
+    text = _REF.sub("", localize(text))
     text = _UUID.sub("", text)
     text = _RULE_ID.sub("", text)
     for note in _INTERNAL_NOTES:
@@ -54,4 +56,4 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 
 def markdown_escape(text: str) -> str:
     """Escape Markdown inline syntax and HTML; one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(localize(text).split()))
