@@ -158,6 +158,8 @@ def clip_words(text: str, words: int) -> str:
         if reading_units(text) <= units:
             return text
         cut = text[:units]
+        if re.match(r"[A-Za-z]", text[units:units + 1]):  # never inside a Latin word (an INN, a record display)
+            cut = re.sub(r"[A-Za-z][\w-]*$", "", cut)
         mark = max(cut.rfind(m) for m in "，；。、：")
         return _balance((cut[:mark] if mark > units // 2 else cut).rstrip("，；：、")) + "……"
     parts = text.split()
@@ -190,15 +192,16 @@ def finding_label(finding: Finding, *, with_value: bool = True) -> str:
     return text
 
 
-_KEY_PREFIX = re.compile(r"^([a-z][a-z0-9_]*):\s")
+_KEY_PREFIX = re.compile(r"^([a-z][a-z0-9_]*)(?::\s|：)")
 
 
 def readable_message(message: str) -> str:
     """A data-issue message that starts with an internal finding key ("alt: result recorded as
     text") starts with the measure's name instead ("ALT: result recorded as text")."""
+    message = localize(message)  # the key stays first in every language's template
     match = _KEY_PREFIX.match(message)
     if match and match.group(1) in _SHORT_NAMES:
-        return _SHORT_NAMES[match.group(1)] + message[match.end(1):]
+        return localize(_SHORT_NAMES[match.group(1)]) + message[match.end(1):]
     return message
 
 

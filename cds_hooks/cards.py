@@ -154,7 +154,7 @@ def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
     reasons = [scrub(e.statement) for e in evidence]
     bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
     if bullets:
-        blocks.append("\n".join(t("- {b}", b=escape(b)) for b in bullets))
+        blocks.append(tjoin("\n", [t("- {b}", b=escape(b)) for b in bullets]))
     citations = [al.citation for al in group] + [e.citation for e in evidence]
     # (the other alerts' own evidence repeats their summaries; the review app has it)
     detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
@@ -282,7 +282,7 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     confidence = a.severity.confidence
     if confidence < 0.7:
         decision += t("; low confidence: check the data below")
-    blocks = [decision + "."]
+    blocks = [t("{text}.", text=decision)]
     if plan.on_hold:
         blocks.append(t("**Hold** current immunosuppression until the red flag is resolved; no escalation now."))
     allowed = [o for o in plan.options if o.allowed]
@@ -490,7 +490,7 @@ def scope_card(inputs: CardInputs) -> Card:
     blocks = []
     note = a.scope_note
     if note:
-        blocks.append(escape(scrub(str(note))))
+        blocks.append(escape(scrub(note)))
     else:
         shown = []
         if others:
@@ -536,7 +536,7 @@ def screening_card(inputs: CardInputs) -> Card | None:
         return None
     lines = [t("- **{display}**: {action}", display=escape(scrub(s.display)), action=escape(scrub(s.action))) for s in due]
     citations = [e.citation for s in due for e in s.evidence]
-    detail = within_budget(["\n".join(lines), _sources_line(inputs, citations)])
+    detail = within_budget([tjoin("\n", lines), _sources_line(inputs, citations)])
     names = tjoin(", ", (scrub(s.display) for s in due))
     return Card(
         uuid=inputs.new_uuid(),

@@ -19,11 +19,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from cds_hooks.card_text import DETAIL_UNITS_ZH, DETAIL_WORDS, clip_words, reading_units
 from cds_hooks.markdown import escape
 from cds_hooks.wire.context import ORDER_SIGN
 from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
 from fhir_mapping.draft_orders import DraftOrder
-from inference.i18n import t, tjoin
+from inference.i18n import DEFAULT_LANGUAGE, Text, current_language, localize, t, tjoin, upper_first
 
 TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
 TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display=t("Prescribing safety"))
@@ -110,7 +111,7 @@ def indicator(problem: OrderProblem, hook: str) -> str:
 
 
 def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return upper_first(text)
 
 
 def summary(problem: OrderProblem) -> str:
@@ -140,25 +141,41 @@ def detail(problem: OrderProblem) -> str:
     """The reason, the guideline's alternatives, the source(s), the disclaimer: at most 80 words.
     When the sources would not fit, the first is kept and the rest counted (the cards stay short;
     the knowledge file has them all)."""
-    reason = escape(_cap(problem.reason)) + ("" if problem.reason.endswith(".") else ".")
+    reason = escape(_cap(problem.reason))
+    reason += "" if reason.endswith((".", "。")) else ("。" if current_language() == "zh-CN" else ".")
     names = problem.alternative_names or ((problem.alternative.display,) if problem.alternative else ())
-    preferred = t("Preferred instead: {items}.", items=escape(tjoin(", ", names))) if names else None
-    sources = [s.strip() for s in problem.citation.split(";") if s.strip()]
+    preferred = localize(t("Preferred instead: {items}.", items=escape(tjoin(", ", names)))) if names else None
+    sources = _citations(problem.citation)
+    # The cap in the language's reading units (card_text: words, or Han characters in Chinese).
+    cap = DETAIL_MAX_WORDS if current_language() == DEFAULT_LANGUAGE else round(DETAIL_MAX_WORDS * DETAIL_UNITS_ZH / DETAIL_WORDS)
 
     def compose(cited: list[str], more: int, with_preferred: bool) -> str:
-        source = "Source: " + tjoin("; ", (escape(s) for s in cited)) + (t(" (and {more} more)", more=more) if more else "") + "."
+        listed = tjoin("; ", [escape(s) for s in cited])
+        source = t("Source: {items} (and {more} more).", items=listed, more=more) if more else t("Source: {items}.", items=listed)
         parts = [reason, *([preferred] if preferred and with_preferred else []), source, DISCLAIMER]
-        return "\n\n".join(parts)
+        return "\n\n".join(localize(p) for p in parts)
 
     for with_preferred in (True, False):
         for keep in range(len(sources), 0, -1):
             text = compose(sources[:keep], len(sources) - keep, with_preferred)
-            if len(text.split()) <= DETAIL_MAX_WORDS:
+            if reading_units(text) <= cap:
                 return text
     # A reason too long on its own: cut it (the summary already says what matters).
-    budget = DETAIL_MAX_WORDS - len(compose(sources[:1], len(sources) - 1, False).split()) + len(reason.split()) - 1
-    reason = " ".join(reason.split()[: max(budget, 5)]) + "…"
+    budget = cap - reading_units(compose(sources[:1], len(sources) - 1, False)) + reading_units(reason) - 1
+    reason = clip_words(reason, max(budget, 5)).rstrip(" .") if current_language() != DEFAULT_LANGUAGE else " ".join(reason.split()[: max(budget, 5)]) + "…"
     return compose(sources[:1], len(sources) - 1, False)
+
+
+def _citations(citation: str) -> list[str]:
+    """The problem's citations, one per source (a joined lazy message keeps its parts, so each is
+    rendered in the request's language)."""
+    if isinstance(citation, Text):
+        parts = getattr(citation, "items", None)
+        if parts is not None and getattr(citation, "sep", None) == "; ":
+            return [p for p in parts if str(p).strip()]
+        if ";" not in citation:
+            return [citation]
+    return [s.strip() for s in str(citation).split(";") if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -188,7 +205,7 @@ def check_request(check: Orderable, problem: OrderProblem, ctx: OrderCardContext
         "resourceType": "ServiceRequest",
         "status": "draft",
         "intent": "order",
-        "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": check.display},
+        "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": t(check.display)},
         **_common(ctx, t("Before starting {drug}", drug=problem.drug)),
     }
 
@@ -196,7 +213,7 @@ def check_request(check: Orderable, problem: OrderProblem, ctx: OrderCardContext
 def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: OrderCardContext) -> dict[str, Any]:
     """A draft order for the guideline's alternative: a MedicationRequest for a medicine (dose and
     schedule left to the prescriber), a ServiceRequest for a procedure such as phototherapy."""
-    concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": alternative.display}
+    concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": t(alternative.display)}
     reason = t("Instead of {drug}: {headline}", drug=problem.drug, headline=problem.headline)
     if alternative.resource_type == "MedicationRequest":
         return {
@@ -257,7 +274,7 @@ def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
         detail=detail(problem),
         indicator=indicator(problem, ctx.hook),
         source=Source(
-            label=problem.citation.split("; ")[0] if len(problem.citation.split("; ")[0]) <= 100 else SOURCE_LABEL,
+            label=_source_label(problem.citation),
             url=problem.citation_url or f"{ctx.public_base_url}/about",
             topic=TOPIC_PRESCRIBING,
         ),
@@ -265,6 +282,13 @@ def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
         selection_behavior=behaviour,
         override_reasons=override_reasons(problem.kind),
     )
+
+
+def _source_label(citation: str) -> str:
+    """The first citation as the card's source label (rendered now), or derm3r's own when too long."""
+    cited = _citations(citation)
+    first = localize(cited[0]) if cited else ""
+    return first if first and len(first) <= 100 else localize(SOURCE_LABEL)
 
 
 _ORDER = {"critical": 0, "warning": 1, "info": 2}

@@ -32,7 +32,7 @@ from inference.reason.drugs import (
     TherapyClass,
     age_years,
 )
-from inference.i18n import t, tjoin
+from inference.i18n import localize, t, tjoin
 
 if TYPE_CHECKING:
     from cds_hooks.runtime import Runtime
@@ -40,9 +40,10 @@ if TYPE_CHECKING:
 
 # "(Condition/abc-1)", "Observation/7" and the like: record ids are not clinician text.
 _TYPES = r"(?:Condition|Observation|MedicationStatement|MedicationRequest|Patient|Procedure|ServiceRequest|Encounter)"
-_REF_IN_PARENS = re.compile(r"\s*\(\s*" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}\s*\)")
-_REF = re.compile(r"(?:,\s*|\s+)?\b" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}")
-_EMPTY_PARENS = re.compile(r"\(\s*[,;:]?\s*\)")
+# ASCII and full-width (Chinese) brackets and commas alike; a reference may follow a Han character.
+_REF_IN_PARENS = re.compile(r"\s*[(（]\s*" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}\s*[)）]")
+_REF = re.compile(r"(?:[,，]\s*|\s+)?(?<![A-Za-z0-9])" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}")
+_EMPTY_PARENS = re.compile(r"[(（]\s*[,;:，；：]?\s*[)）]")
 
 # Findings that put the patient in a population or are monitored, besides laboratory results.
 _STATUS_FINDINGS = frozenset(
@@ -69,7 +70,7 @@ _POPULATION_LABELS = {
 
 def clinician_text(text: str) -> str:
     """The knowledge's reason without FHIR references, on one line."""
-    cleaned = _EMPTY_PARENS.sub("", _REF.sub("", _REF_IN_PARENS.sub("", text)))
+    cleaned = _EMPTY_PARENS.sub("", _REF.sub("", _REF_IN_PARENS.sub("", localize(text))))
     return " ".join(cleaned.replace(" ,", ",").replace(" :", ":").split())
 
 
@@ -99,11 +100,11 @@ def headline(concern: DrugConcern, case: Case) -> str:
     population = _POPULATION_LABELS.get(concern.population) if concern.population is not None else None
     if isinstance(item, ConditionEntry):
         when = _day(item.onset)
-        what = item.display + (t(" since {when}", when=when) if when else " recorded")
+        what = t("{display} since {when}", display=item.display, when=when) if when else t("{display} recorded", display=item.display)
     elif isinstance(item, Finding):
         value = item.value
         if isinstance(value, bool):
-            shown = "positive" if value else "negative"
+            shown = t("positive") if value else t("negative")
         elif isinstance(value, (int, float)):
             shown = t("{number} {unit}", number=_number(float(value)), unit=_unit(item.unit)).strip()
         else:
@@ -338,7 +339,7 @@ def _one_per_trigger(concerns: Sequence[DrugConcern]) -> list[DrugConcern]:
 def _interaction_headline(concern: DrugConcern) -> str:
     """The interaction's note, without the "X with Y (ref):" preamble the card's summary already has."""
     text = clinician_text(concern.reason)
-    return text.rsplit(": ", 1)[1] if ": " in text else text
+    return re.split(r": |：", text)[-1]
 
 
 __all__ = ["DrugChecker", "clinician_text", "headline"]

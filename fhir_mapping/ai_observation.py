@@ -58,7 +58,7 @@ def _base(rid: str, *, patient_ref: str, as_of: datetime, code: dict, effective:
 
 
 def _region_names(regions: tuple[BodyRegion, ...]) -> str:
-    return tjoin(", ", (r.value.replace("_", " ") for r in regions)) or "none"
+    return tjoin(", ", [r.value.replace("_", " ") for r in regions]) or t("none")
 
 
 def pasi_estimate(rep: PatientRepresentation, *, patient_ref: str, as_of: datetime, device_id: str) -> dict | None:
@@ -117,7 +117,7 @@ def psoriasis_probability(rep: PatientRepresentation, *, patient_ref: str, as_of
                      code=derm3r_concept(codes.D_PSORIASIS_PROBABILITY), derived_from=_photo_refs(refs))
     resource["valueQuantity"] = percent_quantity(100.0 * probabilities["psoriasis"])
     resource["component"] = [
-        {"code": derm3r_concept(codes.D_CLASS_PROBABILITY, name.replace("_", " ")),
+        {"code": derm3r_concept(codes.D_CLASS_PROBABILITY, t(name.replace("_", " "))),
          "valueQuantity": percent_quantity(100.0 * p)}
         for name, p in sorted(probabilities.items(), key=lambda item: (-item[1], item[0]))
     ]

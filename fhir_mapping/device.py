@@ -44,7 +44,7 @@ def software_device(model_version: str, knowledge_version: str) -> dict:
         "deviceName": [{"name": SOFTWARE_NAME, "type": "model-name"}],
         "type": derm3r_concept(codes.D_SOFTWARE, t("Clinical decision support software (dermatology)")),
         "version": [
-            {"type": {"text": "model"}, "value": model_version or "unknown"},
+            {"type": {"text": t("model")}, "value": model_version or "unknown"},
             {"type": {"text": t("knowledge base")}, "value": knowledge_version or "unknown"},
         ],
         "note": [{"text": t("Software. Its outputs are preliminary and require clinician review.")}],

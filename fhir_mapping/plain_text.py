@@ -14,8 +14,10 @@ from inference.i18n import localize
 
 _RESOURCE_TYPES = ("Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest", "DocumentReference",
                    "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
-_REF = re.compile(r"\b(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
-_UUID = re.compile(r"\b(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+# (?<![A-Za-z0-9]) rather than \b: in Chinese text a reference follows a Han character directly,
+# and Han characters are word characters to `re`.
+_REF = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
+_UUID = re.compile(r"(?<![A-Za-z0-9])(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # Rule ids look like "severity.pasi.moderate" or "screen.cardiometabolic.bp": two or more dots
 # between lower-case identifiers (ordinary prose has a space after a full stop).
 _RULE_ID = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){2,}\b|\b[a-z]+\.[a-z0-9]*_[a-z0-9_]+\b")
@@ -28,9 +30,10 @@ _INTERNAL_NOTES = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\b\w+\.(?:md|json)\b",
 ))
 _SNAKE = re.compile(r"\b([a-z]+)_([a-z]+(?:_[a-z]+)*)\b")
-_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
-_PAREN_LEAD = re.compile(r"\(\s*[,;]\s*")
-_PAREN_TAIL = re.compile(r"\s*[,;]\s*\)")
+# ASCII and full-width (Chinese) brackets and separators alike.
+_EMPTY_PARENS = re.compile(r"[(（]\s*[,;，；]?\s*[)）]")
+_PAREN_LEAD = re.compile(r"([(（])\s*[,;，；]\s*")
+_PAREN_TAIL = re.compile(r"\s*[,;，；]\s*([)）])")
 _SPACES = re.compile(r"\s{2,}")
 
 
@@ -43,8 +46,8 @@ def scrub(text: str) -> str:
         text = note.sub("", text)
     text = _SNAKE.sub(lambda m: m.group(0).replace("_", " "), text)  # internal keys ("upper_limbs") read as words
     for _ in range(2):
-        text = _PAREN_LEAD.sub("(", text)
-        text = _PAREN_TAIL.sub(")", text)
+        text = _PAREN_LEAD.sub(r"\1", text)
+        text = _PAREN_TAIL.sub(r"\1", text)
         text = _EMPTY_PARENS.sub("", text)
     text = re.sub(r"\s+([,;:.)])", r"\1", text)
     text = re.sub(r"[;,]\s*[;,]", ";", text)

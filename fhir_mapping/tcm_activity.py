@@ -7,8 +7,10 @@ only `TcmDifferentiation.card_line` / `card_caution`, this carries the detail in
 
 from __future__ import annotations
 
+import re
+
 from inference.results import TcmDifferentiation, TcmFormula, TcmHerbDose, TcmModification
-from inference.i18n import t, tjoin
+from inference.i18n import localize, t, tjoin
 
 
 def _dose(h: TcmHerbDose) -> str:
@@ -17,7 +19,7 @@ def _dose(h: TcmHerbDose) -> str:
 
 
 def _formula(f: TcmFormula) -> str:
-    text = t("{pinyin} {hanzi} ({english}): ", pinyin=f.pinyin, hanzi=f.hanzi, english=f.english) + tjoin(", ", (_dose(h) for h in f.composition)) + "."
+    text = t("{pinyin} {hanzi} ({english}): {herbs}.", pinyin=f.pinyin, hanzi=f.hanzi, english=f.english, herbs=tjoin(", ", [_dose(h) for h in f.composition]))
     if f.substitution:
         text += t(" {substitution}", substitution=f.substitution)
     return text
@@ -25,7 +27,7 @@ def _formula(f: TcmFormula) -> str:
 
 def _modification(m: TcmModification) -> str:
     names = tjoin(", ", (_dose(h) for h in m.add))
-    reason = m.statement.split(":", 1)[0]
+    reason = re.split("[:：]", localize(m.statement), maxsplit=1)[0]  # the finding, without the why
     if not m.proposed:
         return t("{reason}: not advised ({items})", reason=reason, items=tjoin("; ", (c.statement for c in m.cautions if c.level == 'contraindicated')))
     return t("{reason}: add {names}", reason=reason, names=names)
@@ -51,16 +53,16 @@ def tcm_activity_text(tcm: TcmDifferentiation, prefix: str, sources: str | None 
     withheld = [f for f in p.formula_options if not f.proposed]
     if proposed:
         first = proposed[0]
-        parts.append("Formula: " + _formula(first))
+        parts.append(t("Formula: {formula}", formula=_formula(first)))
         mods = [_modification(m) for m in first.modifications]
         if mods:
-            parts.append("Modifications: " + tjoin("; ", mods) + ".")
+            parts.append(t("Modifications: {items}.", items=tjoin("; ", mods)))
         if first.cautions:
-            parts.append("Cautions: " + tjoin("; ", (t("[{level}] {statement}", level=c.level, statement=c.statement) for c in first.cautions)) + ".")
+            parts.append(t("Cautions: {items}.", items=tjoin("; ", [t("[{level}] {statement}", level=c.level, statement=c.statement) for c in first.cautions])))
         if len(proposed) > 1:
-            parts.append("Alternative: " + tjoin("; ", (t("{pinyin} {hanzi}", pinyin=f.pinyin, hanzi=f.hanzi) for f in proposed[1:])) + ".")
+            parts.append(t("Alternative: {items}.", items=tjoin("; ", [t("{pinyin} {hanzi}", pinyin=f.pinyin, hanzi=f.hanzi) for f in proposed[1:]])))
     elif not p.formula_options:
-        parts.append(t("Classic formulas: ") + (tjoin(", ", p.formulas) or t("none listed")) + ".")
+        parts.append(t("Classic formulas: {items}.", items=tjoin(", ", p.formulas) or t("none listed")))
     else:
         parts.append(t("No formula proposed: every option is contraindicated for this patient."))
     for f in withheld:
@@ -68,7 +70,7 @@ def tcm_activity_text(tcm: TcmDifferentiation, prefix: str, sources: str | None 
         parts.append(t("Not proposed: {pinyin} {hanzi} ({reasons}).", pinyin=f.pinyin, hanzi=f.hanzi, reasons=reasons))
     parts.append(t("Doses are usual adult daily doses of the Pharmacopoeia; a qualified practitioner writes the prescription."))
     parts.append(t("Source: {value}.", value=sources if sources is not None else tcm.citation))
-    return " ".join(parts)
+    return tjoin(" ", parts)
 
 
 def tcm_reason_codes(tcm: TcmDifferentiation) -> list[dict]:

@@ -144,6 +144,14 @@ class Text(str):
     def rstrip(self, chars: str | None = None) -> "Text":  # type: ignore[override]
         return _Transformed(self, "rstrip", chars)
 
+    def last_clause(self) -> "Text":
+        """The part after the last colon ("x on methotrexate: withhold" -> "withhold")."""
+        return _Transformed(self, "last_clause")
+
+    def upper_first(self) -> "Text":
+        """First letter in capitals ("record BSA" -> "Record BSA"); nothing to do in Chinese."""
+        return _Transformed(self, "upper_first")
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled (multiprocessing, deepcopy) as plain English: the structure is for rendering only.
         return (str, (str(self),))
@@ -192,11 +200,11 @@ class _Joined(Text):
 
 
 class _Transformed(Text):
-    _CASE_OPS = frozenset({"lower", "capitalize"})
+    _CASE_OPS = frozenset({"lower", "capitalize", "upper_first"})
     _STRIP_OPS = frozenset({"strip", "rstrip"})
 
     def __new__(cls, base: Text, op: str, arg: str | None = None) -> "_Transformed":
-        english = getattr(str(base), op)(arg) if op in cls._STRIP_OPS else getattr(str(base), op)()
+        english = _apply(str(base), op, arg)
         obj = super().__new__(cls, english)
         obj.base = base
         obj.op = op
@@ -207,7 +215,20 @@ class _Transformed(Text):
         text = localize(self.base, language)
         if language != DEFAULT_LANGUAGE and self.op in self._CASE_OPS:
             return text  # Chinese has no case; lower-casing would only mangle embedded acronyms
-        return getattr(text, self.op)(self.arg) if self.op in self._STRIP_OPS else getattr(text, self.op)()
+        return _apply(text, self.op, self.arg)
+
+
+def _apply(text: str, op: str, arg: str | None) -> str:
+    if op == "upper_first":
+        return text[:1].upper() + text[1:]
+    if op == "last_clause":
+        return re.split(r": |：", text)[-1].strip()
+    return getattr(text, op)(arg) if op in _Transformed._STRIP_OPS else getattr(text, op)()
+
+
+def upper_first(text: str) -> str:
+    """`text` with its first letter in capitals, still renderable in another language."""
+    return t(text).upper_first() if isinstance(text, str) else text
 
 
 def _render_param(value: Any, language: str) -> Any:
@@ -224,6 +245,9 @@ def _separator(sep: str, language: str) -> str:
     if language == "zh-CN":
         return _ZH_SEPARATORS.get(sep, sep)
     return sep
+
+
+_KEY = re.compile(r"[a-z]+(?:_[a-z0-9]+)+")
 
 
 def t(msgid: str, **params: Any) -> Text:
@@ -250,7 +274,15 @@ def localize(value: Any, language: str | None = None) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return str(value) if language == DEFAULT_LANGUAGE else gettext(value, language)
+        if language == DEFAULT_LANGUAGE:
+            return str(value)
+        found = gettext(value, language)
+        if found == value and _KEY.fullmatch(value):
+            # An internal key ("upper_limbs", "palms_soles") reads as its words, as in English.
+            words = value.replace("_", " ")
+            found = gettext(words, language)
+            return found if found != words else value
+        return found
     return str(value)
 
 

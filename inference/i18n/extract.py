@@ -33,6 +33,9 @@ FIELDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
 # Top-level keys never shown to a clinician (file metadata and the raw bibliographic sources: cards
 # cite through citations.json's labels).
 _SKIPPED_TOP = frozenset({"title", "version", "sources", "$schema", "description"})
+# Objects that hold codes (their displays are the code system's own, never translated) or the
+# synonyms a record is matched against.
+_SKIPPED_ANYWHERE = frozenset({"codings", "coding", "codes", "order", "orders", "names", "condition_text", "photo_sites"})
 
 
 def knowledge_texts(name: str, document: Any) -> Iterator[str]:
@@ -42,9 +45,9 @@ def knowledge_texts(name: str, document: Any) -> Iterator[str]:
     def walk(value: Any, key: str | None, in_map: bool) -> Iterator[str]:
         if isinstance(value, dict):
             for k, v in value.items():
-                if key is None and k in _SKIPPED_TOP:
+                if (key is None and k in _SKIPPED_TOP) or k in _SKIPPED_ANYWHERE:
                     continue
-                yield from walk(v, k, k in maps)
+                yield from walk(v, k, in_map or k in maps)
         elif isinstance(value, list):
             for item in value:
                 yield from walk(item, key, in_map)

@@ -16,11 +16,18 @@ SEVERITY_LEVELS = (t("clear"), t("mild"), t("moderate"), t("severe"), t("unknown
 POPULATIONS = (t("pregnancy"), t("breastfeeding"), t("planning pregnancy"), t("child"), t("older adult"),
                t("renal impairment"), t("hepatic impairment"), t("pregnant"), t("kidney disease"),
                t("liver disease"))
+SPECIAL_AREAS = (t("scalp"), t("face"), t("palms soles"), t("nails"), t("genitals"), t("flexures"))
 BODY_REGIONS = (t("head"), t("upper limbs"), t("trunk"), t("lower limbs"), t("unknown site"))
 IMAGE_CLASSES = (t("psoriasis"), t("eczema dermatitis"), t("fungal infection"), t("lichen planus"),
                  t("acne rosacea"), t("urticaria"), t("infection"), t("other"), t("not skin"))
 OPTION_MARKS = (t("current"), t("preferred"), t("caution"), t("contraindicated"), t("acceptable"))
 CONFIDENCE = (t("high"), t("low"))
+# TCM herb-safety kinds and what safety was checked against (tcm_safety.json context ids).
+TCM_SAFETY = (t("liver"), t("kidney"), t("interaction"), t("liver severe"), t("renal"), t("hepatic"))
+# FHIR resource types and statuses named in suggestion actions ("Create CarePlan ... (status draft)").
+RESOURCE_TYPES = (t("CarePlan"), t("Observation"), t("Provenance"), t("Device"), t("MedicationRequest"),
+                  t("ServiceRequest"))
+STATUSES = (t("draft"), t("preliminary"), t("final"), t("active"))
 TREND = (t("improving"), t("stable"), t("worsening"))
 # Displays of derm3r's own CodeSystem (fhir_mapping.codes), used as CodeableConcept.text in Chinese.
 DERM3R_CODES = (

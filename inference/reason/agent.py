@@ -275,7 +275,8 @@ def _withhold_formulas(tcm: TcmDifferentiation, population: PopulationFinding, r
 def _clip(*candidates: str, limit: int = MAX_ALERT_SUMMARY) -> str:
     """The first candidate that fits whole; else the last one cut after a whole word (no ellipsis, no
     dangling punctuation): alert lines are read in a glance, so they must end as a phrase."""
-    texts = [" ".join(t.split()) for t in candidates if t]
+    # A candidate that is already one clean line is kept as it is (a lazy message stays renderable).
+    texts = [c if " ".join(c.split()) == c else " ".join(c.split()) for c in candidates if c]
     for text in texts:
         if len(text) <= limit:
             return text
@@ -321,7 +322,7 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
         return Alert(AlertKind.CONTRAINDICATED_CURRENT.value, concern.severity.value, summary, concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.ABNORMAL_MONITORING:
-        verb = "Withhold" if concern.withhold else "Review"
+        verb = t("Withhold") if concern.withhold else t("Review")
         return Alert(AlertKind.ABNORMAL_MONITORING.value, concern.severity.value,
                      _clip(t("{verb} {lower}: {finding} {value}", verb=verb, lower=_lower(drug), finding=concern.finding, value=concern.threshold or ''),
                            t("{verb} {lower}: {finding}", verb=verb, lower=_lower(drug), finding=concern.finding)), concern.reason,
@@ -368,7 +369,7 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
         section = t(", section {section}", section=rule['section']) if rule.get("section") else ""
         alerts.append(Alert(
             AlertKind.URGENT_REFERRAL.value, ConcernSeverity.CRITICAL.value, _clip(str(rule["action"])),
-            t("{display} is a dermatological emergency: arrange same-day specialist assessment or admission; no routine outpatient plan is suggested", display=rule['display'].capitalize()) + (t(" ({statement})", statement=evidence.statement) if evidence else "") + ".",
+            t("{text}.", text=t("{display} is a dermatological emergency: arrange same-day specialist assessment or admission; no routine outpatient plan is suggested", display=t(rule['display']).capitalize()) + (t(" ({statement})", statement=evidence.statement) if evidence else "")),
             (*basis, rule_evidence(rule["action"], rule, sources)), f"{citation}{section}",
         ))
     seen: set[str] = set()

@@ -324,7 +324,7 @@ class DrugCatalogue:
         known_with = set(self._by_id) | set(self._interactants)
         for drug in self.drugs:
             raw = drug.rule
-            where = t("drugs.json: {id}", id=drug.id)
+            where = f"drugs.json: {drug.id}"
             for check in raw["checks_before"]:
                 if check not in self.checks:
                     raise KnowledgeError(f"{where}: unknown check {check!r}")
@@ -859,7 +859,7 @@ class DrugCatalogue:
             kind=ConcernKind.ABNORMAL_MONITORING, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
             citation=citation, rule_id=str(rule["id"]), source_ref=finding.source_ref, observed=finding.effective,
             finding=t("{label} {value}{unit}{when}", label=label, value=_fmt(value), unit=unit, when=when), action=_short_action(str(rule["action"])),
-            threshold=str(limit), withhold=bool(rule.get("withhold", False)),
+            threshold=limit if isinstance(limit, str) else str(limit), withhold=bool(rule.get("withhold", False)),
         )
 
     def _interactions(self, drug: Drug, case: Case) -> list[DrugConcern]:
@@ -901,7 +901,7 @@ class DrugCatalogue:
 
 def _short_action(text: str) -> str:
     """The part after the last ": " of a knowledge note ("x on methotrexate: withhold and discuss" -> "withhold and discuss")."""
-    return text.rsplit(": ", 1)[-1].strip()
+    return t(text).last_clause()
 
 
 def _crosses(value: float, rule: Mapping[str, Any]) -> bool:

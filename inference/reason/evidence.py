@@ -9,7 +9,7 @@ from inference.case import Finding
 from inference.results import Evidence
 from inference.i18n import t
 
-UNVERIFIED_SUFFIX = t(" [(unverified) configurable default]")
+UNVERIFIED_SUFFIX = " [(unverified) configurable default]"  # internal marker, scrubbed from clinician text
 
 
 def format_number(value: float) -> str:

@@ -91,7 +91,7 @@ def decide_scope(case: Case, representation: PatientRepresentation | None, doc: 
         parts.append(t("Photographs are on record (see the review app)"))
     parts.append(t("Confirm the diagnosis before a psoriasis plan"))
     evidence.insert(0, rule_evidence(gate["statement"], gate, sources))
-    note = ". ".join(parts) + "."
+    note = t("{text}.", text=tjoin(". ", parts))
     return ScopeOutcome(scope, note, tuple(tests), tuple(evidence), ())
 
 

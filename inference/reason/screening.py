@@ -14,7 +14,7 @@ from inference.reason.evidence import UNVERIFIED_SUFFIX, describe_finding, forma
 from inference.reason.severity import SeverityOutcome
 from inference.reason.drugs import DrugCatalogue, age_years
 from inference.results import Evidence, Screening, TreatmentPlan
-from inference.i18n import t, tjoin
+from inference.i18n import t, tjoin, upper_first
 
 _DAYS_PER_MONTH = 365.25 / 12
 
@@ -69,7 +69,7 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
 
     def result(outcome: str, evidence: list[Evidence], value: float | None = None, extra: str = "") -> Screening:
         rule = outcomes[outcome]
-        action = rule["action"].format(value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
+        action = t(rule["action"], value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
         evidence.append(rule_evidence(action, rule, sources, evidence[0].source_ref if evidence else None))
         return Screening(kind=kind, display=display, due=bool(rule["due"]), action=action, evidence=tuple(evidence))
 
@@ -160,7 +160,7 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
     due = bool(missing or overdue or abnormal)
     action = tjoin("; ", parts) if parts else t("up to date (screen every {interval} months)", interval=interval)
     return Screening(kind=str(rules["kind"]), display=str(rules["display"]), due=due,
-                     action=action[:1].upper() + action[1:], evidence=tuple(evidence))
+                     action=upper_first(action), evidence=tuple(evidence))
 
 
 def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: Mapping[str, Any],

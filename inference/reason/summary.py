@@ -52,12 +52,12 @@ def summarise(
     if severity.stale and level != "unknown":
         parts.append(t("measures out of date: re-measure before a treatment step"))
     if plan is not None:
-        parts.append(t("step: {step_display}", step_display=plan.step_display.lower()))
+        parts.append(t("step: {step_display}", step_display=t(plan.step_display).lower()))
     due = sum(1 for s in screenings if s.due)
     if due:
         parts.append(t("{due} screening{value} due", due=due, value='s' if due != 1 else ''))
     if tcm is not None and tcm.primary is not None:
-        parts.append(t("TCM: {display} ({confidence_word} confidence)", display=tcm.primary.display.lower(), confidence_word=_confidence_word(tcm.confidence)))
+        parts.append(t("TCM: {display} ({confidence_word} confidence)", display=t(tcm.primary.display).lower(), confidence_word=_confidence_word(tcm.confidence)))
     if issue_count:
         parts.append(t("{issue_count} data issue{value}", issue_count=issue_count, value='s' if issue_count != 1 else ''))
     return _fit(parts)

@@ -196,7 +196,7 @@ def _with_reasoning(scored: TcmPattern, pattern: Mapping[str, Any], case: Case, 
 
 def _card_line(primary: TcmPattern) -> str:
     """One line: pattern (hanzi, pinyin), principle, first proposed formula (short name)."""
-    line = t("{display} {hanzi} ({pinyin}): {treatment_principle}", display=primary.display, hanzi=primary.hanzi, pinyin=primary.pinyin, treatment_principle=primary.treatment_principle.lower())
+    line = t("{display} {hanzi} ({pinyin}): {treatment_principle}", display=primary.display, hanzi=primary.hanzi, pinyin=primary.pinyin, treatment_principle=t(primary.treatment_principle).lower())
     proposed = [f for f in primary.formula_options if f.proposed]
     if proposed:
         line += t("; {short_name} {hanzi}", short_name=_short_name(proposed[0]), hanzi=proposed[0].hanzi)
@@ -222,7 +222,7 @@ def _card_caution(primary: TcmPattern, ctx: SafetyContext) -> str:
     checked = sorted(set(ctx.contexts) - {"liver_severe"}) + sorted({m.display for meds in ctx.drugs.values() for m in meds})
     if not parts and checked:
         parts.append(t("no flags for the proposed formulas"))
-    text = t("Herb safety ({items}): ", items=tjoin(", ", checked)) + tjoin("; ", parts) + "." if parts else ""
+    text = t("Herb safety ({items}): {findings}.", items=tjoin(", ", checked), findings=tjoin("; ", parts)) if parts else ""
     if primary.urgent_note:
         # Erythroderma / generalised pustular psoriasis: the emergency outranks any herbal advice.
         text = t("{urgent_note} {text}", urgent_note=primary.urgent_note, text=text).strip()

@@ -100,7 +100,7 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     chosen: list[tuple[str, Evidence]] = []
 
     base = str(profile["levels"][level])
-    chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=profile['steps'][base]['display'].lower(), display2=profile['display']),
+    chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=t(profile['steps'][base]['display']).lower(), display2=profile['display']),
                                        rules["severity"], sources)))
     if severity.severity.systemic_candidate and level != "clear" and not severity.conflict:
         chosen.append((str(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],
@@ -245,7 +245,7 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
     base = displays.get(option_id, str(option["display"]))
     is_class = len(option["drugs"]) > 1 or members[0].display != option["display"] and members[0].therapy_class.value == "biologic"
     if is_class and allowed:
-        display = t("{base} ({items})", base=base, items=tjoin(", ", (d.display.lower() for d, _, _ in allowed)))
+        display = t("{base} ({items})", base=base, items=tjoin(", ", (t(d.display).lower() for d, _, _ in allowed)))
     else:
         display = base
     contraindications: list[Contraindication] = []
