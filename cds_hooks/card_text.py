@@ -28,10 +28,12 @@ SUMMARY_MAX = 139  # CDS Hooks: summary SHALL be < 140 characters
 DETAIL_WORDS = 150
 # Chinese has no spaces, so a word cap cannot be counted; its cap is in reading units: each Han
 # character (and each full-width punctuation mark) is one, each Latin word or number (PASI, 24%,
-# adalimumab) one. 270 units: medical Chinese takes about 1.8 Han characters per English word
-# (measured on derm3r's own catalogue: tests/i18n/test_catalogue.py prints the ratio), so 150 English
-# words read as about 270 units in the same 20 seconds.
-DETAIL_UNITS_ZH = 270
+# IL-17) one. 360 units: the same card takes about 2.4 units in Chinese per English word (measured
+# on the clinical vignettes' cards without a cap, tests/i18n/test_language.py: 2.1 for alert and
+# screening cards, 2.7 for assessment cards, whose drug lists grow most - a Chinese drug name is 3-6
+# characters for one English word; 1.8 on the catalogue's sentences), so 150 English words read as
+# about 360 units in the same 20 seconds.
+DETAIL_UNITS_ZH = 360
 
 _HAN = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 

@@ -214,9 +214,12 @@ def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequ
 
     notes = [DRAFT_NOTE + " " + markdown_escape(scrub(assessment.summary))]
     severity = assessment.severity
-    notes.append(markdown_escape(t("{text}.", text=(
-        t("Severity: {level}", level=severity.level) + (t(" (candidate for systemic therapy)") if severity.systemic_candidate else "")
-        + (t(". Basis: {evidence_text}", evidence_text=_evidence_text(severity.basis)) if severity.basis else "")))))
+    severity_text = t("Severity: {level}", level=severity.level)
+    if severity.systemic_candidate:
+        severity_text += t(" (candidate for systemic therapy)")
+    if severity.basis:
+        severity_text += t(". Basis: {evidence_text}", evidence_text=_evidence_text(severity.basis))
+    notes.append(markdown_escape(t("{text}.", text=severity_text)))
     if plan is not None and plan.rationale:
         notes.append(markdown_escape(t("Why {step_display}: {evidence_text}.", step_display=plan.step_display, evidence_text=_evidence_text(plan.rationale))))
     if assessment.tcm is not None:

@@ -39,6 +39,7 @@ DEFAULT_LANGUAGE = "en"
 # Public language tags (BCP 47, as in Accept-Language / Content-Language) -> gettext catalogue names.
 LANGUAGES: Mapping[str, str] = {"en": "en", "zh-CN": "zh_CN"}
 
+_TAG = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("derm3r_language", default=DEFAULT_LANGUAGE)
 
 
@@ -49,8 +50,8 @@ def normalize_language(tag: str | None) -> str | None:
     """A supported language tag for `tag`, or None. Simplified Chinese is accepted as zh, zh-CN,
     zh-Hans, zh-Hans-CN, zh-SG (case and `_` tolerated); Traditional (zh-TW, zh-HK, zh-Hant) is not
     offered, so it is None and the caller falls back to its default. Any English is `en`."""
-    if not tag:
-        return None
+    if not tag or not _TAG.fullmatch(tag.strip()):
+        return None  # not a language tag at all (BCP 47 shape: letters and subtags)
     parts = [p.lower() for p in re.split(r"[-_]", tag.strip()) if p]
     if not parts:
         return None

@@ -367,9 +367,14 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
         basis = (evidence,) if evidence else ()
         citation = rule_evidence(rule["action"], rule, sources).citation
         section = t(", section {section}", section=rule['section']) if rule.get("section") else ""
+        display: str = rule["display"]
+        subtype = t(display).capitalize()
+        emergency = t("{display} is a dermatological emergency: arrange same-day specialist assessment or admission; no routine outpatient plan is suggested", display=subtype)
+        if evidence:
+            emergency += t(" ({statement})", statement=evidence.statement)
         alerts.append(Alert(
             AlertKind.URGENT_REFERRAL.value, ConcernSeverity.CRITICAL.value, _clip(str(rule["action"])),
-            t("{text}.", text=t("{display} is a dermatological emergency: arrange same-day specialist assessment or admission; no routine outpatient plan is suggested", display=t(rule['display']).capitalize()) + (t(" ({statement})", statement=evidence.statement) if evidence else "")),
+            t("{text}.", text=emergency),
             (*basis, rule_evidence(rule["action"], rule, sources)), f"{citation}{section}",
         ))
     seen: set[str] = set()

@@ -69,7 +69,8 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
 
     def result(outcome: str, evidence: list[Evidence], value: float | None = None, extra: str = "") -> Screening:
         rule = outcomes[outcome]
-        action = t(rule["action"], value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
+        template: str = rule["action"]  # a knowledge-file template, e.g. "PEST {value:g} (>= 3): ..."
+        action = t(template, value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
         evidence.append(rule_evidence(action, rule, sources, evidence[0].source_ref if evidence else None))
         return Screening(kind=kind, display=display, due=bool(rule["due"]), action=action, evidence=tuple(evidence))
 

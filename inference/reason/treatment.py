@@ -100,7 +100,8 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     chosen: list[tuple[str, Evidence]] = []
 
     base = str(profile["levels"][level])
-    chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=t(profile['steps'][base]['display']).lower(), display2=profile['display']),
+    step_display: str = profile["steps"][base]["display"]  # knowledge text: looked up when rendered
+    chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=t(step_display).lower(), display2=profile['display']),
                                        rules["severity"], sources)))
     if severity.severity.systemic_candidate and level != "clear" and not severity.conflict:
         chosen.append((str(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],

@@ -28,6 +28,10 @@ PRODUCT = {"derm3r", "derm", "smart", "fhir", "cds", "hooks", "ai"}
 _WORD = re.compile(r"[A-Za-zÀ-ɏ][A-Za-zÀ-ɏ'’-]*")
 _URL = re.compile(r"https?://\S+|\]\([^)]*\)|urn:uuid:\S+|\b[\w.-]+\.(?:json|md|org|com)\b")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+_FHIR_REF = re.compile(r"\b(?:Observation|Media|Condition|MedicationStatement|MedicationRequest|DocumentReference|Patient|Binary|Encounter|Device|ServiceRequest)/[A-Za-z0-9.-]+")
+# Proper names in citations (authors, guideline and journal names) stay as published.
+PROPER_NAMES = {"hongbo", "finlay", "fredriksson", "pettersson", "euroguiderm", "chan", "izzo", "ernst", "lin", "wu",
+                "yuan", "sézary", "sezary", "livertox", "am", "fam", "physician", "et", "al", "s2k"}
 _TONE = re.compile(r"[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]", re.IGNORECASE)
 
 
@@ -80,7 +84,7 @@ def _allowed_word(word: str, allowed: frozenset[str]) -> bool:
     if not w:
         return True
     lower = w.lower()
-    if lower in UNITS or lower in PRODUCT or lower in allowed or lower in knowledge_names():
+    if lower in UNITS or lower in PRODUCT or lower in PROPER_NAMES or lower in allowed or lower in knowledge_names():
         return True
     if _TONE.search(w):  # pinyin
         return True
@@ -96,10 +100,12 @@ def _allowed_word(word: str, allowed: frozenset[str]) -> bool:
 
 def english_words(text: str, allowed: frozenset[str] = frozenset()) -> list[str]:
     """The English words left in `text` once allowed tokens are removed (empty: no leak)."""
+    text = _FHIR_REF.sub(" ", text)
     text = _URL.sub(" ", text)
     text = _UUID.sub(" ", text)
-    # Tokens with digits glued to letters (58410-2, 3HP, 1.73m2, G3a, 4R) are codes or units.
-    text = re.sub(r"\b[\w.-]*\d[\w.-]*\b", " ", text)
+    # FHIR references (Observation/7) and tokens with digits glued to letters (58410-2, 3HP, 1.73m2,
+    # G3a, 4R, model versions) are identifiers, codes or units.
+    text = re.sub(r"(?<![A-Za-z0-9])[A-Za-z0-9.-]*\d[A-Za-z0-9.-]*", " ", text)
     return [w for w in _WORD.findall(text) if not _allowed_word(w, allowed)]
 
 
