@@ -1,5 +1,5 @@
 """The test FHIR server (Medplum engine, `tests/fhir_server/server.mjs`) for the no-prefetch rows,
-started the way the integration tests start it and driven with their `FhirServer` helper."""
+started the way the integration tests start it and driven with the same `tools.fhir_server` helpers."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import requests
 
 from bench.patients import FhirPatient
 
-from tests.integration.conftest import FHIR_JSON, FHIR_SERVER_DIR, INSTALL_COMMAND, FhirServer, _read_first_line, _stop
+from tools.fhir_server import FHIR_JSON, FHIR_SERVER_DIR, INSTALL_COMMAND, FhirServer, read_first_line, server_command, stop
 
 STARTUP_S = 30.0
 
@@ -35,14 +35,12 @@ def running(log_dir: Path) -> Iterator[FhirServer]:
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "fhir-server.log", "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            # Same command line as tests/integration/conftest.py (Medplum 5 needs the global WebSocket).
-            # --exit-with-stdin: the server exits when this process dies (stdin closes), never lingers.
-            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1", "--exit-with-stdin"],
+            server_command(node),  # the integration tests' command line; exits when this process dies
             cwd=FHIR_SERVER_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
     try:
-        first = _read_first_line(process, STARTUP_S)
+        first = read_first_line(process, STARTUP_S)
         if not first:
             raise FhirServerUnavailable(f"the test FHIR server did not start; see {log_dir / 'fhir-server.log'}")
         base = json.loads(first)["base"]
@@ -52,7 +50,7 @@ def running(log_dir: Path) -> Iterator[FhirServer]:
         server.reset()
         yield server
     finally:
-        _stop(process)
+        stop(process)
 
 
 def seed(server: FhirServer, patient: FhirPatient) -> None:

@@ -4,14 +4,13 @@ the previous one is answered, bounded by a request count and a wall-clock budget
 Latency is measured by the client around one POST (upload of the body, service time, download of
 the cards), so it includes loopback transfer of the base64 photos. Throughput is completed hooks
 over the wall-clock time of the cell. The clients share the 2 cores with the service; bodies are
-pre-built and JWT signing (ES384, ~1 ms) is the only per-request client work besides I/O."""
+pre-built and JWT signing (ES384) is the only per-request client work besides I/O."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,7 +144,3 @@ def hook_headers(auth_header: str | None) -> dict[str, str]:
     if auth_header is not None:
         headers["Authorization"] = auth_header
     return headers
-
-
-def fresh_instance() -> str:
-    return str(uuid.uuid4())

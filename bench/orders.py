@@ -27,8 +27,8 @@ from typing import Any
 from bench import service as service_lib
 from bench.load import BodyFactory, CellResult, hook_headers, run_cell
 from bench.report import Row, Target
-from cds_hooks import synthetic
-from cds_hooks.registry import ORDER_PREFETCH_TEMPLATES, PATIENT_KEY
+from cds_hooks.demo import synthetic
+from fhir_mapping.queries import ORDER_PREFETCH_TEMPLATES, PATIENT_KEY
 
 TARGET_ORDER_P95_MS = 50.0
 SECTION = "order hooks over HTTP (no photos; record from prefetch), 2 workers x 1 ONNX thread"

@@ -1,4 +1,4 @@
-"""Synthetic patients (from `cds_hooks.synthetic`) carrying exactly N realistic-size photographs,
+"""Synthetic patients (from `cds_hooks.demo.synthetic`) carrying exactly N realistic-size photographs,
 as CDS Hooks prefetch (inline photos) and as a FHIR transaction (photos as Binary, fetched by the
 service when there is no prefetch)."""
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.photos import TaggablePhoto
-from cds_hooks import synthetic
-from cds_hooks.registry import PATIENT_KEY, PREFETCH_TEMPLATES
+from cds_hooks.demo import synthetic
+from fhir_mapping.queries import PATIENT_KEY, PREFETCH_TEMPLATES
 
 PROFILE = "psoriasis_moderate"  # three body sites per visit
 _VISITS = 3  # 9 photographs in the source bundle: enough for the largest set (8)

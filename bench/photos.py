@@ -1,6 +1,6 @@
 """Realistic-size clinical photographs for the benchmark: 2-12 MP JPEGs with camera-like noise.
 
-`inference.synth` renders a plaque with known ground truth, but rendering at 12 MP takes ~25 s.
+`inference.synth` renders a plaque with known ground truth, but rendering at 12 MP is far too slow for a benchmark set.
 Decoding cost, which is what the benchmark is about, depends on pixel count and entropy (how much
 detail the Huffman decoder has to chew through), not on where the detail came from. So a photo is
 rendered at ~1 MP, upscaled to the camera resolution and given sensor noise, which brings the file

@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     max_requests = min(args.max_requests, MAX_REQUESTS)
 
     from cds_hooks.storage import open_store
-    from cds_hooks.synthetic import patient_bundle, resources
+    from cds_hooks.demo.synthetic import patient_bundle, resources
 
     work = Path(tempfile.mkdtemp(prefix="derm3r-soak-"))
     key = ec.generate_private_key(ec.SECP384R1())

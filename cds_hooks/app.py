@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from cds_hooks.cors import register_cors
 from cds_hooks.http_errors import register_error_handlers
 from cds_hooks.prefetch import ClientFactory
-from cds_hooks.registry import Registry, default_registry
+from cds_hooks.registry import Registry
 from cds_hooks.routes import RUNTIME_KEY, cds_blueprint, ops_blueprint
 from cds_hooks.runtime import Runtime, fhir_client_factory
 from cds_hooks.settings import Settings
@@ -104,9 +104,16 @@ def create_app(
 
     from cds_hooks.order_checks import DrugChecker
 
+    if registry is None:
+        # Imported here for start-up cost, not to break a cycle: the handlers pull in fhir_mapping
+        # and fhir.resources, which `derm3r db ...` (it imports this module for open_database_for)
+        # never needs.
+        from cds_hooks.services import default_registry
+
+        registry = default_registry()
     runtime = Runtime(
         settings=settings,
-        registry=default_registry() if registry is None else registry,
+        registry=registry,
         pipeline=pipeline,
         store=store,
         client_factory=fhir_client_factory(settings, metrics) if client_factory is None else client_factory,

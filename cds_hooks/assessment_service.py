@@ -16,6 +16,7 @@ from cds_hooks.limits import MAX_IMAGES, check_images
 from cds_hooks.prefetch import FhirReader, PrefetchResolver, ResolvedData, is_allowed_server
 from cds_hooks.registry import ServiceCall, ServiceDefinition
 from cds_hooks.runtime import Runtime
+from cds_hooks.wire.context import HookContext
 from cds_hooks.wire.request import HookRequest
 from cds_hooks.wire.response import CdsResponse
 from fhir_mapping.case_builder import build_case, psoriasis_condition_refs
@@ -87,7 +88,8 @@ def build_case_for(request: HookRequest, resolved: ResolvedData, runtime: Runtim
     return case
 
 
-def assess(call: ServiceCall, runtime: Runtime) -> CdsResponse:
+def assess(call: ServiceCall[HookContext], runtime: Runtime) -> CdsResponse:
+    """patient-view and encounter-start: it reads only what every hook context has (patient, user)."""
     request, service = call.request, call.service
     started = time.monotonic()
     settings = runtime.settings

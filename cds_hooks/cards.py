@@ -44,12 +44,13 @@ from cds_hooks.card_text import (
 from cds_hooks.markdown import escape
 from cds_hooks.review.feedback import OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from cds_hooks.wire.response import Action, Card, Coding, Link, Source, Suggestion
+from fhir_mapping import codes
 from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
-from inference.results import Alert, Assessment, Evidence, RecResult, Scope, TreatmentOption
+from inference.results import Alert, Assessment, Evidence, Indicator, PopulationStatus, RecResult, Scope, SeverityLevel, TreatmentOption
 from inference.i18n import DEFAULT_LANGUAGE, current_language, t, tjoin
 
-TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
+TOPIC_SYSTEM = codes.CARD_TOPIC
 TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display=t("Psoriasis assessment"))
 TOPIC_SAFETY = Coding(code="safety-alert", system=TOPIC_SYSTEM, display=t("Safety alert"))
 TOPIC_SCOPE = Coding(code="diagnosis-not-psoriasis", system=TOPIC_SYSTEM, display=t("No psoriasis diagnosis on record"))
@@ -61,7 +62,7 @@ SOURCE_LABEL = t("derm3r: preliminary AI decision support (research demonstratio
 PRELIMINARY_LINE = t("*Preliminary AI draft for the treating clinician to review; not for clinical use.*")
 REVIEW_LINE = t("*Photo readings, all evidence and sources: review app.*")
 TCM_LABEL = t("TCM (integrative, not guideline care)")
-_INDICATORS = ("info", "warning", "critical")
+_INDICATORS = tuple(Indicator)
 _STEP_WORDS = 7  # words of a contraindication reason kept on the card
 
 
@@ -144,7 +145,7 @@ def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
     the first alert's summary, its detail, the others' summaries as bullets, the evidence not yet
     said, the source."""
     first = group[0]
-    indicator = first.severity if first.severity in _INDICATORS else "warning"
+    indicator = first.severity if first.severity in _INDICATORS else Indicator.WARNING
     summary = _alert_text(first.summary) or t("Safety alert")
     detail_text = _alert_text(first.detail)
     blocks = [escape(detail_text)] if detail_text else []
@@ -172,7 +173,7 @@ def alert_cards(inputs: CardInputs) -> list[Card]:
     """One card per red flag (alerts of one kind about one drug share a card), most severe first.
     `info` alerts (cautions, referrals) are a line on the assessment card instead: a separate card
     is for what must not be missed."""
-    order = {"critical": 0, "warning": 1}
+    order = {Indicator.CRITICAL: 0, Indicator.WARNING: 1}
     alerts = [al for al in _alerts(inputs.assessment) if al.severity in order or not in_scope(inputs.assessment)]
     groups: dict[tuple[str, str, str], list[Alert]] = {}
     for n, alert in enumerate(alerts):
@@ -199,7 +200,7 @@ def assessment_summary(a: Assessment) -> str:
         parts.append(t("Same-day dermatology review or admission: {disease}", disease=disease) + (t(" ({headline})", headline=headline) if headline else ""))
     elif plan is not None and plan.on_hold:
         parts.append(t("Hold current immunosuppression, no step-up: {described}", described=described))
-    elif level == "unknown":
+    elif level == SeverityLevel.UNKNOWN:
         parts.append(t("Record BSA or PASI: {disease} severity unknown", disease=disease))
     elif plan is not None:
         parts.append(t("Step: {step_display} for {described}", step_display=t(plan.step_display).lower(), described=described))
@@ -225,9 +226,9 @@ def _option_label(option: TreatmentOption, populations: list[str]) -> str:
     if option.current:
         marks.append(t("current"))
     status = option.status
-    if status == "preferred":
+    if status == PopulationStatus.PREFERRED:
         marks.append(t("preferred in {population}", population=populations[0]) if populations else t("preferred"))
-    elif status == "caution":
+    elif status == PopulationStatus.CAUTION:
         marks.append(t("caution"))
     return t("{option} ({marks})", option=_option_name(option), marks=tjoin(", ", marks)) if marks else _option_name(option)
 
@@ -291,7 +292,7 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     avoid = [o for o in plan.options if not o.allowed]
 
     def cautioned(o: TreatmentOption) -> bool:
-        return o.status == "caution" or (o.status != "preferred" and bool(o.contraindications))
+        return o.status == PopulationStatus.CAUTION or (o.status != PopulationStatus.PREFERRED and bool(o.contraindications))
 
     offer = [o for o in main if not cautioned(o)]
     caution = [o for o in main if cautioned(o)]
@@ -307,7 +308,7 @@ def _treatment_blocks(a: Assessment) -> list[str]:
         blocks.append(t("**Avoid:** {items}", items=_grouped(avoid, 4)))
     if caution:
         blocks.append(t("**Caution:** {items}", items=_grouped(caution, 3)))
-    notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == "info"]
+    notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == Indicator.INFO]
     if notes:
         blocks.append(t("**Note:** {items}", items=tjoin("; ", [n for n in notes[:3] if n])))
     return blocks
@@ -367,7 +368,7 @@ def _confidence_word(confidence: float) -> str:
 
 def _red_flag_block(a: Assessment) -> str:
     """The first two warning/critical alerts in one line (each also has its own card)."""
-    flags = [scrub(al.summary) for al in _alerts(a) if al.severity != "info"]
+    flags = [scrub(al.summary) for al in _alerts(a) if al.severity != Indicator.INFO]
     flags = list(dict.fromkeys(f for f in flags if f))
     if not flags:
         return ""
@@ -397,7 +398,7 @@ def assessment_detail(inputs: CardInputs) -> str:
     a = inputs.assessment
     blocks = [*_treatment_blocks(a), _why_block(a), _red_flag_block(a), _follow_up_block(a), _tcm_block(a),
               _sources_line(inputs, _plan_citations(a))]
-    if a.treatment is None and a.severity.level == "unknown":
+    if a.treatment is None and a.severity.level == SeverityLevel.UNKNOWN:
         blocks.insert(0, t("No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set."))
     tail = PRELIMINARY_LINE + (" " + REVIEW_LINE if inputs.review_id else "")
     return within_budget_by_priority([(_priority(b), b) for b in blocks if b], tail=tail)
@@ -461,7 +462,7 @@ def assessment_card(inputs: CardInputs) -> Card:
         uuid=inputs.assessment_uuid,
         summary=assessment_summary(inputs.assessment),
         # Severity is not an alarm: red flags have their own cards (alert_cards).
-        indicator="info",
+        indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_ASSESSMENT),
         detail=assessment_detail(inputs),
         suggestions=(suggestion,) if suggestion else (),
@@ -512,7 +513,7 @@ def scope_card(inputs: CardInputs) -> Card:
     return Card(
         uuid=inputs.assessment_uuid,
         summary=fit_summary([scrub(summary)]),
-        indicator="info",
+        indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_SCOPE),
         detail=detail,
         override_reasons=override_reasons(),
@@ -541,7 +542,7 @@ def screening_card(inputs: CardInputs) -> Card | None:
     return Card(
         uuid=inputs.new_uuid(),
         summary=fit_summary([t("Screen now: {names}", names=names)]),
-        indicator="info",
+        indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_SCREENING),
         detail=detail,
     )
@@ -610,7 +611,7 @@ def data_quality_card(inputs: CardInputs) -> Card | None:
     return Card(
         uuid=inputs.new_uuid(),
         summary=fit_summary([t("Check input data: {items}", items=tjoin(", ", counts))]),
-        indicator="info",
+        indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_DATA_QUALITY),
         detail=detail,
     )

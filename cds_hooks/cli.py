@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -43,8 +42,8 @@ DEMO_FHIR_TOKEN_ENV = "DERM3R_DEMO_FHIR_TOKEN"
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cds_hooks.demo import run_demo
-    from cds_hooks.demo_fhir import DemoError, FhirDemoOptions
+    from cds_hooks.demo.run import run_demo
+    from cds_hooks.demo.fhir_server import DemoError, FhirDemoOptions
 
     fhir = None
     if args.fhir is None:
@@ -65,13 +64,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _assess(args: argparse.Namespace) -> int:
-    """A Bundle in, the CDS Hooks response out: the full request path (validation, prefetch,
-    agents, cards) in process, without a network listener."""
-    from cds_hooks.app import create_app
-    from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
+    """A Bundle in, the CDS Hooks response out (see `cds_hooks.demo.offline`)."""
+    from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
+    from cds_hooks.demo.offline import answer_offline
     from cds_hooks.errors import CdsError
-    from cds_hooks.registry import default_registry
-    from cds_hooks.settings import Settings
+    from cds_hooks.services import default_registry
 
     language = _language(args)
     try:
@@ -90,16 +87,10 @@ def _assess(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.bundle}: {exc}") from exc
     context = _order_context(args, service.hook)
     body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter, context=context)
-    with tempfile.TemporaryDirectory(prefix="derm3r-assess-") as tmp:
-        settings = Settings(auth_enabled=False, data_dir=Path(tmp), language=language)
-        # Auth is off because nothing listens on a network here; silence the factory's warning,
-        # which is meant for `serve`.
-        logging.getLogger("cds_hooks.app").setLevel(logging.ERROR)
-        client = create_app(settings).test_client()
-        response = client.post(f"/cds-services/{service.id}", json=body)
-    json.dump(response.get_json(), sys.stdout, indent=2)
+    status, answer = answer_offline(service.id, body, language=language)
+    json.dump(answer, sys.stdout, indent=2)
     sys.stdout.write("\n")
-    return 0 if response.status_code == 200 else 1
+    return 0 if status == 200 else 1
 
 
 def _language(args: argparse.Namespace) -> str:
@@ -155,8 +146,9 @@ def _db(args: argparse.Namespace) -> int:
 
 
 def _order_context(args: argparse.Namespace, hook: str) -> dict | None:
-    """draftOrders (and, for order-select, selections = every order) from `--order FILE`: one FHIR
-    request resource or a Bundle of them. Only the ordering hooks take it."""
+    """The ordering hooks' context from `--order FILE` (one FHIR request resource or a Bundle of
+    them). Only the ordering hooks take it."""
+    from cds_hooks.demo.ehr_request import order_context
     from cds_hooks.wire.context import ORDER_SELECT, ORDER_SIGN
 
     if hook not in (ORDER_SELECT, ORDER_SIGN):
@@ -173,15 +165,7 @@ def _order_context(args: argparse.Namespace, hook: str) -> dict | None:
         raise UsageError(f"{args.order} is not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     if not isinstance(loaded, dict) or "resourceType" not in loaded:
         raise UsageError(f"{args.order}: expected a FHIR resource or Bundle")
-    bundle = loaded if loaded["resourceType"] == "Bundle" else {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": loaded}]}
-    context: dict = {"draftOrders": bundle}
-    if hook == ORDER_SELECT:
-        context["selections"] = [
-            f"{e['resource']['resourceType']}/{e['resource']['id']}"
-            for e in bundle.get("entry") or []
-            if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("id") and e["resource"].get("resourceType") != "Medication"
-        ]
-    return context
+    return order_context(hook, loaded)
 
 
 def _rec(args: argparse.Namespace) -> int:

@@ -40,7 +40,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from cds_hooks import migrate as migrations
 from cds_hooks.errors import ServiceUnavailable
+from cds_hooks.migrate import MIGRATION_LOCK_KEY, SchemaBehind  # noqa: F401 - re-exported (callers know them from here)
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +50,14 @@ T = TypeVar("T")
 
 SQLITE_FILENAME = "derm3r.sqlite3"
 # SQLite page size for new files: review photos are multi-MB blobs, which cost ~3x less CPU to
-# write with 64 KiB pages than with the default 4 KiB (3 bench photos: 10.3 -> 3.4 ms).
+# write with 64 KiB pages than with the default 4 KiB (measured with the bench photos, `python -m bench.run`).
 SQLITE_PAGE_SIZE = 65536
 # Attempts for a transaction that failed in a way a retry cures (see `_retryable`).
 MAX_ATTEMPTS = 4
 # PostgreSQL SQLSTATEs worth a retry: serialization_failure, deadlock_detected, lock_not_available.
 RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-# Key of the advisory lock that serialises migrations across replicas and Jobs (any constant).
-MIGRATION_LOCK_KEY = 0x6465726D33720001
 
 ErrorHook = Callable[[str, str], None]
-
-
-class SchemaBehind(RuntimeError):
-    """The database schema is older than this code: run `derm3r db upgrade` first."""
 
 
 @dataclass(frozen=True)
@@ -284,8 +280,6 @@ def open_database(
     except OSError as exc:
         raise ServiceUnavailable("storage unavailable") from exc
     db = Database(engine, options, on_error)
-    from cds_hooks import migrate as migrations
-
     if migrate is None:
         migrate = check_schema and db.dialect == "sqlite"
     try:

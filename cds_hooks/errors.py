@@ -39,10 +39,6 @@ class NotFound(CdsError):
     status, code = 404, "not-found"
 
 
-class MethodNotAllowed(CdsError):
-    status, code = 405, "not-supported"
-
-
 class PrefetchUnavailable(CdsError):
     """Required FHIR data could not be obtained (CDS Hooks 2.0: respond 412)."""
 
@@ -55,10 +51,6 @@ class PayloadTooLarge(CdsError):
 
 class UnsupportedMediaType(CdsError):
     status, code = 415, "not-supported"
-
-
-class TooManyRequests(CdsError):
-    status, code = 429, "throttled"
 
 
 class ServiceUnavailable(CdsError):

@@ -51,17 +51,27 @@ def error_response(status: int, code: str, message: str, *, expression: str | No
     return response
 
 
+SERVICE_REALM = "derm3r"
+
+
+def cds_error_response(exc: CdsError, *, realm: str = SERVICE_REALM) -> Response:
+    """The one mapping of the error tree to HTTP: status and OperationOutcome from the error, a
+    Bearer challenge naming `realm` on 401. Used by the service and by the review app (which names
+    its own realm: its tokens are SMART access tokens, not CDS Client JWTs)."""
+    if exc.status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc.message)
+    else:
+        log.info("request refused: %d %s (%s)", exc.status, type(exc).__name__, exc.expression or "-")
+    response = error_response(exc.status, exc.code, exc.message, expression=exc.expression)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CdsError)
     def _cds_error(exc: CdsError) -> Response:
-        if exc.status >= 500:
-            log.error("%s: %s", type(exc).__name__, exc.message)
-        else:
-            log.info("request refused: %d %s (%s)", exc.status, type(exc).__name__, exc.expression or "-")
-        response = error_response(exc.status, exc.code, exc.message, expression=exc.expression)
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="derm3r"'
-        return response
+        return cds_error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -29,7 +29,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, check_shape, loads_strict
+from fhir_mapping.searchset import resource_count
+from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, loads_strict
 
 from .errors import Forbidden, InvalidRequest, PayloadTooLarge
 
@@ -108,14 +109,6 @@ def parse_json_body(
         raise (PayloadTooLarge if exc.too_large else InvalidRequest)(reason) from exc
 
 
-def check_json_shape(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Depth and string sanity of an already-parsed JSON value (iterative walk)."""
-    try:
-        check_shape(value, max_depth=max_depth, max_string_chars=MAX_STRING_CHARS)
-    except JsonRejected as exc:
-        raise (PayloadTooLarge if exc.too_large else InvalidRequest)(exc.reason) from exc
-
-
 # -- prefetch and images ---------------------------------------------------------------------------
 
 
@@ -129,10 +122,7 @@ def check_prefetch(prefetch: Any) -> None:
         raise PayloadTooLarge(f"more than {MAX_PREFETCH_KEYS} prefetch keys", expression="prefetch")
     total = 0
     for key, resource in prefetch.items():
-        if isinstance(resource, Mapping) and isinstance(resource.get("entry"), list):
-            total += len(resource["entry"])
-        else:
-            total += 1
+        total += resource_count(resource)
         if total > MAX_PREFETCH_ENTRIES:
             raise PayloadTooLarge(
                 f"prefetch holds more than {MAX_PREFETCH_ENTRIES} resources", expression=f"prefetch.{key}"[:200]

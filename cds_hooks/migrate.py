@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import ContextManager, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -17,11 +18,26 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from cds_hooks.database import MIGRATION_LOCK_KEY, Database, SchemaBehind
-
 log = logging.getLogger(__name__)
 
 SCRIPTS = Path(__file__).with_name("migrations")
+# Key of the advisory lock that serialises migrations across replicas and Jobs (any constant).
+MIGRATION_LOCK_KEY = 0x6465726D33720001
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is older than this code: run `derm3r db upgrade` first."""
+
+
+class Database(Protocol):
+    """What migrations need of `cds_hooks.database.Database` (which runs them when it opens, so it
+    imports this module and not the other way round)."""
+
+    dialect: str
+
+    def transaction(self, *, write: bool = True, durable: bool = True) -> ContextManager[Connection]: ...
+
+    def describe(self) -> str: ...
 
 
 def _config(conn: Connection | None = None) -> Config:

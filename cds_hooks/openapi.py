@@ -1,8 +1,9 @@
 """OpenAPI 3.1 description of the HTTP API derm3r serves, derived from the service registry (so a
 service id is written once) and served at `GET /openapi.json`.
 
-The schemas follow CDS Hooks 2.0.1's logical models (field names, required fields, enums, the
-<140 character card summary) and describe what this service accepts and returns; they are
+The schemas are generated from the wire models (`cds_hooks.wire.schema`, which also writes
+`cds_hooks/schemas/*.schema.json`): CDS Hooks 2.0.1's logical models (field names, required fields,
+enums, the <140 character card summary) as this service accepts and returns them. They are
 documentation and a contract for integrators, while request validation itself stays in
 `cds_hooks.wire` and `cds_hooks.limits`. Every error is a FHIR OperationOutcome.
 """
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify
 
-from .limits import MAX_JSON_DEPTH, MAX_PREFETCH_ENTRIES
 from .settings import Settings
+from .wire.fields import SERVICE_ID
+from .wire.schema import definitions, rewrite_refs
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -48,234 +50,16 @@ _BODY_ERRORS = {
 
 
 def _schemas() -> dict[str, Any]:
-    coding = {
-        "type": "object",
-        "required": ["code", "system"],
-        "properties": {"code": {"type": "string"}, "system": {"type": "string"}, "display": {"type": "string"}},
-    }
-    return {
-        "OperationOutcome": {
-            "type": "object",
-            "description": "FHIR R4 OperationOutcome: the body of every error response.",
-            "required": ["resourceType", "issue"],
-            "properties": {
-                "resourceType": {"const": "OperationOutcome"},
-                "issue": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["severity", "code"],
-                        "properties": {
-                            "severity": {"enum": ["fatal", "error", "warning", "information"]},
-                            "code": {"type": "string", "description": "http://hl7.org/fhir/issue-type"},
-                            "diagnostics": {"type": "string"},
-                            "expression": {"type": "array", "items": {"type": "string"}},
-                        },
-                    },
-                },
-            },
-        },
-        "Coding": coding,
-        "Discovery": {
-            "type": "object",
-            "required": ["services"],
-            "properties": {"services": {"type": "array", "items": _ref("ServiceDescription")}},
-        },
-        "ServiceDescription": {
-            "type": "object",
-            "required": ["hook", "description", "id"],
-            "properties": {
-                "hook": {"type": "string"},
-                "title": {"type": "string"},
-                "description": {"type": "string"},
-                "id": {"type": "string"},
-                "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
-                "usageRequirements": {"type": "string"},
-            },
-        },
-        "FhirAuthorization": {
-            "type": "object",
-            "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
-            "properties": {
-                "access_token": {"type": "string", "maxLength": 16384},
-                "token_type": {"const": "Bearer"},
-                "expires_in": {"type": "integer", "minimum": 0},
-                "scope": {"type": "string"},
-                "subject": {"type": "string"},
-                "patient": {"type": "string"},
-            },
-        },
-        "PatientViewContext": {
-            "type": "object",
-            "required": ["userId", "patientId"],
-            "properties": {
-                "userId": {"type": "string", "description": "Practitioner/, PractitionerRole/, Patient/ or RelatedPerson/ reference"},
-                "patientId": {"type": "string"},
-                "encounterId": {"type": "string"},
-            },
-        },
-        "EncounterStartContext": {
-            "type": "object",
-            "required": ["userId", "patientId", "encounterId"],
-            "properties": {
-                "userId": {"type": "string", "description": "Practitioner/ or PractitionerRole/ reference"},
-                "patientId": {"type": "string"},
-                "encounterId": {"type": "string"},
-            },
-        },
-        "OrderContext": {
-            "type": "object",
-            "description": "order-select / order-sign: draftOrders is a FHIR Bundle of request resources (MedicationRequest "
-            "coded with RxNorm or named in text; ServiceRequest for phototherapy); selections (order-select only) are "
-            "`Type/id` references to entries of draftOrders",
-            "required": ["userId", "patientId", "draftOrders"],
-            "properties": {
-                "userId": {"type": "string", "description": "Practitioner/ or PractitionerRole/ reference"},
-                "patientId": {"type": "string"},
-                "encounterId": {"type": "string"},
-                "selections": {"type": "array", "items": {"type": "string"}},
-                "draftOrders": {"type": "object", "description": "FHIR Bundle (resourceType Bundle, entry[].resource)"},
-            },
-        },
-        "HookRequest": {
-            "type": "object",
-            "required": ["hook", "hookInstance", "context"],
-            "description": (
-                f"CDS Hooks 2.0 request. Limits: JSON nesting <= {MAX_JSON_DEPTH}, <= {MAX_PREFETCH_ENTRIES} "
-                "prefetched resources; fhirServer must be https and reachable from the service (private and "
-                "link-local hosts are refused unless the operator allows private FHIR hosts)."
-            ),
-            "properties": {
-                "hook": {"enum": ["patient-view", "encounter-start", "order-select", "order-sign"]},
-                "hookInstance": {"type": "string", "format": "uuid"},
-                "fhirServer": {"type": "string", "format": "uri"},
-                "fhirAuthorization": _ref("FhirAuthorization"),
-                "context": {"anyOf": [_ref("PatientViewContext"), _ref("EncounterStartContext"), _ref("OrderContext")]},
-                "prefetch": {
-                    "type": "object",
-                    "description": "key -> FHIR resource (or null when the EHR could not prefetch it)",
-                    "additionalProperties": {"type": ["object", "null"]},
-                },
-                "extension": {"type": "object"},
-            },
-        },
-        "Source": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": {"type": "string"},
-                "url": {"type": "string", "format": "uri"},
-                "icon": {"type": "string", "format": "uri"},
-                "topic": _ref("Coding"),
-            },
-        },
-        "Action": {
-            "type": "object",
-            "required": ["type", "description"],
-            "properties": {
-                "type": {"enum": ["create", "update", "delete"]},
-                "description": {"type": "string"},
-                "resource": {"type": "object", "description": "FHIR R4 resource (draft CarePlan, preliminary Observation, Provenance; draft ServiceRequest / MedicationRequest on the order cards)"},
-                "resourceId": {"type": "string"},
-            },
-        },
-        "Suggestion": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": {"type": "string"},
-                "uuid": {"type": "string"},
-                "isRecommended": {"type": "boolean"},
-                "actions": {"type": "array", "items": _ref("Action")},
-            },
-        },
-        "Link": {
-            "type": "object",
-            "required": ["label", "url", "type"],
-            "properties": {
-                "label": {"type": "string"},
-                "url": {"type": "string", "format": "uri"},
-                "type": {"enum": ["absolute", "smart"]},
-                "appContext": {"type": "string"},
-                "autolaunchable": {"type": "boolean"},
-            },
-        },
-        "Card": {
-            "type": "object",
-            "required": ["summary", "indicator", "source"],
-            "properties": {
-                "uuid": {"type": "string"},
-                "summary": {"type": "string", "minLength": 1, "maxLength": 139},
-                "detail": {"type": "string", "description": "GitHub Flavored Markdown"},
-                "indicator": {"enum": ["info", "warning", "critical"]},
-                "source": _ref("Source"),
-                "suggestions": {"type": "array", "items": _ref("Suggestion")},
-                "selectionBehavior": {"enum": ["at-most-one", "any"]},
-                "overrideReasons": {"type": "array", "items": _ref("Coding")},
-                "links": {"type": "array", "items": _ref("Link")},
-            },
-            "dependentRequired": {"suggestions": ["selectionBehavior"]},
-        },
-        "CdsResponse": {
-            "type": "object",
-            "required": ["cards"],
-            "properties": {
-                "cards": {"type": "array", "items": _ref("Card")},
-                "systemActions": {"type": "array", "items": _ref("Action")},
-            },
-        },
-        "FeedbackItem": {
-            "type": "object",
-            "required": ["card", "outcome", "outcomeTimestamp"],
-            "properties": {
-                "card": {"type": "string"},
-                "outcome": {"enum": ["accepted", "overridden"]},
-                "acceptedSuggestions": {
-                    "type": "array",
-                    "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
-                },
-                "overrideReason": {
-                    "type": "object",
-                    "properties": {"reason": _ref("Coding"), "userComment": {"type": "string"}},
-                },
-                "outcomeTimestamp": {"type": "string", "format": "date-time"},
-            },
-            # cds-fb-2: an accepted card names the suggestions accepted.
-            "if": {"properties": {"outcome": {"const": "accepted"}}},
-            "then": {"required": ["acceptedSuggestions"]},
-        },
-        "Feedback": {
-            "type": "object",
-            "required": ["feedback"],
-            "properties": {"feedback": {"type": "array", "minItems": 1, "items": _ref("FeedbackItem")}},
-        },
-        "FeedbackResult": {
-            "type": "object",
-            "required": ["stored", "duplicates"],
-            "properties": {
-                "stored": {"type": "integer", "minimum": 0},
-                "duplicates": {"type": "integer", "minimum": 0, "description": "items already received before (EHR retries)"},
-            },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {
-                "status": {"const": "ok"},
-                "pipeline": {"type": "string"},
-                "services": {"type": "integer"},
-                "auth": {"enum": ["on", "OFF"]},
-            },
-        },
-    }
+    """The wire schemas, generated from the wire models (`cds_hooks.wire.schema`), with references
+    re-pointed at `#/components/schemas/`."""
+    return rewrite_refs(definitions(), "#/components/schemas/")
 
 
 def openapi_document(settings: Settings, registry: "Registry | None" = None) -> dict[str, Any]:
     """The OpenAPI document. With a registry, the `{id}` path parameter lists the service ids and
     the hook each answers; without one it is a free string."""
     service_ids: list[str] = [s.id for s in registry] if registry is not None else []
-    id_schema: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9\\-_.]{1,64}$"}
+    id_schema: dict[str, Any] = {"type": "string", "pattern": SERVICE_ID.pattern}
     if service_ids:
         id_schema = {"enum": service_ids}
     services_text = "".join(f"\n- `{s.id}`: `{s.hook}` - {s.title}" for s in registry) if registry is not None else ""

@@ -23,18 +23,21 @@ from cds_hooks.card_text import DETAIL_UNITS_ZH, DETAIL_WORDS, clip_words, readi
 from cds_hooks.markdown import escape
 from cds_hooks.wire.context import ORDER_SIGN
 from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
+from fhir_mapping import codes
 from fhir_mapping.draft_orders import DraftOrder
 from inference.i18n import DEFAULT_LANGUAGE, Text, current_language, localize, t, tjoin, upper_first
+from inference.reason.drugs import ConcernKind
+from inference.results import Indicator
 
-TOPIC_SYSTEM = "https://derm3r.org/fhir/CodeSystem/card-topic"
+TOPIC_SYSTEM = codes.CARD_TOPIC
 TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display=t("Prescribing safety"))
-OVERRIDE_SYSTEM = "https://derm3r.org/fhir/CodeSystem/order-override-reason"
+OVERRIDE_SYSTEM = codes.ORDER_OVERRIDE_REASON
 SOURCE_LABEL = t("derm3r prescribing check (research demonstration)")
 DISCLAIMER = t("*Decision support for a research demonstration, not for clinical use; the prescriber decides.*")
 DETAIL_MAX_WORDS = 80
 
-KINDS = ("contraindicated", "hold", "caution", "missing_check", "interaction", "duplicate_therapy", "monitoring_due", "abnormal_monitoring")
-SEVERITIES = ("critical", "warning", "info")  # the drug knowledge's own scale
+KINDS = tuple(ConcernKind)
+SEVERITIES = tuple(Indicator)  # the drug knowledge's own scale is the card indicator's
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class Orderable:
 class OrderProblem:
     """One problem with one draft order, ready for a card (built from the drug knowledge's concerns)."""
 
-    kind: str
-    severity: str
+    kind: ConcernKind
+    severity: Indicator
     order: DraftOrder
     drug: str  # the medicine or procedure by its generic name
     headline: str  # what triggered it, short, with value and date: "Heart failure (recorded 2025-03-02)"
@@ -70,6 +73,9 @@ class OrderProblem:
             raise ValueError(f"unknown problem kind {self.kind!r}")
         if self.severity not in SEVERITIES:
             raise ValueError(f"unknown severity {self.severity!r}")
+        # Plain strings of the same vocabulary are accepted and held as the enums.
+        object.__setattr__(self, "kind", ConcernKind(self.kind))
+        object.__setattr__(self, "severity", Indicator(self.severity))
 
 
 # Reasons a clinician may give for going ahead; per kind, so each list makes sense for the card.
@@ -97,16 +103,16 @@ def override_reasons(kind: str) -> tuple[Coding, ...]:
     return tuple(Coding(code=code, system=OVERRIDE_SYSTEM, display=display) for code, display in _OVERRIDES[group])
 
 
-def indicator(problem: OrderProblem, hook: str) -> str:
+def indicator(problem: OrderProblem, hook: str) -> Indicator:
     """order-sign is the last chance: a contraindication is critical. order-select is advisory (the
     clinician is still choosing): never critical, missing checks only informative."""
     signing = hook == ORDER_SIGN
-    if problem.kind == "contraindicated":
-        return "critical" if signing else "warning"
-    if problem.kind == "missing_check":
-        return "warning" if signing else "info"
-    if problem.severity == "critical":
-        return "critical" if signing else "warning"
+    if problem.kind is ConcernKind.CONTRAINDICATED:
+        return Indicator.CRITICAL if signing else Indicator.WARNING
+    if problem.kind is ConcernKind.MISSING_CHECK:
+        return Indicator.WARNING if signing else Indicator.INFO
+    if problem.severity is Indicator.CRITICAL:
+        return Indicator.CRITICAL if signing else Indicator.WARNING
     return problem.severity
 
 
@@ -291,7 +297,7 @@ def _source_label(citation: str) -> str:
     return first if first and len(first) <= 100 else localize(SOURCE_LABEL)
 
 
-_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_ORDER = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}
 
 
 def order_cards(problems: list[OrderProblem], ctx: OrderCardContext) -> tuple[Card, ...]:

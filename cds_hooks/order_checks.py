@@ -19,6 +19,7 @@ from fhir_mapping.datatypes import codings
 from fhir_mapping.draft_orders import DraftOrder
 from fhir_mapping import codes
 from inference.case import Case, ConditionEntry, Finding, FindingKey, MedicationEntry
+from inference.results import Indicator
 from inference.citations import CitationTable, clean_free_text
 from inference.reason.drugs import (
     RXNORM,
@@ -34,8 +35,9 @@ from inference.reason.drugs import (
 )
 from inference.i18n import localize, t, tjoin
 
+_URGENCY = (Indicator.CRITICAL, Indicator.WARNING, Indicator.INFO)  # most urgent first
+
 if TYPE_CHECKING:
-    from cds_hooks.runtime import Runtime
     from cds_hooks.settings import Settings
 
 # "(Condition/abc-1)", "Observation/7" and the like: record ids are not clinician text.
@@ -169,12 +171,6 @@ class DrugChecker:
             | _STATUS_FINDINGS
         )
 
-    @classmethod
-    def for_runtime(cls, runtime: "Runtime") -> "DrugChecker":
-        if runtime.drug_checker is None:
-            raise RuntimeError("the app factory did not load the drug knowledge")
-        return runtime.drug_checker
-
     def identify(self, order: DraftOrder) -> Drug | None:
         """The psoriasis therapy an order names: by code (RxNorm ingredient, SNOMED procedure,
         ATC), else by the text the clinician sees (brand names included)."""
@@ -233,16 +229,16 @@ class DrugChecker:
             alternative = self._alternative(concern, drug)
             cited = self.cite(concern.citation.text)
             other = None
-            severity = concern.severity.value
+            severity = concern.severity
             if concern.kind is ConcernKind.INTERACTION and self._contraindicated_combination(drug, concern):
                 # A combination the label contraindicates is a contraindication: critical at order-sign.
-                severity = "critical"
+                severity = Indicator.CRITICAL
             if concern.kind in (ConcernKind.INTERACTION, ConcernKind.DUPLICATE_THERAPY):
                 partner = _evidence(case, concern.source_ref)
                 other = partner.display if isinstance(partner, MedicationEntry) else None
             out.append(
                 OrderProblem(
-                    kind=concern.kind.value,
+                    kind=concern.kind,
                     severity=severity,
                     order=order,
                     drug=_generic(drug.display),
@@ -258,11 +254,11 @@ class DrugChecker:
         if missing:
             # One card for all the checks missing before one medicine: each check is a suggestion.
             checks = tuple(self._check(c) for c in missing)
-            worst = min(missing, key=lambda c: ("critical", "warning", "info").index(c.severity.value))
+            worst = min(missing, key=lambda c: _URGENCY.index(c.severity))
             out.append(
                 OrderProblem(
-                    kind="missing_check",
-                    severity=worst.severity.value,
+                    kind=ConcernKind.MISSING_CHECK,
+                    severity=worst.severity,
                     order=order,
                     drug=_generic(drug.display),
                     headline=tjoin(", ", (c.display for c in checks)),

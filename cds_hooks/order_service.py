@@ -40,7 +40,13 @@ def orders_to_check(context: OrderContext) -> tuple[tuple[DraftOrder, ...], tupl
     return tuple(o for o in orders if o.ref in chosen), tuple(o for o in orders if o.ref not in chosen)
 
 
-def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
+def _checker(runtime: Runtime) -> DrugChecker:
+    if runtime.drug_checker is None:
+        raise RuntimeError("the app factory did not load the drug knowledge")
+    return runtime.drug_checker
+
+
+def _case(call: ServiceCall[OrderContext], runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
     request, service = call.request, call.service
     settings = runtime.settings
     resolver = PrefetchResolver(
@@ -63,13 +69,13 @@ def _case(call: ServiceCall, runtime: Runtime, deadline: Deadline, checker: Drug
     return case, dict(resolved.origins)
 
 
-def check_orders(call: ServiceCall, runtime: Runtime) -> CdsResponse:
+def check_orders(call: ServiceCall[OrderContext], runtime: Runtime) -> CdsResponse:
     request = call.request
     context = request.context
-    if not isinstance(context, OrderContext):  # the registry pairs this handler with order hooks only
+    if not isinstance(context, OrderContext):  # the registry pairs this handler with order hooks only (checked: a slip would read no orders)
         raise TypeError("check_orders serves order-select / order-sign only")
     started = time.monotonic()
-    checker = DrugChecker.for_runtime(runtime)
+    checker = _checker(runtime)
     targets, others = orders_to_check(context)
     recognised = [(order, drug) for order in targets if (drug := checker.identify(order)) is not None]
 

@@ -30,7 +30,7 @@ import os
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -38,9 +38,6 @@ from requests.utils import select_proxy
 
 from cds_hooks.errors import Forbidden
 from cds_hooks.limits import GuardedAdapter, OutboundBlocked, resolve_outbound
-
-if TYPE_CHECKING:
-    from cds_hooks.settings import Settings
 
 CA_BUNDLE_VARIABLES = ("DERM3R_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -185,7 +182,18 @@ def guarded_session(allow_private: bool, *, outbound: Outbound | None = None, ur
     return session
 
 
-def outbound_session(settings: "Settings", *, allow_private: bool | None = None, url: str | None = None) -> requests.Session:
+class OutboundSettings(Protocol):
+    """What `outbound_session` reads of `cds_hooks.settings.Settings` (which imports this module
+    for `Outbound`, so naming Settings here would be an import loop)."""
+
+    @property
+    def allow_private_fhir(self) -> bool: ...
+
+    @property
+    def outbound(self) -> Outbound: ...
+
+
+def outbound_session(settings: OutboundSettings, *, allow_private: bool | None = None, url: str | None = None) -> requests.Session:
     """The session for one kind of outbound call, configured from the service settings.
     `allow_private` overrides DERM3R_ALLOW_PRIVATE_FHIR for targets the operator named explicitly
     (JWKS URLs in the trust file may sit on a private network; link-local stays refused)."""

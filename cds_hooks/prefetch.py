@@ -22,22 +22,13 @@ from cds_hooks.errors import Forbidden, InvalidRequest, PrefetchUnavailable
 from cds_hooks.limits import MAX_REQUEST_RESOURCES, check_outbound_host
 from cds_hooks.registry import ServiceDefinition, render_template
 from cds_hooks.wire.request import HookRequest
-from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable
+from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable, MalformedBundle
+from fhir_mapping.queries import key_label
+from fhir_mapping.searchset import is_bundle, read_searchset
 from inference.case import DataIssue
 from inference.i18n import t
 
 log = logging.getLogger(__name__)
-
-# What each key holds, in words a clinician reads on the data-quality card.
-KEY_LABELS: Mapping[str, str] = {
-    "patient": t("Patient demographics"),
-    "observations": t("Observations (scores, vital signs, laboratory results, TCM findings)"),
-    "media": t("Clinical photographs (Media)"),
-    "conditions": t("Conditions (problem list)"),
-    "medicationStatements": t("Medication statements"),
-    "medicationRequests": t("Medication requests"),
-    "documents": t("Documents (DocumentReference photographs)"),
-}
 
 _MAX_PARALLEL_FETCHES = 4  # one request never opens more FHIR connections than this at once
 
@@ -84,34 +75,19 @@ def is_allowed_server(fhir_server: str, allowlist: Iterable[str]) -> bool:
     return any(normalised == allowed.rstrip("/") for allowed in allowlist)
 
 
-def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], tuple[DataIssue, ...]]:
-    """A searchset Bundle -> its entry resources, minus OperationOutcome entries (reported)."""
-    if resource.get("resourceType") != "Bundle":
-        return (dict(resource),), ()
-    entries = resource.get("entry")
-    if entries is not None and not isinstance(entries, list):
-        raise InvalidRequest(f"prefetch.{key}.entry must be an array", expression=f"prefetch.{key}.entry")
-    links = resource.get("link")
-    if links is not None and not isinstance(links, list):
-        raise InvalidRequest(f"prefetch.{key}.link must be an array", expression=f"prefetch.{key}.link")
-    found: list[dict] = []
-    issues: list[DataIssue] = []
-    for entry in entries or ():
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            continue
-        item = entry["resource"]
-        if item.get("resourceType") == "OperationOutcome":
-            issues.append(DataIssue("prefetch_warning", t("{get}: the EHR reported a problem with this search.", get=KEY_LABELS.get(key, key))))
-            continue
-        found.append(item)
-    return tuple(found), tuple(issues)
-
-
-def _next_link(bundle: Mapping[str, Any]) -> str | None:
-    for link in bundle.get("link") or ():
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
-    return None
+def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], tuple[DataIssue, ...], str | None]:
+    """A prefetch value -> (its resources, DataIssues for the EHR's search outcomes, the `next` link
+    of a paginated searchset). A resource that is not a Bundle is its own single resource."""
+    if not is_bundle(resource):
+        return (dict(resource),), (), None
+    try:
+        page = read_searchset(resource)
+    except MalformedBundle as exc:
+        raise InvalidRequest(f"prefetch.{key}.{exc.message}", expression=f"prefetch.{key}.{exc.element}") from exc
+    issues = tuple(
+        DataIssue("prefetch_warning", t("{get}: the EHR reported a problem with this search.", get=key_label(key))) for _ in page.outcomes
+    )
+    return page.resources, issues, page.next_url
 
 
 class PrefetchResolver:
@@ -187,13 +163,12 @@ class PrefetchResolver:
     # -- prefetched values ------------------------------------------------------------------------
 
     def _from_prefetch(self, key: str, value: Mapping[str, Any], request: HookRequest) -> _Outcome:
-        resources, issues = _flatten(value, key)
-        next_url = _next_link(value) if value.get("resourceType") == "Bundle" else None
+        resources, issues, next_url = _flatten(value, key)
         if next_url is None:
             return _Outcome(key, resources, "prefetch", issues=issues)
         # The EHR paginated the prefetch: the rest comes from its FHIR server (bounded by the client).
         if self._deadline.expired() or self._server_problem(request) is not None:
-            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided and the rest could not be fetched.", get=KEY_LABELS.get(key, key)))
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided and the rest could not be fetched.", get=key_label(key)))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
             client = self._client(request)
@@ -205,7 +180,7 @@ class PrefetchResolver:
                 client.close()
         except FhirError as exc:
             log.info("prefetch %s: next page not fetched (%s)", key, type(exc).__name__)
-            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided ({message}).", get=KEY_LABELS.get(key, key), message=exc.message))
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided ({message}).", get=key_label(key), message=exc.message))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         return _Outcome(key, resources + tuple(more), "prefetch", issues=issues)
 
@@ -265,7 +240,7 @@ class PrefetchResolver:
         shares = _shares(service, outcomes)
         for key in service.prefetch:
             outcome = outcomes[key]
-            label = KEY_LABELS.get(key, key)
+            label = key_label(key)
             if len(outcome.resources) > shares[key]:
                 # Prefetched and fetched data together stay within one request's bound (issue 12:
                 # the prefetch cap alone let FHIR paging bring in 100,000 resources).
@@ -306,7 +281,7 @@ def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dic
 def _truncation_issue(key: str) -> DataIssue:
     return DataIssue(
         "data_truncated",
-        t("{get}: more records than one request may read; only the first were used.", get=KEY_LABELS.get(key, key)),
+        t("{get}: more records than one request may read; only the first were used.", get=key_label(key)),
     )
 
 

@@ -1,61 +1,40 @@
-"""The service registry: every CDS Service derm3r offers is declared once here (id, hook, title,
-description, prefetch templates, handler). Discovery, routing and feedback are derived from it."""
+"""The service registry: what a CDS Service is (id, hook, title, description, prefetch templates,
+handler) and the immutable set of them that discovery, routing and feedback are derived from.
+
+derm3r's own services are declared once, in `cds_hooks.services` (which imports the handlers); this
+module imports no handler, so the request path has no import cycle."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Generic, Iterable, Iterator, Mapping
 
 from cds_hooks.errors import UnknownService
-from cds_hooks.wire.context import ENCOUNTER_START, ORDER_SELECT, ORDER_SIGN, PATIENT_VIEW, TOKEN_FIELDS
-from cds_hooks.wire.request import HookRequest
+from cds_hooks.wire.context import TOKEN_FIELDS
+from cds_hooks.wire.request import C, HookRequest
 from cds_hooks.wire.response import CdsResponse, compact
-
-if TYPE_CHECKING:
-    from cds_hooks.runtime import Runtime
-
+from fhir_mapping.queries import PATIENT_KEY, PREFETCH_TEMPLATES
 
 
 @dataclass(frozen=True)
-class ServiceCall:
-    """One validated call of a service: what a handler receives (never the raw JSON)."""
+class ServiceCall(Generic[C]):
+    """One validated call of a service: what a handler receives (never the raw JSON). Its request's
+    context is an instance of the hook's context class (`cds_hooks.wire.context.CONTEXTS`), and a
+    handler names that class: `ServiceCall[OrderContext]`."""
 
-    request: HookRequest
+    request: HookRequest[C]
     service: "ServiceDefinition"
     client_issuer: str | None = None  # `iss` of the verified client JWT (None with auth off)
 
 
-Handler = Callable[[ServiceCall, "Runtime"], CdsResponse]
+# (call, runtime) -> response. The runtime is a `cds_hooks.runtime.Runtime`; each handler declares
+# that type itself. Naming it here would make the registry depend on the runtime that holds it.
+Handler = Callable[[ServiceCall[Any], Any], CdsResponse]
 
 _TOKEN = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
 _SERVICE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
-
-# The prefetch keys derm3r requests. Each is a separate key (not one _include query) so that an EHR
-# can satisfy any subset, and each uses only the spec's recommended query subset: an instance read,
-# or a type-level search by patient reference, with `_sort` newest first where the record grows over
-# time, so that whatever the bounded page count (DERM3R_FHIR_MAX_PAGES) cuts is the oldest data.
-# Page size is left to the server (no `_count`).
-PATIENT_KEY = "patient"
-PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
-    {
-        PATIENT_KEY: "Patient/{{context.patientId}}",
-        "observations": "Observation?patient={{context.patientId}}&_sort=-date",
-        "media": "Media?patient={{context.patientId}}&_sort=-created",
-        "conditions": "Condition?patient={{context.patientId}}",
-        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
-        "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
-        "documents": "DocumentReference?patient={{context.patientId}}&_sort=-date",
-    }
-)
-
-# The ordering hooks read no photographs (no image work while a clinician orders): the patient,
-# the problem list, observations (laboratory results, vital signs, pregnancy status) and the
-# medicines the patient is on. draftOrders itself is context, never a prefetch token (SHALL NOT).
-ORDER_PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
-    {key: PREFETCH_TEMPLATES[key] for key in (PATIENT_KEY, "conditions", "observations", "medicationStatements", "medicationRequests")}
-)
 
 
 @dataclass(frozen=True)
@@ -140,78 +119,3 @@ class Registry:
     def discovery(self) -> dict[str, Any]:
         # `services` is the one array the spec wants even when empty.
         return {"services": [s.to_discovery() for s in self]}
-
-
-_USAGE = (
-    "Research demonstration, not for clinical use. Send the prefetch keys (or fhirServer + "
-    "fhirAuthorization with read access to them); photographs as Media or DocumentReference with "
-    "inline data or Binary references. AI output is preliminary and needs clinician review."
-)
-
-
-_ORDER_USAGE = (
-    "Research demonstration, not for clinical use. Send draftOrders (MedicationRequest coded with "
-    "RxNorm or named in text; ServiceRequest for phototherapy) and the prefetch keys (or fhirServer + "
-    "fhirAuthorization with read access to them). No photographs are read."
-)
-
-
-def default_registry() -> Registry:
-    """derm3r's services. Built by the app factory (not at import time)."""
-    from cds_hooks.assessment_service import assess  # the handler imports the heavy layers
-    from cds_hooks.order_service import check_orders
-
-    return Registry(
-        [
-            ServiceDefinition(
-                id="derm3r-patient-view",
-                hook=PATIENT_VIEW,
-                title="derm3r psoriasis assessment (DERM-3R agents)",
-                description=(
-                    "When a chart is opened: reads clinical photographs, scores and history, estimates "
-                    "psoriasis severity (PASI from photos, PRELIMINARY), proposes guideline treatment steps "
-                    "with contraindication checks, due comorbidity screenings and an integrative TCM "
-                    "perspective, and offers a draft CarePlan."
-                ),
-                handler=assess,
-                usage_requirements=_USAGE,
-            ),
-            ServiceDefinition(
-                id="derm3r-encounter-start",
-                hook=ENCOUNTER_START,
-                title="derm3r psoriasis assessment at encounter start",
-                description=(
-                    "At the start of an encounter: the same DERM-3R assessment as derm3r-patient-view, "
-                    "so the clinician sees severity, trend, screenings due and a draft CarePlan for the visit."
-                ),
-                handler=assess,
-                usage_requirements=_USAGE,
-            ),
-            ServiceDefinition(
-                id="derm3r-order-select",
-                hook=ORDER_SELECT,
-                title="derm3r psoriasis prescribing check (as an order is chosen)",
-                description=(
-                    "When a psoriasis medicine or phototherapy is selected: checks it against this patient's "
-                    "record (pregnancy, tuberculosis, heart failure, bowel disease, liver and kidney function, "
-                    "infection, age), the checks due before starting, interactions with current medicines and "
-                    "duplicate therapy. Advisory; suggests removing or replacing the order and ordering missing checks."
-                ),
-                handler=check_orders,
-                prefetch=ORDER_PREFETCH_TEMPLATES,
-                usage_requirements=_ORDER_USAGE,
-            ),
-            ServiceDefinition(
-                id="derm3r-order-sign",
-                hook=ORDER_SIGN,
-                title="derm3r psoriasis prescribing check (before signing)",
-                description=(
-                    "Before orders are signed: the same drug-safety checks as derm3r-order-select on every "
-                    "draft order; a contraindication for this patient is flagged as critical."
-                ),
-                handler=check_orders,
-                prefetch=ORDER_PREFETCH_TEMPLATES,
-                usage_requirements=_ORDER_USAGE,
-            ),
-        ]
-    )

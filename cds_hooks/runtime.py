@@ -6,14 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
+from cds_hooks.metrics import Metrics, instrument_session
+from cds_hooks.outbound import outbound_session
 from cds_hooks.prefetch import ClientFactory, FhirReader
 from cds_hooks.registry import Registry
 from cds_hooks.settings import Settings
 from cds_hooks.storage import Store
+from fhir_mapping.client import FhirClient
 
 if TYPE_CHECKING:
     from cds_hooks.auth import JwtVerifier
-    from cds_hooks.metrics import Metrics
     from cds_hooks.order_checks import DrugChecker
     from cds_hooks.review.store import ReviewStore
     from inference.pipeline import Pipeline
@@ -34,22 +36,17 @@ class Runtime:
     review_store: "ReviewStore | None" = None
     drug_checker: "DrugChecker | None" = None  # the ordering hooks' drug knowledge (loaded once)
     clock: Callable[[], datetime] = field(default=utc_now)
-    metrics: "Metrics | None" = None
+    metrics: Metrics | None = None
 
 
-def fhir_client_factory(settings: Settings, metrics: "Metrics | None" = None) -> ClientFactory:
+def fhir_client_factory(settings: Settings, metrics: Metrics | None = None) -> ClientFactory:
     """The production FhirClient, bounded by the settings (allow-list, paging); every request it
     sends is counted and timed when `metrics` is given."""
 
     def make(base_url: str, access_token: str | None, timeout: float) -> FhirReader:
-        from cds_hooks.outbound import outbound_session
-        from fhir_mapping.client import FhirClient  # requests is only needed once a FHIR call is
-
         # Guarded connections; CA bundle and proxy for this server from Settings.outbound.
         session = outbound_session(settings, url=base_url)
         if metrics is not None:
-            from cds_hooks.metrics import instrument_session
-
             instrument_session(session, metrics)
         return FhirClient(
             base_url,

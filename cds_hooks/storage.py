@@ -28,7 +28,7 @@ Durability, decided per table:
   record right after its replay check, whose durable commit flushes the log up to and including the
   jti entry, so in practice the window is the few milliseconds between the two. The worst case, a
   lost entry, re-opens a replay window bounded by that token's remaining lifetime (`exp`, minutes).
-  Accepted: it saves one fsync (~4 ms wall) per hook.
+  Accepted: it saves one fsync per hook (its cost is measured by `python -m bench.run`).
 
 The rest of the service codes against the `Store` protocol.
 """
@@ -122,11 +122,16 @@ def audit_link(prev: str, ts: float, record_text: str) -> str:
     return _sha256(f"{prev}|{ts!r}|{record_text}")
 
 
-def insert_ignoring_duplicates(db: Database, table: Any) -> Insert:
-    """`INSERT ... ON CONFLICT DO NOTHING` in the database's dialect (both engines spell it alike;
-    only the construct differs)."""
+def dialect_insert(db: Database, table: Any) -> Insert:
+    """`INSERT` in the database's dialect, for its `ON CONFLICT` forms (both engines spell them
+    alike; only the construct differs). The one place that picks it, for every store."""
     dialect = postgresql if db.dialect == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+    return dialect.insert(table)
+
+
+def insert_ignoring_duplicates(db: Database, table: Any) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the database's dialect."""
+    return dialect_insert(db, table).on_conflict_do_nothing()
 
 
 class SqlStore:

@@ -8,4 +8,6 @@ Entry points:
   Provenance] and `writeback.transaction_bundle(resources)`;
 - `client.FhirClient` (allow-listed, bounded FHIR REST reads) raising `errors.Fhir*`;
 - `codes` (every code, one module; `data_contract.md` is rendered from it) and `r4.validate`.
+- `ehr_record`: builders of the record an EHR holds (Patient, Encounter, Condition, MedicationStatement,
+  Observation, Media, Binary, DocumentReference), used by the synthetic patients (`cds_hooks.demo.synthetic`).
 """

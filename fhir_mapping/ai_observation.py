@@ -26,9 +26,8 @@ from fhir_mapping.emit import (
     resource_id,
     score_quantity,
 )
+from fhir_mapping.queries import PHOTO_TYPES
 from inference.i18n import t, tjoin
-
-PHOTO_TYPES = ("Media", "DocumentReference")
 
 
 def _photo_refs(refs: list[str] | tuple[str, ...]) -> list[dict[str, str]]:

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Sequence
 
 from inference.citations import CitationTable, clean_free_text
-from inference.results import Assessment, Evidence, TreatmentOption
+from inference.results import Assessment, Evidence, TherapyClass, TreatmentOption
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
@@ -32,17 +32,17 @@ from inference.i18n import localize, t, tjoin
 
 ATC = "http://www.whocc.no/atc"
 # Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
-UNVERIFIED_CODE_EXTENSION = "https://derm3r.org/fhir/StructureDefinition/code-unverified"
+UNVERIFIED_CODE_EXTENSION = codes.CODE_UNVERIFIED_EXTENSION
 _SYSTEM_ORDER = {codes.RXNORM: 0, ATC: 1, codes.SNOMED: 0}
 
 DRAFT_NOTE = t("AI-generated draft — preliminary, requires clinician review.")
 TCM_NOTE_PREFIX = t("Integrative (traditional Chinese medicine) — not a substitute for guideline-based care.")
 _MAX_TEXT = 2000  # keep free text readable in EHR widgets
 
-_CLASS_LABEL = {"topical": t("Topical therapy"), "phototherapy": t("Phototherapy"), "oral_systemic": t("Oral systemic therapy"),
-                "biologic": t("Biologic therapy")}
-_ACTIVITY_KIND = {"topical": "MedicationRequest", "oral_systemic": "MedicationRequest", "biologic": "MedicationRequest",
-                  "phototherapy": "ServiceRequest"}
+_CLASS_LABEL = {TherapyClass.TOPICAL: t("Topical therapy"), TherapyClass.PHOTOTHERAPY: t("Phototherapy"),
+                TherapyClass.ORAL_SYSTEMIC: t("Oral systemic therapy"), TherapyClass.BIOLOGIC: t("Biologic therapy")}
+_ACTIVITY_KIND = {TherapyClass.TOPICAL: "MedicationRequest", TherapyClass.ORAL_SYSTEMIC: "MedicationRequest",
+                  TherapyClass.BIOLOGIC: "MedicationRequest", TherapyClass.PHOTOTHERAPY: "ServiceRequest"}
 
 
 def _clip(text: str) -> str:

@@ -13,7 +13,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping, Protocol
 
 from inference.case import (
     Case,
@@ -36,6 +36,8 @@ from fhir_mapping.media import DEFAULT_MAX_PHOTO_BYTES, map_media
 from fhir_mapping.medication import map_medication
 from fhir_mapping.observation import map_observation
 from fhir_mapping.patient import map_patient
+from fhir_mapping.queries import READ_KINDS, VALIDATED_KINDS
+from fhir_mapping.searchset import is_bundle, walk_entries
 from inference.i18n import t
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,15 @@ log = logging.getLogger(__name__)
 FUTURE_TOLERANCE = timedelta(hours=24)
 MAX_BUNDLE_DEPTH = 3
 
-# Resource kinds the builder reads; everything else in a prefetch (Encounter, Claim ...) is ignored.
-_VALIDATED_KINDS = frozenset({"Patient", "Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest"})
-# R5-style DocumentReference carries elements R4 does not have: read defensively, not validated.
-_READ_KINDS = _VALIDATED_KINDS | {"DocumentReference", "Medication"}
+# The mapper of each photo resource type (`queries.PHOTO_TYPES`; a test keeps the two in step).
+class _PhotoMapper(Protocol):
+    def __call__(self, resource: dict, *, full_url: str | None = ..., max_bytes: int = ...) -> Mapped[PhotoCandidate]: ...
+
+
+_PHOTO_MAPPERS: Mapping[str, _PhotoMapper] = {
+    "Media": map_media,
+    "DocumentReference": map_document_reference,
+}
 
 
 @dataclass(frozen=True)
@@ -63,14 +70,11 @@ def _unwrap(resources: Iterable[object], found_issues: list[DataIssue]) -> Itera
         if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             found_issues.append(issues.issue(issues.UNREADABLE_RESOURCE, t("An item in the record is not a FHIR resource; ignored.")))
             return
-        if value["resourceType"] == "Bundle":
+        if is_bundle(value):
             if depth >= MAX_BUNDLE_DEPTH:
                 return
-            entries = value.get("entry")
-            for entry in entries if isinstance(entries, list) else ():
-                if isinstance(entry, dict) and "resource" in entry:
-                    url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-                    yield from walk(entry["resource"], url, depth + 1)
+            for entry in walk_entries(value):
+                yield from walk(entry.resource, entry.full_url, depth + 1)
             return
         yield _Item(value, full_url)
 
@@ -142,7 +146,7 @@ class _Builder:
         items: list[_Item] = []
         for item in _unwrap(resources, self.issues):
             kind = item.resource["resourceType"]
-            if kind not in _READ_KINDS:
+            if kind not in READ_KINDS:
                 continue
             ref = resource_ref(item.resource, item.full_url)
             if ref in seen:
@@ -163,7 +167,7 @@ class _Builder:
         if not _belongs_to(item, self.patient_id):
             self.other_patient += 1  # reported once, as a count: the refs would only be noise
             return
-        if kind in _VALIDATED_KINDS:
+        if kind in VALIDATED_KINDS:
             problem = r4.check(_validation_view(resource))
             if problem is not None:
                 # Keep going: the mappers read defensively, and a minor schema slip should not hide
@@ -185,10 +189,8 @@ class _Builder:
             mapped_m = map_medication(resource, full_url=item.full_url, medications=medications)
             self.add_issues(mapped_m)
             self.medications.extend(mapped_m.items)
-        elif kind == "Media":
-            self.add_candidates(map_media(resource, full_url=item.full_url, max_bytes=self.max_photo_bytes), ref)
-        elif kind == "DocumentReference":
-            self.add_candidates(map_document_reference(resource, full_url=item.full_url, max_bytes=self.max_photo_bytes), ref)
+        elif kind in _PHOTO_MAPPERS:
+            self.add_candidates(_PHOTO_MAPPERS[kind](resource, full_url=item.full_url, max_bytes=self.max_photo_bytes), ref)
 
     def keep_current(self, findings: Iterable[Finding], ref: str) -> None:
         for finding in findings:

@@ -8,11 +8,13 @@ Safety properties (each has a test against a real local HTTP server):
 - every response is streamed and capped at `max_bytes`, and every call is bounded in time
   (connect/read timeouts plus an overall per-call deadline against slow-drip servers);
 - failures are typed (`fhir_mapping.errors`) with safe messages: no token, no URL query, no body;
-- work and memory are bounded, not only bytes (issue 12: 5 pages x 20,000 Observations took 23-38 s
-  and 440 MB; 100,000-deep JSON escaped as RecursionError): responses are parsed strictly with
-  `strict_json` (depth, duplicate keys, NaN), the JSON values one client may parse in total are
-  capped (`max_values`, counted on the bytes before parsing), and a search stops collecting at
-  `max_resources` resources.
+- work and memory are bounded, not only bytes (issue 12: a few pages of tens of thousands of
+  Observations each held a worker far too long; 100,000-deep JSON escaped as RecursionError):
+  responses are parsed strictly with `strict_json` (depth, duplicate keys, NaN), the JSON values one
+  client may parse in total are capped (`max_values`, counted on the bytes before parsing), and a
+  search stops collecting at `max_resources` resources;
+- search pages are read by `fhir_mapping.searchset` (the reader prefetch resolution uses too):
+  outcomes of either kind are not data, and a malformed Bundle is a `FhirBadResponse`.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ from fhir_mapping.errors import (
     FhirNotAllowed,
     FhirNotFound,
     FhirUnavailable,
+    MalformedBundle,
 )
+from fhir_mapping.searchset import read_searchset
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +143,18 @@ class FhirClient:
             bundle = self._get_json(url, what="search")
             if bundle.get("resourceType") != "Bundle":
                 raise FhirBadResponse("FHIR search did not return a Bundle")
-            found.extend(_bundle_resources(bundle))
+            try:
+                page_read = read_searchset(bundle)
+            except MalformedBundle as exc:
+                raise FhirBadResponse(f"FHIR search returned a malformed Bundle ({exc.message})") from exc
+            # Outcomes (server warnings about the search) are not data: dropped, as the spec's
+            # search.mode=outcome entries are meant to be.
+            found.extend(page_read.resources)
             if len(found) >= self._max_resources:
                 log.warning("FHIR search stopped at the resource limit (%d)", self._max_resources)
                 self.truncated = True
                 return found[: self._max_resources]
-            next_url = _next_link(bundle)
+            next_url = page_read.next_url
             if next_url is None:
                 return found
             try:
@@ -316,27 +326,6 @@ def _parse_json(body: bytes, *, what: str, max_bytes: int, max_values: int) -> d
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
         raise FhirBadResponse(f"FHIR {what} response is not a FHIR resource")
     return value
-
-
-def _bundle_resources(bundle: dict) -> list[dict]:
-    entries = bundle.get("entry")
-    found = []
-    for entry in entries if isinstance(entries, list) else ():
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
-            continue
-        search = entry.get("search")
-        if isinstance(search, dict) and search.get("mode") == "outcome":
-            continue  # server warnings about the search, not data
-        found.append(entry["resource"])
-    return found
-
-
-def _next_link(bundle: dict) -> str | None:
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else ():
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
-    return None
 
 
 def _reference_type(reference: str) -> str | None:

@@ -33,11 +33,25 @@ ICD10_SYSTEMS = frozenset(
 )
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 UCUM = "http://unitsofmeasure.org"
-# The project's own CodeSystem: a stable canonical URL (a CodeSystem resource need not be served
-# there for the codes to be meaningful; the README's data-contract table defines them).
-DERM3R = "https://derm3r.org/fhir/CodeSystem/derm3r"
-DERM3R_IDENTIFIER = "https://derm3r.org/fhir/NamingSystem/resource-id"
-DERM3R_DEVICE_IDENTIFIER = "https://derm3r.org/fhir/NamingSystem/device"
+# The project's own namespace. Every own CodeSystem, NamingSystem and StructureDefinition URI is
+# built from this one root: stable canonical URLs (a resource need not be served there for the codes
+# to be meaningful; the README's data-contract table defines them).
+OWN_FHIR_ROOT = "https://derm3r.org/fhir"
+
+
+def own_uri(kind: str, name: str) -> str:
+    """`https://derm3r.org/fhir/<kind>/<name>`, e.g. own_uri("CodeSystem", "card-topic")."""
+    return f"{OWN_FHIR_ROOT}/{kind}/{name}"
+
+
+DERM3R = own_uri("CodeSystem", "derm3r")
+DERM3R_IDENTIFIER = own_uri("NamingSystem", "resource-id")
+DERM3R_DEVICE_IDENTIFIER = own_uri("NamingSystem", "device")
+CARD_TOPIC = own_uri("CodeSystem", "card-topic")  # CDS card source.topic
+ORDER_OVERRIDE_REASON = own_uri("CodeSystem", "order-override-reason")  # order cards' override reasons
+REVIEW_OVERRIDE_REASON = own_uri("CodeSystem", "review-override-reason")  # assessment cards and the review app
+CODE_UNVERIFIED_EXTENSION = own_uri("StructureDefinition", "code-unverified")
+SYNTHETIC_MRN = own_uri("NamingSystem", "synthetic-mrn")  # demo patients' identifiers
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -879,7 +893,7 @@ def derm3r_display(code: str) -> str:
 
 # ------------------------------------------------------------------ codings for writers
 # Dict codings ({"system", "code", "display"}) for code that writes FHIR: the write-back modules and
-# the synthetic patients (`cds_hooks.synthetic`), so both use exactly the codes the reader accepts.
+# the synthetic patients (`cds_hooks.demo.synthetic`), so both use exactly the codes the reader accepts.
 
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -1055,6 +1069,9 @@ DOCUMENT_TYPE_CLINICAL_PHOTO = coding(LOINC, "72170-4", "Photographic image")
 DOCUMENT_CATEGORY_IMAGE = coding(DERM3R, "clinical-photograph", "Clinical photograph")
 ENCOUNTER_CLASS_AMBULATORY = coding(V3_ACT_CODE, "AMB", "ambulatory")
 DERMATOLOGY_ENCOUNTER_TYPE = coding(DERM3R, "dermatology-visit", "Dermatology outpatient visit")
+# Synthetic patients (cds_hooks.demo.synthetic): every resource tagged as test data (HL7 v3 ActReason
+# HTEST) so that no EHR could mistake it for a real record, and their record numbers' system.
+SYNTHETIC_DATA_TAG = coding(V3_ACT_REASON, "HTEST", "test health data")
 
 
 # ------------------------------------------------------------------ the data contract

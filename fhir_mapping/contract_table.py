@@ -13,7 +13,9 @@ Direction: **read** = recognised in EHR data; **write** = emitted by the service
 `preliminary` / `draft` and tagged `AIAST`); **read/write** = both. Codes marked (unverified) are
 accepted on input but should be checked against a terminology server.
 
-Own CodeSystem: `{derm3r}`.
+Own CodeSystem: `{derm3r}`. Every own URI (this CodeSystem, the card-topic and
+override-reason CodeSystems, NamingSystems, the code-unverified extension) is built from one root,
+`{root}` (`fhir_mapping.codes.own_uri`).
 
 | system | code | meaning | direction | maps to / used for |
 |---|---|---|---|---|
@@ -34,7 +36,7 @@ def render() -> str:
         elif previous.direction != row.direction:
             merged[key] = codes.CodeInfo(row.system, row.code, previous.display, "read/write",
                                          f"{previous.maps_to}; {row.maps_to}")
-    lines = [_HEADER.format(derm3r=codes.DERM3R)]
+    lines = [_HEADER.format(derm3r=codes.DERM3R, root=codes.OWN_FHIR_ROOT)]
     for row in sorted(merged.values(), key=lambda r: (r.system, r.code)):
         lines.append(f"| {_cell(row.system)} | `{_cell(row.code)}` | {_cell(row.display)} | {row.direction} | {_cell(row.maps_to)} |\n")
     return "".join(lines)

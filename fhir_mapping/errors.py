@@ -45,3 +45,12 @@ class InvalidResource(ValueError):
         self.message = message
         self.resource_type = resource_type
         self.paths = paths
+
+
+class MalformedBundle(FhirError):
+    """A Bundle whose shape is not FHIR's (e.g. `entry` or `link` is not an array). `element` names
+    the offending element ("entry", "link", "resourceType") so a caller can point at it."""
+
+    def __init__(self, message: str, *, element: str) -> None:
+        super().__init__(message)
+        self.element = element

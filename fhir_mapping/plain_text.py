@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
+from fhir_mapping.queries import PHOTO_TYPES
 from inference.i18n import localize
 
-_RESOURCE_TYPES = ("Observation", "Media", "Condition", "MedicationStatement", "MedicationRequest", "DocumentReference",
+_RESOURCE_TYPES = ("Observation", *PHOTO_TYPES, "Condition", "MedicationStatement", "MedicationRequest",
                    "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
 # (?<![A-Za-z0-9]) rather than \b: in Chinese text a reference follows a Han character directly,
 # and Han characters are word characters to `re`.

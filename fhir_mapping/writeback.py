@@ -17,11 +17,12 @@ from typing import Iterable, Sequence
 from inference.results import Assessment
 
 from fhir_mapping import codes, r4
-from fhir_mapping.ai_observation import PHOTO_TYPES, ai_observations
+from fhir_mapping.ai_observation import ai_observations
 from fhir_mapping.careplan import care_plan
 from fhir_mapping.device import SOFTWARE_NAME, device_reference, software_device
 from fhir_mapping.emit import NAMESPACE, is_literal_reference, resource_id, urn
 from fhir_mapping.provenance import provenance
+from fhir_mapping.queries import PHOTO_TYPES
 from fhir_mapping.safe_text import sanitise_resource
 from inference.i18n import t
 

@@ -1,6 +1,6 @@
 """Lesion segmentation and PASI-scale attributes measured on one (downscaled) photo.
 
-Pipeline (all vectorised, ~10 ms on a 512 px image):
+Pipeline (all vectorised; its cost per photo is measured by `python -m bench.bench_rec`):
 
 1. Skin: YCbCr skin-colour box (`colour.skin_mask`), smoothed.
 2. Redness: per-pixel erythema index EI = OD_green - OD_red (`colour`), relative to the patient's
@@ -32,7 +32,7 @@ from inference.i18n import t
 # ------------------------------------------------------------------ segmentation constants
 
 # Long side of the image the attributes are measured on: enough for scale flakes on a whole-limb
-# photo, small enough for ~10 ms per photo.
+# photo, small enough to keep the per-photo cost low (measured by `python -m bench.bench_rec`).
 ANALYSIS_MAX_SIDE = 384
 
 # Minimum EI rise over the baseline for a pixel to seed a lesion. 0.05 OD is ~ the contrast of a

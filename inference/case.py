@@ -17,7 +17,7 @@ from functools import cached_property
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
-class BodyRegion(str, enum.Enum):
+class BodyRegion(enum.StrEnum):
     """The four PASI regions, plus `unknown` when a photo's body site is missing or unmapped."""
 
     HEAD = "head"
@@ -36,7 +36,7 @@ PASI_REGION_WEIGHTS: dict[BodyRegion, float] = {
 }
 
 
-class FindingKey(str, enum.Enum):
+class FindingKey(enum.StrEnum):
     """Internal keys for the observations the agents use; `fhir_mapping.codes` maps codes to them."""
 
     PASI = "pasi"  # 0-72, clinician-entered
@@ -96,7 +96,7 @@ class Finding:
     reference_high: float | None = None
 
 
-class PsoriasisSubtype(str, enum.Enum):
+class PsoriasisSubtype(enum.StrEnum):
     """Clinical forms of psoriasis that change what is safe or urgent (from coded Conditions)."""
 
     PLAQUE = "plaque"
@@ -110,7 +110,7 @@ class PsoriasisSubtype(str, enum.Enum):
     SCALP = "scalp"
 
 
-class ConditionKey(str, enum.Enum):
+class ConditionKey(enum.StrEnum):
     """Internal keys for the conditions that change what the agents conclude."""
 
     PSORIASIS = "psoriasis"

@@ -79,17 +79,6 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return linear_to_lab(linear_rgb(rgb))
 
 
-def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
-    """CIELAB [..., 3] -> uint8 sRGB (clipped); used by the renderer and tests."""
-    fy = (lab[..., 0] + 16.0) / 116.0
-    fx = fy + lab[..., 1] / 500.0
-    fz = fy - lab[..., 2] / 200.0
-    f = np.stack([fx, fy, fz], axis=-1)
-    xyz = np.where(f**3 > _LAB_EPSILON, f**3, (116.0 * f - 16.0) / _LAB_KAPPA) * _WHITE_D65
-    lin = xyz @ np.linalg.inv(_RGB_TO_XYZ).T
-    return linear_to_srgb(lin)
-
-
 def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     """float linear RGB [..., 3] -> uint8 sRGB (clipped, rounded)."""
     lin = np.clip(lin, 0.0, 1.0)

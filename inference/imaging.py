@@ -48,7 +48,7 @@ MAX_PIXELS_FULL_DECODE = 25_000_000
 
 # Decode *work*, not only size: a progressive JPEG is decoded once per scan, whatever draft() asks
 # for, so a small file that repeats one AC scan 1,500 times keeps a worker busy for many seconds
-# (~4 ms per scan at 4 MP, ~10-60 ms at 64 MP). Encoders write 6-10 scans (libjpeg's default
+# (each scan costs a full pass over the pixels). Encoders write 6-10 scans (libjpeg's default
 # progression), optimisers up to about 20; anything past MAX_JPEG_SCANS is refused before decoding,
 # and large images get proportionally fewer (scans x pixels <= MAX_JPEG_SCAN_PIXELS, i.e. 16 scans
 # at the 64 MP limit, 40 at 24 MP).

@@ -36,7 +36,7 @@ def build_pipeline(model_dir: Path | None = None, knowledge_dir: Path | None = N
 
     DERM-Rec sits behind a bounded per-process cache keyed by SHA-256 of the photo bytes (+ model
     version + settings): an EHR re-sends a chart's photos on every view, and a repeat costs hashing
-    (~2 ms) instead of decode + gate + attributes + model (~40-70 ms per photo). Why that is safe
+    instead of decode + gate + attributes + model (measured by `python -m bench.run`). Why that is safe
     is documented in `inference.rec_cache`. `guideline_profile` names the treatment profile of
     treatment.json ("aad_npf" default, "euroguiderm", "nice", "china"); an unknown name fails here, at start-up."""
     from inference.lesion_model import LesionModel

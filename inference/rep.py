@@ -29,6 +29,7 @@ from inference.results import (
     RecResult,
     RegionFinding,
     Trend,
+    TrendDirection,
 )
 from inference.i18n import t, tjoin
 
@@ -299,18 +300,18 @@ def _photo_score(fused: dict[BodyRegion, _Fused], regions: Iterable[BodyRegion])
     return total
 
 
-def _direction(baseline: float, current: float) -> tuple[str, float | None]:
+def _direction(baseline: float, current: float) -> tuple[TrendDirection, float | None]:
     change = current - baseline
     percent = 100.0 * change / baseline if baseline > 0 else None
     if abs(change) < TREND_MIN_ABSOLUTE_CHANGE:
-        return "stable", percent
+        return TrendDirection.STABLE, percent
     if baseline <= 0:
-        return "worsening", percent
+        return TrendDirection.WORSENING, percent
     if change <= -TREND_RELATIVE_CHANGE * baseline:
-        return "improving", percent
+        return TrendDirection.IMPROVING, percent
     if change >= TREND_RELATIVE_CHANGE * baseline:
-        return "worsening", percent
-    return "stable", percent
+        return TrendDirection.WORSENING, percent
+    return TrendDirection.STABLE, percent
 
 
 def _trend(case: Case, current: Sequence[RecResult], earlier: Sequence[RecResult]) -> Trend:
@@ -364,7 +365,7 @@ def _trend(case: Case, current: Sequence[RecResult], earlier: Sequence[RecResult
                 ),
             ),
         )
-    return Trend(direction="unknown", evidence=(Evidence(statement=t("no earlier photos or PASI values to compare with")),))
+    return Trend(direction=TrendDirection.UNKNOWN, evidence=(Evidence(statement=t("no earlier photos or PASI values to compare with")),))
 
 
 def _clip01(x: float) -> float:
@@ -421,10 +422,10 @@ def _descriptors(
     onset_value = onset.value if onset is not None and isinstance(onset.value, str) else None
     new_score = 0.0
     new_ev: list[Evidence] = []
-    if trend.direction == "worsening" and trend.percent_change is not None:
+    if trend.direction == TrendDirection.WORSENING and trend.percent_change is not None:
         new_score = _clip01(trend.percent_change / 100.0)
         new_ev.extend(trend.evidence)
-    elif trend.direction == "worsening":
+    elif trend.direction == TrendDirection.WORSENING:
         new_score = 0.5
         new_ev.extend(trend.evidence)
     if onset_value == "new_spreading":

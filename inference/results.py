@@ -152,11 +152,18 @@ class PasiEstimate:
     evidence: tuple[Evidence, ...] = ()
 
 
+class TrendDirection(enum.StrEnum):
+    IMPROVING = "improving"
+    STABLE = "stable"
+    WORSENING = "worsening"
+    UNKNOWN = "unknown"
+
+
 @dataclass(frozen=True)
 class Trend:
     """Change against earlier photographs (or earlier PASI observations)."""
 
-    direction: str  # "improving" | "stable" | "worsening" | "unknown"
+    direction: TrendDirection
     baseline_value: float | None = None
     baseline_date: datetime | None = None
     current_value: float | None = None
@@ -188,8 +195,8 @@ class PatientRepresentation:
 # ---------------------------------------------------------------- DERM-Reason
 
 
-class SeverityLevel(str, enum.Enum):
-    """`Severity.level` values (stored as the plain string value)."""
+class SeverityLevel(enum.StrEnum):
+    """`Severity.level`. A StrEnum: equal to, and serialised as, its plain string value."""
 
     CLEAR = "clear"
     MILD = "mild"
@@ -199,15 +206,42 @@ class SeverityLevel(str, enum.Enum):
     NOT_ASSESSED = "not_assessed"  # out of the psoriasis pathway (see Assessment.scope)
 
 
-class Scope(str, enum.Enum):
-    """Whether the psoriasis pathway ran (`Assessment.scope`, stored as the plain string value)."""
+class Scope(enum.StrEnum):
+    """Whether the psoriasis pathway ran (`Assessment.scope`)."""
 
     PSORIASIS = "psoriasis"  # psoriasis (or psoriatic arthritis) active and confirmed on the problem list
     OTHER_DIAGNOSIS = "other_diagnosis"  # another skin diagnosis recorded, no psoriasis
     UNCONFIRMED = "unconfirmed"  # photos or scores, but no (confirmed) diagnosis
 
 
-class AlertKind(str, enum.Enum):
+class Indicator(enum.StrEnum):
+    """How urgent a conclusion is, in the CDS Hooks card indicator's terms (`Alert.severity`, drug
+    concerns, cards)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class TherapyClass(enum.StrEnum):
+    """The rungs of the psoriasis treatment ladder, lowest first (also the ladder's step ids)."""
+
+    TOPICAL = "topical"
+    PHOTOTHERAPY = "phototherapy"
+    ORAL_SYSTEMIC = "oral_systemic"
+    BIOLOGIC = "biologic"
+
+
+class PopulationStatus(enum.StrEnum):
+    """A drug's standing in a population, most restrictive first (also a treatment option's standing for this patient)."""
+
+    CONTRAINDICATED = "contraindicated"
+    CAUTION = "caution"
+    ACCEPTABLE = "acceptable"
+    PREFERRED = "preferred"
+
+
+class AlertKind(enum.StrEnum):
     URGENT_REFERRAL = "urgent_referral"  # erythroderma, generalised pustular psoriasis
     HOLD_THERAPY = "hold_therapy"  # active TB / serious infection on immunosuppression
     ABNORMAL_MONITORING = "abnormal_monitoring"  # lab or BP threshold crossed on current therapy
@@ -225,8 +259,8 @@ class Alert:
     """A red flag the clinician should see first. `summary` is one line, action first (< 100 chars);
     `detail` one or two plain sentences; `citation` the published source (text)."""
 
-    kind: str  # AlertKind value
-    severity: str  # "info" | "warning" | "critical" (the CDS card indicator)
+    kind: AlertKind
+    severity: Indicator
     summary: str
     detail: str
     evidence: tuple[Evidence, ...] = ()
@@ -247,7 +281,7 @@ class DrugCoding:
 
 @dataclass(frozen=True)
 class Severity:
-    level: str  # a SeverityLevel value
+    level: SeverityLevel
     basis: tuple[Evidence, ...]  # which measures and thresholds decided it
     systemic_candidate: bool = False
     # 1.0 when the measures agree and are current; lowered by conflicts, stale or image-only data.
@@ -266,12 +300,12 @@ class Contraindication:
 class TreatmentOption:
     therapy: str  # option id, e.g. "methotrexate", "tnf_inhibitor"
     display: str  # names only the member drugs this patient may have, e.g. "TNF inhibitor (certolizumab)"
-    therapy_class: str  # "topical" | "phototherapy" | "oral_systemic" | "biologic"
+    therapy_class: TherapyClass
     contraindications: tuple[Contraindication, ...] = ()
     pre_treatment_checks: tuple[str, ...] = ()  # e.g. "TB screening", "CBC and liver tests" (not yet on record)
     drugs: tuple[str, ...] = ()  # drugs.json ids of the allowed member drugs, preferred first
     codings: tuple[DrugCoding, ...] = ()  # RxNorm/ATC (drugs) or SNOMED (procedures) of the allowed members
-    status: str = "acceptable"  # "preferred" | "acceptable" | "caution" | "contraindicated" for this patient
+    status: PopulationStatus = PopulationStatus.ACCEPTABLE  # for this patient
     note: str = ""  # one line, e.g. "preferred biologic in pregnancy"
     adjunct: bool = False  # a topical kept alongside a higher step
     current: bool = False  # the patient is already on it
@@ -283,7 +317,7 @@ class TreatmentOption:
 
 @dataclass(frozen=True)
 class TreatmentPlan:
-    step: str  # ladder step id, e.g. "topical", "phototherapy", "oral_systemic", "biologic"
+    step: TherapyClass  # the ladder step
     step_display: str
     options: tuple[TreatmentOption, ...]
     rationale: tuple[Evidence, ...]
@@ -453,7 +487,7 @@ class Assessment:
     model_version: str
     summary: str  # one plain-English line (< 140 chars) for the card
     # Scope gate: "psoriasis" when the pathway ran; otherwise severity is "not_assessed", no treatment.
-    scope: str = Scope.PSORIASIS.value
+    scope: Scope = Scope.PSORIASIS
     scope_note: str = ""  # what the record shows when out of scope (plain text)
     suggested_tests: tuple[str, ...] = ()  # tests that would settle the diagnosis (e.g. KOH microscopy)
     alerts: tuple[Alert, ...] = ()  # red flags, most severe first

@@ -20,12 +20,12 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-import flask
 from flask import Blueprint, Response, jsonify, request, send_from_directory
 
 from cds_hooks.errors import CdsError, NotFound
+from cds_hooks.http_errors import cds_error_response
 from cds_hooks.review.access import FHIR_SERVER_HEADER, TokenVerifier
-from cds_hooks.review.feedback import OVERRIDE_REASONS, feedback_item
+from cds_hooks.review.feedback import OVERRIDE_REASONS, feedback_item, parse_review_feedback
 from cds_hooks.jsonbody import read_json
 from cds_hooks.review.store import ReviewStore, StoredImage, served_image_type
 from cds_hooks.settings import Settings
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
 DEFAULT_CLIENT_ID = "derm3r-review"
+REVIEW_REALM = "derm3r-review"  # WWW-Authenticate realm of the review API (SMART tokens)
 # SMART v2 scopes: read the patient (launch context + the API's token check), create the draft
 # CarePlan with its preliminary Observations, the software Device (PUT to its fixed id: update-as-create,
 # hence c and u) and the
@@ -141,7 +142,7 @@ def review_blueprint(
         # The service's strict reader (issue 12): application/json only, the 16 KiB cap counted
         # while streaming (chunked bodies too), no NaN, no duplicate keys, bounded depth and values.
         body = read_json(request, max_bytes=MAX_FEEDBACK_BYTES)
-        service_id, item = feedback_item(record, body)
+        service_id, item = feedback_item(record, parse_review_feedback(body))
         stored = sink()(service_id, item)
         log.info("review feedback recorded: outcome=%s new=%s", item["outcome"], stored)
         return jsonify(status="recorded", outcome=item["outcome"]), 201
@@ -171,13 +172,8 @@ def review_blueprint(
         return response
 
     @bp.errorhandler(CdsError)
-    def cds_error(exc: CdsError) -> tuple[Response, int]:
-        issue: dict = {"severity": "error", "code": exc.code, "diagnostics": exc.message}
-        if exc.expression:
-            issue["expression"] = [exc.expression]
-        response = flask.make_response(jsonify(resourceType="OperationOutcome", issue=[issue]), exc.status)
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="derm3r-review"'
-        return response, exc.status
+    def cds_error(exc: CdsError) -> Response:
+        # The service's one error mapping; only the 401 challenge names the review app's realm.
+        return cds_error_response(exc, realm=REVIEW_REALM)
 
     return bp

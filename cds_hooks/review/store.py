@@ -11,7 +11,7 @@ EHR, the browser's URL bar and the logs.
 
 Photos are stored once per content: `review_image` holds each distinct photo's bytes keyed by their
 SHA-256, and `review_photo_ref` only points at it. An EHR re-sends a chart's photos on every view, so
-a repeat hook writes no photo bytes at all (the hash, ~1 ms per MB, replaces a multi-MB copy into
+a repeat hook writes no photo bytes at all (hashing the bytes, far cheaper than the copy, replaces a multi-MB copy into
 the WAL); an image no record points at any more is deleted when the records that used it expire.
 (New SQLite files use 64 KiB pages for these blobs; PostgreSQL stores them uncompressed out of line;
 see `cds_hooks.database` and the migration.) The original bytes are kept, not a downscaled copy:
@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from cds_hooks.database import Database, open_database
-from cds_hooks.storage import insert_ignoring_duplicates
+from cds_hooks.storage import dialect_insert, insert_ignoring_duplicates
 from cds_hooks.tables import review_image, review_overlay, review_photo_ref, review_record
 from cds_hooks.card_text import clinician_citations
 from fhir_mapping.safe_text import strip_unsafe_everywhere
@@ -194,8 +193,7 @@ class ReviewStore:
         rows = [{"record_id": context_id, "idx": index, "kind": kind, "data": data} for kind, data in rendered.items()]
         rows = rows or [{"record_id": context_id, "idx": index, "kind": "_none", "data": b""}]
         # Two workers may render the same photo at once: the second write replaces the first.
-        dialect = postgresql if self.database.dialect == "postgresql" else sqlite
-        upsert = dialect.insert(review_overlay)
+        upsert = dialect_insert(self.database, review_overlay)
         upsert = upsert.on_conflict_do_update(
             index_elements=[review_overlay.c.record_id, review_overlay.c.idx, review_overlay.c.kind],
             set_={"data": upsert.excluded.data},

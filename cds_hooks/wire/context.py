@@ -8,10 +8,13 @@ fields in minor versions); the ones we use are checked for presence, type and FH
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
 
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.wire.fields import FHIR_ID, require_fhir_id, require_object, require_reference
+from fhir_mapping.errors import MalformedBundle
+from fhir_mapping.searchset import entry_resources
 
 PATIENT_VIEW = "patient-view"
 ENCOUNTER_START = "encounter-start"
@@ -48,14 +51,28 @@ _USER_TOKENS = {
 }
 
 
+# Context fields each hook defines that are root-level primitives, i.e. usable as prefetch tokens.
+# draftOrders and selections are not: the hook library says services SHALL NOT use them in prefetch.
+_PRIMITIVE_TOKENS = frozenset({"context.userId", "context.patientId", "context.encounterId", *_USER_TOKENS.values()})
+
+
 @dataclass(frozen=True)
 class HookContext:
-    """The context fields derm3r uses. `encounter_id` is optional for patient-view and required for
-    encounter-start (enforced by the parser for each hook)."""
+    """What every hook's context has: the user, the patient and (optional here) the encounter.
+    Each hook has its own subclass below, with its own parser and prefetch tokens; a handler is
+    given the subclass of its hook (see `CONTEXTS`)."""
+
+    HOOK: ClassVar[str]
+    # Prefetch tokens the hook defines (root-level primitive context fields plus the user tokens).
+    TOKENS: ClassVar[frozenset[str]] = _PRIMITIVE_TOKENS
 
     user_id: str  # "Practitioner/123"
     patient_id: str  # FHIR id, no type prefix
     encounter_id: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> "HookContext":
+        raise NotImplementedError(f"{cls.__name__} is not a hook's context")
 
     def tokens(self) -> dict[str, str]:
         """Prefetch token name -> value: root-level primitive context fields as `context.<name>`,
@@ -69,13 +86,78 @@ class HookContext:
 
 
 @dataclass(frozen=True)
+class PatientViewContext(HookContext):
+    """patient-view: a chart is opened (encounterId optional)."""
+
+    HOOK: ClassVar[str] = PATIENT_VIEW
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> "PatientViewContext":
+        return cls(
+            user_id=require_reference(raw, "userId", "context", _PATIENT_VIEW_USERS),
+            patient_id=require_fhir_id(raw, "patientId", "context") or "",
+            encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
+        )
+
+
+@dataclass(frozen=True)
+class EncounterStartContext(HookContext):
+    """encounter-start: an encounter begins (encounterId required)."""
+
+    HOOK: ClassVar[str] = ENCOUNTER_START
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> "EncounterStartContext":
+        return cls(
+            user_id=require_reference(raw, "userId", "context", _ENCOUNTER_START_USERS),
+            patient_id=require_fhir_id(raw, "patientId", "context") or "",
+            encounter_id=require_fhir_id(raw, "encounterId", "context"),
+        )
+
+
+@dataclass(frozen=True)
 class OrderContext(HookContext):
-    """order-select / order-sign context. `draft_orders` are the Bundle's entry resources as sent
-    (each a FHIR request resource; the service maps them); `selections` are the `Type/id` references
-    of the orders just selected (order-select only; always among `draft_orders`)."""
+    """What the ordering hooks share. `draft_orders` are the Bundle's entry resources as sent (each a
+    FHIR request resource; the service maps them); `selections` are the `Type/id` references of the
+    orders just selected (order-select only; always among `draft_orders`)."""
 
     draft_orders: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
     selections: tuple[str, ...] = ()
+
+    @classmethod
+    def _parse_order(cls, raw: Mapping[str, Any], *, with_selections: bool) -> Any:
+        orders = _parse_draft_orders(raw)
+        patient_id = require_fhir_id(raw, "patientId", "context") or ""
+        _check_subjects(orders, patient_id)
+        return cls(
+            user_id=require_reference(raw, "userId", "context", _ORDER_USERS),
+            patient_id=patient_id,
+            encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
+            draft_orders=orders,
+            selections=_parse_selections(raw, orders) if with_selections else (),
+        )
+
+
+@dataclass(frozen=True)
+class OrderSelectContext(OrderContext):
+    """order-select: orders were just chosen (`selections`) among the session's draft orders."""
+
+    HOOK: ClassVar[str] = ORDER_SELECT
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> "OrderSelectContext":
+        return cls._parse_order(raw, with_selections=True)
+
+
+@dataclass(frozen=True)
+class OrderSignContext(OrderContext):
+    """order-sign: the draft orders are about to be signed (no selections)."""
+
+    HOOK: ClassVar[str] = ORDER_SIGN
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> "OrderSignContext":
+        return cls._parse_order(raw, with_selections=False)
 
 
 def _parse_draft_orders(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
@@ -85,16 +167,16 @@ def _parse_draft_orders(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]
     bundle = require_object(raw["draftOrders"], path)
     if bundle.get("resourceType") != "Bundle":
         raise InvalidRequest(f"{path} must be a FHIR Bundle", expression=f"{path}.resourceType")
-    entries = bundle.get("entry", [])
-    if not isinstance(entries, list):
-        raise InvalidRequest(f"{path}.entry must be an array", expression=f"{path}.entry")
-    if len(entries) > MAX_DRAFT_ORDERS:
+    try:
+        resources = entry_resources(bundle)
+    except MalformedBundle as exc:
+        raise InvalidRequest(f"{path}.{exc.message}", expression=f"{path}.{exc.element}") from exc
+    if len(resources) > MAX_DRAFT_ORDERS:
         raise InvalidRequest(f"{path} holds more than {MAX_DRAFT_ORDERS} orders", expression=f"{path}.entry")
     orders: list[Mapping[str, Any]] = []
     seen: set[str] = set()
-    for i, entry in enumerate(entries):
+    for i, resource in enumerate(resources):
         where = f"{path}.entry[{i}].resource"
-        resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             raise InvalidRequest(f"{where} must be a FHIR resource", expression=where)
         rtype = resource.get("resourceType")
@@ -139,63 +221,16 @@ def _check_subjects(orders: tuple[Mapping[str, Any], ...], patient_id: str) -> N
             raise InvalidRequest("a draft order is for a different patient than context.patientId", expression=where)
 
 
-def _parse_order(raw: Mapping[str, Any], *, with_selections: bool) -> OrderContext:
-    orders = _parse_draft_orders(raw)
-    patient_id = require_fhir_id(raw, "patientId", "context") or ""
-    _check_subjects(orders, patient_id)
-    return OrderContext(
-        user_id=require_reference(raw, "userId", "context", _ORDER_USERS),
-        patient_id=patient_id,
-        encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
-        draft_orders=orders,
-        selections=_parse_selections(raw, orders) if with_selections else (),
-    )
-
-
-def _parse_order_select(raw: Mapping[str, Any]) -> HookContext:
-    return _parse_order(raw, with_selections=True)
-
-
-def _parse_order_sign(raw: Mapping[str, Any]) -> HookContext:
-    return _parse_order(raw, with_selections=False)
-
-
-def _parse_patient_view(raw: Mapping[str, Any]) -> HookContext:
-    return HookContext(
-        user_id=require_reference(raw, "userId", "context", _PATIENT_VIEW_USERS),
-        patient_id=require_fhir_id(raw, "patientId", "context") or "",
-        encounter_id=require_fhir_id(raw, "encounterId", "context", required=False),
-    )
-
-
-def _parse_encounter_start(raw: Mapping[str, Any]) -> HookContext:
-    return HookContext(
-        user_id=require_reference(raw, "userId", "context", _ENCOUNTER_START_USERS),
-        patient_id=require_fhir_id(raw, "patientId", "context") or "",
-        encounter_id=require_fhir_id(raw, "encounterId", "context"),
-    )
-
-
-CONTEXT_PARSERS: dict[str, Callable[[Mapping[str, Any]], HookContext]] = {
-    PATIENT_VIEW: _parse_patient_view,
-    ENCOUNTER_START: _parse_encounter_start,
-    ORDER_SELECT: _parse_order_select,
-    ORDER_SIGN: _parse_order_sign,
-}
-
-# Context fields each hook defines that are root-level primitives, i.e. usable as prefetch tokens.
-# draftOrders and selections are not: the hook library says services SHALL NOT use them in prefetch.
-_PRIMITIVE_TOKENS = frozenset({"context.userId", "context.patientId", "context.encounterId", *_USER_TOKENS.values()})
-TOKEN_FIELDS: dict[str, frozenset[str]] = {
-    PATIENT_VIEW: _PRIMITIVE_TOKENS,
-    ENCOUNTER_START: _PRIMITIVE_TOKENS,
-    ORDER_SELECT: _PRIMITIVE_TOKENS,
-    ORDER_SIGN: _PRIMITIVE_TOKENS,
-}
+# The one table of hooks derm3r understands: hook -> its context class (parser and tokens).
+CONTEXTS: Mapping[str, type[HookContext]] = MappingProxyType(
+    {c.HOOK: c for c in (PatientViewContext, EncounterStartContext, OrderSelectContext, OrderSignContext)}
+)
+TOKEN_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType({hook: c.TOKENS for hook, c in CONTEXTS.items()})
 
 
 def parse_context(hook: str, value: Any) -> HookContext:
-    parser = CONTEXT_PARSERS.get(hook)
-    if parser is None:
+    """The context of `hook`, parsed by its class (an instance of `CONTEXTS[hook]`)."""
+    cls = CONTEXTS.get(hook)
+    if cls is None:
         raise InvalidRequest(f"hook {hook!r} is not supported by this service", expression="hook")
-    return parser(require_object(value, "context"))
+    return cls.parse(require_object(value, "context"))

@@ -22,7 +22,7 @@ from cds_hooks.wire.fields import (
 from cds_hooks.wire.response import Coding, compact
 
 OUTCOMES = ("accepted", "overridden")
-_MAX_ITEMS = 200  # one EHR session does not act on more cards than this in one POST
+MAX_FEEDBACK_ITEMS = 200  # one EHR session does not act on more cards than this in one POST
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,6 @@ def parse_feedback(body: Any) -> tuple[FeedbackItem, ...]:
     items = raw.get("feedback")
     if not isinstance(items, list) or not items:
         raise InvalidRequest("feedback must be a non-empty array", expression="feedback")
-    if len(items) > _MAX_ITEMS:
-        raise InvalidRequest(f"feedback has more than {_MAX_ITEMS} items", expression="feedback")
+    if len(items) > MAX_FEEDBACK_ITEMS:
+        raise InvalidRequest(f"feedback has more than {MAX_FEEDBACK_ITEMS} items", expression="feedback")
     return tuple(_parse_item(item, f"feedback[{i}]") for i, item in enumerate(items))

@@ -17,6 +17,8 @@ from cds_hooks.errors import InvalidRequest
 # FHIR R4 `id` datatype: 1-64 of [A-Za-z0-9-.]. Context ids end up in FHIR query URLs, so this is
 # also what keeps a hostile patientId from smuggling extra query parameters or path segments.
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# A CDS Service id: one URL path segment of unreserved characters (discovery, `/cds-services/{id}`).
+SERVICE_ID = re.compile(r"^[A-Za-z0-9\-_.]{1,64}$")
 
 
 def require_object(value: Any, path: str) -> Mapping[str, Any]:

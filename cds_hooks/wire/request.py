@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Generic, Mapping, TypeVar
 
 from cds_hooks.errors import InvalidRequest
 from cds_hooks.wire.context import HookContext, parse_context
@@ -17,6 +17,9 @@ from cds_hooks.wire.fields import (
     require_uuid,
 )
 
+# The context class of the request's hook (`cds_hooks.wire.context.CONTEXTS`): a handler declares
+# the one it serves, e.g. `HookRequest[OrderContext]`.
+C = TypeVar("C", bound=HookContext)
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,10 @@ class FhirAuthorization:
 
 
 @dataclass(frozen=True)
-class HookRequest:
+class HookRequest(Generic[C]):
     hook: str
     hook_instance: str
-    context: HookContext
+    context: C
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
     # key -> prefetched value exactly as sent (a resource object or None). Absent keys are absent.
@@ -76,7 +79,7 @@ def _parse_prefetch(value: Any) -> Mapping[str, Any]:
     return MappingProxyType(dict(raw))
 
 
-def parse_request(body: Any, *, expected_hook: str) -> HookRequest:
+def parse_request(body: Any, *, expected_hook: str) -> HookRequest[HookContext]:
     """Validate a decoded JSON body against the CDS Hooks 2.0 request model for `expected_hook`."""
     raw = require_object(body, "request")
     hook = require_str(raw, "hook", "request", max_len=128)

@@ -15,8 +15,9 @@ from typing import Any, Mapping
 from cds_hooks.wire.fields import is_absolute_http_url, is_uuid
 from fhir_mapping.safe_text import plain_text, strip_unsafe_everywhere
 from inference.i18n import Text, localize, localize_tree
+from inference.results import Indicator
 
-INDICATORS = ("info", "warning", "critical")
+INDICATORS = tuple(Indicator)  # the CDS Hooks card indicator (one enum, shared with DERM-Reason)
 SELECTION_BEHAVIORS = ("at-most-one", "any")
 ACTION_TYPES = ("create", "update", "delete")
 LINK_TYPES = ("absolute", "smart")

@@ -23,7 +23,7 @@ from inference.reason.evidence import UNVERIFIED_SUFFIX, rule_evidence
 from inference.reason.follow_up import plan_follow_up, progress_evidence
 from inference.reason.scope import ScopeOutcome, check_scope_knowledge, decide_scope
 from inference.reason.screening import check_screening_knowledge, screenings
-from inference.reason.severity import SeverityOutcome, assess_severity
+from inference.reason.severity import SeverityOutcome, assess_severity, check_severity_knowledge
 from inference.reason.summary import out_of_scope_line, summarise
 from inference.reason.tcm import check_tcm_knowledge, differentiate, unrecognised_findings
 from inference.reason.tcm_therapy import TherapyKnowledge, check_therapy_knowledge
@@ -40,6 +40,7 @@ from inference.results import (
     AlertKind,
     Assessment,
     Evidence,
+    Indicator,
     PatientRepresentation,
     Scope,
     Severity,
@@ -55,7 +56,7 @@ from inference.i18n import t, tjoin
 # Special-area findings that are themselves a psoriasis form worth naming.
 _AREA_SUBTYPES = {"scalp": PsoriasisSubtype.SCALP, "nails": PsoriasisSubtype.NAIL, "palms_soles": PsoriasisSubtype.PALMOPLANTAR}
 _URGENT = (PsoriasisSubtype.ERYTHRODERMIC, PsoriasisSubtype.GENERALISED_PUSTULAR)
-_ALERT_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_ALERT_ORDER = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}
 MAX_ALERT_SUMMARY = 99
 
 
@@ -74,6 +75,7 @@ class DermReason:
         check_therapy_knowledge(knowledge.document("tcm"), self._therapy)
         check_screening_knowledge(knowledge.document("screening"))
         check_scope_knowledge(knowledge.document("scope"))
+        check_severity_knowledge(knowledge.document("severity"))
         self._knowledge = knowledge
 
     @classmethod
@@ -129,7 +131,7 @@ class DermReason:
         own.extend(unrecognised_findings(case, kb.document("tcm")))
         if representation is None and case.photos:
             own.append(DataIssue("photos_not_analysed", t("Photographs present but not analysed: no image PASI")))
-        if severity.stale and severity.severity.level != SeverityLevel.UNKNOWN.value:
+        if severity.stale and severity.severity.level != SeverityLevel.UNKNOWN:
             own.append(DataIssue(
                 "stale_severity",
                 t("Every severity measure is older than {days} days: re-measure before choosing a treatment step", days=kb.document('severity')['max_age_days']['days']),
@@ -152,7 +154,7 @@ class DermReason:
             model_version=representation.model_version if representation else "",
             summary=summarise(severity, plan, due, tcm, len(issues), subtypes=subtype_names,
                               urgent=urgent_rules[0]["action"] if urgent_rules else None),
-            scope=Scope.PSORIASIS.value,
+            scope=Scope.PSORIASIS,
             alerts=alerts,
             subtypes=subtype_names,
             guideline_profile=profile_display,
@@ -166,7 +168,7 @@ class DermReason:
         """No severity, no step, no TCM and no psoriasis screenings: what the record shows and what would settle it."""
         kept = [i for i in severity.issues if i.code in ("pasi_bsa_conflict", "pga_pasi_conflict", "stale_observation")]
         issues = merge_issues(case.issues, representation.issues if representation else (), kept, population_issues)
-        not_assessed = Severity(level=SeverityLevel.NOT_ASSESSED.value, basis=tuple(scope.evidence), confidence=0.0)
+        not_assessed = Severity(level=SeverityLevel.NOT_ASSESSED, basis=tuple(scope.evidence), confidence=0.0)
         return Assessment(
             patient_ref=case.patient.ref,
             as_of=case.as_of,
@@ -180,7 +182,7 @@ class DermReason:
             knowledge_version=self._knowledge.version,
             model_version=representation.model_version if representation else "",
             summary=summarise_out_of_scope(case, scope),
-            scope=scope.scope.value,
+            scope=scope.scope,
             scope_note=scope.note,
             suggested_tests=scope.tests,
             guideline_profile=profile_display,
@@ -308,7 +310,7 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
     drug = concern.drug_display
     kind = concern.kind
     if kind is ConcernKind.HOLD:
-        return Alert(AlertKind.HOLD_THERAPY.value, ConcernSeverity.WARNING.value,
+        return Alert(AlertKind.HOLD_THERAPY, ConcernSeverity.WARNING,
                      _clip(t("Hold {lower}: {finding} recorded - treat it first", lower=_lower(drug), finding=concern.finding),
                            t("Hold {lower}: {finding} recorded", lower=_lower(drug), finding=concern.finding), t("Hold {lower}: active infection", lower=_lower(drug))), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
@@ -319,39 +321,39 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
         else:
             summary = _clip(t("Review {lower}: contraindicated with {finding}", lower=_lower(drug), finding=concern.finding),
                             t("Review {lower}: contraindicated", lower=_lower(drug)))
-        return Alert(AlertKind.CONTRAINDICATED_CURRENT.value, concern.severity.value, summary, concern.reason,
+        return Alert(AlertKind.CONTRAINDICATED_CURRENT, concern.severity, summary, concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.ABNORMAL_MONITORING:
         verb = t("Withhold") if concern.withhold else t("Review")
-        return Alert(AlertKind.ABNORMAL_MONITORING.value, concern.severity.value,
+        return Alert(AlertKind.ABNORMAL_MONITORING, concern.severity,
                      _clip(t("{verb} {lower}: {finding} {value}", verb=verb, lower=_lower(drug), finding=concern.finding, value=concern.threshold or ''),
                            t("{verb} {lower}: {finding}", verb=verb, lower=_lower(drug), finding=concern.finding)), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.MONITORING_DUE:
-        return Alert(AlertKind.MONITORING_DUE.value, concern.severity.value,
+        return Alert(AlertKind.MONITORING_DUE, concern.severity,
                      _clip(t("{lower} monitoring due: {finding}", lower=_lower(drug).capitalize(), finding=concern.finding),
                            t("{lower} monitoring blood tests due", lower=_lower(drug).capitalize())), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.INTERACTION and concern.severity is not ConcernSeverity.INFO:
-        return Alert(AlertKind.INTERACTION.value, concern.severity.value,
+        return Alert(AlertKind.INTERACTION, concern.severity,
                      _clip(t("Interaction: {lower} with {finding}", lower=_lower(drug), finding=concern.finding), t("Interaction: {lower} with another medicine", lower=_lower(drug))),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.DUPLICATE_THERAPY:
-        return Alert(AlertKind.DUPLICATE_THERAPY.value, concern.severity.value,
+        return Alert(AlertKind.DUPLICATE_THERAPY, concern.severity,
                      _clip(t("Two biologics at once: {lower} and {value}", lower=_lower(drug), value=concern.finding or 'another'), t("Two biologics at once: review")),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.population is not None:
         phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
         name = _lower(drug).capitalize()
-        return Alert(AlertKind.CAUTION_CURRENT.value, ConcernSeverity.INFO.value,
+        return Alert(AlertKind.CAUTION_CURRENT, ConcernSeverity.INFO,
                      _clip(t("{name} {phrase}: {action}", name=name, phrase=phrase, action=concern.action), t("{name} {phrase}: caution, discuss with the patient", name=name, phrase=phrase)),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.severity is ConcernSeverity.WARNING:
-        return Alert(AlertKind.LATENT_TB.value if "tb" in concern.rule_id or "tuberculosis" in concern.rule_id
-                     else AlertKind.CAUTION_CURRENT.value, concern.severity.value,
+        return Alert(AlertKind.LATENT_TB if "tb" in concern.rule_id or "tuberculosis" in concern.rule_id
+                     else AlertKind.CAUTION_CURRENT, concern.severity,
                      _clip(t("{drug}: {value} - {value2}", drug=drug, value=concern.finding or '', value2=concern.action or ''), t("{drug}: {value}", drug=drug, value=concern.finding or 'caution')),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
@@ -373,7 +375,7 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
         if evidence:
             emergency += t(" ({statement})", statement=evidence.statement)
         alerts.append(Alert(
-            AlertKind.URGENT_REFERRAL.value, ConcernSeverity.CRITICAL.value, _clip(str(rule["action"])),
+            AlertKind.URGENT_REFERRAL, ConcernSeverity.CRITICAL, _clip(str(rule["action"])),
             t("{text}.", text=emergency),
             (*basis, rule_evidence(rule["action"], rule, sources)), f"{citation}{section}",
         ))
@@ -390,12 +392,12 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
         coded = any(c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS for c in case.conditions)
         summary = (t("Psoriatic arthritis: joint-active therapy; co-manage with rheumatology") if coded
                    else t("Suspected psoriatic arthritis (PEST, joint pain): refer to rheumatology"))
-        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value, summary,
+        alerts.append(Alert(AlertKind.REFERRAL, ConcernSeverity.INFO, summary,
                             t("{statement}: {statement2}.", statement=psa.statement, statement2=rule['statement']), (psa,),
                             rule_evidence(rule["statement"], rule, sources).citation))
     if representation is not None and representation.tcm_descriptors.get("pustular", 0.0) >= 0.5 \
             and not any(c.subtype in _URGENT for c in case.conditions):
-        alerts.append(Alert(AlertKind.REFERRAL.value, ConcernSeverity.INFO.value,
+        alerts.append(Alert(AlertKind.REFERRAL, ConcernSeverity.INFO,
                             t("Photographs suggest pustules: examine for pustular psoriasis"),
                             t("The preliminary photograph reading shows pustule-like lesions; photographs never decide - examine the skin and, if generalised pustular psoriasis is found, refer the same day.")))
     return tuple(sorted(alerts, key=lambda a: _ALERT_ORDER.get(a.severity, 2)))
@@ -417,7 +419,7 @@ def _latent_tb(case: Case, plan: TreatmentPlan | None, seen: set[str]) -> list[A
     biologic_note = next((c.reason for o in plan.options for c in o.contraindications if "tuberculosis" in c.reason.lower()), "")
     detail = (t("{what}: exclude active TB, then start preventive TB treatment; a biologic can begin once it is under way. ", what=what)
               + (biologic_note if biologic_note else "")).strip()
-    return [Alert(AlertKind.LATENT_TB.value, ConcernSeverity.WARNING.value, summary, detail,
+    return [Alert(AlertKind.LATENT_TB, ConcernSeverity.WARNING, summary, detail,
                   (Evidence(what, latent.source_ref if latent else test.source_ref),))]  # type: ignore[union-attr]
 
 

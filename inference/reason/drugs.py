@@ -24,7 +24,7 @@ from typing import Any
 
 from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey, MedicationEntry
 from inference.knowledge_base import KnowledgeBase, KnowledgeError
-from inference.results import DrugCoding
+from inference.results import DrugCoding, Indicator, PopulationStatus, TherapyClass
 from inference.i18n import t, tjoin
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -33,16 +33,7 @@ SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
 
 
-class TherapyClass(str, enum.Enum):
-    """The rungs of the psoriasis treatment ladder."""
-
-    TOPICAL = "topical"
-    PHOTOTHERAPY = "phototherapy"
-    ORAL_SYSTEMIC = "oral_systemic"
-    BIOLOGIC = "biologic"
-
-
-class Mechanism(str, enum.Enum):
+class Mechanism(enum.StrEnum):
     CORTICOSTEROID = "corticosteroid"
     VITAMIN_D_ANALOGUE = "vitamin_d_analogue"
     RETINOID = "retinoid"
@@ -60,7 +51,7 @@ class Mechanism(str, enum.Enum):
     IL23_INHIBITOR = "il23_inhibitor"
 
 
-class Population(str, enum.Enum):
+class Population(enum.StrEnum):
     PREGNANCY = "pregnancy"
     BREASTFEEDING = "breastfeeding"
     PLANNING_PREGNANCY = "planning_pregnancy"
@@ -70,16 +61,7 @@ class Population(str, enum.Enum):
     HEPATIC_IMPAIRMENT = "hepatic_impairment"
 
 
-class PopulationStatus(str, enum.Enum):
-    """A drug's standing in a population, most restrictive first."""
-
-    CONTRAINDICATED = "contraindicated"
-    CAUTION = "caution"
-    ACCEPTABLE = "acceptable"
-    PREFERRED = "preferred"
-
-
-class ConcernKind(str, enum.Enum):
+class ConcernKind(enum.StrEnum):
     CONTRAINDICATED = "contraindicated"  # do not start (or, on therapy: stop and review)
     HOLD = "hold"  # on therapy: hold it now (active infection, active TB)
     CAUTION = "caution"
@@ -90,18 +72,14 @@ class ConcernKind(str, enum.Enum):
     DUPLICATE_THERAPY = "duplicate_therapy"
 
 
-class ConcernSeverity(str, enum.Enum):
-    """Maps onto the CDS Hooks card indicator (info / warning / critical)."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
+# A concern's severity is the card indicator it maps onto (info / warning / critical).
+ConcernSeverity = Indicator
 
 
 _SEVERITY_RANK = {ConcernSeverity.CRITICAL: 0, ConcernSeverity.WARNING: 1, ConcernSeverity.INFO: 2}
 
 
-class DrugIntent(str, enum.Enum):
+class DrugIntent(enum.StrEnum):
     START = "start"  # proposed / about to be ordered: checks before starting apply
     CONTINUE = "continue"  # already taken: monitoring applies
 
@@ -461,12 +439,6 @@ class DrugCatalogue:
                 seen.add(drug.id)
                 found.append(CurrentDrug(drug, medication))
         return tuple(found)
-
-    def by_class(self, therapy_class: TherapyClass) -> tuple[Drug, ...]:
-        return tuple(d for d in self.drugs if d.therapy_class is therapy_class)
-
-    def by_mechanism(self, mechanism: Mechanism) -> tuple[Drug, ...]:
-        return tuple(d for d in self.drugs if d.mechanism is mechanism)
 
     # ------------------------------------------------------------ populations
 

@@ -55,7 +55,3 @@ def rule_evidence(
         citation=citation(sources, rule),
         weight=weight,
     )
-
-
-def finding_evidence(label: str, finding: Finding, unit: str = "") -> Evidence:
-    return Evidence(statement=describe_finding(label, finding, unit), source_ref=finding.source_ref)

@@ -7,7 +7,7 @@ from typing import Any
 
 from inference.case import Case, FindingKey
 from inference.reason.evidence import format_number, rule_evidence
-from inference.results import Evidence, FollowUp, PatientRepresentation
+from inference.results import Evidence, FollowUp, PatientRepresentation, TrendDirection
 from inference.i18n import t
 
 
@@ -62,7 +62,7 @@ def progress_evidence(case: Case, representation: PatientRepresentation | None) 
             ),
             source_ref=last.source_ref,
         ))
-    if representation is not None and representation.trend.direction != "unknown":
+    if representation is not None and representation.trend.direction != TrendDirection.UNKNOWN:
         trend = representation.trend
         detail = t(" ({percent_change:+.0f}%)", percent_change=trend.percent_change) if trend.percent_change is not None else ""
         ref = next((e.source_ref for e in trend.evidence if e.source_ref), None)

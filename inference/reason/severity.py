@@ -20,16 +20,28 @@ from typing import Any
 
 from inference.case import Case, DataIssue, Finding, FindingKey
 from inference.reason.evidence import describe_finding, format_number, rule_evidence
-from inference.results import Evidence, PatientRepresentation, Severity
+from inference.knowledge_base import KnowledgeError
+from inference.results import Evidence, PatientRepresentation, Severity, SeverityLevel
 from inference.i18n import t, tjoin
 
-LEVELS: tuple[str, ...] = ("clear", "mild", "moderate", "severe")
-UNKNOWN = "unknown"
+# The graded levels, mildest first (severity.json's `levels` must list the same).
+LEVELS: tuple[SeverityLevel, ...] = (SeverityLevel.CLEAR, SeverityLevel.MILD, SeverityLevel.MODERATE, SeverityLevel.SEVERE)
+UNKNOWN = SeverityLevel.UNKNOWN
 
 
 def level_rank(level: str) -> int:
     """clear 0 .. severe 3; unknown -1 (below everything)."""
-    return LEVELS.index(level) if level in LEVELS else -1
+    return LEVELS.index(level) if level in LEVELS else -1  # type: ignore[arg-type]
+
+
+def check_severity_knowledge(doc: Mapping[str, Any]) -> None:
+    """Every level severity.json names is a graded `SeverityLevel` (checked once, at start-up)."""
+    if tuple(doc["levels"]) != LEVELS:
+        raise KnowledgeError(f"severity.json: levels {list(doc['levels'])} differ from {[str(level) for level in LEVELS]}")
+    for measure in doc["measures"]:
+        for band in measure["bands"]:
+            if band["level"] not in LEVELS:
+                raise KnowledgeError(f"severity.json: {band.get('id', measure['measure'])!r}: unknown level {band['level']!r}")
 
 
 @dataclass(frozen=True)
@@ -354,12 +366,12 @@ def describe_band(band: Mapping[str, Any]) -> str:
 
 
 def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence],
-              conservative: bool = False) -> tuple[str, str | None]:
+              conservative: bool = False) -> tuple[SeverityLevel, str | None]:
     """Worst primary level (rule of tens); with `conservative` (conflicting measures) the lowest one,
     and no modifier may raise it."""
     sources = doc["sources"]
-    primary: list[tuple[str, str]] = []  # (level, headline)
-    modifiers: list[tuple[str, str, Evidence, bool]] = []
+    primary: list[tuple[SeverityLevel, str]] = []  # (level, headline)
+    modifiers: list[tuple[SeverityLevel, str, Evidence, bool]] = []
     for measure in doc["measures"]:
         reading = readings.get(str(measure["measure"]))
         if reading is None:
@@ -377,9 +389,9 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
             headline = t("image PASI ~{value}", value=format_number(reading.value))
         if measure["role"] == "primary":
             basis.append(evidence)
-            primary.append((str(band["level"]), headline))
+            primary.append((SeverityLevel(band["level"]), headline))
         else:
-            modifiers.append((str(band["level"]), headline, evidence, bool(band.get("may_raise", True))))
+            modifiers.append((SeverityLevel(band["level"]), headline, evidence, bool(band.get("may_raise", True))))
 
     if primary:
         pick = min if conservative else max

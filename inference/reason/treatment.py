@@ -28,12 +28,13 @@ from inference.reason.drugs import (
     RXNORM,
 )
 from inference.reason.evidence import UNVERIFIED_SUFFIX, format_number, rule_evidence
-from inference.reason.severity import SeverityOutcome
-from inference.results import Contraindication, DrugCoding, Evidence, TreatmentOption, TreatmentPlan
+from inference.reason.severity import LEVELS, SeverityOutcome
+from inference.results import Contraindication, DrugCoding, Evidence, TherapyClass, TreatmentOption, TreatmentPlan
 from inference.i18n import t, tjoin
 
-STEP_ORDER: tuple[str, ...] = ("topical", "phototherapy", "oral_systemic", "biologic")
-LEVELS = ("clear", "mild", "moderate", "severe")
+# Ladder steps are therapy classes, lowest first.
+STEP_ORDER: tuple[TherapyClass, ...] = tuple(TherapyClass)
+_SYSTEMIC = (TherapyClass.ORAL_SYSTEMIC, TherapyClass.BIOLOGIC)
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class PlanContext:
 
 def check_treatment_knowledge(doc: Mapping[str, Any], catalogue: DrugCatalogue) -> None:
     """Cross-checks the schema cannot express: options name known drugs, steps offer known options,
-    profiles and subtypes exist."""
+    profiles and subtypes exist, every step is a `TherapyClass` and every level a graded `SeverityLevel`."""
     for option_id, option in doc["options"].items():
         for drug in option["drugs"]:
             if catalogue.get(drug) is None:
@@ -57,6 +58,13 @@ def check_treatment_knowledge(doc: Mapping[str, Any], catalogue: DrugCatalogue) 
     if doc["default_profile"] not in doc["profiles"]:
         raise KnowledgeError(f"treatment.json: default profile {doc['default_profile']!r} is not defined")
     for name, profile in doc["profiles"].items():
+        steps = [*profile["steps"], *profile["levels"].values(), profile["systemic_candidate_step"],
+                 profile["psoriatic_arthritis_step"], *profile["escalate"], *profile["escalate"].values()]
+        unknown = sorted({str(s) for s in steps} - set(STEP_ORDER))
+        if unknown:
+            raise KnowledgeError(f"treatment.json: profile {name} names unknown steps {unknown}")
+        if set(profile["levels"]) != set(LEVELS):
+            raise KnowledgeError(f"treatment.json: profile {name} levels {sorted(profile['levels'])} differ from {[str(v) for v in LEVELS]}")
         for step_id, step in profile["steps"].items():
             for option in step["offer"]:
                 if option not in doc["options"]:
@@ -69,6 +77,8 @@ def check_treatment_knowledge(doc: Mapping[str, Any], catalogue: DrugCatalogue) 
             PsoriasisSubtype(rule["subtype"])
         except ValueError:
             raise KnowledgeError(f"treatment.json: {rule['id']}: unknown subtype {rule['subtype']!r}") from None
+        if rule.get("max_step") is not None and rule["max_step"] not in STEP_ORDER:
+            raise KnowledgeError(f"treatment.json: {rule['id']}: unknown max_step {rule['max_step']!r}")
         for option in (*rule.get("prefer", ()), *rule.get("drop", ()), *rule.get("option_display", {})):
             if option not in doc["options"]:
                 raise KnowledgeError(f"treatment.json: {rule['id']} names unknown option {option!r}")
@@ -97,48 +107,48 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     profile_id, profile = profile_of(doc, context.profile)
     sources, rules = doc["sources"], doc["rules"]
     current = catalogue.current(case)
-    chosen: list[tuple[str, Evidence]] = []
+    chosen: list[tuple[TherapyClass, Evidence]] = []
 
-    base = str(profile["levels"][level])
+    base = TherapyClass(profile["levels"][level])
     step_display: str = profile["steps"][base]["display"]  # knowledge text: looked up when rendered
     chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=t(step_display).lower(), display2=profile['display']),
                                        rules["severity"], sources)))
     if severity.severity.systemic_candidate and level != "clear" and not severity.conflict:
-        chosen.append((str(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],
+        chosen.append((TherapyClass(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],
                                                                               rules["systemic_candidate"], sources)))
     psa = psoriatic_arthritis(case, doc)
     if psa is not None:
-        chosen.append((str(profile["psoriatic_arthritis_step"]), rule_evidence(
+        chosen.append((TherapyClass(profile["psoriatic_arthritis_step"]), rule_evidence(
             t("{statement}: {statement2}", statement=psa.statement, statement2=rules['psoriatic_arthritis']['statement']), rules["psoriatic_arthritis"], sources, psa.source_ref)))
         if psa.rule is not None:  # suspected, not coded: show the rule that made it so
-            chosen.append((str(profile["psoriatic_arthritis_step"]), psa))
+            chosen.append((TherapyClass(profile["psoriatic_arthritis_step"]), psa))
     current_step = _current_step(current)
     if current_step is not None:
-        therapy = next(c for c in current if c.drug.therapy_class.value == current_step)
+        therapy = next(c for c in current if c.drug.therapy_class is current_step)
         chosen.append((current_step, rule_evidence(
             t("on {display} ({source_ref}): {statement}", display=therapy.drug.display, source_ref=therapy.medication.source_ref, statement=rules['continue']['statement']),
             rules["continue"], sources, therapy.medication.source_ref)))
         if level == "severe" and not severity.conflict and not context.hold:
-            chosen.append((str(profile["escalate"][current_step]), rule_evidence(
+            chosen.append((TherapyClass(profile["escalate"][current_step]), rule_evidence(
                 t("severe disease on {display}: {statement}", display=therapy.drug.display, statement=rules['escalate']['statement']), rules["escalate"], sources,
                 therapy.medication.source_ref)))
 
     step_id = max(chosen, key=lambda item: STEP_ORDER.index(item[0]))[0]
     sub_rules = subtype_rules(doc, context.subtypes)
     for rule in sub_rules:
-        cap = rule.get("max_step")
+        cap = TherapyClass(rule["max_step"]) if rule.get("max_step") else None
         if cap and psa is None and STEP_ORDER.index(step_id) > STEP_ORDER.index(cap) and level != "severe":
             step_id = cap
             chosen.append((cap, rule_evidence(rule["note"], rule, sources)))
-    on_hold = context.hold and current_step is not None and current_step in ("oral_systemic", "biologic")
+    on_hold = context.hold and current_step is not None and current_step in _SYSTEMIC
     if on_hold:
         step_id = current_step or step_id
         chosen.append((step_id, rule_evidence(rules["hold"]["statement"], rules["hold"], sources)))
     kept = _options_for(case, doc, profile, step_id, context, current, sub_rules, psa is not None, on_hold)
-    if not on_hold and step_id == "oral_systemic" and not _any_allowed(kept, ("oral_systemic", "biologic")):
+    if not on_hold and step_id == TherapyClass.ORAL_SYSTEMIC and not _any_allowed(kept, _SYSTEMIC):
         # Every systemic option of this step is contraindicated for the patient: the profile's next step
         # is offered (e.g. NICE: biologics when systemic non-biologic therapy is contraindicated).
-        step_id = "biologic"
+        step_id = TherapyClass.BIOLOGIC
         chosen.append((step_id, rule_evidence(rules["step_unsuitable"]["statement"], rules["step_unsuitable"], sources)))
         kept = _options_for(case, doc, profile, step_id, context, current, sub_rules, psa is not None, on_hold)
     rationale = [e for s, e in chosen if s == step_id or e.rule != rules["continue"]["id"]]
@@ -153,18 +163,18 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
                          profile=profile_id, profile_display=str(profile["display"]), on_hold=on_hold)
 
 
-def _any_allowed(options: tuple[TreatmentOption, ...], classes: tuple[str, ...]) -> bool:
+def _any_allowed(options: tuple[TreatmentOption, ...], classes: tuple[TherapyClass, ...]) -> bool:
     return any(o.allowed and not o.adjunct and o.therapy_class in classes for o in options)
 
 
-def _options_for(case: Case, doc: Mapping[str, Any], profile: Mapping[str, Any], step_id: str, context: PlanContext,
+def _options_for(case: Case, doc: Mapping[str, Any], profile: Mapping[str, Any], step_id: TherapyClass, context: PlanContext,
                  current: tuple[CurrentDrug, ...], sub_rules: list[Mapping[str, Any]], joint_only: bool,
                  on_hold: bool) -> tuple[TreatmentOption, ...]:
     """The step's offer (or, on hold, topicals and NB-UVB only), subtype preferences applied, topicals kept
     as adjuncts above the topical step; allowed first, then preferred, then profile order."""
     catalogue = context.catalogue
     if on_hold:
-        offer: list[str] = list(profile["steps"]["topical"]["offer"]) + ["nb_uvb"]
+        offer: list[str] = list(profile["steps"][TherapyClass.TOPICAL]["offer"]) + ["nb_uvb"]
     else:
         offer = list(profile["steps"][step_id]["offer"])
     offer = _apply_subtypes(offer, sub_rules)
@@ -173,14 +183,14 @@ def _options_for(case: Case, doc: Mapping[str, Any], profile: Mapping[str, Any],
         for option in rule.get("prefer", ()):
             if option not in offer and option not in adjuncts and _is_topical(doc, option, catalogue):
                 adjuncts.insert(0, option)
-    if step_id == "topical" and not on_hold:
+    if step_id == TherapyClass.TOPICAL and not on_hold:
         adjuncts = []
     displays = {k: v for rule in sub_rules for k, v in rule.get("option_display", {}).items()}
     options = [_option(case, doc, o, context, current, displays, joint_only, adjunct=False) for o in offer]
     options += [_option(case, doc, o, context, current, displays, False, adjunct=True) for o in adjuncts]
     kept = tuple(o for o in options if o is not None)
-    rank = {PopulationStatus.PREFERRED.value: 0, PopulationStatus.ACCEPTABLE.value: 1, PopulationStatus.CAUTION.value: 2,
-            PopulationStatus.CONTRAINDICATED.value: 3}
+    rank = {PopulationStatus.PREFERRED: 0, PopulationStatus.ACCEPTABLE: 1, PopulationStatus.CAUTION: 2,
+            PopulationStatus.CONTRAINDICATED: 3}
     return tuple(sorted(kept, key=lambda o: (not o.allowed, o.adjunct, rank.get(o.status, 1))))
 
 
@@ -193,7 +203,7 @@ def _apply_subtypes(offer: list[str], sub_rules: list[Mapping[str, Any]]) -> lis
 
 
 def _is_topical(doc: Mapping[str, Any], option: str, catalogue: DrugCatalogue) -> bool:
-    return all(catalogue[d].therapy_class.value == "topical" for d in doc["options"][option]["drugs"])
+    return all(catalogue[d].therapy_class is TherapyClass.TOPICAL for d in doc["options"][option]["drugs"])
 
 
 def psoriatic_arthritis(case: Case, doc: Mapping[str, Any]) -> Evidence | None:
@@ -210,8 +220,8 @@ def psoriatic_arthritis(case: Case, doc: Mapping[str, Any]) -> Evidence | None:
     return None
 
 
-def _current_step(current: tuple[CurrentDrug, ...]) -> str | None:
-    steps = [c.drug.therapy_class.value for c in current]
+def _current_step(current: tuple[CurrentDrug, ...]) -> TherapyClass | None:
+    steps = [c.drug.therapy_class for c in current]
     return max(steps, key=STEP_ORDER.index) if steps else None
 
 
@@ -221,7 +231,7 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
     catalogue = context.catalogue
     option = doc["options"][option_id]
     members = [catalogue[d] for d in option["drugs"]]
-    if joint_only and members[0].therapy_class.value in ("oral_systemic", "biologic"):
+    if joint_only and members[0].therapy_class in _SYSTEMIC:
         members = [m for m in members if m.joint_active]
         if not members:
             return None
@@ -244,7 +254,7 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
     rank = {PopulationStatus.PREFERRED: 0, PopulationStatus.ACCEPTABLE: 1, PopulationStatus.CAUTION: 2}
     allowed.sort(key=lambda item: rank.get(item[1], 1))  # stable: knowledge order within a status
     base = displays.get(option_id, str(option["display"]))
-    is_class = len(option["drugs"]) > 1 or members[0].display != option["display"] and members[0].therapy_class.value == "biologic"
+    is_class = len(option["drugs"]) > 1 or members[0].display != option["display"] and members[0].therapy_class is TherapyClass.BIOLOGIC
     if is_class and allowed:
         display = t("{base} ({items})", base=base, items=tjoin(", ", (t(d.display).lower() for d, _, _ in allowed)))
     else:
@@ -269,9 +279,9 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
         status, note = PopulationStatus.CONTRAINDICATED, ""
     codings = _codings(d for d, _, _ in allowed) if allowed else _codings(members)
     return TreatmentOption(
-        therapy=option_id, display=display, therapy_class=members[0].therapy_class.value,
+        therapy=option_id, display=display, therapy_class=members[0].therapy_class,
         contraindications=tuple(contraindications), pre_treatment_checks=tuple(checks),
-        drugs=tuple(d.id for d, _, _ in allowed), codings=codings, status=status.value, note=note, adjunct=adjunct,
+        drugs=tuple(d.id for d, _, _ in allowed), codings=codings, status=status, note=note, adjunct=adjunct,
         current=any(d.id in current_ids for d, _, _ in allowed),
     )
 

@@ -8,11 +8,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -32,6 +30,7 @@ from cds_hooks.auth import (
 from cds_hooks.errors import Unauthorized
 from cds_hooks.settings import Settings
 from cds_hooks.storage import open_store
+from loopback import JsonServer, json_server
 
 ISSUER = "https://ehr.example.org"
 BASE = "https://cds.example.org"
@@ -347,49 +346,11 @@ def test_from_settings_with_broken_trust_file_raises(tmp_path: Path) -> None:
 # -- JWK Sets over HTTP (a real loopback server) ---------------------------------------------------
 
 
-@dataclass
-class JwksServer:
-    base: str
-    documents: dict[str, Any] = field(default_factory=dict)  # path -> JSON body, bytes, or ("redirect", url)
-    hits: dict[str, int] = field(default_factory=dict)
-
-
 @pytest.fixture()
-def jwks_server() -> Iterator[JwksServer]:
-    state = JwksServer(base="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            state.hits[self.path] = state.hits.get(self.path, 0) + 1
-            doc = state.documents.get(self.path)
-            if doc is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            if isinstance(doc, tuple) and doc[0] == "redirect":
-                self.send_response(302)
-                self.send_header("Location", doc[1])
-                self.end_headers()
-                return
-            body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def jwks_server() -> Iterator[JsonServer]:
+    """documents: path -> JSON body, bytes, or ("redirect", url); hits: the paths fetched, in order."""
+    with json_server() as server:
+        yield server
 
 
 class FakeClock:
@@ -404,28 +365,28 @@ def _url_verifier(tmp_path: Path, config: dict, clock: FakeClock) -> JwtVerifier
     return JwtVerifier(parse_trusted_issuers(config), open_store(tmp_path), monotonic=clock)
 
 
-def test_jwks_fetched_by_url_and_cached(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_jwks_fetched_by_url_and_cached(tmp_path: Path, jwks_server: JsonServer) -> None:
     jwks_server.documents["/jwks"] = JWKS
     clock = FakeClock()
     verifier = _url_verifier(tmp_path, {ISSUER: {"jwks_url": f"{jwks_server.base}/jwks"}}, clock)
     verifier.verify(f"Bearer {M.token()}", SERVICE_AUD)
     verifier.verify(f"Bearer {M.token(alg='RS384', kid='rsa1')}", SERVICE_AUD)
-    assert jwks_server.hits["/jwks"] == 1
+    assert jwks_server.hits.count("/jwks") == 1
 
 
-def test_unknown_kid_triggers_rate_limited_refresh(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_unknown_kid_triggers_rate_limited_refresh(tmp_path: Path, jwks_server: JsonServer) -> None:
     jwks_server.documents["/jwks"] = {"keys": [JWKS["keys"][0]]}
     clock = FakeClock()
     verifier = _url_verifier(tmp_path, {ISSUER: {"jwks_url": f"{jwks_server.base}/jwks"}}, clock)
     verifier.verify(f"Bearer {M.token()}", SERVICE_AUD)
-    assert jwks_server.hits["/jwks"] == 1
+    assert jwks_server.hits.count("/jwks") == 1
 
     # Key rotation: the EHR publishes a new key; the first token using it triggers one refresh.
     rotated = ec.generate_private_key(ec.SECP384R1())
     jwks_server.documents["/jwks"] = {"keys": [JWKS["keys"][0], _jwk(rotated.public_key(), "ec2")]}
     clock.t += 31
     verifier.verify(f"Bearer {M.token(key=rotated, kid='ec2')}", SERVICE_AUD)
-    assert jwks_server.hits["/jwks"] == 2
+    assert jwks_server.hits.count("/jwks") == 2
 
     # A flood of unknown kids within the refresh interval costs at most one more fetch.
     clock.t += 31
@@ -433,14 +394,14 @@ def test_unknown_kid_triggers_rate_limited_refresh(tmp_path: Path, jwks_server: 
         with pytest.raises(Unauthorized, match="^unknown kid$"):
             verifier.verify(f"Bearer {M.token(kid=f'random-{i}')}", SERVICE_AUD)
         clock.t += 1
-    assert jwks_server.hits["/jwks"] == 3
+    assert jwks_server.hits.count("/jwks") == 3
     clock.t += 30
     with pytest.raises(Unauthorized, match="^unknown kid$"):
         verifier.verify(f"Bearer {M.token(kid='again')}", SERVICE_AUD)
-    assert jwks_server.hits["/jwks"] == 4
+    assert jwks_server.hits.count("/jwks") == 4
 
 
-def test_cached_keys_survive_jwks_outage(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_cached_keys_survive_jwks_outage(tmp_path: Path, jwks_server: JsonServer) -> None:
     jwks_server.documents["/jwks"] = JWKS
     clock = FakeClock()
     verifier = _url_verifier(tmp_path, {ISSUER: {"jwks_url": f"{jwks_server.base}/jwks"}}, clock)
@@ -448,17 +409,17 @@ def test_cached_keys_survive_jwks_outage(tmp_path: Path, jwks_server: JwksServer
     del jwks_server.documents["/jwks"]  # now 404
     clock.t += 7200  # cache is stale: a refresh is attempted, fails, last good keys still serve
     verifier.verify(f"Bearer {M.token()}", SERVICE_AUD)
-    assert jwks_server.hits["/jwks"] == 2
+    assert jwks_server.hits.count("/jwks") == 2
 
 
-def test_jwks_unavailable_without_cache_is_unauthorized(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_jwks_unavailable_without_cache_is_unauthorized(tmp_path: Path, jwks_server: JsonServer) -> None:
     clock = FakeClock()
     verifier = _url_verifier(tmp_path, {ISSUER: {"jwks_url": f"{jwks_server.base}/missing"}}, clock)
     with pytest.raises(Unauthorized, match="^issuer keys unavailable$"):
         verifier.verify(f"Bearer {M.token()}", SERVICE_AUD)
 
 
-def test_jwks_redirect_is_not_followed(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_jwks_redirect_is_not_followed(tmp_path: Path, jwks_server: JsonServer) -> None:
     jwks_server.documents["/jwks"] = JWKS
     jwks_server.documents["/moved"] = ("redirect", f"{jwks_server.base}/jwks")
     clock = FakeClock()
@@ -468,19 +429,19 @@ def test_jwks_redirect_is_not_followed(tmp_path: Path, jwks_server: JwksServer) 
     assert "/jwks" not in jwks_server.hits
 
 
-def test_jwks_size_cap(jwks_server: JwksServer) -> None:
+def test_jwks_size_cap(jwks_server: JsonServer) -> None:
     jwks_server.documents["/big"] = b'{"keys": [' + b'{"kty":"EC"},' * 40_000 + b'{}]}'
     with pytest.raises(JwksFetchError, match="too large"):
         fetch_jwks(f"{jwks_server.base}/big")
 
 
-def test_jwks_not_json(jwks_server: JwksServer) -> None:
+def test_jwks_not_json(jwks_server: JsonServer) -> None:
     jwks_server.documents["/html"] = b"<html>login</html>"
     with pytest.raises(JwksFetchError, match="not JSON"):
         fetch_jwks(f"{jwks_server.base}/html")
 
 
-def test_allow_listed_jku_is_used(tmp_path: Path, jwks_server: JwksServer) -> None:
+def test_allow_listed_jku_is_used(tmp_path: Path, jwks_server: JsonServer) -> None:
     jku_key = ec.generate_private_key(ec.SECP384R1())
     jwks_server.documents["/jku"] = {"keys": [_jwk(jku_key.public_key(), "jk1")]}
     jku = f"{jwks_server.base}/jku"
@@ -494,4 +455,4 @@ def test_allow_listed_jku_is_used(tmp_path: Path, jwks_server: JwksServer) -> No
     # fetched, and jk1 is not among the configured keys.
     with pytest.raises(Unauthorized, match="^unknown kid: .*jku is not allow-listed \\(not fetched\\)$"):
         verifier.verify(f"Bearer {M.token(key=jku_key, kid='jk1', headers={'jku': jku + '/../evil'})}", SERVICE_AUD)
-    assert jwks_server.hits["/jku"] == 1
+    assert jwks_server.hits.count("/jku") == 1

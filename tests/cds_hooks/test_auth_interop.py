@@ -18,11 +18,9 @@ import ipaddress
 import json
 import logging
 import ssl
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,6 +39,7 @@ from cds_hooks.outbound import Outbound
 from cds_hooks.runtime import fhir_client_factory
 from cds_hooks.settings import Settings
 from cds_hooks.storage import open_store
+from loopback import JsonServer, json_server
 from service_support import StubPipeline, settings_for
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
@@ -103,55 +102,13 @@ def test_sandbox_shaped_token_signed_with_another_key_is_refused(tmp_path: Path)
 # -- loopback servers ---------------------------------------------------------------------------
 
 
-@dataclass
-class Served:
-    base: str
-    documents: dict[str, Any] = field(default_factory=dict)
-    hits: list[str] = field(default_factory=list)
-
-
-def _handler(state: Served) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            state.hits.append(self.path)
-            doc = state.documents.get(self.path)
-            if doc is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            body = json.dumps(doc).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
-def _serve(server: ThreadingHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return thread
-
-
 @pytest.fixture()
-def http_server() -> Iterator[Served]:
-    state = Served(base="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    _serve(server)
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def http_server() -> Iterator[JsonServer]:
+    with json_server() as server:
+        yield server
 
 
-def test_allow_listed_jku_is_fetched(tmp_path: Path, http_server: Served) -> None:
+def test_allow_listed_jku_is_fetched(tmp_path: Path, http_server: JsonServer) -> None:
     jku = f"{http_server.base}/.well-known/jwks.json"
     http_server.documents["/.well-known/jwks.json"] = {"keys": [_jwk(SANDBOX_KEY, SANDBOX_KID)]}
     policies = parse_trusted_issuers({SANDBOX_ISS: {"jku_allowlist": [jku], "algorithms": ["ES384"]}})
@@ -213,20 +170,12 @@ def _make_pki(directory: Path) -> Pki:
 
 
 @pytest.fixture()
-def https_server(tmp_path: Path) -> Iterator[tuple[Served, Pki]]:
+def https_server(tmp_path: Path) -> Iterator[tuple[JsonServer, Pki]]:
     pki = _make_pki(tmp_path)
-    state = Served(base="")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pki.cert_file, pki.key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    _serve(server)
-    state.base = f"https://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state, pki
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(tls=context) as server:
+        yield server, pki
 
 
 def _verifier_from_settings(tmp_path: Path, jwks_url: str, env: dict[str, str]) -> JwtVerifier:
@@ -239,7 +188,7 @@ def _verifier_from_settings(tmp_path: Path, jwks_url: str, env: dict[str, str]) 
 
 @pytest.mark.parametrize("variable", ["DERM3R_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
 def test_jwks_over_https_with_a_private_ca_needs_the_ca_bundle(
-    tmp_path: Path, https_server: tuple[Served, Pki], variable: str
+    tmp_path: Path, https_server: tuple[JsonServer, Pki], variable: str
 ) -> None:
     served, pki = https_server
     served.documents["/jwks"] = {"keys": [_jwk(SANDBOX_KEY, SANDBOX_KID)]}
@@ -254,7 +203,7 @@ def test_jwks_over_https_with_a_private_ca_needs_the_ca_bundle(
     assert with_ca.verify(f"Bearer {sandbox_token(jku=url)}", AUD).issuer == SANDBOX_ISS
 
 
-def test_fhir_client_honours_the_ca_bundle(tmp_path: Path, https_server: tuple[Served, Pki]) -> None:
+def test_fhir_client_honours_the_ca_bundle(tmp_path: Path, https_server: tuple[JsonServer, Pki]) -> None:
     served, pki = https_server
     served.documents["/fhir/Patient/p1"] = {"resourceType": "Patient", "id": "p1"}
     base = f"{served.base}/fhir"
@@ -289,34 +238,14 @@ def test_settings_read_the_ca_bundle_in_order_and_refuse_a_missing_file(tmp_path
 
 
 @pytest.fixture()
-def proxy(http_server: Served) -> Iterator[Served]:
-    """A forward HTTP proxy on loopback that answers every absolute-URI GET from its own table."""
-    state = Served(base="")
-
-    class ProxyHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            state.hits.append(self.path)  # absolute URI: this came through as a proxy request
-            body = json.dumps(state.documents.get(self.path, {"keys": []})).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), ProxyHandler)
-    _serve(server)
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+def proxy(http_server: JsonServer) -> Iterator[JsonServer]:
+    """A forward HTTP proxy on loopback that answers every absolute-URI GET from its own table
+    (`hits` then lists absolute URIs: those came through as proxy requests)."""
+    with json_server(default={"keys": []}) as server:
+        yield server
 
 
-def test_jwks_fetch_goes_through_the_configured_proxy(proxy: Served) -> None:
+def test_jwks_fetch_goes_through_the_configured_proxy(proxy: JsonServer) -> None:
     target = "http://jwks.hospital.test/keys"  # resolvable only by the proxy
     proxy.documents[target] = {"keys": [_jwk(SANDBOX_KEY, SANDBOX_KID)]}
     outbound = Outbound.from_env({"HTTP_PROXY": proxy.base})
@@ -324,7 +253,7 @@ def test_jwks_fetch_goes_through_the_configured_proxy(proxy: Served) -> None:
     assert proxy.hits == [target]
 
 
-def test_no_proxy_hosts_connect_directly(proxy: Served, http_server: Served) -> None:
+def test_no_proxy_hosts_connect_directly(proxy: JsonServer, http_server: JsonServer) -> None:
     http_server.documents["/jwks"] = {"keys": [_jwk(SANDBOX_KEY, "direct")]}
     outbound = Outbound.from_env({"http_proxy": proxy.base, "NO_PROXY": "localhost,127.0.0.0/8"})
     assert fetch_jwks(f"{http_server.base}/jwks", outbound=outbound)["keys"][0]["kid"] == "direct"
@@ -350,7 +279,7 @@ def test_no_proxy_matching(no_proxy: str, url: str, bypass: bool) -> None:
     assert (outbound.proxies_for(url) == {}) is bypass
 
 
-def test_environment_proxies_and_netrc_are_not_used_implicitly(monkeypatch: pytest.MonkeyPatch, http_server: Served) -> None:
+def test_environment_proxies_and_netrc_are_not_used_implicitly(monkeypatch: pytest.MonkeyPatch, http_server: JsonServer) -> None:
     """Only Settings decides: a proxy in os.environ after start-up is not picked up by a session."""
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
     http_server.documents["/jwks"] = {"keys": []}

@@ -38,7 +38,7 @@ def needs_agents() -> None:
 
 @pytest.fixture(scope="module")
 def bundle_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    synthetic = pytest.importorskip("cds_hooks.demo.synthetic")
     path = tmp_path_factory.mktemp("bundle") / "patient.json"
     path.write_text(json.dumps(synthetic.patient_bundle("psoriasis_moderate", seed=5, visits=2)))
     return path
@@ -76,7 +76,7 @@ def test_assess_refuses_bad_input_without_a_traceback(tmp_path: Path, content: s
 def test_rec_prints_one_json_line_per_photo(tmp_path: Path) -> None:
     pytest.importorskip("inference.rec_report")
     needs_agents()
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    synthetic = pytest.importorskip("cds_hooks.demo.synthetic")
     bundle = synthetic.patient_bundle("psoriasis_moderate", seed=6, visits=1)
     paths = []
     for resource in synthetic.resources(bundle):
@@ -134,7 +134,7 @@ def test_demo_end_to_end_over_http(tmp_path: Path) -> None:
 
 
 def test_demo_summary_table_is_one_line_per_card() -> None:
-    from cds_hooks.demo import summary_table
+    from cds_hooks.demo.run import summary_table
 
     cards = [
         {
@@ -260,7 +260,7 @@ def test_assess_an_order_offline(tmp_path: Path) -> None:
     """`derm3r assess record.json --service derm3r-order-sign --order order.json`: the prescribing
     check without a listener; the pregnant synthetic patient gets the critical card."""
     needs_agents()
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
+    synthetic = pytest.importorskip("cds_hooks.demo.synthetic")
     record = tmp_path / "record.json"
     record.write_text(json.dumps(synthetic.patient_bundle("pregnancy", seed=3, visits=1)))
     order = tmp_path / "order.json"

@@ -9,7 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cds_hooks.registry import ORDER_PREFETCH_TEMPLATES, PREFETCH_TEMPLATES, Registry, ServiceDefinition, default_registry
+from cds_hooks.registry import Registry, ServiceDefinition
+from cds_hooks.services import default_registry
+from fhir_mapping.queries import ORDER_PREFETCH_TEMPLATES, PREFETCH_TEMPLATES
 from service_support import ES, PV, REPO, make_app
 
 DISCOVERY_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-discovery.schema.json").read_text())

@@ -19,7 +19,7 @@ OVERRIDDEN_WITH_REASON = {
     "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
     "outcome": "overridden",
     "overrideReason": {
-        "reason": {"code": "severity-wrong", "system": "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"},
+        "reason": {"code": "severity-wrong", "system": "https://derm3r.org/fhir/CodeSystem/review-override-reason"},
         "userComment": "A comment entered by the clinician.",
     },
     "outcomeTimestamp": "2020-12-11T00:00:00Z",

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from cds_hooks.limits import (
     resolve_outbound,
 )
 from cds_hooks.outbound import guarded_session
+from loopback import json_server
 
 MB = 1024 * 1024
 
@@ -238,26 +237,8 @@ def test_forbidden_message_names_no_address(monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.fixture()
 def loopback_server() -> Any:
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1], hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(default=b"ok") as server:
+        yield int(server.base.rsplit(":", 1)[1]), server.hits
 
 
 def test_guarded_session_refuses_loopback(loopback_server: Any) -> None:
@@ -330,27 +311,11 @@ def test_guarded_session_keeps_tls_hostname_verification(tmp_path: Path) -> None
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    try:
+    with json_server(default=b"ok", tls=context) as server:
+        port = int(server.base.rsplit(":", 1)[1])
         session = guarded_session(allow_private=True)
         assert session.get(f"https://localhost:{port}/", verify=str(cert_path), timeout=5).text == "ok"
         with pytest.raises(requests.exceptions.SSLError):
             session.get(f"https://127.0.0.1:{port}/", verify=str(cert_path), timeout=5)  # name not in cert
-    finally:
-        server.shutdown()
-        server.server_close()

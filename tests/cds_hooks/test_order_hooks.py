@@ -14,7 +14,8 @@ from typing import Any, Callable
 import jsonschema
 import pytest
 
-from cds_hooks.registry import ORDER_PREFETCH_TEMPLATES, ServiceDefinition
+from cds_hooks.registry import ServiceDefinition
+from fhir_mapping.queries import ORDER_PREFETCH_TEMPLATES
 from cds_hooks.wire.context import ORDER_SELECT, ORDER_SIGN
 from order_support import LOINC, RXCUI, Chart, medication_order, order_request, phototherapy_order
 from service_support import REPO, make_app

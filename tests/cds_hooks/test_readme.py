@@ -48,7 +48,7 @@ def test_data_contract_matches_the_generated_table() -> None:
 
 
 def test_sandbox_section_names_its_hooks_and_trust_entry() -> None:
-    from cds_hooks.registry import default_registry
+    from cds_hooks.services import default_registry
 
     section = _section("Try it in the CDS Hooks Sandbox")
     assert '"https://sandbox.cds-hooks.org"' in section and "ES384" in section and "jku" in section

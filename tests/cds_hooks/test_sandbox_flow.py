@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from cds_hooks.app import create_app
-from cds_hooks.demo import LoopbackServer
+from cds_hooks.demo.run import LoopbackServer
 from order_support import Chart, medication_order, order_request
 from service_support import StubPipeline, settings_for
 from test_auth_interop import SANDBOX_ISS, SANDBOX_KEY, SANDBOX_KID, _jwk, sandbox_token

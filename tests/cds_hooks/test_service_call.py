@@ -134,9 +134,9 @@ def test_mild_assessment_is_info(tmp_path: Path) -> None:
 
 def test_real_pipeline_end_to_end_on_synthetic_patients(tmp_path: Path) -> None:
     """The real agents, real mapping and real writeback on every demo patient, via prefetch."""
-    synthetic = pytest.importorskip("cds_hooks.synthetic")
-    from cds_hooks.bundles import bundle_patient_id, prefetch_from_bundle
-    from cds_hooks.registry import default_registry
+    synthetic = pytest.importorskip("cds_hooks.demo.synthetic")
+    from cds_hooks.demo.ehr_request import bundle_patient_id, prefetch_from_bundle
+    from cds_hooks.services import default_registry
 
     app = make_app(tmp_path, pipeline=real_pipeline())
     client = app.test_client()
@@ -177,7 +177,7 @@ def test_nan_never_reaches_the_wire(tmp_path: Path) -> None:
 
 def test_client_jwt_is_verified_against_the_endpoint_url(tmp_path: Path) -> None:
     """Auth wiring: aud = DERM3R_PUBLIC_BASE_URL + path, one use per jti, on calls and feedback."""
-    from cds_hooks.demo_issuer import DemoIssuer
+    from cds_hooks.demo.issuer import DemoIssuer
 
     issuer = DemoIssuer()
     client = make_app(tmp_path, auth_enabled=True, trusted_issuers_file=issuer.write_trust_file(tmp_path)).test_client()

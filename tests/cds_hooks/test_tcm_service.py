@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from cds_hooks.app import create_app
-from cds_hooks.bundles import hook_request, prefetch_from_bundle
-from cds_hooks.registry import default_registry
+from cds_hooks.demo.ehr_request import hook_request, prefetch_from_bundle
+from cds_hooks.services import default_registry
 from cds_hooks.routes import RUNTIME_KEY
 from cds_hooks.settings import Settings
 from fhir_mapping import codes

@@ -7,7 +7,7 @@ of real-world codes instead of agreeing with itself. Scores without a LOINC code
 DLQI, PEST) use the project's own CodeSystem, as the data contract in the README says.
 
 Dates are relative to the moment the chart is built (`days_ago`), because the service assesses a
-chart "now". Photographs are procedural (`cds_hooks.synthetic.render_photo`, `inference.synth`) or
+chart "now". Photographs are procedural (`cds_hooks.demo.synthetic.render_photo`, `inference.synth`) or
 drawn here (a non-skin texture); never derm-data photographs.
 
     chart = (Chart("mtx-alt", sex="male", age=52)
@@ -275,7 +275,7 @@ class Chart:
 
     def photo(self, site: str, *, appearance: str = "bright_red", erythema: float = 2.5, scale: float = 2.5,
               thickness: float = 2.0, area: float = 0.3, skin_tone: int = 2, days_ago: float = 3) -> Chart:
-        from cds_hooks.synthetic import render_photo
+        from cds_hooks.demo.synthetic import render_photo
 
         jpeg = render_photo(appearance, erythema=erythema, induration=thickness, desquamation=scale, area_fraction=area,
                             skin_tone=skin_tone, seed=sum(map(ord, f"{self.name}/{site}/{self._n}")))
@@ -355,12 +355,12 @@ def _shift_dates(value: Any, delta: timedelta) -> Any:
 
 
 class ProfileChart:
-    """A patient of `cds_hooks.synthetic` (the profiles the clinical review was run on), its dates
+    """A patient of `cds_hooks.demo.synthetic` (the profiles the clinical review was run on), its dates
     moved so that the newest visit was `days_ago` days before now: what a vignette expects must
     not change with the day the tests run."""
 
     def __init__(self, profile: str, *, seed: int = 11, visits: int = 2, days_ago: float = 3) -> None:
-        from cds_hooks import synthetic
+        from cds_hooks.demo import synthetic
 
         bundle = synthetic.patient_bundle(profile, seed=seed, visits=visits)
         delta = datetime.now(timezone.utc) - timedelta(days=days_ago) - synthetic.ANCHOR

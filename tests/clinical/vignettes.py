@@ -569,9 +569,9 @@ def _():
 
 
 # ================================================================= the shipped synthetic profiles
-# The charts the clinical review of issue 11 was run on (cds_hooks/synthetic.py), dates moved to now.
+# The charts the clinical review of issue 11 was run on (cds_hooks/demo/synthetic.py), dates moved to now.
 
-REVIEW = "issue 11 review input (cds_hooks/synthetic.py profile)"
+REVIEW = "issue 11 review input (cds_hooks/demo/synthetic.py profile)"
 
 
 @vignette("profile-eczema", "Synthetic 'eczema' profile: hand and forearm eczema, BSA 6%, DLQI 11, photographs",

@@ -74,6 +74,10 @@ class _Handler(BaseHTTPRequestHandler):
             "/fhir/Outcome": lambda: self._json(200, {"resourceType": "Bundle", "type": "searchset", "entry": [
                 {"resource": {"resourceType": "OperationOutcome", "issue": []}, "search": {"mode": "outcome"}},
                 {"resource": {"resourceType": "Observation", "id": "o"}, "search": {"mode": "match"}}]}),
+            "/fhir/PlainOutcome": lambda: self._json(200, {"resourceType": "Bundle", "type": "searchset", "entry": [
+                {"resource": {"resourceType": "OperationOutcome", "issue": []}},
+                {"resource": {"resourceType": "Observation", "id": "o"}}]}),
+            "/fhir/Malformed": lambda: self._json(200, {"resourceType": "Bundle", "type": "searchset", "entry": {"resource": {}}}),
             "/fhir/NotABundle": lambda: self._json(200, {"resourceType": "Patient", "id": "1"}),
             "/fhir/Patient/1": lambda: self._json(200, {"resourceType": "Patient", "id": "1"}),
             "/fhir/Patient/anonymous": lambda: self._json(200, {"resourceType": "Patient", "id": "anonymous"}),
@@ -223,6 +227,15 @@ def test_search_stops_when_next_leaves_base(client: FhirClient) -> None:
 
 def test_search_skips_outcome_entries(client: FhirClient) -> None:
     assert [r["resourceType"] for r in client.search("Outcome?x=1")] == ["Observation"]
+
+
+def test_search_drops_operation_outcomes_sent_as_ordinary_entries(client: FhirClient) -> None:
+    assert [r["resourceType"] for r in client.search("PlainOutcome?x=1")] == ["Observation"]
+
+
+def test_a_malformed_search_bundle_is_a_bad_response(client: FhirClient) -> None:
+    with pytest.raises(FhirBadResponse, match="malformed Bundle"):
+        client.search("Malformed?x=1")
 
 
 def test_search_requires_a_bundle(client: FhirClient) -> None:

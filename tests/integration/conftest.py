@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -30,17 +28,16 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.serving import make_server
 
-from cds_hooks import synthetic
+from cds_hooks.demo import synthetic
 from cds_hooks.settings import Settings
 from inference.case import Case
+from tools import fhir_server as fhir_server_lib
+from tools.fhir_server import FHIR_JSON, FHIR_SERVER_DIR, INSTALL_COMMAND, read_first_line, stop
 
 REPO = Path(__file__).resolve().parents[2]
-FHIR_SERVER_DIR = REPO / "tests" / "fhir_server"
-INSTALL_COMMAND = "npm ci --prefix tests/fhir_server"
 FHIR_URL_ENV = "DERM3R_TEST_FHIR_URL"
 FHIR_TOKEN_ENV = "DERM3R_TEST_FHIR_TOKEN"
 STARTUP_SECONDS = 30.0
-FHIR_JSON = "application/fhir+json"
 
 PATIENT_VIEW = "derm3r-patient-view"
 ENCOUNTER_START = "derm3r-encounter-start"
@@ -51,98 +48,13 @@ DEFAULT_ACCESS_TOKEN = "ehr-access-token-for-derm3r"
 # ---------------------------------------------------------------- the FHIR server
 
 
-@dataclass
-class FhirServer:
-    """A FHIR R4 base URL the tests talk to directly (seeding, read-back, fault injection)."""
-
-    base: str
-    admin: str | None  # the test server's admin API; None for an external server
-    token: str | None = None  # bearer token the server expects (None: no auth)
-    session: requests.Session = field(default_factory=requests.Session, repr=False)
-
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": FHIR_JSON}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        headers.update(extra or {})
-        return headers
-
-    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        response = self.session.post(
-            self.base, json=bundle, headers=self._headers({"Content-Type": FHIR_JSON}), timeout=120
-        )
-        assert response.status_code == 200, f"transaction failed: HTTP {response.status_code} {response.text[:2000]}"
-        return response.json()
-
-    def read(self, reference: str) -> dict[str, Any]:
-        response = self.session.get(f"{self.base}/{reference}", headers=self._headers(), timeout=30)
-        assert response.status_code == 200, f"read {reference}: HTTP {response.status_code} {response.text[:500]}"
-        return response.json()
-
-    def search_page(self, query: str) -> dict[str, Any]:
-        """The first page of a search, as the server's Bundle."""
-        response = self.session.get(f"{self.base}/{query}", headers=self._headers(), timeout=30)
-        assert response.status_code == 200, f"search {query}: HTTP {response.status_code}"
-        return dict(response.json())
-
-    def delete(self, reference: str) -> None:
-        response = self.session.delete(f"{self.base}/{reference}", headers=self._headers(), timeout=30)
-        assert response.status_code in (200, 202, 204, 404, 410), f"delete {reference}: HTTP {response.status_code}"
-
-    def search(self, query: str) -> list[dict[str, Any]]:
-        """All resources of a search, following `next` links."""
-        url: str | None = f"{self.base}/{query}"
-        found: list[dict[str, Any]] = []
-        while url:
-            response = self.session.get(url, headers=self._headers(), timeout=30)
-            assert response.status_code == 200, f"search {query}: HTTP {response.status_code}"
-            bundle = response.json()
-            found += [e["resource"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode", "match") == "match"]
-            url = next((link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None)
-        return found
-
-    # -- test-server-only controls ------------------------------------------------------------------
-
-    @property
-    def controllable(self) -> bool:
-        return self.admin is not None
+class FhirServer(fhir_server_lib.FhirServer):
+    """`tools.fhir_server.FhirServer`; a test needing a control only the test server has is skipped."""
 
     def _admin(self) -> str:
         if self.admin is None:
             pytest.skip("needs the derm3r test FHIR server (fault injection / request log)")
         return self.admin
-
-    def fault(self, **fault: Any) -> None:
-        """Queue a fault: status=401|404|500, delay_ms=..., garbage=True, drop=True; match=regex on
-        'METHOD /path?query'; count=N (-1 until cleared). See tests/fhir_server/server.mjs."""
-        requests.post(f"{self._admin()}/faults", json=fault, timeout=5).raise_for_status()
-
-    def require_token(self, token: str | None) -> None:
-        requests.put(f"{self._admin()}/token", json={"token": token}, timeout=5).raise_for_status()
-
-    def seen(self) -> list[dict[str, Any]]:
-        """FHIR requests the server received since the last reset: method, path, query, auth."""
-        response = requests.get(f"{self._admin()}/requests", timeout=5)
-        response.raise_for_status()
-        return list(response.json()["requests"])
-
-    def reset(self) -> None:
-        if self.admin is None:
-            return
-        requests.delete(f"{self.admin}/faults", timeout=5).raise_for_status()
-        requests.delete(f"{self.admin}/requests", timeout=5).raise_for_status()
-        requests.put(f"{self.admin}/token", json={"token": None}, timeout=5).raise_for_status()
-
-
-def _read_first_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The server's first stdout line, without blocking forever if it never comes."""
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()  # type: ignore[union-attr]
-    try:
-        return lines.get(timeout=timeout)
-    except queue.Empty:
-        return ""
 
 
 def _wait_ready(base: str, deadline: float) -> None:
@@ -155,17 +67,6 @@ def _wait_ready(base: str, deadline: float) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"FHIR test server at {base} did not become ready", pytrace=False)
         time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is not None:
-        return
-    os.kill(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +83,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
     log_path = tmp_path_factory.mktemp("fhir-server") / "stderr.log"
     with open(log_path, "w", encoding="utf-8") as stderr:
         process = subprocess.Popen(
-            # --experimental-websocket: Medplum 5 expects the global WebSocket of Node >= 22.
-            [node, "--experimental-websocket", "server.mjs", "--port", "0", "--host", "127.0.0.1", "--exit-with-stdin"],
+            fhir_server_lib.server_command(node),
             cwd=FHIR_SERVER_DIR,
             stdin=subprocess.PIPE,  # closed when this process dies: the server then exits too
             stdout=subprocess.PIPE,
@@ -192,9 +92,9 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
             env={**os.environ, "NODE_NO_WARNINGS": "1"},
         )
     try:
-        first = _read_first_line(process, STARTUP_SECONDS)
+        first = read_first_line(process, STARTUP_SECONDS)
         if not first:
-            _stop(process)
+            stop(process)
             pytest.fail(f"FHIR test server did not start; its stderr:\n{log_path.read_text()[-3000:]}", pytrace=False)
         base = json.loads(first)["base"]
         _wait_ready(base, time.monotonic() + STARTUP_SECONDS)
@@ -202,7 +102,7 @@ def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer
         server.reset()
         yield server
     finally:
-        _stop(process)
+        stop(process)
 
 
 @pytest.fixture

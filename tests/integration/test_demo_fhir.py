@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cds_hooks.demo_fhir import fhir_demo_bundles
-from cds_hooks.synthetic import demo_patients, patient_id
+from cds_hooks.demo.fhir_server import fhir_demo_bundles
+from cds_hooks.demo.synthetic import demo_patients, patient_id
 from .conftest import REPO, FhirServer, Seeded
 
 RESPONSE_SCHEMA = json.loads((REPO / "cds_hooks" / "schemas" / "cds-hooks-response.schema.json").read_text())

@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from PIL import Image
 
-from cds_hooks import synthetic
+from cds_hooks.demo import synthetic
 from fhir_mapping import codes
 from inference.case import OTHER_SKIN_DIAGNOSES, BodyRegion, ConditionKey, FindingKey
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from cds_hooks.demo_issuer import DemoIssuer
+from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.errors import ServiceUnavailable
 from cds_hooks.logs import configure_logging
 from cds_hooks.metrics import Metrics, instrument_session
@@ -67,7 +67,7 @@ def test_counters_after_a_mixed_run_equal_what_was_sent(issuer_app) -> None:
     items = [
         {"card": issued[0], "outcome": "accepted", "acceptedSuggestions": [{"id": _card(2)}], "outcomeTimestamp": "2026-12-02T05:00:00Z"},
         {"card": issued[1], "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
-         "overrideReason": {"reason": {"code": "severity-wrong", "system": "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"}}},
+         "overrideReason": {"reason": {"code": "severity-wrong", "system": "https://derm3r.org/fhir/CodeSystem/review-override-reason"}}},
         # A code the service never offered: counted as "other", so clients cannot add label values.
         {"card": issued[2], "outcome": "overridden", "outcomeTimestamp": "2026-12-02T05:00:00Z",
          "overrideReason": {"reason": {"code": "made-up-code", "system": "https://example.org/x"}}},

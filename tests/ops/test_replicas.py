@@ -19,10 +19,10 @@ import pytest
 import requests
 
 import pg_server
-from cds_hooks.bundles import hook_request
-from cds_hooks.demo import embedded_calls
-from cds_hooks.demo_issuer import DemoIssuer
-from cds_hooks.registry import default_registry
+from cds_hooks.demo.ehr_request import hook_request
+from cds_hooks.demo.run import embedded_calls
+from cds_hooks.demo.issuer import DemoIssuer
+from cds_hooks.services import default_registry
 from cds_hooks.storage import open_store
 from replica_support import (
     GOOD_SMART_TOKEN,
@@ -101,7 +101,7 @@ def _feedback_item(label: str, outcome: str = "accepted", reason: str | None = N
     if outcome == "accepted":
         item["acceptedSuggestions"] = [{"id": _card(f"suggestion:{card}")}]
     if reason:
-        item["overrideReason"] = {"reason": {"code": reason, "system": "https://derm3r.example.org/fhir/CodeSystem/review-override-reason"}}
+        item["overrideReason"] = {"reason": {"code": reason, "system": "https://derm3r.org/fhir/CodeSystem/review-override-reason"}}
     return item
 
 

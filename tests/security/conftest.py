@@ -5,13 +5,12 @@ server that records any request reaching it (an SSRF that gets through shows up 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from loopback import Answer, loopback_server
 from security_support import ISSUER, Canary, EdgeOnlyPipeline, Signer, build_app, security_pipeline
 
 
@@ -84,28 +83,10 @@ def client(app: Any) -> Any:
 def canary() -> Iterator[Canary]:
     state = Canary()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            state.hits.append(self.path)
-            status, headers, body = state.answer(self.path.split("?")[0])
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def handle(method: str, path: str, headers: dict[str, str]) -> Answer:
+        state.hits.append(path)
+        return state.answer(path.split("?")[0])
 
-        do_GET = do_POST = _answer  # noqa: N815 (http.server API)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with loopback_server(handle) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()

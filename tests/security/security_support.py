@@ -124,13 +124,13 @@ def searchset(resources: list[dict]) -> dict:
 
 
 def synthetic_patient(profile: str = "psoriasis_moderate", *, seed: int = 7, visits: int = 2) -> dict:
-    from cds_hooks.synthetic import patient_bundle
+    from cds_hooks.demo.synthetic import patient_bundle
 
     return patient_bundle(profile, photos="inline", seed=seed, visits=visits)
 
 
 def prefetch_for(bundle: dict) -> dict[str, Any]:
-    from cds_hooks.synthetic import resources
+    from cds_hooks.demo.synthetic import resources
 
     prefetch: dict[str, Any] = {"patient": next(resources(bundle, "Patient"))}
     for key, resource_type in PREFETCH_TYPES.items():
@@ -145,7 +145,7 @@ def hook_body(
     fhir_server: str | None = None,
     with_token: bool = False,
 ) -> dict[str, Any]:
-    from cds_hooks.synthetic import patient_id
+    from cds_hooks.demo.synthetic import patient_id
 
     bundle = bundle or synthetic_patient()
     body: dict[str, Any] = {

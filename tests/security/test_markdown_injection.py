@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import pytest
 from markdown_it import MarkdownIt
 
-from cds_hooks.synthetic import resources
+from cds_hooks.demo.synthetic import resources
 from fhir_mapping.safe_text import markdown_text, plain_text, sanitise_resource, strip_unsafe, strip_unsafe_everywhere
 from security_support import SERVICE_ID, hook_body, strict_json, synthetic_patient
 

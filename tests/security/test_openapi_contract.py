@@ -93,7 +93,9 @@ def test_documented_request_schema_accepts_a_real_request(document: dict[str, An
 
     _validator(document, "HookRequest").validate(hook_body(synthetic_patient(visits=1)))
     _validator(document, "Feedback").validate(
-        {"feedback": [{"card": "c1", "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z", "acceptedSuggestions": [{"id": "s"}]}]}
+        # Card and suggestion ids are UUIDs (the service refuses anything else with 400).
+        {"feedback": [{"card": "5c7c4b1e-8f3a-4d2b-9a61-0e2f3b4c5d6e", "outcome": "accepted", "outcomeTimestamp": "2026-11-27T10:00:00Z",
+                       "acceptedSuggestions": [{"id": "9b1d2c3e-4f5a-4b6c-8d7e-1f2a3b4c5d6e"}]}]}
     )
 
 

@@ -12,7 +12,6 @@ import socket
 import sqlite3
 import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,7 +24,8 @@ from cds_hooks.review.access import TokenVerifier
 from cds_hooks.review.store import ReviewStore
 from cds_hooks.runtime import fhir_client_factory
 from cds_hooks.settings import Settings, ca_bundle_from_env
-from cds_hooks.synthetic import patient_id
+from cds_hooks.demo.synthetic import patient_id
+from loopback import json_server
 from security_support import SERVICE_ID, Canary, Signer, hook_body, strict_json, synthetic_patient
 
 URL = f"/cds-services/{SERVICE_ID}"
@@ -35,28 +35,8 @@ SMART_TOKEN = "smart-access-token-CANARY-5d1e"
 @contextmanager
 def recording_server() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A loopback HTTP server recording each request's path and headers; answers 200 JSON."""
-    seen: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
-            body = b'{"keys": [], "resourceType": "Patient", "id": "x"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(default={"keys": [], "resourceType": "Patient", "id": "x"}) as server:
+        yield server.base, server.requests
 
 
 def _review_rows(data_dir: Path) -> int:
@@ -287,3 +267,28 @@ def test_configured_proxy_still_vets_the_target(monkeypatch: pytest.MonkeyPatch)
         with pytest.raises(requests.ConnectionError):
             session.get("http://127.0.0.1:9/fhir", timeout=2)
         assert proxy_seen == []
+
+
+def _plain_sessions(path: Path) -> list[int]:
+    """Lines of `path` that build a requests Session (or call requests.get/post/...) directly."""
+    import ast
+
+    direct = {"Session", "session", "get", "post", "put", "delete", "head", "patch", "request"}
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        func = node.func if isinstance(node, ast.Call) else None
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "requests" and func.attr in direct:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_plain_requests_session_anywhere_in_cds_hooks() -> None:
+    """Every HTTP client in cds_hooks (service, review app, demo) is built by cds_hooks.outbound,
+    the one place that subclasses requests.Session with the connect-time address check."""
+    package = Path(__file__).resolve().parents[2] / "cds_hooks"
+    found = {
+        str(p.relative_to(package)): lines
+        for p in package.rglob("*.py")
+        if "node_modules" not in p.parts and p.name != "outbound.py" and (lines := _plain_sessions(p))
+    }
+    assert not found, f"plain requests sessions/calls (use cds_hooks.outbound): {found}"

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cds_hooks import synthetic
+from cds_hooks.demo import synthetic
 from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
 from cds_hooks.storage import open_store

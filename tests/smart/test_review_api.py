@@ -13,6 +13,7 @@ from flask import Flask
 from cds_hooks.review import ReviewStore, review_blueprint
 from cds_hooks.review.access import TokenVerifier
 from cds_hooks.errors import ServiceUnavailable
+from cds_hooks.http_errors import operation_outcome
 from cds_hooks.settings import Settings
 from .case_data import build_case, draft_resources, hand_built_assessment
 
@@ -158,6 +159,8 @@ def test_feedback_is_filed_as_cds_hooks_feedback(setup) -> None:
         {"outcome": "accepted", "comment": "x" * 3000},
         {"outcome": "accepted", "written": "CarePlan/1"},
         ["accepted"],
+        {"outcome": "accepted", "section": ["tcm"]},  # unhashable: was a 500
+        {"outcome": "overridden", "reason": {"code": "other"}},
     ],
 )
 def test_feedback_rejects_malformed_bodies(setup, body) -> None:
@@ -236,3 +239,18 @@ def test_photos_are_stored_once_per_content_and_purged_with_the_last_record(tmp_
     assert store.purge_expired() == 2
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("SELECT count(*) FROM review_image").fetchone()[0] == 0
+
+
+def test_review_errors_use_the_service_mapping_with_their_own_realm(setup) -> None:
+    """One error tree -> HTTP mapping (cds_hooks.http_errors) for the service and the review app;
+    only the 401 challenge differs: the review API takes SMART tokens, not CDS Client JWTs."""
+    client, _, context_id, _, _ = setup
+    r = client.get(f"/app/api/assessments/{context_id}")
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="derm3r-review"'
+    assert r.json == operation_outcome("login", "SMART access token required (Authorization: Bearer ...)")
+    bad = client.post(f"/app/api/assessments/{context_id}/feedback", headers=auth(), json={"outcome": "maybe"})
+    assert bad.json == operation_outcome("invalid", "outcome must be 'accepted' or 'overridden'", expression="outcome")
+    assert "WWW-Authenticate" not in bad.headers
+    # No second OperationOutcome builder may grow back in the review package.
+    review = Path(review_blueprint.__code__.co_filename).parent
+    assert not [p.name for p in review.glob("*.py") if '"OperationOutcome"' in p.read_text(encoding="utf-8")]

@@ -2,7 +2,7 @@
 each built-in synthetic patient: patient-view, then order-sign with a drafted methotrexate order;
 a short table of the cards printed, full responses and draft CarePlans written to files. By default the
 patients' records travel as prefetch; with `--fhir URL` they live on a FHIR server (optionally seeded
-first, see `cds_hooks.demo_fhir`) and the service fetches them itself."""
+first, see `cds_hooks.demo.fhir_server`) and the service fetches them itself."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from typing import Any, Callable, Iterable, TextIO
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
-from cds_hooks.demo_fhir import FhirDemoOptions, FhirTarget
-from cds_hooks.demo_issuer import DemoIssuer
-from cds_hooks.registry import default_registry
+from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, order_context, prefetch_from_bundle
+from cds_hooks.demo.fhir_server import FhirDemoOptions, FhirTarget
+from cds_hooks.demo.issuer import DemoIssuer
+from cds_hooks.outbound import guarded_session
+from cds_hooks.services import default_registry
 from cds_hooks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class LoopbackServer:
 
 
 def demo_bundles() -> list[dict]:
-    from cds_hooks.synthetic import demo_patients
+    from cds_hooks.demo.synthetic import demo_patients
 
     return demo_patients()
 
@@ -156,8 +157,8 @@ def summary_table(cards: list[dict], *, width: int = 100) -> str:
 
 def _patient_label(bundle: dict) -> str:
     """'Alex Synthetic, female, born 1984-03-02' (all synthetic) for the demo printout."""
-    from cds_hooks.bundles import bundle_resources
-    from cds_hooks.demo_fhir import patient_label
+    from cds_hooks.demo.ehr_request import bundle_resources
+    from cds_hooks.demo.fhir_server import patient_label
 
     return patient_label(next(r for r in bundle_resources(bundle) if r["resourceType"] == "Patient"))
 
@@ -204,7 +205,7 @@ def call_patients(
     service = default_registry().get(DEMO_SERVICE)
     url = f"{base_url}/cds-services/{service.id}"
     results = []
-    with requests.Session() as http:
+    with _demo_session() as http:
         discovery = http.get(f"{base_url}/cds-services", headers={"Authorization": issuer.authorization(f"{base_url}/cds-services")}, timeout=HTTP_TIMEOUT)
         discovery.raise_for_status()
         for call in calls:
@@ -245,12 +246,21 @@ def _order_sign(
         prefetch=prefetch,
         fhir_server=fhir.base if fhir else None,
         fhir_authorization=fhir.fhir_authorization() if fhir else None,
-        context={"draftOrders": {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": demo_order(call.patient_id)}]}},
+        context=order_context(service.hook, demo_order(call.patient_id)),
     )
     response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
     path = out_dir / f"order-sign-{call.patient_id}.json"
     path.write_text(json.dumps(response.json(), indent=2) + "\n")
     return (response.json().get("cards", []) if response.ok else None), path
+
+
+def _demo_session() -> requests.Session:
+    """The demo's own HTTP client (it plays the EHR): the service's guarded session, like every
+    outbound call in cds_hooks, with loopback/private hosts allowed (the demo's service listens on
+    loopback, and a `--fhir` URL is one the user typed; link-local stays refused). No proxy, the
+    default CA roots: the same as the service it starts, so a server the probe reaches is one the
+    service reaches too."""
+    return guarded_session(True)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -265,9 +275,9 @@ def _stop_on_sigterm() -> None:
 def _prepare_fhir(options: FhirDemoOptions, stream: TextIO) -> tuple[FhirTarget, list[DemoCall]]:
     """Before any model is loaded: check the server and the token, seed if asked, confirm every
     patient to assess exists. Raises DemoError (one line) on any problem."""
-    from cds_hooks.demo_fhir import DemoError, check_target, fhir_demo_bundles, read_patient, seed
+    from cds_hooks.demo.fhir_server import DemoError, check_target, fhir_demo_bundles, read_patient, seed
 
-    with requests.Session() as http:
+    with _demo_session() as http:
         target = check_target(options.url, options.token, http)
         stream.write(f"derm3r demo: FHIR server {target.base} is reachable (FHIR R4)\n")
         if target.private:
@@ -324,7 +334,7 @@ def run_demo(
     verbose: bool = False,
 ) -> int:
     """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
-    Raises cds_hooks.demo_fhir.DemoError for an unusable server, token or patient."""
+    Raises cds_hooks.demo.fhir_server.DemoError for an unusable server, token or patient."""
     from cds_hooks.app import create_app
 
     target: FhirTarget | None = None

@@ -86,7 +86,7 @@ class SeededPatient:
 
 def fhir_demo_bundles() -> list[dict[str, Any]]:
     """The demo patients as transaction Bundles for seeding (see FHIR_DEMO_PATIENTS)."""
-    from cds_hooks.synthetic import patient_bundle
+    from cds_hooks.demo.synthetic import patient_bundle
 
     return [patient_bundle(profile, seed=seed, visits=visits, photos=photos) for profile, seed, visits, photos in FHIR_DEMO_PATIENTS]
 

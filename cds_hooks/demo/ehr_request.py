@@ -1,5 +1,6 @@
 """Turning a FHIR Bundle of one patient's record into a CDS Hooks request with prefetch, the way an
-EHR would satisfy derm3r's prefetch templates. Used by `derm3r assess`, `derm3r demo` and tests."""
+EHR would satisfy derm3r's prefetch templates, and draft orders into an ordering hook's context.
+Used by `derm3r assess`, `derm3r demo`, tests and benchmarks; never by the service itself."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 from typing import Any, Iterator, Mapping
 
 from cds_hooks.registry import ServiceDefinition
+from cds_hooks.wire.context import ORDER_SELECT
 
 
 def bundle_resources(bundle: Mapping[str, Any]) -> Iterator[dict]:
@@ -74,3 +76,18 @@ def hook_request(
     if prefetch is not None:
         body["prefetch"] = dict(prefetch)
     return body
+
+
+def order_context(hook: str, orders: Mapping[str, Any]) -> dict[str, Any]:
+    """The ordering hooks' context as an EHR sends it: `draftOrders` (a Bundle) from one FHIR request
+    resource or a Bundle of them; for order-select also `selections` = every order (Medication
+    resources referenced by the orders are not orders)."""
+    bundle = dict(orders) if orders.get("resourceType") == "Bundle" else {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": dict(orders)}]}
+    context: dict[str, Any] = {"draftOrders": bundle}
+    if hook == ORDER_SELECT:
+        context["selections"] = [
+            f"{e['resource']['resourceType']}/{e['resource']['id']}"
+            for e in bundle.get("entry") or []
+            if isinstance(e, dict) and isinstance(e.get("resource"), dict) and e["resource"].get("id") and e["resource"].get("resourceType") != "Medication"
+        ]
+    return context

@@ -9,7 +9,8 @@ a server keeps the ids (so tests know `Patient/<id>` up front) and references in
 plain relative references that stay valid after the transaction. `as_collection` turns the same
 resources into a `collection` Bundle for use as CDS Hooks prefetch.
 
-Every coding comes from `fhir_mapping.codes` (defined there once). Photographs are procedural
+Every resource is built by `fhir_mapping.ehr_record` (codes from `fhir_mapping.codes`), the package
+that reads them back; this module decides only what each patient looks like. Photographs are procedural
 plaques from `inference.synth` (known ground truth, per-patient skin tone), attached the three ways
 EHRs do it: inline `Media.content.data`, `Media.content.url` -> `Binary/<id>`, or an R5-style
 `DocumentReference` whose attachment holds the image (R5 `bodySite` as the cross-version extension).
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
-from fhir_mapping import codes
+from fhir_mapping import codes, ehr_record
 from inference.case import PASI_REGION_WEIGHTS, FindingKey
 
 Resource = dict[str, Any]
@@ -42,7 +43,7 @@ _NAMESPACE = uuid.UUID("6f6c2f4e-8f7e-5b0c-9d7a-2f1f0b6c3d11")  # derm3r synthet
 
 # Marks every resource as test data (HL7 v3 ActReason HTEST), so a real EHR could never confuse it
 # with a patient's record.
-_SYNTHETIC_TAG = {"system": codes.V3_ACT_REASON, "code": "HTEST", "display": "test health data"}
+_SYNTHETIC_TAG = codes.SYNTHETIC_DATA_TAG
 
 # Medication keys (codes.MEDICATION_KEYS, plus non-ladder drugs) -> the product name EHRs show.
 _PRODUCTS: dict[str, str] = {
@@ -68,14 +69,6 @@ _SITE_TEXT: dict[str, str] = {
     "axilla": "Left axilla",
     "groin": "Right groin fold",
 }
-
-
-def _concept(coding: dict[str, str], text: str | None = None) -> dict[str, Any]:
-    return {"coding": [dict(coding)], "text": text or coding["display"]}
-
-
-def _site_concept(site: str) -> dict[str, Any]:
-    return _concept(codes.body_site_coding(site), _SITE_TEXT[site])
 
 
 # ------------------------------------------------------------------ profiles
@@ -271,11 +264,6 @@ def demo_patients() -> list[dict[str, Any]]:
     ]
 
 
-def profile_title(profile: str) -> str:
-    """A short human-readable description of a profile (for demo menus and test ids)."""
-    return _PROFILES[profile].title
-
-
 def patient_id(bundle: dict[str, Any]) -> str:
     """The id of the Patient in a bundle built here."""
     for resource in resources(bundle, "Patient"):
@@ -337,10 +325,6 @@ class _Builder:
         )
         return resource
 
-    @property
-    def subject(self) -> dict[str, str]:
-        return {"reference": f"Patient/{self.patient_id}"}
-
     def build(self, *, visits: int, sites_per_visit: int | None) -> dict[str, Any]:
         self._patient()
         diagnosed = ANCHOR - VISIT_INTERVAL * visits - timedelta(days=90 + self.rng.randrange(700))
@@ -370,18 +354,12 @@ class _Builder:
         given = _GIVEN[self.rng.randrange(len(_GIVEN))]
         family = _FAMILY[self.rng.randrange(len(_FAMILY))]
         birth = ANCHOR.date() - timedelta(days=int(self.p.age * 365.25) + self.rng.randrange(300))
+        mrn = f"SYN-{self.p.key.upper()}-{self.seed:04d}"
         self._add(
-            {
-                "resourceType": "Patient",
-                "id": self.patient_id,
-                "identifier": [
-                    {"system": "https://derm3r.org/fhir/NamingSystem/synthetic-mrn", "value": f"SYN-{self.p.key.upper()}-{self.seed:04d}"}
-                ],
-                "active": True,
-                "name": [{"use": "official", "family": family, "given": [given]}],
-                "gender": self.p.sex,
-                "birthDate": birth.isoformat(),
-            }
+            ehr_record.patient(
+                self.patient_id, mrn_system=codes.SYNTHETIC_MRN, mrn=mrn, family=family, given=given,
+                gender=self.p.sex, birth_date=birth,
+            )
         )
 
     def _conditions(self, diagnosed: datetime) -> None:
@@ -391,54 +369,28 @@ class _Builder:
             onset = diagnosed if active else diagnosed - timedelta(days=365 * 12)
             if key == "pregnancy":
                 onset = ANCHOR - _GESTATION  # a current pregnancy, not one as old as the psoriasis
-            resource: Resource = {
-                "resourceType": "Condition",
-                "id": self._id("Condition", n),
-                "clinicalStatus": _concept(codes.condition_clinical_status("active" if active else "resolved")),
-                "verificationStatus": _concept(codes.condition_verification_status("confirmed")),
-                "category": [_concept(codes.condition_category("problem-list-item"))],
-                "code": _concept(codes.condition_coding(key)),
-                "subject": self.subject,
-                "onsetDateTime": _iso(onset),
-                "recordedDate": _iso(onset + timedelta(days=7)),
-            }
-            if not active:
-                resource["abatementDateTime"] = _iso(onset + timedelta(days=270))
-            self._add(resource)
+            self._add(
+                ehr_record.condition(
+                    self._id("Condition", n), patient_id=self.patient_id, key=key, onset=onset,
+                    recorded=onset + timedelta(days=7), abated=None if active else onset + timedelta(days=270),
+                )
+            )
 
     def _medications(self, diagnosed: datetime) -> None:
         for n, key in enumerate(self.p.medications):
             start = diagnosed + timedelta(days=30 + 60 * n)
-            stopped = key in self.p.stopped_medications
-            period = {"start": _iso(start)}
-            if stopped:
-                period["end"] = _iso(ANCHOR - timedelta(days=120))
+            end = ANCHOR - timedelta(days=120) if key in self.p.stopped_medications else None
             self._add(
-                {
-                    "resourceType": "MedicationStatement",
-                    "id": self._id("MedicationStatement", n),
-                    "status": "stopped" if stopped else "active",
-                    "medicationCodeableConcept": _concept(codes.medication_coding(key), _PRODUCTS[key]),
-                    "subject": self.subject,
-                    "effectivePeriod": period,
-                    "dateAsserted": _iso(start),
-                }
+                ehr_record.medication_statement(
+                    self._id("MedicationStatement", n), patient_id=self.patient_id, key=key, product=_PRODUCTS[key],
+                    start=start, end=end,
+                )
             )
 
     def _encounter(self, index: int, when: datetime, *, newest: bool) -> str:
         rid = self._id("Encounter", index)
-        period = {"start": _iso(when)} if newest else {"start": _iso(when), "end": _iso(when + timedelta(minutes=25))}
-        self._add(
-            {
-                "resourceType": "Encounter",
-                "id": rid,
-                "status": "in-progress" if newest else "finished",
-                "class": dict(codes.ENCOUNTER_CLASS_AMBULATORY),
-                "type": [_concept(codes.DERMATOLOGY_ENCOUNTER_TYPE)],
-                "subject": self.subject,
-                "period": period,
-            }
-        )
+        end = None if newest else when + timedelta(minutes=25)  # the newest visit is in progress
+        self._add(ehr_record.encounter(rid, patient_id=self.patient_id, start=when, end=end))
         return rid
 
     # ---------------------------------------------------------- observations
@@ -465,15 +417,14 @@ class _Builder:
         if p.hba1c is not None:
             numbers.append((FindingKey.HBA1C, round(self._jitter(p.hba1c, 0.04), 1)))
         for key, value in numbers:
-            self._observation(index, key, when, encounter, valueQuantity=_quantity(key, value))
+            self._observation(index, key, when, encounter, {"valueQuantity": ehr_record.quantity(key.value, value)})
 
         systolic = float(round(self._jitter(p.bp[0], 0.03)))
         diastolic = float(round(self._jitter(p.bp[1], 0.03)))
-        bp = self._observation(index, "blood_pressure", when, encounter)
-        bp["component"] = [
-            {"code": _concept(codes.observation_coding(FindingKey.SYSTOLIC_BP.value)), "valueQuantity": _quantity(FindingKey.SYSTOLIC_BP, systolic)},
-            {"code": _concept(codes.observation_coding(FindingKey.DIASTOLIC_BP.value)), "valueQuantity": _quantity(FindingKey.DIASTOLIC_BP, diastolic)},
-        ]
+        self._observation(
+            index, "blood_pressure", when, encounter,
+            components={FindingKey.SYSTOLIC_BP.value: systolic, FindingKey.DIASTOLIC_BP.value: diastolic},
+        )
 
         coded = [(FindingKey.TONGUE, p.tongue), (FindingKey.PULSE, p.pulse), (FindingKey.LESION_ONSET, p.onset)]
         if newest:
@@ -481,30 +432,32 @@ class _Builder:
             coded.append((FindingKey.LESION_MORPHOLOGY, p.morphology))
         for key, value in coded:
             if value is not None:
-                self._observation(index, key, when, encounter, valueCodeableConcept=_concept(codes.tcm_finding_coding(key.value, value)))
+                self._observation(index, key, when, encounter, ehr_record.coded_finding(key.value, value))
         if p.pregnant:
             self._observation(index, FindingKey.PREGNANT, when, encounter,
-                              valueCodeableConcept=_concept(codes.PREGNANT_VALUE))
+                              {"valueCodeableConcept": ehr_record.concept(codes.PREGNANT_VALUE)})
         if newest:
             for key, flag in ((FindingKey.TOPICAL_FAILURE, p.topical_failure), (FindingKey.JOINT_PAIN, p.joint_pain)):
                 if flag:
-                    self._observation(index, key, when, encounter, valueBoolean=True)
+                    self._observation(index, key, when, encounter, {"valueBoolean": True})
 
-    def _observation(self, index: int, key: FindingKey | str, when: datetime, encounter: str, **value: Any) -> Resource:
+    def _observation(
+        self,
+        index: int,
+        key: FindingKey | str,
+        when: datetime,
+        encounter: str,
+        value: dict[str, Any] | None = None,
+        *,
+        components: dict[str, float] | None = None,
+    ) -> None:
         name = key.value if isinstance(key, FindingKey) else key  # "blood_pressure" names the panel
-        resource: Resource = {
-            "resourceType": "Observation",
-            "id": self._id("Observation", f"{index}/{name}"),
-            "status": "final",
-            "category": [_concept(codes.observation_category(name))],
-            "code": _concept(codes.observation_coding(name)),
-            "subject": self.subject,
-            "encounter": {"reference": f"Encounter/{encounter}"},
-            "effectiveDateTime": _iso(when),
-            "issued": _iso(when + timedelta(minutes=30)),
-            **value,
-        }
-        return self._add(resource)
+        self._add(
+            ehr_record.observation(
+                self._id("Observation", f"{index}/{name}"), patient_id=self.patient_id, encounter_id=encounter,
+                key=name, effective=when, issued=when + timedelta(minutes=30), value=value, components=components,
+            )
+        )
 
     # ---------------------------------------------------------- photographs
 
@@ -523,31 +476,27 @@ class _Builder:
         title = f"{_SITE_TEXT[site]}, visit {index + 1}"
         key = f"{index}/{site}"
         data = base64.b64encode(jpeg).decode("ascii")
+        site_text = _SITE_TEXT[site]
         if self.photos == "document_reference":
-            self._document_reference(key, data, len(jpeg), title, site, when, encounter)
+            content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, data=data)
+            self._add(
+                ehr_record.photo_document_reference(
+                    self._id("DocumentReference", key), patient_id=self.patient_id, encounter_id=encounter, taken=when,
+                    site=site, site_text=site_text, description=title, content=content,
+                )
+            )
             return
-        content: dict[str, Any] = {"contentType": "image/jpeg", "title": title, "size": len(jpeg), "creation": _iso(when)}
         if self.photos == "binary":
             binary_id = self._id("Binary", key)
-            self._add(
-                {"resourceType": "Binary", "id": binary_id, "contentType": "image/jpeg", "securityContext": self.subject, "data": data}
-            )
-            content["url"] = f"Binary/{binary_id}"
+            self._add(ehr_record.binary(binary_id, patient_id=self.patient_id, content_type="image/jpeg", data=data))
+            content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, url=f"Binary/{binary_id}")
         else:
-            content["data"] = data
+            content = ehr_record.attachment("image/jpeg", title=title, size=len(jpeg), creation=when, data=data)
         self._add(
-            {
-                "resourceType": "Media",
-                "id": self._id("Media", key),
-                "status": "completed",
-                "type": _concept(codes.MEDIA_TYPE_IMAGE),
-                "modality": _concept(codes.MEDIA_MODALITY_CLINICAL_PHOTO),
-                "subject": self.subject,
-                "encounter": {"reference": f"Encounter/{encounter}"},
-                "createdDateTime": _iso(when),
-                "bodySite": _site_concept(site),
-                "content": content,
-            }
+            ehr_record.media(
+                self._id("Media", key), patient_id=self.patient_id, encounter_id=encounter, taken=when, site=site,
+                site_text=site_text, content=content,
+            )
         )
 
     def _area_fraction(self, severity_sum: float, factor: float) -> float:
@@ -564,41 +513,8 @@ class _Builder:
         fraction = _AREA_BAND_MIDPOINTS[low] + (score - low) * (_AREA_BAND_MIDPOINTS[min(low + 1, 6)] - _AREA_BAND_MIDPOINTS[low])
         return round(fraction, 2)
 
-    def _document_reference(
-        self, key: str, data: str, size: int, title: str, site: str, when: datetime, encounter: str
-    ) -> None:
-        # R4 DocumentReference has no bodySite; the R5 element travels as the R5 cross-version
-        # extension, which is how R5-style image DocumentReferences reach R4 servers.
-        self._add(
-            {
-                "resourceType": "DocumentReference",
-                "id": self._id("DocumentReference", key),
-                "extension": [{"url": codes.DOCUMENT_REFERENCE_BODY_SITE_EXTENSION, "valueCodeableConcept": _site_concept(site)}],
-                "status": "current",
-                "type": _concept(codes.DOCUMENT_TYPE_CLINICAL_PHOTO),
-                "category": [_concept(codes.DOCUMENT_CATEGORY_IMAGE)],
-                "subject": self.subject,
-                "date": _iso(when),
-                "description": title,
-                "content": [
-                    {"attachment": {"contentType": "image/jpeg", "data": data, "title": title, "size": size, "creation": _iso(when)}}
-                ],
-                "context": {"encounter": [{"reference": f"Encounter/{encounter}"}]},
-            }
-        )
-
-
 
 # ------------------------------------------------------------------ helpers
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _quantity(key: FindingKey, value: float) -> dict[str, Any]:
-    unit, ucum = codes.observation_unit(key.value)
-    return {"value": value, "unit": unit, "system": codes.UCUM, "code": ucum}
 
 
 def _stable_int(text: str) -> int:
