@@ -121,7 +121,7 @@ def test_leak_checker_catches_english_and_allows_codes() -> None:
 
 @pytest.fixture(scope="module")
 def bundle_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cds_hooks import synthetic
+    from cds_hooks.demo import synthetic
 
     path = tmp_path_factory.mktemp("bundle") / "patient.json"
     path.write_text(json.dumps(synthetic.patient_bundle("psoriasis_moderate", seed=5, visits=2)))
@@ -167,8 +167,8 @@ def hook_client(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _hook_body(bundle: dict) -> dict:
-    from cds_hooks.bundles import bundle_patient_id, hook_request, prefetch_from_bundle
-    from cds_hooks.registry import default_registry
+    from cds_hooks.demo.ehr_request import bundle_patient_id, hook_request, prefetch_from_bundle
+    from cds_hooks.services import default_registry
 
     service = default_registry().get("derm3r-patient-view")
     return hook_request(service, bundle_patient_id(bundle), prefetch=prefetch_from_bundle(bundle, service))
