@@ -58,7 +58,8 @@ def _demo(args: argparse.Namespace) -> int:
             raise UsageError("--fhir needs --seed or at least one --patient ID")
         fhir = FhirDemoOptions(url=args.fhir, token=token, seed=args.seed, patients=tuple(args.patient or ()))
     try:
-        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose)
+        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose,
+                        language=_language(args))
     except DemoError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help=f"bearer token for that server, passed to the service as fhirAuthorization (or set {DEMO_FHIR_TOKEN_ENV})",
     )
+    demo.add_argument("--language", help="language of the cards: en or zh-CN (default: DERM3R_LANGUAGE, else en)")
     demo.add_argument("--seed", action="store_true", help="with --fhir: first load the synthetic demo patients into the server")
     demo.add_argument(
         "--patient", action="append", metavar="ID", help="with --fhir: a Patient id to assess (repeatable; default: the seeded ones)"
