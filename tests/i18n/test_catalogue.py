@@ -121,3 +121,17 @@ def test_english_rendering_needs_no_catalogue() -> None:
         assert localize(t("Severity: {level}", level="severe")) == "严重程度：重度"  # the parameter is a msgid too
         assert localize(message) == message  # no catalogue entry: the English template, formatted
     assert localize(t("Severity: {level}", level="severe")) == "Severity: severe"
+
+
+def test_catalogues_are_package_data() -> None:
+    """`pip install .` (the Docker image) and `pip install -e .` ship the compiled catalogues: the
+    package-data patterns cover every file under inference/i18n/locale."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["inference"]
+    files = [p.relative_to(root / "inference").as_posix() for p in (root / "inference" / "i18n" / "locale").rglob("*") if p.is_file()]
+    assert any(f.endswith("zh_CN/LC_MESSAGES/derm3r.mo") for f in files)
+    assert all(any(fnmatch.fnmatch(f, pattern) for pattern in patterns) for f in files), files
