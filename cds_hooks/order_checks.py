@@ -313,7 +313,7 @@ def _generic(display: str) -> str:
     ("PUVA", "NB-UVB")."""
     if len(display) > 1 and display[1].isupper():
         return display
-    return display[:1].lower() + display[1:]
+    return t(display).lower_first()  # still the drug's name in the catalogue (甲氨蝶呤 in Chinese)
 
 
 def _one_per_trigger(concerns: Sequence[DrugConcern]) -> list[DrugConcern]:

@@ -149,6 +149,10 @@ class Text(str):
         """The part after the last colon ("x on methotrexate: withhold" -> "withhold")."""
         return _Transformed(self, "last_clause")
 
+    def lower_first(self) -> "Text":
+        """First letter in lower case, for a name mid-sentence ("Methotrexate" -> "methotrexate")."""
+        return _Transformed(self, "lower_first")
+
     def upper_first(self) -> "Text":
         """First letter in capitals ("record BSA" -> "Record BSA"); nothing to do in Chinese."""
         return _Transformed(self, "upper_first")
@@ -201,7 +205,7 @@ class _Joined(Text):
 
 
 class _Transformed(Text):
-    _CASE_OPS = frozenset({"lower", "capitalize", "upper_first"})
+    _CASE_OPS = frozenset({"lower", "capitalize", "upper_first", "lower_first"})
     _STRIP_OPS = frozenset({"strip", "rstrip"})
 
     def __new__(cls, base: Text, op: str, arg: str | None = None) -> "_Transformed":
@@ -222,6 +226,8 @@ class _Transformed(Text):
 def _apply(text: str, op: str, arg: str | None) -> str:
     if op == "upper_first":
         return text[:1].upper() + text[1:]
+    if op == "lower_first":
+        return text[:1].lower() + text[1:]
     if op == "last_clause":
         return re.split(r": |：", text)[-1].strip()
     return getattr(text, op)(arg) if op in _Transformed._STRIP_OPS else getattr(text, op)()

@@ -296,7 +296,7 @@ def _concern_evidence(concern: DrugConcern) -> Evidence:
 def _lower(display: str) -> str:
     """"Cyclosporine (ciclosporin)" -> "cyclosporine": the short INN reads best in a one-line alert."""
     short = display.split(" (", 1)[0]
-    return short[:1].lower() + short[1:]
+    return t(short).lower_first()  # still the drug's name in the catalogue (甲氨蝶呤 in Chinese)
 
 
 _POPULATION_PHRASE = {
