@@ -48,19 +48,20 @@ from fhir_mapping import codes
 from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionKey, DataIssue
 from inference.citations import CitationTable
 from inference.results import Alert, Assessment, Evidence, Indicator, PopulationStatus, RecResult, Scope, SeverityLevel, TreatmentOption
+from inference.i18n import DEFAULT_LANGUAGE, current_language, t, tjoin
 
 TOPIC_SYSTEM = codes.CARD_TOPIC
-TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display="Psoriasis assessment")
-TOPIC_SAFETY = Coding(code="safety-alert", system=TOPIC_SYSTEM, display="Safety alert")
-TOPIC_SCOPE = Coding(code="diagnosis-not-psoriasis", system=TOPIC_SYSTEM, display="No psoriasis diagnosis on record")
-TOPIC_SCREENING = Coding(code="comorbidity-screening", system=TOPIC_SYSTEM, display="Comorbidity screening")
-TOPIC_DATA_QUALITY = Coding(code="data-quality", system=TOPIC_SYSTEM, display="Input data quality")
+TOPIC_ASSESSMENT = Coding(code="psoriasis-assessment", system=TOPIC_SYSTEM, display=t("Psoriasis assessment"))
+TOPIC_SAFETY = Coding(code="safety-alert", system=TOPIC_SYSTEM, display=t("Safety alert"))
+TOPIC_SCOPE = Coding(code="diagnosis-not-psoriasis", system=TOPIC_SYSTEM, display=t("No psoriasis diagnosis on record"))
+TOPIC_SCREENING = Coding(code="comorbidity-screening", system=TOPIC_SYSTEM, display=t("Comorbidity screening"))
+TOPIC_DATA_QUALITY = Coding(code="data-quality", system=TOPIC_SYSTEM, display=t("Input data quality"))
 
-SOURCE_LABEL = "derm3r: preliminary AI decision support (research demonstration)"
+SOURCE_LABEL = t("derm3r: preliminary AI decision support (research demonstration)")
 
-PRELIMINARY_LINE = "*Preliminary AI draft for the treating clinician to review; not for clinical use.*"
-REVIEW_LINE = "*Photo readings, all evidence and sources: review app.*"
-TCM_LABEL = "TCM (integrative, not guideline care)"
+PRELIMINARY_LINE = t("*Preliminary AI draft for the treating clinician to review; not for clinical use.*")
+REVIEW_LINE = t("*Photo readings, all evidence and sources: review app.*")
+TCM_LABEL = t("TCM (integrative, not guideline care)")
 _INDICATORS = tuple(Indicator)
 _STEP_WORDS = 7  # words of a contraindication reason kept on the card
 
@@ -81,7 +82,7 @@ class CardInputs:
 
 def _source(inputs: CardInputs, topic: Coding) -> Source:
     version = inputs.assessment.model_version
-    label = SOURCE_LABEL + (f"; model {version}" if version else "")
+    label = SOURCE_LABEL + (t("; model {version}", version=version) if version else "")
     return Source(label=label, url=f"{inputs.public_base_url}/about", topic=topic)
 
 
@@ -92,7 +93,9 @@ def override_reasons() -> tuple[Coding, ...]:
 
 def _sources_line(inputs: CardInputs, citations: Iterable[str | None], limit: int = 2) -> str:
     lines = source_lines(citations, inputs.citations, limit=limit)
-    return ("Source: " if len(lines) == 1 else "Sources: ") + "; ".join(lines) if lines else ""
+    if not lines:
+        return ""
+    return t("Source: {items}", items=lines[0]) if len(lines) == 1 else t("Sources: {items}", items=tjoin("; ", lines))
 
 
 def _statement(item: Evidence) -> str:
@@ -143,7 +146,7 @@ def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
     said, the source."""
     first = group[0]
     indicator = first.severity if first.severity in _INDICATORS else Indicator.WARNING
-    summary = _alert_text(first.summary) or "Safety alert"
+    summary = _alert_text(first.summary) or t("Safety alert")
     detail_text = _alert_text(first.detail)
     blocks = [escape(detail_text)] if detail_text else []
     others = [_alert_text(al.summary) for al in group[1:]]
@@ -152,7 +155,7 @@ def _alert_card(inputs: CardInputs, group: list[Alert]) -> Card:
     reasons = [scrub(e.statement) for e in evidence]
     bullets = [*(o for o in others if o), *(r for r in dict.fromkeys(reasons) if r and r.lower() not in said)][:4]
     if bullets:
-        blocks.append("\n".join(f"- {escape(b)}" for b in bullets))
+        blocks.append(tjoin("\n", [t("- {b}", b=escape(b)) for b in bullets]))
     citations = [al.citation for al in group] + [e.citation for e in evidence]
     # (the other alerts' own evidence repeats their summaries; the review app has it)
     detail = within_budget([*blocks, _sources_line(inputs, citations)], tail=PRELIMINARY_LINE)
@@ -187,29 +190,29 @@ def assessment_summary(a: Assessment) -> str:
     """Action first: "Step: biologic therapy for severe psoriasis (BSA 24%); 3 screenings due"."""
     level = a.severity.level
     subtypes = _subtypes(a)
-    disease = subtypes[0] if subtypes and "psoriasis" in subtypes[0].lower() else "psoriasis"
+    disease = subtypes[0] if subtypes and "psoriasis" in subtypes[0].lower() else t("psoriasis")
     headline = _headline(a)
-    described = f"{level} {disease}" if level not in ("unknown", "not_assessed", "") else disease
-    described += f" ({headline})" if headline else ""
+    described = t("{level} {disease}", level=level, disease=disease) if level not in ("unknown", "not_assessed", "") else disease
+    described += t(" ({headline})", headline=headline) if headline else ""
     plan = a.treatment
     parts: list[str] = []
     if a.urgent:
-        parts.append(f"Same-day dermatology review or admission: {disease}" + (f" ({headline})" if headline else ""))
+        parts.append(t("Same-day dermatology review or admission: {disease}", disease=disease) + (t(" ({headline})", headline=headline) if headline else ""))
     elif plan is not None and plan.on_hold:
-        parts.append(f"Hold current immunosuppression, no step-up: {described}")
+        parts.append(t("Hold current immunosuppression, no step-up: {described}", described=described))
     elif level == SeverityLevel.UNKNOWN:
-        parts.append(f"Record BSA or PASI: {disease} severity unknown")
+        parts.append(t("Record BSA or PASI: {disease} severity unknown", disease=disease))
     elif plan is not None:
-        parts.append(f"Step: {plan.step_display.lower()} for {described}")
+        parts.append(t("Step: {step_display} for {described}", step_display=t(plan.step_display).lower(), described=described))
     else:
-        parts.append(f"Review: {described}")
+        parts.append(t("Review: {described}", described=described))
     populations = _populations(a)
     if populations:
-        parts.append("adjusted for " + ", ".join(populations))
+        parts.append(t("adjusted for {populations}", populations=tjoin(", ", populations)))
     parts += [s for s in subtypes[1:3] if s.lower() not in parts[0].lower()]
     due = sum(1 for s in a.screenings if s.due)
     if due:
-        parts.append(f"{due} screening{'s' if due != 1 else ''} due")
+        parts.append(t("1 screening due") if due == 1 else t("{count} screenings due", count=due))
     return fit_summary(parts)
 
 
@@ -221,13 +224,13 @@ def _option_label(option: TreatmentOption, populations: list[str]) -> str:
     """The option's name with at most a short mark: current, preferred (in pregnancy), caution."""
     marks = []
     if option.current:
-        marks.append("current")
+        marks.append(t("current"))
     status = option.status
     if status == PopulationStatus.PREFERRED:
-        marks.append("preferred" + (f" in {populations[0]}" if populations else ""))
+        marks.append(t("preferred in {population}", population=populations[0]) if populations else t("preferred"))
     elif status == PopulationStatus.CAUTION:
-        marks.append("caution")
-    return _option_name(option) + (f" ({', '.join(marks)})" if marks else "")
+        marks.append(t("caution"))
+    return t("{option} ({marks})", option=_option_name(option), marks=tjoin(", ", marks)) if marks else _option_name(option)
 
 
 def _avoid_reason(option: TreatmentOption) -> str:
@@ -243,13 +246,15 @@ def _avoid_reason(option: TreatmentOption) -> str:
         return population.group(1)
     partner = re.search(r"\bwith\s+([A-Za-z][\w-]*)", head)
     if partner:
-        return f"with {partner.group(1).lower()}"
+        return t("with {group}", group=partner.group(1).lower())
     if ":" in reason:
         finding = re.split(r" - |;", reason.split(":", 1)[1], maxsplit=1)[0]
         finding = re.sub(r"\s*\([^()]*\)", "", finding).strip(" .,")
         finding = re.sub(r"\s+recorded$", "", finding)
         if finding and len(finding.split()) <= 8:
             return finding
+    if current_language() != DEFAULT_LANGUAGE:
+        return clip_words(reason, _STEP_WORDS)  # the English phrase parsing above has no Chinese twin
     words = reason.split()
     return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
 
@@ -260,8 +265,8 @@ def _grouped(options: list[TreatmentOption], limit: int) -> str:
     by_reason: dict[str, list[str]] = {}
     for option in options:
         by_reason.setdefault(_avoid_reason(option), []).append(_option_name(option))
-    parts = [f"{', '.join(names)} ({escape(reason)})" if reason else ", ".join(names) for reason, names in by_reason.items()]
-    return "; ".join(parts[:limit])
+    parts = [t("{items} ({reason})", items=tjoin(", ", names), reason=escape(reason)) if reason else tjoin(", ", names) for reason, names in by_reason.items()]
+    return tjoin("; ", parts[:limit])
 
 
 def _treatment_blocks(a: Assessment) -> list[str]:
@@ -269,18 +274,18 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     if plan is None:
         return []
     profile = _profile(a)
-    decision = f"**Step: {escape(plan.step_display)}** for {escape(a.severity.level)} disease"
+    decision = t("**Step: {step_display}** for {level} disease", step_display=escape(plan.step_display), level=escape(a.severity.level))
     if profile:
-        decision += f" ({escape(profile)} profile)"
+        decision += t(" ({profile} profile)", profile=escape(profile))
     populations = _populations(a)
     if populations:
-        decision += "; adjusted for " + ", ".join(populations)
+        decision += t("; adjusted for {populations}", populations=tjoin(", ", populations))
     confidence = a.severity.confidence
     if confidence < 0.7:
-        decision += "; low confidence: check the data below"
-    blocks = [decision + "."]
+        decision += t("; low confidence: check the data below")
+    blocks = [t("{text}.", text=decision)]
     if plan.on_hold:
-        blocks.append("**Hold** current immunosuppression until the red flag is resolved; no escalation now.")
+        blocks.append(t("**Hold** current immunosuppression until the red flag is resolved; no escalation now."))
     allowed = [o for o in plan.options if o.allowed]
     adjunct = [o for o in allowed if o.adjunct]
     main = [o for o in allowed if not o.adjunct]
@@ -293,18 +298,19 @@ def _treatment_blocks(a: Assessment) -> list[str]:
     caution = [o for o in main if cautioned(o)]
     if offer:
         names = [_option_label(o, populations) for o in offer[:8]]
-        blocks.append("**Offer:** " + ", ".join(names) + ("" if len(offer) <= 8 else f" and {len(offer) - 8} more"))
+        listed = tjoin(", ", names) if len(offer) <= 8 else t("{items} and {count} more", items=tjoin(", ", names), count=len(offer) - 8)
+        blocks.append(t("**Offer:** {items}", items=listed))
     elif not adjunct and not caution:
-        blocks.append("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist")
+        blocks.append(t("**Offer:** no option at this step suits the recorded contraindications; discuss with a specialist"))
     if adjunct:
-        blocks.append("**With:** " + ", ".join(_option_name(o) for o in adjunct[:4]) + " (topical adjunct)")
+        blocks.append(t("**With:** {items} (topical adjunct)", items=tjoin(", ", [_option_name(o) for o in adjunct[:4]])))
     if avoid:
-        blocks.append("**Avoid:** " + _grouped(avoid, 4))
+        blocks.append(t("**Avoid:** {items}", items=_grouped(avoid, 4)))
     if caution:
-        blocks.append("**Caution:** " + _grouped(caution, 3))
+        blocks.append(t("**Caution:** {items}", items=_grouped(caution, 3)))
     notes = [escape(scrub(al.summary)) for al in _alerts(a) if al.severity == Indicator.INFO]
     if notes:
-        blocks.append("**Note:** " + "; ".join(n for n in notes[:3] if n))
+        blocks.append(t("**Note:** {items}", items=tjoin("; ", [n for n in notes[:3] if n])))
     return blocks
 
 
@@ -320,13 +326,13 @@ def _why_block(a: Assessment) -> str:
     ids); photo readings and context notes are for the review app."""
     reasons = [e for e in a.severity.basis if not _NOT_A_REASON.search(e.statement)] or list(a.severity.basis)
     picked = [text for text in (_statement(e) for e in reasons[:2]) if text]
-    return "**Why:** " + "; ".join(picked) if picked else ""
+    return t("**Why:** {items}", items=tjoin("; ", picked)) if picked else ""
 
 
 def _follow_up_block(a: Assessment) -> str:
     if a.follow_up is None:
         return ""
-    return f"**Follow-up:** review in {a.follow_up.interval_weeks} weeks."
+    return t("**Follow-up:** review in {interval_weeks} weeks.", interval_weeks=a.follow_up.interval_weeks)
 
 
 # The herb-safety line can be long (several withheld formulas, the heat-toxin emergency note first):
@@ -345,19 +351,19 @@ def _tcm_block(a: Assessment) -> str:
     if tcm.formula_caution_populations:
         # Herbal safety is not established in this population: pattern and principle only; the
         # herb-by-herb check (what is withheld, what needs caution) is in the review app and CarePlan.
-        who = " and ".join(tcm.formula_caution_populations)
-        line = f"{p.display} {p.hanzi} ({p.pinyin}): {p.treatment_principle.lower()}".replace(" ()", "")
-        return (f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence).  \n"
-                + escape(f"No herbal formula suggested here: safety not established in {who}."))
-    line = tcm.card_line or f"{p.display} pattern"
-    text = f"*{TCM_LABEL}:* {escape(scrub(line))} ({_confidence_word(tcm.confidence)} confidence)."
+        who = tjoin(" and ", tcm.formula_caution_populations)
+        line = t("{display} {hanzi} ({pinyin}): {treatment_principle}", display=p.display, hanzi=p.hanzi, pinyin=p.pinyin, treatment_principle=p.treatment_principle.lower()).replace(" ()", "")
+        return (t("*{TCM_LABEL}:* {line} ({confidence_word} confidence).  \n", TCM_LABEL=TCM_LABEL, line=escape(scrub(line)), confidence_word=_confidence_word(tcm.confidence))
+                + escape(t("No herbal formula suggested here: safety not established in {who}.", who=who)))
+    line = tcm.card_line or t("{display} pattern", display=p.display)
+    text = t("*{TCM_LABEL}:* {line} ({confidence_word} confidence).", TCM_LABEL=TCM_LABEL, line=escape(scrub(line)), confidence_word=_confidence_word(tcm.confidence))
     if tcm.card_caution:
         text += "  \n" + escape(clip_words(scrub(tcm.card_caution), TCM_CAUTION_WORDS))
     return text
 
 
 def _confidence_word(confidence: float) -> str:
-    return "high" if confidence >= 0.75 else "moderate" if confidence >= 0.45 else "low"
+    return t("high") if confidence >= 0.75 else t("moderate") if confidence >= 0.45 else t("low")
 
 
 def _red_flag_block(a: Assessment) -> str:
@@ -366,8 +372,8 @@ def _red_flag_block(a: Assessment) -> str:
     flags = list(dict.fromkeys(f for f in flags if f))
     if not flags:
         return ""
-    more = f" (+{len(flags) - 2} more)" if len(flags) > 2 else ""
-    return "**Red flags:** " + "; ".join(escape(f) for f in flags[:2]) + more
+    more = t(" (+{value} more)", value=len(flags) - 2) if len(flags) > 2 else ""
+    return t("**Red flags:** {items}{more}", items=tjoin("; ", [escape(f) for f in flags[:2]]), more=more)
 
 
 def _plan_citations(a: Assessment) -> list[str | None]:
@@ -393,16 +399,15 @@ def assessment_detail(inputs: CardInputs) -> str:
     blocks = [*_treatment_blocks(a), _why_block(a), _red_flag_block(a), _follow_up_block(a), _tcm_block(a),
               _sources_line(inputs, _plan_citations(a))]
     if a.treatment is None and a.severity.level == SeverityLevel.UNKNOWN:
-        blocks.insert(0, "No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set.")
+        blocks.insert(0, t("No BSA, PASI or PGA recorded by a clinician: assess and record one before a treatment step is set."))
     tail = PRELIMINARY_LINE + (" " + REVIEW_LINE if inputs.review_id else "")
     return within_budget_by_priority([(_priority(b), b) for b in blocks if b], tail=tail)
 
 
 # Fixed descriptions where the resource's own code says little to a clinician.
 _ACTION_TEXT = {
-    "Device": ("Record the derm3r software (model and knowledge versions) as the author of the AI output; "
-               "an update (PUT to its fixed id) so accepting again never duplicates this shared Device"),
-    "Provenance": "Record that derm3r generated these resources from the referenced photographs (AI, preliminary)",
+    "Device": (t("Record the derm3r software (model and knowledge versions) as the author of the AI output; an update (PUT to its fixed id) so accepting again never duplicates this shared Device")),
+    "Provenance": t("Record that derm3r generated these resources from the referenced photographs (AI, preliminary)"),
 }
 
 
@@ -417,11 +422,9 @@ def _action_description(resource: Mapping[str, Any]) -> str:
         label = code.get("text") or next((c.get("display") for c in code.get("coding") or () if isinstance(c, dict) and c.get("display")), None)
     if label is None and isinstance(resource.get("title"), str):
         label = resource["title"]
-    text = f"Create {rtype}"
-    if label:
-        text += f": {label}"
+    text = t("Create {rtype}: {label}", rtype=t(rtype), label=label) if label else t("Create {rtype}", rtype=t(rtype))
     if status:
-        text += f" (status {status})"
+        text = t("{action} (status {status})", action=text, status=t(status))
     return text
 
 
@@ -434,7 +437,7 @@ def assessment_suggestion(inputs: CardInputs) -> Suggestion | None:
     actions = tuple(Action(type="update" if r.get("resourceType") == "Device" else "create",
                            description=_action_description(r), resource=r) for r in inputs.resources)
     return Suggestion(
-        label="Create draft care plan with preliminary AI observations",
+        label=t("Create draft care plan with preliminary AI observations"),
         uuid=inputs.new_uuid(),
         actions=actions,
         is_recommended=True,
@@ -445,7 +448,7 @@ def review_link(inputs: CardInputs) -> Link | None:
     if inputs.review_id is None:
         return None
     return Link(
-        label="Review photographs, measurements and the draft plan (derm3r review app)",
+        label=t("Review photographs, measurements and the draft plan (derm3r review app)"),
         url=f"{inputs.public_base_url}/app/launch.html",
         type="smart",
         app_context=inputs.review_id,
@@ -482,29 +485,29 @@ def scope_card(inputs: CardInputs) -> Card:
     a, case = inputs.assessment, inputs.case
     others = _other_diagnoses(case)
     if others:
-        summary = f"Confirm the diagnosis before any psoriasis plan: {others[0]} on record"
+        summary = t("Confirm the diagnosis before any psoriasis plan: {others} on record", others=others[0])
     else:
-        summary = "Confirm the diagnosis: no psoriasis on the problem list, so no psoriasis plan"
+        summary = t("Confirm the diagnosis: no psoriasis on the problem list, so no psoriasis plan")
     blocks = []
     note = a.scope_note
     if note:
-        blocks.append(escape(scrub(str(note))))
+        blocks.append(escape(scrub(note)))
     else:
         shown = []
         if others:
-            shown.append("recorded diagnosis: " + ", ".join(escape(o) for o in others[:3]))
+            shown.append(t("recorded diagnosis: {items}", items=tjoin(", ", [escape(o) for o in others[:3]])))
         values = [escape(finding_label(f)) for f in _latest_scores(case)]
         if values:
-            shown.append("skin scores: " + ", ".join(values))
+            shown.append(t("skin scores: {items}", items=tjoin(", ", values)))
         if case.photos:
-            shown.append(f"{len(case.photos)} photograph{'s' if len(case.photos) != 1 else ''}")
+            shown.append(t("1 photograph") if len(case.photos) == 1 else t("{count} photographs", count=len(case.photos)))
         if shown:
-            blocks.append("The record shows " + "; ".join(shown) + ".")
+            blocks.append(t("The record shows {items}.", items=tjoin("; ", shown)))
     if not note:
-        blocks.append("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list.")
+        blocks.append(t("derm3r proposes a psoriasis severity and treatment only when psoriasis is on the problem list."))
     tests = [escape(scrub(t)) for t in a.suggested_tests]
     if tests:
-        blocks.append("**To settle it:** " + "; ".join(tests[:3]))
+        blocks.append(t("**To settle it:** {items}", items=tjoin("; ", tests[:3])))
     detail = within_budget(blocks, tail=PRELIMINARY_LINE)
     link = review_link(inputs)
     return Card(
@@ -532,13 +535,13 @@ def screening_card(inputs: CardInputs) -> Card | None:
     due = [s for s in inputs.assessment.screenings if s.due]
     if not due:
         return None
-    lines = [f"- **{escape(scrub(s.display))}**: {escape(scrub(s.action))}" for s in due]
+    lines = [t("- **{display}**: {action}", display=escape(scrub(s.display)), action=escape(scrub(s.action))) for s in due]
     citations = [e.citation for s in due for e in s.evidence]
-    detail = within_budget(["\n".join(lines), _sources_line(inputs, citations)])
-    names = ", ".join(scrub(s.display) for s in due)
+    detail = within_budget([tjoin("\n", lines), _sources_line(inputs, citations)])
+    names = tjoin(", ", (scrub(s.display) for s in due))
     return Card(
         uuid=inputs.new_uuid(),
-        summary=fit_summary([f"Screen now: {names}"]),
+        summary=fit_summary([t("Screen now: {names}", names=names)]),
         indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_SCREENING),
         detail=detail,
@@ -576,17 +579,17 @@ def _issue_lines(inputs: CardInputs, issues: list[DataIssue]) -> list[str]:
     for (_, message), labels in grouped.items():
         if not message:
             continue
-        shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-        lines.append(escape(message) + (f" ({escape(shown)})" if labels else ""))
+        shown = tjoin(", ", labels[:3]) if len(labels) <= 3 else t("{items} and {count} more", items=tjoin(", ", labels[:3]), count=len(labels) - 3)
+        lines.append(t("{message} ({records})", message=escape(message), records=escape(shown)) if labels else escape(message))
     return lines
 
 
 def _photo_line(inputs: CardInputs, r: RecResult) -> str:
-    label = ref_label(inputs.case, r.photo_ref) or f"{r.region.value.replace('_', ' ')} photo"
-    return f"{escape(label)}: " + escape(scrub("; ".join(r.quality.reasons) or "failed the quality gate"))
+    label = ref_label(inputs.case, r.photo_ref) or t("{region} photo", region=r.region.value.replace('_', ' '))
+    return t("{label}: {reasons}", label=escape(label), reasons=escape(scrub(tjoin("; ", r.quality.reasons) or t("failed the quality gate"))))
 
 
-_QUALITY_TAIL = "The assessment used only the data that passed these checks."
+_QUALITY_TAIL = t("The assessment used only the data that passed these checks.")
 
 
 def data_quality_card(inputs: CardInputs) -> Card | None:
@@ -594,20 +597,20 @@ def data_quality_card(inputs: CardInputs) -> Card | None:
     unusable = _unusable_photos(inputs.assessment)
     if not issues and not unusable:
         return None
-    bullets = [f"- {line}" for line in _issue_lines(inputs, issues)]
-    bullets += [f"- {_photo_line(inputs, r)}" for r in unusable]
+    bullets = [t("- {line}", line=line) for line in _issue_lines(inputs, issues)]
+    bullets += [t("- {photo_line}", photo_line=_photo_line(inputs, r)) for r in unusable]
     counts = []
     if unusable:
-        counts.append(f"{len(unusable)} photo{'s' if len(unusable) != 1 else ''} not usable")
+        counts.append(t("1 photo not usable") if len(unusable) == 1 else t("{count} photos not usable", count=len(unusable)))
     distinct = len({(i.code, i.message) for i in issues})
     if distinct:
-        counts.append(f"{distinct} data issue{'s' if distinct != 1 else ''}")
-    kept, dropped = fit_blocks(bullets, tail=_QUALITY_TAIL + " 99 more in the review app.")
-    tail = (f"{dropped} more in the review app. " if dropped else "") + _QUALITY_TAIL
+        counts.append(t("1 data issue") if distinct == 1 else t("{count} data issues", count=distinct))
+    kept, dropped = fit_blocks(bullets, tail=_QUALITY_TAIL + t(" 99 more in the review app."))
+    tail = (t("{dropped} more in the review app. ", dropped=dropped) if dropped else "") + _QUALITY_TAIL
     detail = join_blocks([*kept, tail])
     return Card(
         uuid=inputs.new_uuid(),
-        summary=fit_summary(["Check input data: " + ", ".join(counts)]),
+        summary=fit_summary([t("Check input data: {items}", items=tjoin(", ", counts))]),
         indicator=Indicator.INFO,
         source=_source(inputs, TOPIC_DATA_QUALITY),
         detail=detail,

@@ -23,7 +23,10 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_hooks.routes import RUNTIME_KEY
     from cds_hooks.settings import Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a bad DERM3R_* value: one clear line, exit status 2
+        raise UsageError(str(exc)) from exc
     configure_logging(settings.log_format, logging.INFO)
     app = create_app(settings)
     if settings.metrics_port:
@@ -55,7 +58,8 @@ def _demo(args: argparse.Namespace) -> int:
             raise UsageError("--fhir needs --seed or at least one --patient ID")
         fhir = FhirDemoOptions(url=args.fhir, token=token, seed=args.seed, patients=tuple(args.patient or ()))
     try:
-        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose)
+        return run_demo(out_dir=Path(args.out), serve=args.serve, stream=sys.stdout, fhir=fhir, verbose=args.verbose,
+                        language=_language(args))
     except DemoError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -67,6 +71,7 @@ def _assess(args: argparse.Namespace) -> int:
     from cds_hooks.errors import CdsError
     from cds_hooks.services import default_registry
 
+    language = _language(args)
     try:
         text = sys.stdin.read() if args.bundle == "-" else Path(args.bundle).read_text(encoding="utf-8")
         bundle = json.loads(text)
@@ -83,10 +88,21 @@ def _assess(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.bundle}: {exc}") from exc
     context = _order_context(args, service.hook)
     body = hook_request(service, patient_id, prefetch=prefetch, encounter_id=args.encounter, context=context)
-    status, answer = answer_offline(service.id, body)
+    status, answer = answer_offline(service.id, body, language=language)
     json.dump(answer, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if status == 200 else 1
+
+
+def _language(args: argparse.Namespace) -> str:
+    """DERM3R_LANGUAGE (or --language) chooses the language of the cards, as for the service."""
+    from inference.i18n import validate_language
+
+    try:
+        return validate_language(args.language or os.environ.get("DERM3R_LANGUAGE", "en"),
+                                 variable="--language" if args.language else "DERM3R_LANGUAGE")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -184,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKEN",
         help=f"bearer token for that server, passed to the service as fhirAuthorization (or set {DEMO_FHIR_TOKEN_ENV})",
     )
+    demo.add_argument("--language", help="language of the cards: en or zh-CN (default: DERM3R_LANGUAGE, else en)")
     demo.add_argument("--seed", action="store_true", help="with --fhir: first load the synthetic demo patients into the server")
     demo.add_argument(
         "--patient", action="append", metavar="ID", help="with --fhir: a Patient id to assess (repeatable; default: the seeded ones)"
@@ -195,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--service", default="derm3r-patient-view", help="service id (default: derm3r-patient-view)")
     assess.add_argument("--patient", help="patient id (default: the Bundle's only Patient)")
     assess.add_argument("--encounter", help="encounter id (required for derm3r-encounter-start)")
+    assess.add_argument("--language", help="en or zh-CN (default: DERM3R_LANGUAGE, else en)")
     assess.add_argument("--order", metavar="FILE", help="for derm3r-order-select / -order-sign: the draft order(s), a FHIR resource or Bundle")
     assess.set_defaults(func=_assess)
 

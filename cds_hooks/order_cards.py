@@ -19,19 +19,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from cds_hooks.card_text import DETAIL_UNITS_ZH, DETAIL_WORDS, clip_words, reading_units
 from cds_hooks.markdown import escape
 from cds_hooks.wire.context import ORDER_SIGN
 from cds_hooks.wire.response import SUMMARY_MAX, Action, Card, Coding, Source, Suggestion, truncate_summary
 from fhir_mapping import codes
 from fhir_mapping.draft_orders import DraftOrder
+from inference.i18n import DEFAULT_LANGUAGE, Text, current_language, localize, t, tjoin, upper_first
 from inference.reason.drugs import ConcernKind
 from inference.results import Indicator
 
 TOPIC_SYSTEM = codes.CARD_TOPIC
-TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display="Prescribing safety")
+TOPIC_PRESCRIBING = Coding(code="prescribing-safety", system=TOPIC_SYSTEM, display=t("Prescribing safety"))
 OVERRIDE_SYSTEM = codes.ORDER_OVERRIDE_REASON
-SOURCE_LABEL = "derm3r prescribing check (research demonstration)"
-DISCLAIMER = "*Decision support for a research demonstration, not for clinical use; the prescriber decides.*"
+SOURCE_LABEL = t("derm3r prescribing check (research demonstration)")
+DISCLAIMER = t("*Decision support for a research demonstration, not for clinical use; the prescriber decides.*")
 DETAIL_MAX_WORDS = 80
 
 KINDS = tuple(ConcernKind)
@@ -79,19 +81,19 @@ class OrderProblem:
 # Reasons a clinician may give for going ahead; per kind, so each list makes sense for the card.
 _OVERRIDES: Mapping[str, tuple[tuple[str, str], ...]] = {
     "risk": (
-        ("benefit-outweighs-risk", "Benefit outweighs the risk; discussed with the patient"),
-        ("specialist-plan", "Specialist or shared-care plan in place"),
-        ("record-wrong", "The record is wrong or out of date"),
+        ("benefit-outweighs-risk", t("Benefit outweighs the risk; discussed with the patient")),
+        ("specialist-plan", t("Specialist or shared-care plan in place")),
+        ("record-wrong", t("The record is wrong or out of date")),
     ),
     "missing_check": (
-        ("done-elsewhere", "Check done; result not in this record"),
-        ("ordered-separately", "Already ordered"),
-        ("not-needed", "Not needed for this patient"),
+        ("done-elsewhere", t("Check done; result not in this record")),
+        ("ordered-separately", t("Already ordered")),
+        ("not-needed", t("Not needed for this patient")),
     ),
     "duplicate_therapy": (
-        ("intentional-switch", "Intentional switch; the current medicine will be stopped"),
-        ("intentional-combination", "Intentional combination"),
-        ("record-wrong", "The record is wrong or out of date"),
+        ("intentional-switch", t("Intentional switch; the current medicine will be stopped")),
+        ("intentional-combination", t("Intentional combination")),
+        ("record-wrong", t("The record is wrong or out of date")),
     ),
 }
 
@@ -115,29 +117,29 @@ def indicator(problem: OrderProblem, hook: str) -> Indicator:
 
 
 def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
+    return upper_first(text)
 
 
 def summary(problem: OrderProblem) -> str:
     drug = _cap(problem.drug)
     what = problem.headline
     if problem.kind == "contraindicated":
-        text = f"{drug} contraindicated: {what}"
+        text = t("{drug} contraindicated: {what}", drug=drug, what=what)
     elif problem.kind == "hold":
-        text = f"Hold {problem.drug}: {what}"
+        text = t("Hold {drug}: {what}", drug=problem.drug, what=what)
     elif problem.kind == "caution":
-        text = f"{drug} - caution: {what}"
+        text = t("{drug} - caution: {what}", drug=drug, what=what)
     elif problem.kind == "missing_check":
-        names = ", ".join(c.display for c in problem.checks)
-        text = f"Before starting {problem.drug}: no recent {names}"
+        names = tjoin(", ", (c.display for c in problem.checks))
+        text = t("Before starting {drug}: no recent {names}", drug=problem.drug, names=names)
         if len(text) > SUMMARY_MAX:
-            text = f"Before starting {problem.drug}: {len(problem.checks)} checks have no recent result"
+            text = t("Before starting {drug}: {count} checks have no recent result", drug=problem.drug, count=len(problem.checks))
     elif problem.kind == "interaction":
-        text = f"{drug} interacts with {problem.other}: {what}" if problem.other else f"{drug} interaction: {what}"
+        text = t("{drug} interacts with {other}: {what}", drug=drug, other=problem.other, what=what) if problem.other else t("{drug} interaction: {what}", drug=drug, what=what)
     elif problem.kind == "duplicate_therapy":
-        text = f"{drug} duplicates current therapy: {problem.other}" if problem.other else f"{drug} duplicates current therapy"
+        text = t("{drug} duplicates current therapy: {other}", drug=drug, other=problem.other) if problem.other else t("{drug} duplicates current therapy", drug=drug)
     else:  # monitoring on a continued therapy
-        text = f"{drug}: {what}"
+        text = t("{drug}: {what}", drug=drug, what=what)
     return truncate_summary(text)
 
 
@@ -145,25 +147,41 @@ def detail(problem: OrderProblem) -> str:
     """The reason, the guideline's alternatives, the source(s), the disclaimer: at most 80 words.
     When the sources would not fit, the first is kept and the rest counted (the cards stay short;
     the knowledge file has them all)."""
-    reason = escape(_cap(problem.reason)) + ("" if problem.reason.endswith(".") else ".")
+    reason = escape(_cap(problem.reason))
+    reason += "" if reason.endswith((".", "。")) else ("。" if current_language() == "zh-CN" else ".")
     names = problem.alternative_names or ((problem.alternative.display,) if problem.alternative else ())
-    preferred = f"Preferred instead: {escape(', '.join(names))}." if names else None
-    sources = [s.strip() for s in problem.citation.split(";") if s.strip()]
+    preferred = localize(t("Preferred instead: {items}.", items=escape(tjoin(", ", names)))) if names else None
+    sources = _citations(problem.citation)
+    # The cap in the language's reading units (card_text: words, or Han characters in Chinese).
+    cap = DETAIL_MAX_WORDS if current_language() == DEFAULT_LANGUAGE else round(DETAIL_MAX_WORDS * DETAIL_UNITS_ZH / DETAIL_WORDS)
 
     def compose(cited: list[str], more: int, with_preferred: bool) -> str:
-        source = "Source: " + "; ".join(escape(s) for s in cited) + (f" (and {more} more)" if more else "") + "."
+        listed = tjoin("; ", [escape(s) for s in cited])
+        source = t("Source: {items} (and {more} more).", items=listed, more=more) if more else t("Source: {items}.", items=listed)
         parts = [reason, *([preferred] if preferred and with_preferred else []), source, DISCLAIMER]
-        return "\n\n".join(parts)
+        return "\n\n".join(localize(p) for p in parts)
 
     for with_preferred in (True, False):
         for keep in range(len(sources), 0, -1):
             text = compose(sources[:keep], len(sources) - keep, with_preferred)
-            if len(text.split()) <= DETAIL_MAX_WORDS:
+            if reading_units(text) <= cap:
                 return text
     # A reason too long on its own: cut it (the summary already says what matters).
-    budget = DETAIL_MAX_WORDS - len(compose(sources[:1], len(sources) - 1, False).split()) + len(reason.split()) - 1
-    reason = " ".join(reason.split()[: max(budget, 5)]) + "…"
+    budget = cap - reading_units(compose(sources[:1], len(sources) - 1, False)) + reading_units(reason) - 1
+    reason = clip_words(reason, max(budget, 5)).rstrip(" .") if current_language() != DEFAULT_LANGUAGE else " ".join(reason.split()[: max(budget, 5)]) + "…"
     return compose(sources[:1], len(sources) - 1, False)
+
+
+def _citations(citation: str) -> list[str]:
+    """The problem's citations, one per source (a joined lazy message keeps its parts, so each is
+    rendered in the request's language)."""
+    if isinstance(citation, Text):
+        parts = getattr(citation, "items", None)
+        if parts is not None and getattr(citation, "sep", None) == "; ":
+            return [p for p in parts if str(p).strip()]
+        if ";" not in citation:
+            return [citation]
+    return [s.strip() for s in str(citation).split(";") if s.strip()]
 
 
 @dataclass(frozen=True)
@@ -193,16 +211,16 @@ def check_request(check: Orderable, problem: OrderProblem, ctx: OrderCardContext
         "resourceType": "ServiceRequest",
         "status": "draft",
         "intent": "order",
-        "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": check.display},
-        **_common(ctx, f"Before starting {problem.drug}"),
+        "code": {"coding": [{"system": check.system, "code": check.code, "display": check.display}], "text": t(check.display)},
+        **_common(ctx, t("Before starting {drug}", drug=problem.drug)),
     }
 
 
 def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: OrderCardContext) -> dict[str, Any]:
     """A draft order for the guideline's alternative: a MedicationRequest for a medicine (dose and
     schedule left to the prescriber), a ServiceRequest for a procedure such as phototherapy."""
-    concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": alternative.display}
-    reason = f"Instead of {problem.drug}: {problem.headline}"
+    concept = {"coding": [{"system": alternative.system, "code": alternative.code, "display": alternative.display}], "text": t(alternative.display)}
+    reason = t("Instead of {drug}: {headline}", drug=problem.drug, headline=problem.headline)
     if alternative.resource_type == "MedicationRequest":
         return {
             "resourceType": "MedicationRequest",
@@ -210,14 +228,14 @@ def replacement_request(alternative: Orderable, problem: OrderProblem, ctx: Orde
             "intent": "order",
             "medicationCodeableConcept": concept,
             **_common(ctx, reason),
-            "note": [{"text": "Proposed by derm3r's prescribing check; dose and schedule to be completed by the prescriber."}],
+            "note": [{"text": t("Proposed by derm3r's prescribing check; dose and schedule to be completed by the prescriber.")}],
         }
     return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "code": concept, **_common(ctx, reason)}
 
 
 def _delete(problem: OrderProblem) -> Action:
     assert problem.order.ref is not None
-    return Action(type="delete", description=f"Remove the draft order for {problem.drug}", resource_id=problem.order.ref)
+    return Action(type="delete", description=t("Remove the draft order for {drug}", drug=problem.drug), resource_id=problem.order.ref)
 
 
 def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Suggestion, ...], str | None]:
@@ -225,10 +243,10 @@ def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Sug
     if problem.kind == "missing_check":
         items = tuple(
             Suggestion(
-                label=f"Order {check.display}",
+                label=t("Order {display}", display=check.display),
                 uuid=ctx.new_uuid(),
                 is_recommended=True,
-                actions=(Action(type="create", description=f"Order {check.display} before starting {problem.drug}", resource=check_request(check, problem, ctx)),),
+                actions=(Action(type="create", description=t("Order {display} before starting {drug}", display=check.display, drug=problem.drug), resource=check_request(check, problem, ctx)),),
             )
             for check in problem.checks
         )
@@ -241,14 +259,14 @@ def suggestions(problem: OrderProblem, ctx: OrderCardContext) -> tuple[tuple[Sug
         return (), None
     out: list[Suggestion] = []
     strong = problem.kind == "contraindicated"
-    out.append(Suggestion(label=f"Remove the {problem.drug} order", uuid=ctx.new_uuid(), is_recommended=strong or None, actions=(_delete(problem),)))
+    out.append(Suggestion(label=t("Remove the {drug} order", drug=problem.drug), uuid=ctx.new_uuid(), is_recommended=strong or None, actions=(_delete(problem),)))
     if problem.alternative is not None:
         resource = replacement_request(problem.alternative, problem, ctx)
         out.append(
             Suggestion(
-                label=f"Replace with {problem.alternative.display}",
+                label=t("Replace with {display}", display=problem.alternative.display),
                 uuid=ctx.new_uuid(),
-                actions=(_delete(problem), Action(type="create", description=f"Order {problem.alternative.display} instead", resource=resource)),
+                actions=(_delete(problem), Action(type="create", description=t("Order {display} instead", display=problem.alternative.display), resource=resource)),
             )
         )
     return tuple(out), "at-most-one"
@@ -262,7 +280,7 @@ def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
         detail=detail(problem),
         indicator=indicator(problem, ctx.hook),
         source=Source(
-            label=problem.citation.split("; ")[0] if len(problem.citation.split("; ")[0]) <= 100 else SOURCE_LABEL,
+            label=_source_label(problem.citation),
             url=problem.citation_url or f"{ctx.public_base_url}/about",
             topic=TOPIC_PRESCRIBING,
         ),
@@ -270,6 +288,13 @@ def order_card(problem: OrderProblem, ctx: OrderCardContext) -> Card:
         selection_behavior=behaviour,
         override_reasons=override_reasons(problem.kind),
     )
+
+
+def _source_label(citation: str) -> str:
+    """The first citation as the card's source label (rendered now), or derm3r's own when too long."""
+    cited = _citations(citation)
+    first = localize(cited[0]) if cited else ""
+    return first if first and len(first) <= 100 else localize(SOURCE_LABEL)
 
 
 _ORDER = {Indicator.CRITICAL: 0, Indicator.WARNING: 1, Indicator.INFO: 2}

@@ -33,6 +33,7 @@ from inference.reason.drugs import (
     TherapyClass,
     age_years,
 )
+from inference.i18n import localize, t, tjoin
 
 _URGENCY = (Indicator.CRITICAL, Indicator.WARNING, Indicator.INFO)  # most urgent first
 
@@ -41,9 +42,10 @@ if TYPE_CHECKING:
 
 # "(Condition/abc-1)", "Observation/7" and the like: record ids are not clinician text.
 _TYPES = r"(?:Condition|Observation|MedicationStatement|MedicationRequest|Patient|Procedure|ServiceRequest|Encounter)"
-_REF_IN_PARENS = re.compile(r"\s*\(\s*" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}\s*\)")
-_REF = re.compile(r"(?:,\s*|\s+)?\b" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}")
-_EMPTY_PARENS = re.compile(r"\(\s*[,;:]?\s*\)")
+# ASCII and full-width (Chinese) brackets and commas alike; a reference may follow a Han character.
+_REF_IN_PARENS = re.compile(r"\s*[(（]\s*" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}\s*[)）]")
+_REF = re.compile(r"(?:[,，]\s*|\s+)?(?<![A-Za-z0-9])" + _TYPES + r"/[A-Za-z0-9\-.]{1,64}")
+_EMPTY_PARENS = re.compile(r"[(（]\s*[,;:，；：]?\s*[)）]")
 
 # Findings that put the patient in a population or are monitored, besides laboratory results.
 _STATUS_FINDINGS = frozenset(
@@ -60,17 +62,17 @@ _STATUS_FINDINGS = frozenset(
 _POPULATION_LABELS = {
     Population.PREGNANCY: "pregnancy",
     Population.BREASTFEEDING: "breastfeeding",
-    Population.PLANNING_PREGNANCY: "planning a pregnancy",
+    Population.PLANNING_PREGNANCY: t("planning a pregnancy"),
     Population.CHILD: "child",
-    Population.OLDER_ADULT: "older adult",
-    Population.RENAL_IMPAIRMENT: "renal impairment",
-    Population.HEPATIC_IMPAIRMENT: "hepatic impairment",
+    Population.OLDER_ADULT: t("older adult"),
+    Population.RENAL_IMPAIRMENT: t("renal impairment"),
+    Population.HEPATIC_IMPAIRMENT: t("hepatic impairment"),
 }
 
 
 def clinician_text(text: str) -> str:
     """The knowledge's reason without FHIR references, on one line."""
-    cleaned = _EMPTY_PARENS.sub("", _REF.sub("", _REF_IN_PARENS.sub("", text)))
+    cleaned = _EMPTY_PARENS.sub("", _REF.sub("", _REF_IN_PARENS.sub("", localize(text))))
     return " ".join(cleaned.replace(" ,", ",").replace(" :", ":").split())
 
 
@@ -100,27 +102,27 @@ def headline(concern: DrugConcern, case: Case) -> str:
     population = _POPULATION_LABELS.get(concern.population) if concern.population is not None else None
     if isinstance(item, ConditionEntry):
         when = _day(item.onset)
-        what = item.display + (f" since {when}" if when else " recorded")
+        what = t("{display} since {when}", display=item.display, when=when) if when else t("{display} recorded", display=item.display)
     elif isinstance(item, Finding):
         value = item.value
         if isinstance(value, bool):
-            shown = "positive" if value else "negative"
+            shown = t("positive") if value else t("negative")
         elif isinstance(value, (int, float)):
-            shown = f"{_number(float(value))} {_unit(item.unit)}".strip()
+            shown = t("{number} {unit}", number=_number(float(value)), unit=_unit(item.unit)).strip()
         else:
             shown = str(value).replace("_", " ")
         label = item.display or item.key.value.replace("_", " ")
         when = _day(item.effective)
-        what = f"{label} {shown}" + (f" on {when}" if when else "")
+        what = t("{label} {shown}", label=label, shown=shown) + (t(" on {when}", when=when) if when else "")
     elif isinstance(item, MedicationEntry):
-        what = f"on {item.display}"
+        what = t("on {display}", display=item.display)
     else:
         what = ""
     if not what and concern.population in (Population.CHILD, Population.OLDER_ADULT):
         age = age_years(case)
-        what = f"age {age}" if age is not None else ""
+        what = t("age {age}", age=age) if age is not None else ""
     if population and what:
-        return f"{population} ({what})"
+        return t("{population} ({what})", population=population, what=what)
     return population or what or clinician_text(concern.reason)
 
 
@@ -148,7 +150,7 @@ class DrugChecker:
         reference = self.citations.resolve(text)
         if reference is not None:
             return reference.text(), reference.citation.url
-        return clean_free_text(text) or "a local default of this service (not from a guideline)", None
+        return clean_free_text(text) or t("a local default of this service (not from a guideline)"), None
 
     def reads(self, resource: Mapping[str, Any]) -> bool:
         """Whether the drug checks use this resource. Observations are kept only when coded as a
@@ -259,9 +261,9 @@ class DrugChecker:
                     severity=worst.severity,
                     order=order,
                     drug=_generic(drug.display),
-                    headline=", ".join(c.display for c in checks),
-                    reason=f"No recent result on record for: {', '.join(c.display for c in checks)}",
-                    citation="; ".join(dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
+                    headline=tjoin(", ", (c.display for c in checks)),
+                    reason=t("No recent result on record for: {items}", items=tjoin(", ", (c.display for c in checks))),
+                    citation=tjoin("; ", dict.fromkeys(self.cite(c.citation.text)[0] for c in missing)),
                     citation_url=next((url for c in missing if (url := self.cite(c.citation.text)[1])), None),
                     checks=checks,
                 )
@@ -311,7 +313,7 @@ def _generic(display: str) -> str:
     ("PUVA", "NB-UVB")."""
     if len(display) > 1 and display[1].isupper():
         return display
-    return display[:1].lower() + display[1:]
+    return t(display).lower_first()  # still the drug's name in the catalogue (甲氨蝶呤 in Chinese)
 
 
 def _one_per_trigger(concerns: Sequence[DrugConcern]) -> list[DrugConcern]:
@@ -333,7 +335,7 @@ def _one_per_trigger(concerns: Sequence[DrugConcern]) -> list[DrugConcern]:
 def _interaction_headline(concern: DrugConcern) -> str:
     """The interaction's note, without the "X with Y (ref):" preamble the card's summary already has."""
     text = clinician_text(concern.reason)
-    return text.rsplit(": ", 1)[1] if ": " in text else text
+    return re.split(r": |：", text)[-1]
 
 
 __all__ = ["DrugChecker", "clinician_text", "headline"]

@@ -26,6 +26,7 @@ from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNo
 from fhir_mapping.queries import key_label
 from fhir_mapping.searchset import is_bundle, read_searchset
 from inference.case import DataIssue
+from inference.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def _flatten(resource: Mapping[str, Any], key: str) -> tuple[tuple[dict, ...], t
     except MalformedBundle as exc:
         raise InvalidRequest(f"prefetch.{key}.{exc.message}", expression=f"prefetch.{key}.{exc.element}") from exc
     issues = tuple(
-        DataIssue("prefetch_warning", f"{key_label(key)}: the EHR reported a problem with this search.") for _ in page.outcomes
+        DataIssue("prefetch_warning", t("{get}: the EHR reported a problem with this search.", get=key_label(key))) for _ in page.outcomes
     )
     return page.resources, issues, page.next_url
 
@@ -145,13 +146,13 @@ class PrefetchResolver:
 
     def _check_server(self, request: HookRequest) -> str | None:
         if request.fhir_server is None:
-            return "the request has no fhirServer to fetch it from"
+            return t("the request has no fhirServer to fetch it from")
         if not is_allowed_server(request.fhir_server, self._allowlist):
-            return "the request's fhirServer is not on this service's FHIR allow-list (DERM3R_FHIR_ALLOWLIST)"
+            return t("the request's fhirServer is not on this service's FHIR allow-list (DERM3R_FHIR_ALLOWLIST)")
         try:
             check_outbound_host(request.fhir_server, self._allow_private)
         except Forbidden as exc:
-            return f"the request's fhirServer cannot be used ({exc.message})"
+            return t("the request's fhirServer cannot be used ({message})", message=exc.message)
         return None
 
     def _client(self, request: HookRequest) -> FhirReader:
@@ -167,7 +168,7 @@ class PrefetchResolver:
             return _Outcome(key, resources, "prefetch", issues=issues)
         # The EHR paginated the prefetch: the rest comes from its FHIR server (bounded by the client).
         if self._deadline.expired() or self._server_problem(request) is not None:
-            issue = DataIssue("prefetch_truncated", f"{key_label(key)}: only the first page was provided and the rest could not be fetched.")
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided and the rest could not be fetched.", get=key_label(key)))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         try:
             client = self._client(request)
@@ -179,7 +180,7 @@ class PrefetchResolver:
                 client.close()
         except FhirError as exc:
             log.info("prefetch %s: next page not fetched (%s)", key, type(exc).__name__)
-            issue = DataIssue("prefetch_truncated", f"{key_label(key)}: only the first page was provided ({exc.message}).")
+            issue = DataIssue("prefetch_truncated", t("{get}: only the first page was provided ({message}).", get=key_label(key), message=exc.message))
             return _Outcome(key, resources, "prefetch", issues=issues + (issue,))
         return _Outcome(key, resources + tuple(more), "prefetch", issues=issues)
 
@@ -196,7 +197,7 @@ class PrefetchResolver:
 
     def _fetch(self, request: HookRequest, key: str, query: str) -> _Outcome:
         if self._deadline.expired():
-            return _Outcome(key, origin="unavailable", problem="the request deadline passed before it could be fetched")
+            return _Outcome(key, origin="unavailable", problem=t("the request deadline passed before it could be fetched"))
         try:
             client = self._client(request)
             try:
@@ -205,13 +206,13 @@ class PrefetchResolver:
             finally:
                 client.close()
         except FhirNotFound:
-            return _Outcome(key, origin="fhir", problem="the FHIR server does not have it")
+            return _Outcome(key, origin="fhir", problem=t("the FHIR server does not have it"))
         except FhirAuthError:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server refused the access token or its scope")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server refused the access token or its scope"))
         except FhirUnavailable:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server did not answer in time")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server did not answer in time"))
         except FhirNotAllowed:
-            return _Outcome(key, origin="unavailable", problem="the FHIR server redirected outside the allow-list")
+            return _Outcome(key, origin="unavailable", problem=t("the FHIR server redirected outside the allow-list"))
         except FhirError as exc:
             return _Outcome(key, origin="unavailable", problem=exc.message)
         log.debug("prefetch %s fetched from FHIR (%d resources)", key, len(found))
@@ -246,10 +247,10 @@ class PrefetchResolver:
                 outcome = dataclasses.replace(outcome, resources=outcome.resources[: shares[key]],
                                               issues=outcome.issues + (_truncation_issue(key),))
             if key in service.required_prefetch and (outcome.problem is not None or not outcome.resources):
-                why = outcome.problem or "the EHR reported that it has no such data"
+                why = outcome.problem or t("the EHR reported that it has no such data")
                 raise PrefetchUnavailable(f"{label} is required and could not be obtained: {why}.", expression=f"prefetch.{key}")
             if outcome.problem is not None:
-                issues.append(DataIssue("data_unavailable", f"{label} could not be retrieved ({outcome.problem}); the assessment used what was available."))
+                issues.append(DataIssue("data_unavailable", t("{label} could not be retrieved ({problem}); the assessment used what was available.", label=label, problem=outcome.problem)))
             resources.extend(outcome.resources)
             issues.extend(outcome.issues)
         def open_reader() -> FhirReader:
@@ -280,7 +281,7 @@ def _shares(service: ServiceDefinition, outcomes: Mapping[str, _Outcome]) -> dic
 def _truncation_issue(key: str) -> DataIssue:
     return DataIssue(
         "data_truncated",
-        f"{key_label(key)}: more records than one request may read; only the first were used.",
+        t("{get}: more records than one request may read; only the first were used.", get=key_label(key)),
     )
 
 

@@ -12,11 +12,13 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from cds_hooks.audit import feedback_record
 from cds_hooks.errors import InvalidRequest, Unauthorized
 from cds_hooks.jsonbody import read_json
+from cds_hooks.language import negotiate
 from cds_hooks.registry import ServiceCall
 from cds_hooks.runtime import Runtime
 from cds_hooks.telemetry import note
 from cds_hooks.wire.feedback import parse_feedback
 from cds_hooks.wire.request import parse_request
+from inference.i18n import use_language
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +70,21 @@ def cds_blueprint() -> Blueprint:
         hook_request = parse_request(read_json(request, max_bytes=rt.settings.max_body_bytes), expected_hook=service.hook)
         note(service=service.id, hook_instance=hook_request.hook_instance)
         call = ServiceCall(request=hook_request, service=service, client_issuer=g.get("client_issuer"))
-        response = service.handler(call, rt)
+        # Cards, CarePlan and Observation text in the client's language (Accept-Language), else the
+        # configured one; the agents' results are language-free, only the rendering changes.
+        language = negotiate(request.accept_languages, rt.settings.language)
+        with use_language(language):
+            response = service.handler(call, rt)
+            body = response.to_json()
         if rt.metrics is not None:
             for card in response.cards:
                 topic = card.source.topic.code if card.source.topic and card.source.topic.code else "none"
                 rt.metrics.cards.labels(topic=topic, indicator=card.indicator).inc()
         log.info("service %s answered hookInstance %s with %d card(s)", service.id, hook_request.hook_instance, len(response.cards))
-        return jsonify(response.to_json())
+        answer = jsonify(body)
+        answer.headers["Content-Language"] = language
+        answer.vary.add("Accept-Language")
+        return answer
 
     @bp.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from inference.i18n import validate_language
 from cds_hooks.outbound import CA_BUNDLE_VARIABLES, Outbound, ca_bundle_from_env  # noqa: F401 - re-exported (the one CA bundle reader)
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,9 @@ class Settings:
     # DERM3R_FRAME_ANCESTORS: origins (comma-separated, e.g. https://ehr.example.org) allowed to embed
     # the review app in a frame; none: it cannot be framed at all.
     frame_ancestors: tuple[str, ...] = ()
+    # DERM3R_LANGUAGE: the language of clinician text (cards, CarePlan, Observation text) when the
+    # client's Accept-Language names none of the supported ones: "en" (default) or "zh-CN".
+    language: str = "en"
     # Options owned by one component, read by it alone (e.g. "review_client_id" from
     # DERM3R_REVIEW_CLIENT_ID for the review app's SMART client id).
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -128,5 +132,6 @@ class Settings:
             guideline_profile=env.get("DERM3R_GUIDELINE_PROFILE", "").strip().lower() or None,
             request_budget_seconds=_number(env, "DERM3R_REQUEST_BUDGET", "10.0", float),
             frame_ancestors=_origins(env.get("DERM3R_FRAME_ANCESTORS", "")),
+            language=validate_language(env.get("DERM3R_LANGUAGE", "en")),
             extra=extra,
         )

@@ -27,6 +27,7 @@ from fhir_mapping.emit import (
     score_quantity,
 )
 from fhir_mapping.queries import PHOTO_TYPES
+from inference.i18n import t, tjoin
 
 
 def _photo_refs(refs: list[str] | tuple[str, ...]) -> list[dict[str, str]]:
@@ -56,7 +57,7 @@ def _base(rid: str, *, patient_ref: str, as_of: datetime, code: dict, effective:
 
 
 def _region_names(regions: tuple[BodyRegion, ...]) -> str:
-    return ", ".join(r.value.replace("_", " ") for r in regions) or "none"
+    return tjoin(", ", [r.value.replace("_", " ") for r in regions]) or t("none")
 
 
 def pasi_estimate(rep: PatientRepresentation, *, patient_ref: str, as_of: datetime, device_id: str) -> dict | None:
@@ -67,19 +68,18 @@ def pasi_estimate(rep: PatientRepresentation, *, patient_ref: str, as_of: dateti
     rid = resource_id(patient_ref, as_of, "observation/pasi-estimate")
     refs = [ref for region in rep.regions for ref in region.photo_refs]
     resource = _base(rid, patient_ref=patient_ref, as_of=as_of, effective=as_of, device_id=device_id,
-                     code=derm3r_concept(codes.D_PASI_AI, "PASI estimated from photographs (AI, preliminary)"),
+                     code=derm3r_concept(codes.D_PASI_AI, t("PASI estimated from photographs (AI, preliminary)")),
                      derived_from=_photo_refs(refs))
     resource["valueQuantity"] = score_quantity(pasi.value)
     resource["component"] = [
         {"code": derm3r_concept(codes.D_PASI_AI_LOW), "valueQuantity": score_quantity(min(pasi.low, pasi.value))},
         {"code": derm3r_concept(codes.D_PASI_AI_HIGH), "valueQuantity": score_quantity(max(pasi.high, pasi.value))},
     ]
-    notes = [f"Estimated from photographs of: {_region_names(pasi.regions_seen)}. Regions without a usable photo "
-             "contribute nothing, so the estimate can be too low; thickness is a weak proxy in photos."]
+    notes = [t("Estimated from photographs of: {region_names}. Regions without a usable photo contribute nothing, so the estimate can be too low; thickness is a weak proxy in photos.", region_names=_region_names(pasi.regions_seen))]
     if pasi.clinician_value is not None:
-        where = f" ({pasi.clinician_ref})" if pasi.clinician_ref else ""
-        notes.append(f"Clinician-recorded PASI {pasi.clinician_value:g}{where} takes precedence"
-                     + (f"; the estimate differs by {pasi.discrepancy:+.1f}." if pasi.discrepancy is not None else "."))
+        where = t(" ({clinician_ref})", clinician_ref=pasi.clinician_ref) if pasi.clinician_ref else ""
+        notes.append(t("Clinician-recorded PASI {clinician_value:g}{where} takes precedence", clinician_value=pasi.clinician_value, where=where)
+                     + (t("; the estimate differs by {discrepancy:+.1f}.", discrepancy=pasi.discrepancy) if pasi.discrepancy is not None else "."))
     resource["note"] = [{"text": text} for text in notes]
     return resource
 
@@ -101,9 +101,7 @@ def photo_attributes(rec: RecResult, *, patient_ref: str, as_of: datetime, devic
         {"code": derm3r_concept(codes.D_AREA_FRACTION), "valueQuantity": percent_quantity(100.0 * attrs.area_fraction.value)},
     ]
     resource["note"] = [{"text": (
-        f"Confidence: erythema {attrs.erythema.confidence:.2f}, scale {attrs.scale.confidence:.2f}, "
-        f"thickness {attrs.thickness.confidence:.2f}, area {attrs.area_fraction.confidence:.2f}. "
-        f"Model {rec.model_version or 'unknown'}.")}]
+        t("Confidence: erythema {confidence:.2f}, scale {confidence2:.2f}, thickness {confidence3:.2f}, area {confidence4:.2f}. Model {value}.", confidence=attrs.erythema.confidence, confidence2=attrs.scale.confidence, confidence3=attrs.thickness.confidence, confidence4=attrs.area_fraction.confidence, value=rec.model_version or 'unknown'))}]
     return resource
 
 
@@ -118,12 +116,11 @@ def psoriasis_probability(rep: PatientRepresentation, *, patient_ref: str, as_of
                      code=derm3r_concept(codes.D_PSORIASIS_PROBABILITY), derived_from=_photo_refs(refs))
     resource["valueQuantity"] = percent_quantity(100.0 * probabilities["psoriasis"])
     resource["component"] = [
-        {"code": derm3r_concept(codes.D_CLASS_PROBABILITY, name.replace("_", " ")),
+        {"code": derm3r_concept(codes.D_CLASS_PROBABILITY, t(name.replace("_", " "))),
          "valueQuantity": percent_quantity(100.0 * p)}
         for name, p in sorted(probabilities.items(), key=lambda item: (-item[1], item[0]))
     ]
-    resource["note"] = [{"text": "Image classifier output, not a diagnosis. Real-world image-only accuracy of such "
-                                 "models is limited; confirm clinically."}]
+    resource["note"] = [{"text": t("Image classifier output, not a diagnosis. Real-world image-only accuracy of such models is limited; confirm clinically.")}]
     return resource
 
 

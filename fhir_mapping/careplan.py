@@ -28,30 +28,32 @@ from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, derm3r_concept, identifier, instant
 from fhir_mapping.plain_text import markdown_escape, scrub
 from fhir_mapping.tcm_activity import tcm_activity_text, tcm_reason_codes
+from inference.i18n import localize, t, tjoin
 
 ATC = "http://www.whocc.no/atc"
 # Marks a coding whose code has not been checked against its terminology (knowledge "unverified").
 UNVERIFIED_CODE_EXTENSION = codes.CODE_UNVERIFIED_EXTENSION
 _SYSTEM_ORDER = {codes.RXNORM: 0, ATC: 1, codes.SNOMED: 0}
 
-DRAFT_NOTE = "AI-generated draft — preliminary, requires clinician review."
-TCM_NOTE_PREFIX = "Integrative (traditional Chinese medicine) — not a substitute for guideline-based care."
+DRAFT_NOTE = t("AI-generated draft — preliminary, requires clinician review.")
+TCM_NOTE_PREFIX = t("Integrative (traditional Chinese medicine) — not a substitute for guideline-based care.")
 _MAX_TEXT = 2000  # keep free text readable in EHR widgets
 
-_CLASS_LABEL = {TherapyClass.TOPICAL: "Topical therapy", TherapyClass.PHOTOTHERAPY: "Phototherapy",
-                TherapyClass.ORAL_SYSTEMIC: "Oral systemic therapy", TherapyClass.BIOLOGIC: "Biologic therapy"}
+_CLASS_LABEL = {TherapyClass.TOPICAL: t("Topical therapy"), TherapyClass.PHOTOTHERAPY: t("Phototherapy"),
+                TherapyClass.ORAL_SYSTEMIC: t("Oral systemic therapy"), TherapyClass.BIOLOGIC: t("Biologic therapy")}
 _ACTIVITY_KIND = {TherapyClass.TOPICAL: "MedicationRequest", TherapyClass.ORAL_SYSTEMIC: "MedicationRequest",
                   TherapyClass.BIOLOGIC: "MedicationRequest", TherapyClass.PHOTOTHERAPY: "ServiceRequest"}
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
+    """Free text in the request's language, whitespace collapsed, clipped for EHR widgets."""
+    text = " ".join(localize(text).split())
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
 
 def _evidence_text(evidence: Sequence[Evidence]) -> str:
     """Statements as plain text (no record or rule ids), most important first."""
-    return "; ".join(t for t in (scrub(item.statement) for item in evidence) if t)
+    return tjoin("; ", (t for t in (scrub(item.statement) for item in evidence) if t))
 
 
 def _sources_text(evidence: Sequence[Evidence], extra: Sequence[str | None] = ()) -> str:
@@ -66,7 +68,7 @@ def _sources_text(evidence: Sequence[Evidence], extra: Sequence[str | None] = ()
         text = reference.text() if reference is not None else clean_free_text(raw)
         if text and text not in seen:
             seen.append(text)
-    return "; ".join(seen)
+    return tjoin("; ", seen)
 
 
 def _coding(system: str, code: str, display: str | None, unverified: bool = False) -> dict:
@@ -119,7 +121,7 @@ def _goals(assessment: Assessment) -> list[dict]:
             "description": {"text": _clip(target)},
             "subject": {"reference": assessment.patient_ref},
             "target": [{"dueDate": due}],
-            "note": [{"text": "Treat-to-target goal proposed by derm3r (AI); review before adopting."}],
+            "note": [{"text": t("Treat-to-target goal proposed by derm3r (AI); review before adopting.")}],
         }
         for n, target in enumerate(follow_up.targets, start=1)
     ]
@@ -128,14 +130,14 @@ def _goals(assessment: Assessment) -> list[dict]:
 def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
     # Options of a step can belong to other classes (phototherapy offered beside oral systemics).
     label = _CLASS_LABEL.get(option.therapy_class, step_display)
-    description = [f"{label}: {option.display}."]
+    description = [t("{label}: {display}.", label=label, display=option.display)]
     if option.pre_treatment_checks:
-        description.append("Before starting: " + ", ".join(option.pre_treatment_checks) + ".")
+        description.append(t("Before starting: {checks}.", checks=tjoin(", ", option.pre_treatment_checks)))
     relative = [c for c in option.contraindications if not c.absolute]
     absolute = [c for c in option.contraindications if c.absolute]
     if relative:
-        description.append("Use with caution: " + "; ".join(scrub(c.reason) for c in relative) + ".")
-    concept: dict = {"text": option.display}
+        description.append(t("Use with caution: {reasons}.", reasons=tjoin("; ", [scrub(c.reason) for c in relative])))
+    concept: dict = {"text": t(option.display)}
     codings = _option_codings(option)
     if codings:
         concept["coding"] = codings
@@ -143,19 +145,19 @@ def _treatment_activity(option: TreatmentOption, step_display: str) -> dict:
         "code": concept,
         "status": "not-started",
         "doNotPerform": bool(absolute),
-        "description": _clip(" ".join(description)),
+        "description": _clip(tjoin(" ", description)),
     }
     kind = _ACTIVITY_KIND.get(option.therapy_class)
     if kind:
         detail["kind"] = kind
     if absolute:
-        detail["statusReason"] = {"text": _clip("Contraindicated: " + "; ".join(scrub(c.reason) for c in absolute))}
+        detail["statusReason"] = {"text": _clip(t("Contraindicated: {reasons}", reasons=tjoin("; ", [scrub(c.reason) for c in absolute])))}
     return {"detail": detail}
 
 
 def _screening_activities(assessment: Assessment) -> list[dict]:
     return [
-        {"detail": {"kind": "ServiceRequest", "code": {"text": s.display}, "status": "not-started",
+        {"detail": {"kind": "ServiceRequest", "code": {"text": t(s.display)}, "status": "not-started",
                     "description": _clip(scrub(s.action))}}
         for s in assessment.screenings if s.due
     ]
@@ -167,11 +169,11 @@ def _follow_up_activity(assessment: Assessment, goal_ids: list[str]) -> list[dic
         return []
     detail: dict = {
         "kind": "Appointment",
-        "code": {"text": "Dermatology follow-up visit"},
+        "code": {"text": t("Dermatology follow-up visit")},
         "status": "not-started",
-        "scheduledString": f"in {follow_up.interval_weeks} weeks",
-        "description": _clip("Review response against the treatment targets: " + "; ".join(follow_up.targets))
-        if follow_up.targets else "Review response to treatment.",
+        "scheduledString": t("in {interval_weeks} weeks", interval_weeks=follow_up.interval_weeks),
+        "description": _clip(t("Review response against the treatment targets: {targets}", targets=tjoin("; ", follow_up.targets)))
+        if follow_up.targets else t("Review response to treatment."),
     }
     if goal_ids:
         detail["goal"] = [{"reference": f"#{gid}"} for gid in goal_ids]
@@ -183,10 +185,10 @@ def _tcm_activity(assessment: Assessment) -> list[dict]:
     if tcm is None or tcm.primary is None:
         return []
     # Citations rendered from the citation table, as everywhere else in the CarePlan (no file names).
-    sources = _sources_text((), tuple(tcm.citation.split("; "))) or "see the review app"
+    sources = _sources_text((), tuple(tcm.citation.split("; "))) or t("see the review app")
     text = tcm_activity_text(tcm, TCM_NOTE_PREFIX, sources)  # composition, modifications, cautions
     detail = {
-        "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, "Integrative TCM consideration (not guideline care)"),
+        "code": derm3r_concept(codes.D_TCM_INTEGRATIVE, t("Integrative TCM consideration (not guideline care)")),
         "status": "not-started",
         "description": _clip(text),
     }
@@ -212,18 +214,21 @@ def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequ
 
     notes = [DRAFT_NOTE + " " + markdown_escape(scrub(assessment.summary))]
     severity = assessment.severity
-    notes.append(markdown_escape(
-        f"Severity: {severity.level}" + (" (candidate for systemic therapy)" if severity.systemic_candidate else "")
-        + (f". Basis: {_evidence_text(severity.basis)}" if severity.basis else "") + "."))
+    severity_text = t("Severity: {level}", level=severity.level)
+    if severity.systemic_candidate:
+        severity_text += t(" (candidate for systemic therapy)")
+    if severity.basis:
+        severity_text += t(". Basis: {evidence_text}", evidence_text=_evidence_text(severity.basis))
+    notes.append(markdown_escape(t("{text}.", text=severity_text)))
     if plan is not None and plan.rationale:
-        notes.append(markdown_escape(f"Why {plan.step_display}: {_evidence_text(plan.rationale)}."))
+        notes.append(markdown_escape(t("Why {step_display}: {evidence_text}.", step_display=plan.step_display, evidence_text=_evidence_text(plan.rationale))))
     if assessment.tcm is not None:
-        notes.append(f"{TCM_NOTE_PREFIX} {markdown_escape(scrub(assessment.tcm.note))}")
+        notes.append(t("{TCM_NOTE_PREFIX} {markdown_escape}", TCM_NOTE_PREFIX=TCM_NOTE_PREFIX, markdown_escape=markdown_escape(scrub(assessment.tcm.note))))
     if assessment.issues:
-        notes.append(markdown_escape("Data limitations: " + "; ".join(scrub(i.message) for i in assessment.issues)))
+        notes.append(markdown_escape(t("Data limitations: {issues}", issues=tjoin("; ", [scrub(i.message) for i in assessment.issues]))))
     sources = _sources_text([*severity.basis, *(plan.rationale if plan else ())])
     if sources:
-        notes.append(markdown_escape(f"Sources: {sources}."))
+        notes.append(markdown_escape(t("Sources: {sources}.", sources=sources)))
 
     resource: dict = {
         "resourceType": "CarePlan",
@@ -233,8 +238,8 @@ def care_plan(assessment: Assessment, *, resource_id: str, supporting_refs: Sequ
         "status": "draft",
         "intent": "proposal",
         "category": [derm3r_concept(codes.D_CARE_PLAN)],
-        "title": "Psoriasis care plan (AI-generated draft)",
-        "description": _clip(assessment.summary or "Psoriasis care plan draft"),
+        "title": t("Psoriasis care plan (AI-generated draft)"),
+        "description": _clip(assessment.summary or t("Psoriasis care plan draft")),
         "subject": {"reference": assessment.patient_ref},
         "created": instant(assessment.as_of),
         "note": [{"text": _clip(text)} for text in notes],

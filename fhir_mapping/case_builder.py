@@ -38,6 +38,7 @@ from fhir_mapping.observation import map_observation
 from fhir_mapping.patient import map_patient
 from fhir_mapping.queries import READ_KINDS, VALIDATED_KINDS
 from fhir_mapping.searchset import is_bundle, walk_entries
+from inference.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _unwrap(resources: Iterable[object], found_issues: list[DataIssue]) -> Itera
         if value is None:
             return  # a prefetch key the EHR could not fill
         if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-            found_issues.append(issues.issue(issues.UNREADABLE_RESOURCE, "An item in the record is not a FHIR resource; ignored."))
+            found_issues.append(issues.issue(issues.UNREADABLE_RESOURCE, t("An item in the record is not a FHIR resource; ignored.")))
             return
         if is_bundle(value):
             if depth >= MAX_BUNDLE_DEPTH:
@@ -158,7 +159,7 @@ class _Builder:
                 self.read_one(item, medications)
         if self.other_patient:
             self.issues.append(issues.issue(issues.OTHER_PATIENT,
-                                            f"{self.other_patient} record(s) for a different patient were supplied and ignored."))
+                                            t("{other_patient} record(s) for a different patient were supplied and ignored.", other_patient=self.other_patient)))
 
     def read_one(self, item: _Item, medications: dict[str, dict]) -> None:
         resource, kind = item.resource, item.resource["resourceType"]
@@ -172,7 +173,7 @@ class _Builder:
                 # Keep going: the mappers read defensively, and a minor schema slip should not hide
                 # a blood pressure. The clinician is told the record is malformed.
                 self.issues.append(issues.issue(issues.INVALID_RESOURCE,
-                                                f"A {kind} is not valid FHIR R4; only readable parts were used.", ref))
+                                                t("A {kind} is not valid FHIR R4; only readable parts were used.", kind=kind), ref))
         if kind == "Patient":
             if self.patient is None:
                 self.patient = map_patient(resource, full_url=item.full_url)
@@ -194,7 +195,7 @@ class _Builder:
     def keep_current(self, findings: Iterable[Finding], ref: str) -> None:
         for finding in findings:
             if _too_new(finding.effective, self.as_of):
-                self.issues.append(issues.issue(issues.FUTURE_DATED, "An observation is dated after the assessment time; ignored.", ref))
+                self.issues.append(issues.issue(issues.FUTURE_DATED, t("An observation is dated after the assessment time; ignored."), ref))
                 return
             self.findings.append(finding)
 
@@ -202,7 +203,7 @@ class _Builder:
         self.add_issues(mapped)
         for candidate in mapped.items:
             if _too_new(candidate.taken, self.as_of):
-                self.issues.append(issues.issue(issues.FUTURE_DATED, "A photo is dated after the assessment time; ignored.", ref))
+                self.issues.append(issues.issue(issues.FUTURE_DATED, t("A photo is dated after the assessment time; ignored."), ref))
             else:
                 self.candidates.append(candidate)
 
@@ -211,7 +212,7 @@ class _Builder:
             return candidate.data
         if self.fetch_attachment is None or candidate.url is None:
             self.issues.append(issues.issue(issues.ATTACHMENT_UNAVAILABLE,
-                                            "A photo is stored elsewhere and could not be retrieved.", candidate.ref))
+                                            t("A photo is stored elsewhere and could not be retrieved."), candidate.ref))
             return None
         try:
             data = self.fetch_attachment(candidate.url)
@@ -219,13 +220,13 @@ class _Builder:
             # Only the exception kind: messages of foreign exceptions may quote URLs or ids.
             log.info("photo attachment could not be fetched (%s)", type(exc).__name__)
             self.issues.append(issues.issue(issues.ATTACHMENT_UNAVAILABLE,
-                                            "A photo could not be retrieved from the EHR.", candidate.ref))
+                                            t("A photo could not be retrieved from the EHR."), candidate.ref))
             return None
         if not isinstance(data, (bytes, bytearray)) or not data:
-            self.issues.append(issues.issue(issues.ATTACHMENT_INVALID, "A retrieved photo was empty.", candidate.ref))
+            self.issues.append(issues.issue(issues.ATTACHMENT_INVALID, t("A retrieved photo was empty."), candidate.ref))
             return None
         if len(data) > self.max_photo_bytes:
-            self.issues.append(issues.issue(issues.ATTACHMENT_TOO_LARGE, "The image is larger than the service accepts.", candidate.ref))
+            self.issues.append(issues.issue(issues.ATTACHMENT_TOO_LARGE, t("The image is larger than the service accepts."), candidate.ref))
             return None
         return bytes(data)
 
@@ -243,20 +244,20 @@ class _Builder:
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest in digests:
-                self.issues.append(issues.issue(issues.DUPLICATE_PHOTO, "The same photo is recorded twice; analysed once.", candidate.ref))
+                self.issues.append(issues.issue(issues.DUPLICATE_PHOTO, t("The same photo is recorded twice; analysed once."), candidate.ref))
                 continue
             digests.add(digest)
             chosen.append(Photo(ref=candidate.ref, data=data, content_type=candidate.content_type, region=candidate.region,
                                 body_site=candidate.body_site, taken=candidate.taken))
         if skipped:
             self.issues.append(issues.issue(issues.TOO_MANY_PHOTOS,
-                                            f"{skipped} older photo(s) were not analysed (limit {self.max_photos} per request)."))
+                                            t("{skipped} older photo(s) were not analysed (limit {max_photos} per request).", skipped=skipped, max_photos=self.max_photos)))
         return tuple(chosen)
 
     def patient_info(self) -> PatientInfo:
         if self.patient is not None:
             return self.patient
-        self.issues.append(issues.issue(issues.PATIENT_MISSING, "Patient demographics were not available (age and sex unknown)."))
+        self.issues.append(issues.issue(issues.PATIENT_MISSING, t("Patient demographics were not available (age and sex unknown).")))
         return PatientInfo(ref=f"Patient/{self.patient_id}")
 
 

@@ -15,6 +15,7 @@ from inference.case import ConditionEntry, ConditionKey
 
 from fhir_mapping import codes, issues
 from fhir_mapping.datatypes import Mapped, codings, concept_text, parse_date, resource_ref
+from inference.i18n import t
 
 SKIPPED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
@@ -76,13 +77,13 @@ def map_condition(resource: dict, *, full_url: str | None = None) -> Mapped[Cond
     if key is None and display:
         key = next((k for pattern, k in _TEXT_KEYS if pattern.search(display)), None)
     if key is None and display is None:
-        return Mapped(issues=(issues.issue(issues.CONDITION_UNCODED, "A condition has neither a code nor text; ignored.", ref),))
+        return Mapped(issues=(issues.issue(issues.CONDITION_UNCODED, t("A condition has neither a code nor text; ignored."), ref),))
     subtype = None
     if key in (ConditionKey.PSORIASIS, ConditionKey.PSORIATIC_ARTHRITIS):
         subtype = next((s for system, code, text in codings(concept)
                         if (s := codes.psoriasis_subtype(system, code, text)) is not None), None) \
             or codes.subtype_from_text(display)
-    entry = ConditionEntry(key=key or ConditionKey.OTHER, display=display or "(no text)", source_ref=ref,
+    entry = ConditionEntry(key=key or ConditionKey.OTHER, display=display or t("(no text)"), source_ref=ref,
                            code=code_string, active=_is_active(resource), onset=_onset(resource),
                            verification=_status_code(resource.get("verificationStatus")), subtype=subtype)
     return Mapped((entry,))

@@ -12,6 +12,7 @@ import uuid
 
 from fhir_mapping import codes
 from fhir_mapping.emit import NAMESPACE, ai_meta, derm3r_concept
+from inference.i18n import t
 
 SOFTWARE_NAME = "derm3r"
 
@@ -41,12 +42,12 @@ def software_device(model_version: str, knowledge_version: str) -> dict:
                         "value": device_identifier_value(model_version, knowledge_version)}],
         "status": "active",
         "deviceName": [{"name": SOFTWARE_NAME, "type": "model-name"}],
-        "type": derm3r_concept(codes.D_SOFTWARE, "Clinical decision support software (dermatology)"),
+        "type": derm3r_concept(codes.D_SOFTWARE, t("Clinical decision support software (dermatology)")),
         "version": [
-            {"type": {"text": "model"}, "value": model_version or "unknown"},
-            {"type": {"text": "knowledge base"}, "value": knowledge_version or "unknown"},
+            {"type": {"text": t("model")}, "value": model_version or "unknown"},
+            {"type": {"text": t("knowledge base")}, "value": knowledge_version or "unknown"},
         ],
-        "note": [{"text": "Software. Its outputs are preliminary and require clinician review."}],
+        "note": [{"text": t("Software. Its outputs are preliminary and require clinician review.")}],
     }
 
 

@@ -17,6 +17,7 @@ from fhir_mapping import codes, issues
 from fhir_mapping.attachment import PhotoCandidate, body_site, candidate_from_attachment, is_image_type, is_non_photo_modality
 from fhir_mapping.datatypes import Mapped, as_list, parse_datetime, resource_ref, string
 from fhir_mapping.media import DEFAULT_MAX_PHOTO_BYTES
+from inference.i18n import t
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "superseded"})
 
@@ -58,12 +59,12 @@ def map_document_reference(resource: dict, *, full_url: str | None = None,
         return Mapped()
     if is_non_photo_modality(as_list(resource.get("modality"))):
         return Mapped(issues=(issues.issue(issues.NOT_A_PHOTOGRAPH,
-                                           "An image document is not a clinical skin photograph; ignored.", ref),))
+                                           t("An image document is not a clinical skin photograph; ignored."), ref),))
     found_issues = []
     if len(images) > 1:
         # One reference can only point at one analysed photo (derivedFrom); keep the first.
         found_issues.append(issues.issue(issues.EXTRA_ATTACHMENTS,
-                                         "A document holds several images; only the first was analysed.", ref))
+                                         t("A document holds several images; only the first was analysed."), ref))
     attachment = images[0]
     region, site_text = body_site(_body_site_concepts(resource))
     if region is BodyRegion.UNKNOWN:

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timezone
 
 from fhir_mapping import codes
+from inference.i18n import DEFAULT_LANGUAGE, current_language, localize
 
 # Fixed forever: changing it would change every id the service has ever written.
 NAMESPACE = uuid.UUID("3c8b1f9e-5d0a-5b7e-9a44-6f2d8e1c0b37")
@@ -55,7 +56,12 @@ def concept(system_code_display: tuple[str, str, str], text: str | None = None) 
 
 
 def derm3r_concept(code: str, text: str | None = None) -> dict:
-    return concept((codes.DERM3R, code, codes.derm3r_display(code)), text)
+    """A concept of derm3r's own CodeSystem. In a language other than English the clinician reads
+    `text` (the display translated: inference.i18n.vocabulary); the coding keeps its display."""
+    display = codes.derm3r_display(code)
+    if text is None and current_language() != DEFAULT_LANGUAGE:
+        text = localize(display)
+    return concept((codes.DERM3R, code, display), text)
 
 
 def instant(moment: datetime) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime
 from fhir_mapping import codes, issues
 from fhir_mapping.attachment import PhotoCandidate, body_site, candidate_from_attachment, is_image_type, is_non_photo_modality
 from fhir_mapping.datatypes import Mapped, as_list, codings, parse_datetime, resource_ref, string
+from inference.i18n import t
 
 USABLE_STATUSES = frozenset({"completed", "unknown"})
 DEFAULT_MAX_PHOTO_BYTES = 15_000_000
@@ -33,17 +34,17 @@ def map_media(resource: dict, *, full_url: str | None = None,
         return Mapped()
     if status not in USABLE_STATUSES:
         return Mapped(issues=(issues.issue(issues.MEDIA_NOT_COMPLETED,
-                                           "A photo is not marked completed; it was not analysed.", ref),))
+                                           t("A photo is not marked completed; it was not analysed."), ref),))
     content = resource.get("content") if isinstance(resource.get("content"), dict) else {}
     media_types = [(s, c) for s, c, _ in codings(resource.get("type")) if s == codes.MEDIA_TYPE]
     declared_image = any(c == "image" for _, c in media_types)
     if (media_types and not declared_image) or (content.get("contentType") and not is_image_type(content.get("contentType"))):
-        return Mapped(issues=(issues.issue(issues.NOT_AN_IMAGE, "A media item is not a still image; ignored.", ref),))
+        return Mapped(issues=(issues.issue(issues.NOT_AN_IMAGE, t("A media item is not a still image; ignored."), ref),))
     if not declared_image and not is_image_type(content.get("contentType")):
-        return Mapped(issues=(issues.issue(issues.NOT_AN_IMAGE, "A media item does not say it is an image; ignored.", ref),))
+        return Mapped(issues=(issues.issue(issues.NOT_AN_IMAGE, t("A media item does not say it is an image; ignored."), ref),))
     if is_non_photo_modality(as_list(resource.get("modality"))):
         return Mapped(issues=(issues.issue(issues.NOT_A_PHOTOGRAPH,
-                                           "An image is not a clinical skin photograph (e.g. X-ray or diagram); ignored.", ref),))
+                                           t("An image is not a clinical skin photograph (e.g. X-ray or diagram); ignored."), ref),))
     region, site_text = body_site(as_list(resource.get("bodySite")))
     candidate, problem = candidate_from_attachment(content, ref=ref, region=region, site_text=site_text,
                                                    taken=_taken(resource, content), max_bytes=max_bytes)

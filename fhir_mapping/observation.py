@@ -24,6 +24,7 @@ from fhir_mapping.datatypes import (
     resource_ref,
     string,
 )
+from inference.i18n import t
 
 SKIPPED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 
@@ -75,7 +76,7 @@ def _boolean_value(key: FindingKey, element: dict) -> bool:
         if system and code and (system, code) in codes.BOOLEAN_VALUE_CODES:
             return codes.BOOLEAN_VALUE_CODES[(system, code)]
         if system and code and (system, code) in codes.INDETERMINATE_VALUE_CODES:
-            raise _ValueProblem(issues.INDETERMINATE_RESULT, f"{_label(key)}: result indeterminate; not interpretable, repeat the test.")
+            raise _ValueProblem(issues.INDETERMINATE_RESULT, t("{label}: result indeterminate; not interpretable, repeat the test.", label=_label(key)))
     text = element.get("valueString")
     if not isinstance(text, str) and isinstance(concept, dict):
         text = concept.get("text")
@@ -85,13 +86,12 @@ def _boolean_value(key: FindingKey, element: dict) -> bool:
             if normal == spelling.replace("-", " "):
                 return flag
         if normal in codes.INDETERMINATE_TEXT:
-            raise _ValueProblem(issues.INDETERMINATE_RESULT, f"{_label(key)}: result indeterminate; not interpretable, repeat the test.")
+            raise _ValueProblem(issues.INDETERMINATE_RESULT, t("{label}: result indeterminate; not interpretable, repeat the test.", label=_label(key)))
     if key is FindingKey.JOINT_PAIN and not _has_value(element):
         return True  # an Observation coded "joint pain (finding)" asserts its presence
     if key in codes.LAB_FINDINGS and isinstance(element.get("valueQuantity"), dict):
-        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, f"{_label(key)}: a numeric value was recorded for a positive/negative "
-                                                        "test; not interpretable without its cut-off.")
-    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{_label(key)}: the recorded answer is not a recognised yes/no code.")
+        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, t("{label}: a numeric value was recorded for a positive/negative test; not interpretable without its cut-off.", label=_label(key)))
+    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, t("{label}: the recorded answer is not a recognised yes/no code.", label=_label(key)))
 
 
 def _label(key: FindingKey) -> str:
@@ -112,7 +112,7 @@ def _coded_value(key: FindingKey, element: dict) -> str:
         known = codes.value_alias(key, text)
         if known is not None:
             return known
-    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, f"{key.value}: the recorded value is not a recognised code.")
+    raise _ValueProblem(issues.UNKNOWN_VALUE_CODE, t("{value}: the recorded value is not a recognised code.", value=key.value))
 
 
 def _numeric_value(key: FindingKey, element: dict) -> tuple[float, str]:
@@ -121,7 +121,7 @@ def _numeric_value(key: FindingKey, element: dict) -> tuple[float, str]:
     if isinstance(quantity, dict):
         value = number(quantity.get("value"))
         if value is None:
-            raise _ValueProblem(issues.MISSING_VALUE, f"{key.value}: the quantity has no numeric value.")
+            raise _ValueProblem(issues.MISSING_VALUE, t("{value}: the quantity has no numeric value.", value=key.value))
         candidates = [quantity.get("code"), quantity.get("unit")]
         spellings = [c.strip().lower() for c in candidates if isinstance(c, str)] or [""]
         for spelling in spellings:
@@ -129,14 +129,14 @@ def _numeric_value(key: FindingKey, element: dict) -> tuple[float, str]:
                 factor, offset = rule.accepted[spelling]
                 return value * factor + offset, rule.canonical
         code = issues.UNINTERPRETABLE_LAB if key in codes.LAB_FINDINGS else issues.UNEXPECTED_UNIT
-        raise _ValueProblem(code, f"{_label(key)}: unit is not one the service can convert to {rule.canonical}; value not used.")
+        raise _ValueProblem(code, t("{label}: unit is not one the service can convert to {canonical}; value not used.", label=_label(key), canonical=rule.canonical))
     integer = element.get("valueInteger")
     if isinstance(integer, int) and not isinstance(integer, bool):
         return float(integer), rule.canonical
     if key in codes.LAB_FINDINGS and isinstance(element.get("valueString"), str):
         # "<5", ">1000", "haemolysed": a result exists, but not as a number the rules can compare.
-        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, f"{_label(key)}: result recorded as text, not a number; not interpretable.")
-    raise _ValueProblem(issues.MISSING_VALUE, f"{key.value}: no numeric value recorded.")
+        raise _ValueProblem(issues.UNINTERPRETABLE_LAB, t("{label}: result recorded as text, not a number; not interpretable.", label=_label(key)))
+    raise _ValueProblem(issues.MISSING_VALUE, t("{value}: no numeric value recorded.", value=key.value))
 
 
 def _reference_range(key: FindingKey, resource: dict) -> tuple[float | None, float | None]:
@@ -164,8 +164,7 @@ def _value(key: FindingKey, element: dict) -> tuple[float | str | bool, str | No
     value, unit = _numeric_value(key, element)
     rule = codes.UNIT_RULES[key]
     if not rule.minimum <= value <= rule.maximum:
-        raise _ValueProblem(issues.OUT_OF_RANGE, f"{key.value}: value outside the plausible range "
-                                                 f"{rule.minimum:g}-{rule.maximum:g} {rule.canonical}; ignored.")
+        raise _ValueProblem(issues.OUT_OF_RANGE, t("{value}: value outside the plausible range {minimum:g}-{maximum:g} {canonical}; ignored.", value=key.value, minimum=rule.minimum, maximum=rule.maximum, canonical=rule.canonical))
     return round(value, 4), unit
 
 

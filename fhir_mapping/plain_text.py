@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 
 from fhir_mapping.queries import PHOTO_TYPES
+from inference.i18n import localize
 
 _RESOURCE_TYPES = ("Observation", *PHOTO_TYPES, "Condition", "MedicationStatement", "MedicationRequest",
                    "Patient", "Binary", "Encounter", "Procedure", "AllergyIntolerance", "DiagnosticReport")
-_REF = re.compile(r"\b(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
-_UUID = re.compile(r"\b(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+# (?<![A-Za-z0-9]) rather than \b: in Chinese text a reference follows a Han character directly,
+# and Han characters are word characters to `re`.
+_REF = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(_RESOURCE_TYPES) + r")/[A-Za-z0-9\-.]{1,64}")
+_UUID = re.compile(r"(?<![A-Za-z0-9])(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 # Rule ids look like "severity.pasi.moderate" or "screen.cardiometabolic.bp": two or more dots
 # between lower-case identifiers (ordinary prose has a space after a full stop).
 _RULE_ID = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+){2,}\b|\b[a-z]+\.[a-z0-9]*_[a-z0-9_]+\b")
@@ -28,23 +31,24 @@ _INTERNAL_NOTES = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"\b\w+\.(?:md|json)\b",
 ))
 _SNAKE = re.compile(r"\b([a-z]+)_([a-z]+(?:_[a-z]+)*)\b")
-_EMPTY_PARENS = re.compile(r"\(\s*[,;]?\s*\)")
-_PAREN_LEAD = re.compile(r"\(\s*[,;]\s*")
-_PAREN_TAIL = re.compile(r"\s*[,;]\s*\)")
+# ASCII and full-width (Chinese) brackets and separators alike.
+_EMPTY_PARENS = re.compile(r"[(（]\s*[,;，；]?\s*[)）]")
+_PAREN_LEAD = re.compile(r"([(（])\s*[,;，；]\s*")
+_PAREN_TAIL = re.compile(r"\s*[,;，；]\s*([)）])")
 _SPACES = re.compile(r"\s{2,}")
 
 
 def scrub(text: str) -> str:
     """Agent or record text with internal identifiers removed (see module docstring)."""
-    text = _REF.sub("", str(text))
+    text = _REF.sub("", localize(text))
     text = _UUID.sub("", text)
     text = _RULE_ID.sub("", text)
     for note in _INTERNAL_NOTES:
         text = note.sub("", text)
     text = _SNAKE.sub(lambda m: m.group(0).replace("_", " "), text)  # internal keys ("upper_limbs") read as words
     for _ in range(2):
-        text = _PAREN_LEAD.sub("(", text)
-        text = _PAREN_TAIL.sub(")", text)
+        text = _PAREN_LEAD.sub(r"\1", text)
+        text = _PAREN_TAIL.sub(r"\1", text)
         text = _EMPTY_PARENS.sub("", text)
     text = re.sub(r"\s+([,;:.)])", r"\1", text)
     text = re.sub(r"[;,]\s*[;,]", ";", text)
@@ -56,4 +60,4 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 
 def markdown_escape(text: str) -> str:
     """Escape Markdown inline syntax and HTML; one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(localize(text).split()))

@@ -8,8 +8,9 @@ from typing import Sequence
 
 from fhir_mapping import codes
 from fhir_mapping.emit import ai_meta, concept, instant, is_literal_reference, reference
+from inference.i18n import t
 
-REASON_TEXT = "AI clinical decision support (derm3r): draft for clinician review"
+REASON_TEXT = t("AI clinical decision support (derm3r): draft for clinician review")
 
 
 def provenance(*, resource_id: str, target_refs: Sequence[str], device_id: str, device_display: str,

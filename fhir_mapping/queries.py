@@ -13,6 +13,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
+from inference.i18n import t
+
 # Resource types that carry clinical photographs. Media is R4's; EHRs that follow R5 (which dropped
 # Media) put photos in DocumentReference.
 PHOTO_TYPES: tuple[str, ...] = ("Media", "DocumentReference")
@@ -54,13 +56,13 @@ ORDER_PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
 # What each key holds, in words a clinician reads on the data-quality card.
 KEY_LABELS: Mapping[str, str] = MappingProxyType(
     {
-        PATIENT_KEY: "Patient demographics",
-        "observations": "Observations (scores, vital signs, laboratory results, TCM findings)",
-        "media": "Clinical photographs (Media)",
-        "conditions": "Conditions (problem list)",
-        "medicationStatements": "Medication statements",
-        "medicationRequests": "Medication requests",
-        "documents": "Documents (DocumentReference photographs)",
+        PATIENT_KEY: t("Patient demographics"),
+        "observations": t("Observations (scores, vital signs, laboratory results, TCM findings)"),
+        "media": t("Clinical photographs (Media)"),
+        "conditions": t("Conditions (problem list)"),
+        "medicationStatements": t("Medication statements"),
+        "medicationRequests": t("Medication requests"),
+        "documents": t("Documents (DocumentReference photographs)"),
     }
 )
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from inference.i18n import Text, localize
+
 # Format characters that reorder or hide text. (Category Cf also holds e.g. the soft hyphen and
 # Arabic number signs; only the ones below are removed.)
 _BIDI_AND_INVISIBLE = [
@@ -55,7 +57,9 @@ ELLIPSIS = "\u2026"
 def strip_unsafe(text: str) -> str:
     """`text` without control, bidirectional-override or invisible characters; line breaks and tabs
     become spaces, runs of whitespace one space. Safe for any human-readable field."""
-    cleaned = str(text).translate(_REMOVE)
+    # A lazy message (inference.i18n.Text) is written in the request's language; other strings as
+    # they are (a Coding.display must stay the code system's own).
+    cleaned = (localize(text) if isinstance(text, Text) else str(text)).translate(_REMOVE)
     return " ".join(cleaned.split())
 
 
@@ -120,6 +124,8 @@ def strip_unsafe_everywhere(value: Any) -> Any:
     JSON value, keys included; line feeds kept, nothing else changed. The last pass over whatever
     derm3r sends out (CDS responses, review-app records): whichever module assembled a string,
     U+202E or NUL does not leave the service."""
+    if isinstance(value, Text):
+        value = localize(value)
     if isinstance(value, str):
         return value if value.isprintable() else value.translate(_REMOVE_KEEP_LINES)
     if isinstance(value, dict):

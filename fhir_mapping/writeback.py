@@ -24,6 +24,7 @@ from fhir_mapping.emit import NAMESPACE, is_literal_reference, resource_id, urn
 from fhir_mapping.provenance import provenance
 from fhir_mapping.queries import PHOTO_TYPES
 from fhir_mapping.safe_text import sanitise_resource
+from inference.i18n import t
 
 
 def _source_refs(assessment: Assessment) -> list[str]:
@@ -50,7 +51,7 @@ def assessment_resources(assessment: Assessment, *, condition_refs: Sequence[str
     created = [*observations, plan]
     prov = provenance(resource_id=resource_id(patient_ref, as_of, "provenance"),
                       target_refs=[urn(r["id"]) for r in created], device_id=device["id"],
-                      device_display=f"{SOFTWARE_NAME} {assessment.model_version}".strip(),
+                      device_display=t("{SOFTWARE_NAME} {model_version}", SOFTWARE_NAME=SOFTWARE_NAME, model_version=assessment.model_version).strip(),
                       as_of=as_of, source_refs=_source_refs(assessment))
     # Every readable text made safe in one place (markdown escaped in Annotation.text, links defanged,
     # control/bidi characters removed), whichever mapper wrote it: record text reaches the EHR here.

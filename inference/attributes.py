@@ -27,6 +27,7 @@ from PIL import Image
 
 from inference import colour, masks
 from inference.results import AttributeScore, Evidence, LesionAttributes
+from inference.i18n import t
 
 # ------------------------------------------------------------------ segmentation constants
 
@@ -391,19 +392,16 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
     erythema_evidence = [
         Evidence(
             source_ref=source_ref,
-            statement=f"lesion erythema index {m.get('delta_ei', 0.0):+.3f} OD (a* {m.get('delta_a_star', 0.0):+.1f}) "
-            "above the patient's perilesional skin"
+            statement=t("lesion erythema index {get:+.3f} OD (a* {get2:+.1f}) above the patient's perilesional skin", get=m.get('delta_ei', 0.0), get2=m.get('delta_a_star', 0.0))
             if has_lesion
-            else "no region redder than the surrounding skin was found",
+            else t("no region redder than the surrounding skin was found"),
         )
     ]
     if has_lesion and _pigment_dominated(m):
         erythema_evidence.append(
             Evidence(
                 source_ref=source_ref,
-                statement=f"the contrast has the spectral shape of pigment, not blood (blue/green OD ratio "
-                f"{_pigment_ratio(m):.2f} > {PIGMENT_RATIO}): erythema may be overestimated, e.g. next to "
-                "depigmented or hyperpigmented skin; confidence reduced",
+                statement=t("the contrast has the spectral shape of pigment, not blood (blue/green OD ratio {pigment_ratio:.2f} > {PIGMENT_RATIO}): erythema may be overestimated, e.g. next to depigmented or hyperpigmented skin; confidence reduced", pigment_ratio=_pigment_ratio(m), PIGMENT_RATIO=PIGMENT_RATIO),
             )
         )
     erythema = AttributeScore(
@@ -418,7 +416,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         evidence=(
             Evidence(
                 source_ref=source_ref,
-                statement=f"whitish low-chroma scale covers {100 * m.get('scale_coverage', 0.0):.0f}% of the lesion",
+                statement=t("whitish low-chroma scale covers {value:.0f}% of the lesion", value=100 * m.get('scale_coverage', 0.0)),
             ),
         ),
         measured={"scale_coverage": m.get("scale_coverage", 0.0)},
@@ -429,8 +427,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         evidence=(
             Evidence(
                 source_ref=source_ref,
-                statement=f"weak photographic proxy: border shading ratio {m.get('edge_ratio', 0.0):.2f} "
-                f"(edge score {edge_value:.1f}) blended with erythema and scale; confirm by palpation"
+                statement=t("weak photographic proxy: border shading ratio {get:.2f} (edge score {edge_value:.1f}) blended with erythema and scale; confirm by palpation", get=m.get('edge_ratio', 0.0), edge_value=edge_value)
             ),
         ),
         measured={k: m[k] for k in ("edge_ratio", "edge_gradient") if k in m},
@@ -441,8 +438,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         evidence=(
             Evidence(
                 source_ref=source_ref,
-                statement=f"lesion covers {100 * m.get('area_fraction', 0.0):.1f}% of the visible skin "
-                f"({100 * m.get('skin_fraction', 0.0):.0f}% of the photo is skin)"
+                statement=t("lesion covers {value:.1f}% of the visible skin ({value2:.0f}% of the photo is skin)", value=100 * m.get('area_fraction', 0.0), value2=100 * m.get('skin_fraction', 0.0))
             ),
         ),
         measured={k: m[k] for k in ("area_fraction", "skin_fraction", "lesion_pixels") if k in m},

@@ -22,6 +22,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from inference.knowledge_base import DEFAULT_DIR, KnowledgeError
+from inference.i18n import t
 
 FILE = "citations.json"
 SCHEMA = Path("schema") / "citations.schema.json"
@@ -48,8 +49,9 @@ class Reference:
 
     def text(self) -> str:
         """Plain text: "<label> (<year>), section <section>"."""
-        out = self.citation.label + (f" ({self.citation.year})" if self.citation.year else "")
-        return out + (f", section {self.section}" if self.section else "")
+        label = t(self.citation.label)  # the label is a msgid (knowledge extractor: citations.json)
+        out = t("{label} ({year})", label=label, year=self.citation.year) if self.citation.year else label
+        return t("{citation}, section {section}", citation=out, section=self.section) if self.section else out
 
 
 class CitationTable:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
+from inference.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class ImageError(ValueError):
     bad input generically (e.g. the review app's overlay fallback) catch it too."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
+        super().__init__(t("{code}: {message}", code=code, message=message))
         self.code = code
         self.message = message
 
@@ -228,7 +229,7 @@ def decode_image(data: bytes, content_type: str | None = None, max_side: int = D
     declared = _declared_format(content_type)
     if fmt is None:
         # The declared type is echoed (shortened: it is caller-controlled text) to help fix the export.
-        hint = f" (declared as {content_type.split(';', 1)[0].strip()[:40]})" if content_type else ""
+        hint = t(" (declared as {split})", split=content_type.split(';', 1)[0].strip()[:40]) if content_type else ""
         raise ImageError(
             "unsupported_format",
             f"file is not a JPEG, PNG or WebP image{hint}: export the photo as JPEG",

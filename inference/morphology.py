@@ -23,6 +23,7 @@ import numpy as np
 from inference import colour, masks
 from inference.attributes import LesionAnalysis
 from inference.results import Evidence, LesionAttributes, Morphology, MorphologyFinding
+from inference.i18n import t
 
 # Pustules: small yellowish-white domes. At the 384 px analysis size a 2-5 mm pustule on a limb photo
 # is 2-6 px across; anything that survives an opening of this radius is too large to be one.
@@ -108,12 +109,11 @@ def _pustules(
             return MorphologyFinding(
                 status="present",
                 confidence=round(0.5 * learned, 3),
-                evidence=(Evidence(statement=f"looks like pustular psoriasis to the lesion model (p={learned:.2f}), "
-                                   "though no lesion was segmented", source_ref=source_ref),),
+                evidence=(Evidence(statement=t("looks like pustular psoriasis to the lesion model (p={learned:.2f}), though no lesion was segmented", learned=learned), source_ref=source_ref),),
                 basis="learned",
                 measured={"learned_probability": round(learned, 4)},
             )
-        return _not_assessable("no lesion found in the photo: pustules cannot be assessed", source_ref)
+        return _not_assessable(t("no lesion found in the photo: pustules cannot be assessed"), source_ref)
     if learned is not None:
         # With the learned head the dot count is not computed at all: set on generated renders, it
         # does not rank real photos (AUROC 0.47 on DermNet pustular vs plaque psoriasis, see the model
@@ -127,7 +127,7 @@ def _pustules(
             confidence=round(float(confidence), 3),
             evidence=(
                 Evidence(
-                    statement=f"similarity to generalised pustular psoriasis / palmoplantar pustulosis photos p={learned:.2f}",
+                    statement=t("similarity to generalised pustular psoriasis / palmoplantar pustulosis photos p={learned:.2f}", learned=learned),
                     source_ref=source_ref,
                 ),
             ),
@@ -140,8 +140,8 @@ def _pustules(
     measured = {"pustule_like_dots": round(dots, 1), "pustule_pixels": pixels}
     evidence = [
         Evidence(
-            statement=f"about {dots:.0f} small yellowish-white dots on or beside the lesion"
-            + (" (pustule-like)" if measured_present else " (too few to call pustules)"),
+            statement=t("about {dots:.0f} small yellowish-white dots on or beside the lesion", dots=dots)
+            + (t(" (pustule-like)") if measured_present else t(" (too few to call pustules)")),
             source_ref=source_ref,
         )
     ]
@@ -169,8 +169,7 @@ def _erythroderma(analysis: LesionAnalysis, attributes: LesionAttributes, source
             confidence=0.0,
             evidence=(
                 Evidence(
-                    statement=f"only {100 * skin_fraction:.0f}% of the photo is skin: too little to judge whether "
-                    "the redness is confluent over most of the body surface",
+                    statement=t("only {value:.0f}% of the photo is skin: too little to judge whether the redness is confluent over most of the body surface", value=100 * skin_fraction),
                     source_ref=source_ref,
                 ),
             ),
@@ -179,8 +178,8 @@ def _erythroderma(analysis: LesionAnalysis, attributes: LesionAttributes, source
     red = attributes.erythema.value >= 1.0
     present = red and area >= ERYTHRODERMA_MIN_AREA_FRACTION
     statement = (
-        f"redness covers {100 * area:.0f}% of the skin in view (erythema {attributes.erythema.value:.1f}/4)"
-        + ("; confluent, erythroderma-like in this view: confirm body surface involvement clinically" if present else "")
+        t("redness covers {value:.0f}% of the skin in view (erythema {value2:.1f}/4)", value=100 * area, value2=attributes.erythema.value)
+        + (t("; confluent, erythroderma-like in this view: confirm body surface involvement clinically") if present else "")
     )
     margin = (area - ERYTHRODERMA_MIN_AREA_FRACTION) / (1.0 - ERYTHRODERMA_MIN_AREA_FRACTION) if present else 0.0
     confidence = 0.4 + 0.4 * margin if present else 0.5 * (1.0 - area / ERYTHRODERMA_MIN_AREA_FRACTION) + 0.2
@@ -194,7 +193,7 @@ def _erythroderma(analysis: LesionAnalysis, attributes: LesionAttributes, source
 
 def _scale_thickness(analysis: LesionAnalysis, attributes: LesionAttributes, source_ref: str | None) -> MorphologyFinding:
     if not analysis.lesion.any():
-        return _not_assessable("no lesion found in the photo: scale cannot be assessed", source_ref)
+        return _not_assessable(t("no lesion found in the photo: scale cannot be assessed"), source_ref)
     coverage = float(analysis.measured.get("scale_coverage", 0.0))
     scale, thickness = attributes.scale.value, attributes.thickness.value
     measured = {"scale_coverage": round(coverage, 4), "scale_score": scale, "thickness_score": thickness}
@@ -202,7 +201,7 @@ def _scale_thickness(analysis: LesionAnalysis, attributes: LesionAttributes, sou
         return MorphologyFinding(
             status="absent",
             confidence=round(0.5 * attributes.scale.confidence + 0.1, 3),
-            evidence=(Evidence(statement=f"no visible scale (whitish scale on {100 * coverage:.0f}% of the lesion)", source_ref=source_ref),),
+            evidence=(Evidence(statement=t("no visible scale (whitish scale on {value:.0f}% of the lesion)", value=100 * coverage), source_ref=source_ref),),
             measured=measured,
         )
     thick = scale >= THICK_SCALE_MIN_SCORE or (scale >= THICK_SCALE_ALT[0] and thickness >= THICK_SCALE_ALT[1])
@@ -212,8 +211,7 @@ def _scale_thickness(analysis: LesionAnalysis, attributes: LesionAttributes, sou
         confidence=round(min(0.7, attributes.scale.confidence), 3),
         evidence=(
             Evidence(
-                statement=f"{'thick' if thick else 'thin'} scale: whitish scale on {100 * coverage:.0f}% of the lesion "
-                f"(scale {scale:.1f}/4, plaque thickness proxy {thickness:.1f}/4); palpate to confirm",
+                statement=t("{value} scale: whitish scale on {value2:.0f}% of the lesion (scale {scale:.1f}/4, plaque thickness proxy {thickness:.1f}/4); palpate to confirm", value='thick' if thick else 'thin', value2=100 * coverage, scale=scale, thickness=thickness),
                 source_ref=source_ref,
             ),
         ),
@@ -223,15 +221,14 @@ def _scale_thickness(analysis: LesionAnalysis, attributes: LesionAttributes, sou
 
 def _nail_changes(learned: float | None, source_ref: str | None) -> MorphologyFinding:
     if learned is None:
-        return _not_assessable("nail changes are not assessed by this model", source_ref, basis="learned")
+        return _not_assessable(t("nail changes are not assessed by this model"), source_ref, basis="learned")
     if learned >= LEARNED_NAIL_PRESENT:
         return MorphologyFinding(
             status="present",
             confidence=round(min(0.8, learned), 3),
             evidence=(
                 Evidence(
-                    statement=f"the photo looks like a nail with visible dystrophy (p={learned:.2f}); psoriatic and "
-                    "fungal nail disease look alike: consider nail clipping for mycology",
+                    statement=t("the photo looks like a nail with visible dystrophy (p={learned:.2f}); psoriatic and fungal nail disease look alike: consider nail clipping for mycology", learned=learned),
                     source_ref=source_ref,
                 ),
             ),
@@ -241,7 +238,7 @@ def _nail_changes(learned: float | None, source_ref: str | None) -> MorphologyFi
     return MorphologyFinding(
         status="not_assessable",
         confidence=0.0,
-        evidence=(Evidence(statement="no nail close-up recognised in the photo: photograph the nails to assess them", source_ref=source_ref),),
+        evidence=(Evidence(statement=t("no nail close-up recognised in the photo: photograph the nails to assess them"), source_ref=source_ref),),
         basis="learned",
         measured={"learned_probability": round(learned, 4)},
     )
@@ -251,26 +248,25 @@ def _lesion_pattern(analysis: LesionAnalysis, source_ref: str | None) -> Morphol
     lesion = analysis.lesion
     pixels = float(lesion.sum())
     if pixels < PATTERN_MIN_LESION_PIXELS:
-        return _not_assessable("too little lesion in the photo to tell plaques from small papules", source_ref)
+        return _not_assessable(t("too little lesion in the photo to tell plaques from small papules"), source_ref)
     radius = max(2, round(max(lesion.shape) * PATTERN_RADIUS_FRACTION))
     survive = float(masks.open_(lesion, radius).sum()) / pixels
     if survive < PATTERN_SMALL_BELOW:
         value, confidence = "small_papules", 0.4 + (PATTERN_SMALL_BELOW - survive)
-        text = "mostly small separate papules (guttate-like pattern)"
+        text = t("mostly small separate papules (guttate-like pattern)")
     elif survive >= PATTERN_PLAQUE_FROM:
         value, confidence = "plaque", 0.4 + 0.5 * (survive - PATTERN_PLAQUE_FROM) / (1.0 - PATTERN_PLAQUE_FROM)
-        text = "plaques (lesions larger than small papules)"
+        text = t("plaques (lesions larger than small papules)")
     else:
         value, confidence = "mixed", 0.3
-        text = "a mixture of plaques and small papules"
+        text = t("a mixture of plaques and small papules")
     return MorphologyFinding(
         status="present",
         value=value,
         confidence=round(float(np.clip(confidence, 0.05, 0.7)), 3),
         evidence=(
             Evidence(
-                statement=f"{text}: {100 * survive:.0f}% of the lesion area lies in patches wider than "
-                f"{100 * (2 * radius + 1) / max(lesion.shape):.0f}% of the photo",
+                statement=t("{text}: {value:.0f}% of the lesion area lies in patches wider than {value2:.0f}% of the photo", text=text, value=100 * survive, value2=100 * (2 * radius + 1) / max(lesion.shape)),
                 source_ref=source_ref,
             ),
         ),
@@ -331,7 +327,7 @@ def _fuse_one(name: str, findings: list[MorphologyFinding]) -> MorphologyFinding
     return MorphologyFinding(
         status="not_assessable",
         confidence=0.0,
-        evidence=(Evidence(statement=f"{name.replace('_', ' ')}: not assessable in any usable photo"),),
+        evidence=(Evidence(statement=t("{name}: not assessable in any usable photo", name=name.replace('_', ' '))),),
         basis=findings[0].basis if findings else "measured",
         measured={"photos_present": 0.0, "photos_assessed": 0.0},
     )

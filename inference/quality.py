@@ -17,6 +17,7 @@ import numpy as np
 from inference import colour, masks
 from inference.imaging import DecodedImage, ImageError
 from inference.results import QualityReport
+from inference.i18n import t
 
 
 @dataclass(frozen=True)
@@ -82,40 +83,35 @@ def assess_quality(
     short_side = min(decoded.original_width, decoded.original_height)
     if short_side < thresholds.min_short_side:
         blocking.append(
-            f"image is too small ({decoded.original_width}x{decoded.original_height} px): "
-            f"send the original photo, at least {thresholds.min_short_side} px on the short side"
+            t("image is too small ({original_width}x{original_height} px): send the original photo, at least {min_short_side} px on the short side", original_width=decoded.original_width, original_height=decoded.original_height, min_short_side=thresholds.min_short_side)
         )
     dark = m["luma_p95"] < thresholds.min_bright_luma or m["mean_luma"] < thresholds.min_mean_luma
     if dark:
-        blocking.append("image is too dark: retake with more light (no flash glare) or increase exposure")
+        blocking.append(t("image is too dark: retake with more light (no flash glare) or increase exposure"))
     if m["clipped_fraction"] > thresholds.max_clipped_fraction:
         blocking.append(
-            f"image is overexposed ({100 * m['clipped_fraction']:.0f}% blown-out pixels): "
-            "retake without direct flash or with lower exposure"
+            t("image is overexposed ({value:.0f}% blown-out pixels): retake without direct flash or with lower exposure", value=100 * m['clipped_fraction'])
         )
     # Blur is only judged on a properly exposed photo: darkness also flattens the Laplacian.
     if not dark and m["sharpness"] < thresholds.min_sharpness:
         blocking.append(
-            f"image is blurred (sharpness {m['sharpness']:.0f} < {thresholds.min_sharpness:.0f}): "
-            "retake with the camera steady and the lesion in focus"
+            t("image is blurred (sharpness {sharpness:.0f} < {min_sharpness:.0f}): retake with the camera steady and the lesion in focus", sharpness=m['sharpness'], min_sharpness=thresholds.min_sharpness)
         )
     if not dark and m["skin_fraction"] < thresholds.min_skin_fraction:
         blocking.append(
-            f"no skin found ({100 * m['skin_fraction']:.0f}% of the image is skin-coloured): "
-            "check that this is a photo of the affected skin"
+            t("no skin found ({value:.0f}% of the image is skin-coloured): check that this is a photo of the affected skin", value=100 * m['skin_fraction'])
         )
     elif not dark and m["skin_fraction"] < thresholds.low_skin_fraction:
         notes.append(
-            f"note: little skin in frame ({100 * m['skin_fraction']:.0f}%): area estimates are less reliable; "
-            "frame the affected area closer"
+            t("note: little skin in frame ({value:.0f}%): area estimates are less reliable; frame the affected area closer", value=100 * m['skin_fraction'])
         )
     if decoded.content_type_mismatch:
-        notes.append(f"note: declared content type does not match the image data (decoded as {decoded.format})")
+        notes.append(t("note: declared content type does not match the image data (decoded as {format})", format=decoded.format))
     return QualityReport(usable=not blocking, reasons=tuple(blocking + notes), metrics=m)
 
 
 NOVELTY_KEY = "novelty"
-NOT_SKIN_REASON = (
+NOT_SKIN_REASON = t(
     "this does not look like a clinical photo of skin (it resembles an object, document, texture or "
     "scan): check that the right image was attached, or retake it with the affected skin filling most "
     "of the frame"

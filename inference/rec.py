@@ -33,6 +33,7 @@ from inference.quality import (
 )
 from inference.results import LesionAttributes, Morphology, QualityReport, RecResult
 from inference.time_budget import TIME_BUDGET_METRIC, TIME_BUDGET_REASON, photo_time_exhausted
+from inference.i18n import t
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,6 @@ class DermRec:
             metrics["uncertain"] = 1.0
             reasons = (
                 *reasons,
-                f"note: classification uncertain (top class {top_class} p={top_p:.2f} < {self.uncertain_below:.2f}); "
-                "probabilities are reported but should not be relied on alone",
+                t("note: classification uncertain (top class {top_class} p={top_p:.2f} < {uncertain_below:.2f}); probabilities are reported but should not be relied on alone", top_class=top_class, top_p=top_p, uncertain_below=self.uncertain_below),
             )
         return replace(quality, reasons=reasons, metrics=metrics)

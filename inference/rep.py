@@ -31,6 +31,7 @@ from inference.results import (
     Trend,
     TrendDirection,
 )
+from inference.i18n import t, tjoin
 
 # Photos taken within this time of the newest photo belong to the same (current) visit.
 VISIT_WINDOW = timedelta(hours=24)
@@ -61,7 +62,7 @@ LONG_STANDING = timedelta(days=365)
 _PASI_REGIONS = tuple(PASI_REGION_WEIGHTS)
 _MEAN_REGION_WEIGHT = sum(PASI_REGION_WEIGHTS.values()) / len(PASI_REGION_WEIGHTS)
 _COLOUR_DESCRIPTORS = ("bright_red", "pale_red", "dark_red_purple")
-_COLOUR_WORDS = {"bright_red": "bright red", "pale_red": "pale red", "dark_red_purple": "dark red to purple"}
+_COLOUR_WORDS = {"bright_red": t("bright red"), "pale_red": t("pale red"), "dark_red_purple": t("dark red to purple")}
 
 
 def area_score(fraction: float) -> int:
@@ -207,10 +208,7 @@ def _pasi(fused: dict[BodyRegion, _Fused], clinician: Finding | None) -> PasiEst
         evidence.append(
             Evidence(
                 statement=(
-                    f"{_region_name(region)}: E {f.erythema:.1f} + I {f.induration:.1f} + D {f.desquamation:.1f}, "
-                    f"lesion {100 * f.area_fraction:.0f}% of visible skin (area score {area_score(f.area_fraction)}) "
-                    f"-> {weight} x {f.severity:.1f} x {area_score(f.area_fraction)} = {contribution:.1f} "
-                    f"(from {len(f.refs)} photo{'s' if len(f.refs) != 1 else ''})"
+                    t("{region_name}: E {erythema:.1f} + I {induration:.1f} + D {desquamation:.1f}, lesion {value:.0f}% of visible skin (area score {area_score}) -> {weight} x {severity:.1f} x {area_score} = {contribution:.1f} (from {count} photo{value2})", region_name=_region_name(region), erythema=f.erythema, induration=f.induration, desquamation=f.desquamation, value=100 * f.area_fraction, area_score=area_score(f.area_fraction), weight=weight, severity=f.severity, contribution=contribution, count=len(f.refs), value2='s' if len(f.refs) != 1 else '')
                 ),
                 source_ref=f.refs[0] if len(f.refs) == 1 else None,
             )
@@ -232,16 +230,14 @@ def _pasi(fused: dict[BodyRegion, _Fused], clinician: Finding | None) -> PasiEst
             evidence.append(
                 Evidence(
                     statement=(
-                        f"{len(unknown.refs)} photo(s) without a mapped body site (E+I+D {unknown.severity:.1f}, "
-                        f"area score {area_score(unknown.area_fraction)}) counted as one region without photos, "
-                        f"at the mean weight {sum(weights) / len(weights):.2f} of those regions"
+                        t("{count} photo(s) without a mapped body site (E+I+D {severity:.1f}, area score {area_score}) counted as one region without photos, at the mean weight {value:.2f} of those regions", count=len(unknown.refs), severity=unknown.severity, area_score=area_score(unknown.area_fraction), value=sum(weights) / len(weights))
                     )
                 )
             )
         else:
             evidence.append(
                 Evidence(
-                    statement=f"{len(unknown.refs)} photo(s) without a mapped body site not added: all four regions have photos"
+                    statement=t("{count} photo(s) without a mapped body site not added: all four regions have photos", count=len(unknown.refs))
                 )
             )
     if unseen:
@@ -253,16 +249,14 @@ def _pasi(fused: dict[BodyRegion, _Fused], clinician: Finding | None) -> PasiEst
         evidence.append(
             Evidence(
                 statement=(
-                    f"no photos of {', '.join(_region_name(r) for r in unseen)}: not in the estimate; "
-                    "the upper bound assumes they could be as involved as the worst photographed region"
+                    t("no photos of {items}: not in the estimate; the upper bound assumes they could be as involved as the worst photographed region", items=tjoin(", ", (_region_name(r) for r in unseen)))
                 )
             )
         )
     evidence.append(
         Evidence(
             statement=(
-                "photo-based estimate: area is the share of the photographed skin, not of the whole region, and "
-                "induration is a weak photographic proxy; a clinician's PASI takes precedence"
+                t("photo-based estimate: area is the share of the photographed skin, not of the whole region, and induration is a weak photographic proxy; a clinician's PASI takes precedence")
             )
         )
     )
@@ -278,9 +272,8 @@ def _pasi(fused: dict[BodyRegion, _Fused], clinician: Finding | None) -> PasiEst
         evidence.append(
             Evidence(
                 statement=(
-                    f"clinician-entered PASI {clinician_value:g} ({clinician.source_ref}, {_fmt_date(clinician.effective)}) "
-                    f"is kept; the photo estimate {value:.1f} (range {low:.1f}-{high:.1f}) differs by {discrepancy:+.1f}"
-                    + ("; the clinician value lies outside the photo range" if outside else "")
+                    t("clinician-entered PASI {clinician_value:g} ({source_ref}, {fmt_date}) is kept; the photo estimate {value:.1f} (range {low:.1f}-{high:.1f}) differs by {discrepancy:+.1f}", clinician_value=clinician_value, source_ref=clinician.source_ref, fmt_date=_fmt_date(clinician.effective), value=value, low=low, high=high, discrepancy=discrepancy)
+                    + (t("; the clinician value lies outside the photo range") if outside else "")
                 ),
                 source_ref=clinician.source_ref,
             )
@@ -331,12 +324,12 @@ def _trend(case: Case, current: Sequence[RecResult], earlier: Sequence[RecResult
         if common:
             base_value = _photo_score(base_fused, common)
             cur_value = _photo_score(cur_fused, common)
-            basis = f"photo PASI over the regions photographed at both visits ({', '.join(_region_name(r) for r in common)})"
+            basis = t("photo PASI over the regions photographed at both visits ({items})", items=tjoin(", ", (_region_name(r) for r in common)))
         else:
             # No region in common: compare the unweighted mean severity x area of all views.
             base_value = sum(f.severity * area_score(f.area_fraction) for f in base_fused.values()) / len(base_fused)
             cur_value = sum(f.severity * area_score(f.area_fraction) for f in cur_fused.values()) / len(cur_fused)
-            basis = "mean photo severity x area score (no body region photographed at both visits: low confidence)"
+            basis = t("mean photo severity x area score (no body region photographed at both visits: low confidence)")
         direction, percent = _direction(base_value, cur_value)
         return Trend(
             direction=direction,
@@ -347,8 +340,7 @@ def _trend(case: Case, current: Sequence[RecResult], earlier: Sequence[RecResult
             evidence=(
                 Evidence(
                     statement=(
-                        f"{basis}: {base_value:.1f} on {_fmt_date(first)} ({len(baseline_readings)} photos) -> "
-                        f"{cur_value:.1f} now ({len(current)} photos)"
+                        t("{basis}: {base_value:.1f} on {fmt_date} ({count} photos) -> {cur_value:.1f} now ({count2} photos)", basis=basis, base_value=base_value, fmt_date=_fmt_date(first), count=len(baseline_readings), cur_value=cur_value, count2=len(current))
                     )
                 ),
             ),
@@ -367,14 +359,13 @@ def _trend(case: Case, current: Sequence[RecResult], earlier: Sequence[RecResult
             evidence=(
                 Evidence(
                     statement=(
-                        f"clinician PASI {base_value:g} ({_fmt_date(first_f.effective)}) -> {cur_value:g} "
-                        f"({_fmt_date(last_f.effective)}); no earlier photos to compare"
+                        t("clinician PASI {base_value:g} ({fmt_date}) -> {cur_value:g} ({fmt_date2}); no earlier photos to compare", base_value=base_value, fmt_date=_fmt_date(first_f.effective), cur_value=cur_value, fmt_date2=_fmt_date(last_f.effective))
                     ),
                     source_ref=last_f.source_ref,
                 ),
             ),
         )
-    return Trend(direction=TrendDirection.UNKNOWN, evidence=(Evidence(statement="no earlier photos or PASI values to compare with"),))
+    return Trend(direction=TrendDirection.UNKNOWN, evidence=(Evidence(statement=t("no earlier photos or PASI values to compare with")),))
 
 
 def _clip01(x: float) -> float:
@@ -400,8 +391,7 @@ def _descriptors(
         evidence[key] = [
             Evidence(
                 statement=(
-                    f"{_COLOUR_WORDS[key]} lesion (erythema {a.erythema.value:.1f}/4, "
-                    f"colour confidence {a.colour_confidence:.2f})"
+                    t("{_COLOUR_WORDS} lesion (erythema {value:.1f}/4, colour confidence {colour_confidence:.2f})", _COLOUR_WORDS=_COLOUR_WORDS[key], value=a.erythema.value, colour_confidence=a.colour_confidence)
                 ),
                 source_ref=r.photo_ref,
             )
@@ -414,19 +404,19 @@ def _descriptors(
         scores["thick_scale"] = round(_clip01((d - 1.5) / 2.0) * cd, 3)
         scores["fine_dry_scale"] = round(_clip01(1.0 - abs(d - 1.25) / 1.0) * cd, 3)
         scores["thick_plaque"] = round(_clip01((i - 1.5) / 2.0) * ci, 3)
-        scale_ev = Evidence(statement=f"desquamation {d:.1f}/4 over {n} photo(s), confidence {cd:.2f}")
+        scale_ev = Evidence(statement=t("desquamation {d:.1f}/4 over {n} photo(s), confidence {cd:.2f}", d=d, n=n, cd=cd))
         evidence["thick_scale"] = [scale_ev]
         evidence["fine_dry_scale"] = [
             scale_ev,
-            Evidence(statement="dryness itself is not measurable from a photo; fine scale only"),
+            Evidence(statement=t("dryness itself is not measurable from a photo; fine scale only")),
         ]
         evidence["thick_plaque"] = [
-            Evidence(statement=f"induration {i:.1f}/4 (weak photographic proxy, confidence {ci:.2f}): confirm by palpation")
+            Evidence(statement=t("induration {i:.1f}/4 (weak photographic proxy, confidence {ci:.2f}): confirm by palpation", i=i, ci=ci))
         ]
     else:
         for key in ("thick_scale", "fine_dry_scale", "thick_plaque"):
             scores[key] = 0.0
-            evidence[key] = [Evidence(statement="no usable photo of the current visit")]
+            evidence[key] = [Evidence(statement=t("no usable photo of the current visit"))]
 
     onset = case.latest(FindingKey.LESION_ONSET)
     onset_value = onset.value if onset is not None and isinstance(onset.value, str) else None
@@ -440,30 +430,30 @@ def _descriptors(
         new_ev.extend(trend.evidence)
     if onset_value == "new_spreading":
         new_score = max(new_score, 0.8)
-        new_ev.append(Evidence(statement="lesion onset recorded as new/spreading", source_ref=onset.source_ref))  # type: ignore[union-attr]
+        new_ev.append(Evidence(statement=t("lesion onset recorded as new/spreading"), source_ref=onset.source_ref))  # type: ignore[union-attr]
     scores["new_spreading"] = round(new_score, 3)
-    evidence["new_spreading"] = new_ev or [Evidence(statement="no sign of new or spreading lesions in the record or photos")]
+    evidence["new_spreading"] = new_ev or [Evidence(statement=t("no sign of new or spreading lesions in the record or photos"))]
 
     long_score = 0.0
     long_ev: list[Evidence] = []
     if onset_value == "long_standing":
         long_score = 0.8
-        long_ev.append(Evidence(statement="lesion course recorded as long-standing", source_ref=onset.source_ref))  # type: ignore[union-attr]
+        long_ev.append(Evidence(statement=t("lesion course recorded as long-standing"), source_ref=onset.source_ref))  # type: ignore[union-attr]
     if visits.earlier and visits.current_start is not None:
         first = min(r.taken for r in visits.earlier)  # type: ignore[type-var]
         if visits.current_start + VISIT_WINDOW - first >= LONG_STANDING:
             long_score = max(long_score, 0.6)
-            long_ev.append(Evidence(statement=f"lesions photographed since {_fmt_date(first)} (over a year)"))
+            long_ev.append(Evidence(statement=t("lesions photographed since {fmt_date} (over a year)", fmt_date=_fmt_date(first))))
     for condition in case.conditions:
         onset_date = condition.onset
         if condition.key is ConditionKey.PSORIASIS and condition.active and onset_date is not None \
                 and case.as_of.date() - onset_date >= LONG_STANDING:  # fmt: skip
             long_score = max(long_score, 0.6)
             long_ev.append(
-                Evidence(statement=f"psoriasis recorded since {onset_date.isoformat()}", source_ref=condition.source_ref)
+                Evidence(statement=t("psoriasis recorded since {date}", date=onset_date.isoformat()), source_ref=condition.source_ref)
             )
     scores["long_standing"] = round(long_score, 3)
-    evidence["long_standing"] = long_ev or [Evidence(statement="no record of a long course")]
+    evidence["long_standing"] = long_ev or [Evidence(statement=t("no record of a long course"))]
 
     # Exudation is not measured by the image attributes; a lesion-model class naming it is the only
     # image signal. Pustules and erythroderma-like involvement come from the photos' morphology.
@@ -472,11 +462,11 @@ def _descriptors(
         if matching:
             scores[key] = round(_clip01(sum(matching.values())), 3)
             evidence[key] = [
-                Evidence(statement=f"lesion model: {', '.join(f'{c} p={p:.2f}' for c, p in sorted(matching.items()))}")
+                Evidence(statement=t("lesion model: {items}", items=tjoin(", ", (f'{c} p={p:.2f}' for c, p in sorted(matching.items())))))
             ]
         else:
             scores[key] = 0.0
-            evidence[key] = [Evidence(statement="not assessed from photographs")]
+            evidence[key] = [Evidence(statement=t("not assessed from photographs"))]
     if morphology is not None:
         for key, finding in (("pustular", morphology.pustules), ("erythrodermic", morphology.erythroderma)):
             if finding.status == "present":
@@ -496,7 +486,7 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code="photo_unusable",
-                    message="Photo not used: " + "; ".join(blocking or r.quality.reasons or ("unusable",)),
+                    message=t("Photo not used: ") + tjoin("; ", blocking or r.quality.reasons or ("unusable",)),
                     source_ref=r.photo_ref,
                 )
             )
@@ -505,7 +495,7 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code="photo_classification_uncertain",
-                    message="Lesion classification of this photo is uncertain; it is pooled with the other views",
+                    message=t("Lesion classification of this photo is uncertain; it is pooled with the other views"),
                     source_ref=r.photo_ref,
                 )
             )
@@ -513,7 +503,7 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code="photo_region_unknown",
-                    message="Photo has no mapped body site: it cannot be assigned to a PASI region",
+                    message=t("Photo has no mapped body site: it cannot be assigned to a PASI region"),
                     source_ref=r.photo_ref,
                 )
             )
@@ -521,13 +511,13 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code="photo_undated",
-                    message="Photo has no date: assumed to be from the current visit",
+                    message=t("Photo has no date: assumed to be from the current visit"),
                     source_ref=r.photo_ref,
                 )
             )
     usable = [r for r in readings if r.quality.usable and r.attributes is not None]
     if readings and not usable:
-        issues.append(DataIssue(code="no_usable_photos", message="None of the photos could be used for scoring"))
+        issues.append(DataIssue(code="no_usable_photos", message=t("None of the photos could be used for scoring")))
     unusable_dates = [r.taken for r in readings if not r.quality.usable and r.taken is not None]
     if usable and unusable_dates and visits.current_start is not None:
         newest_usable = visits.current_start + VISIT_WINDOW
@@ -535,7 +525,7 @@ def _issues(readings: Sequence[RecResult], visits: _Visits) -> list[DataIssue]:
             issues.append(
                 DataIssue(
                     code="latest_photos_unusable",
-                    message=f"The newest photos are unusable; the representation uses photos from {_fmt_date(newest_usable)}",
+                    message=t("The newest photos are unusable; the representation uses photos from {fmt_date}", fmt_date=_fmt_date(newest_usable)),
                 )
             )
     return issues

@@ -200,7 +200,8 @@ def _outcome_text(payload: Any) -> str | None:
 
 
 def call_patients(
-    base_url: str, issuer: DemoIssuer, calls: list[DemoCall], out_dir: Path, *, fhir: FhirTarget | None = None
+    base_url: str, issuer: DemoIssuer, calls: list[DemoCall], out_dir: Path, *, fhir: FhirTarget | None = None,
+    language: str = "en",
 ) -> list[DemoResult]:
     service = default_registry().get(DEMO_SERVICE)
     url = f"{base_url}/cds-services/{service.id}"
@@ -217,7 +218,9 @@ def call_patients(
                 fhir_server=fhir.base if fhir else None,
                 fhir_authorization=fhir.fhir_authorization() if fhir else None,
             )
-            response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
+            # The clinician's language, as an EHR would ask for it (the service answers in it).
+            headers = {"Authorization": issuer.authorization(url), "Accept-Language": language}
+            response = http.post(url, json=body, headers=headers, timeout=HTTP_TIMEOUT)
             payload = response.json()
             cards = payload.get("cards", []) if response.ok else []
             path = None
@@ -228,13 +231,14 @@ def call_patients(
             response_path = out_dir / f"cds-response-{pid}.json"
             response_path.write_text(json.dumps(payload, indent=2) + "\n")
             error = None if response.ok else _outcome_text(payload)
-            order_cards, order_path = _order_sign(http, base_url, issuer, call, out_dir, fhir)
+            order_cards, order_path = _order_sign(http, base_url, issuer, call, out_dir, fhir, language)
             results.append(DemoResult(pid, call.label, response.status_code, cards, path, error, response_path, order_cards, order_path))
     return results
 
 
 def _order_sign(
-    http: requests.Session, base_url: str, issuer: DemoIssuer, call: DemoCall, out_dir: Path, fhir: FhirTarget | None
+    http: requests.Session, base_url: str, issuer: DemoIssuer, call: DemoCall, out_dir: Path, fhir: FhirTarget | None,
+    language: str = "en",
 ) -> tuple[list[dict] | None, Path | None]:
     """order-sign with the demo's methotrexate draft order for this patient: (cards, JSON path)."""
     service = default_registry().get(ORDER_SERVICE)
@@ -248,7 +252,8 @@ def _order_sign(
         fhir_authorization=fhir.fhir_authorization() if fhir else None,
         context=order_context(service.hook, demo_order(call.patient_id)),
     )
-    response = http.post(url, json=body, headers={"Authorization": issuer.authorization(url)}, timeout=HTTP_TIMEOUT)
+    headers = {"Authorization": issuer.authorization(url), "Accept-Language": language}
+    response = http.post(url, json=body, headers=headers, timeout=HTTP_TIMEOUT)
     path = out_dir / f"order-sign-{call.patient_id}.json"
     path.write_text(json.dumps(response.json(), indent=2) + "\n")
     return (response.json().get("cards", []) if response.ok else None), path
@@ -332,6 +337,7 @@ def run_demo(
     data_dir: Path | None = None,
     fhir: FhirDemoOptions | None = None,
     verbose: bool = False,
+    language: str = "en",
 ) -> int:
     """The demo; with `fhir`, against a FHIR server (no prefetch: the service fetches the record).
     Raises cds_hooks.demo.fhir_server.DemoError for an unusable server, token or patient."""
@@ -352,6 +358,7 @@ def run_demo(
             trusted_issuers_file=issuer.write_trust_file(workdir),
             public_base_url=server.base_url,
             data_dir=data_dir or workdir / "var",
+            language=language,  # the default for clients that send no Accept-Language (--serve)
         )
         if target is not None:
             settings = replace(
@@ -368,7 +375,7 @@ def run_demo(
         stream.write(f"derm3r demo: loading models and starting the service at {server.base_url} ...\n")
         server.start(create_app(settings))
         try:
-            results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target)
+            results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target, language=language)
             write_results(results, stream, verbose=verbose)
             stream.write(
                 "\nResearch demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "

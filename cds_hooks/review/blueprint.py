@@ -28,7 +28,9 @@ from cds_hooks.review.access import FHIR_SERVER_HEADER, TokenVerifier
 from cds_hooks.review.feedback import OVERRIDE_REASONS, feedback_item, parse_review_feedback
 from cds_hooks.jsonbody import read_json
 from cds_hooks.review.store import ReviewStore, StoredImage, served_image_type
+from cds_hooks.language import negotiate
 from cds_hooks.settings import Settings
+from inference.i18n import DEFAULT_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,16 @@ def review_blueprint(
     @bp.get("/api/assessments/<context_id>")
     def assessment(context_id: str) -> Response:
         record = authorised_record(context_id)
-        return jsonify(record)
+        # The assessment's clinician text in the app's language (Accept-Language, else DERM3R_LANGUAGE);
+        # the record keeps one rendering per language, made when the hook stored it.
+        language = negotiate(request.accept_languages, settings.language)
+        translations = record.pop("translations", None) or {}
+        record.update(translations.get(language, {}))
+        record["language"] = language if language in translations or language == DEFAULT_LANGUAGE else DEFAULT_LANGUAGE
+        answer = jsonify(record)
+        answer.headers["Content-Language"] = record["language"]
+        answer.vary.add("Accept-Language")
+        return answer
 
     @bp.get("/api/assessments/<context_id>/photos/<int:index>")
     def photo(context_id: str, index: int) -> Response:

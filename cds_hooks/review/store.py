@@ -41,6 +41,7 @@ from cds_hooks.card_text import clinician_citations
 from fhir_mapping.safe_text import strip_unsafe_everywhere
 from inference.case import Case, FindingKey
 from inference.citations import CitationTable
+from inference.i18n import DEFAULT_LANGUAGE, LANGUAGES, Text, localize
 from inference.results import Assessment
 from inference.serialize import to_jsonable
 
@@ -94,13 +95,17 @@ class ReviewStore:
         let clinician feedback from the app be filed as CDS Hooks feedback on that card."""
         now = time.time()
         record_id = secrets.token_urlsafe(32)
+        # Citations as a clinician reads them (the app shows them beside the evidence).
+        assessment_json = _finite(clinician_citations(to_jsonable(assessment), CitationTable.load()))
         payload = {
             "patient": case.patient.ref,
             "asOf": case.as_of.isoformat(),
             "serviceId": service_id,
             "cardUuid": card_uuid,
-            # Citations as a clinician reads them (the app shows them beside the evidence).
-            "assessment": _finite(clinician_citations(to_jsonable(assessment), CitationTable.load())),
+            "assessment": review_text(assessment_json, DEFAULT_LANGUAGE),
+            # The same in every other language (the API answers in the one the app asks for).
+            "translations": {language: {"assessment": review_text(assessment_json, language)}
+                             for language in LANGUAGES if language != DEFAULT_LANGUAGE},
             "resources": _finite(resources),
             "photos": [
                 {
@@ -224,6 +229,32 @@ class ReviewStore:
             orphaned = and_(review_image.c.sha256.in_(digests), ~exists().where(ref.c.sha256 == review_image.c.sha256))
             conn.execute(delete(review_image).where(orphaned))
         return purged
+
+
+# Keys of the assessment JSON whose strings a clinician reads (their values are rendered in the
+# language; knowledge-file texts looked up in the catalogue). Everything else - ids, codes, kinds,
+# levels and statuses the app's code compares, references, dates - is left as it is.
+_HUMAN_KEYS = frozenset({
+    "statement", "display", "summary", "detail", "note", "action", "reason", "reasons", "treatment_principle",
+    "pathogenesis", "principle_detail", "use", "label", "message", "scope_note", "suggested_tests", "targets",
+    "step_display", "profile_display", "guideline_profile", "headline", "subtypes", "substitution", "origin",
+    "unverified_note", "citation", "card_line", "card_caution", "urgent_note", "formulas", "populations",
+    "finding", "text", "pre_treatment_checks", "english",
+})
+
+
+def review_text(value: Any, language: str, key: str | None = None) -> Any:
+    """The assessment JSON with its clinician text in `language`: lazy messages rendered anywhere,
+    plain strings under `_HUMAN_KEYS` looked up as msgids (knowledge text)."""
+    if isinstance(value, Text):
+        return localize(value, language)
+    if isinstance(value, str):
+        return localize(value, language) if key in _HUMAN_KEYS else str(value)
+    if isinstance(value, dict):
+        return {k: review_text(v, language, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [review_text(v, language, key) for v in value]
+    return value
 
 
 def _finite(value: Any) -> Any:

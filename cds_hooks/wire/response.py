@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from cds_hooks.wire.fields import is_absolute_http_url, is_uuid
 from fhir_mapping.safe_text import plain_text, strip_unsafe_everywhere
+from inference.i18n import Text, localize, localize_tree
 from inference.results import Indicator
 
 INDICATORS = tuple(Indicator)  # the CDS Hooks card indicator (one enum, shared with DERM-Reason)
@@ -38,6 +39,17 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, dict)) and len(value) == 0)
 
 
+def _render_text(model: Any, *names: str) -> None:
+    """Lazy messages (`inference.i18n.Text`) in these fields rendered now, in the request's language,
+    so the spec's limits are checked on the text the clinician will read."""
+    for name in names:
+        value = getattr(model, name)
+        if isinstance(value, Text):
+            object.__setattr__(model, name, localize(value))
+        elif isinstance(value, Mapping):
+            object.__setattr__(model, name, localize_tree(dict(value)))
+
+
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
@@ -50,6 +62,7 @@ class Coding:
     display: str | None = None
 
     def __post_init__(self) -> None:
+        _render_text(self, "display")
         _require(bool(self.code) and bool(self.system), "Coding needs code and system")
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +77,7 @@ class Source:
     topic: Coding | None = None
 
     def __post_init__(self) -> None:
+        _render_text(self, "label")
         _require(bool(self.label), "Source.label is required")
         for name in ("url", "icon"):
             value = getattr(self, name)
@@ -84,6 +98,7 @@ class Link:
     autolaunchable: bool | None = None
 
     def __post_init__(self) -> None:
+        _render_text(self, "label")
         _require(bool(self.label), "Link.label is required")
         _require(self.type in LINK_TYPES, f"Link.type must be one of {LINK_TYPES}")
         _require(is_absolute_http_url(self.url), "Link.url must be an absolute URL")
@@ -109,6 +124,7 @@ class Action:
     resource_id: str | None = None
 
     def __post_init__(self) -> None:
+        _render_text(self, "description", "resource")
         _require(self.type in ACTION_TYPES, f"Action.type must be one of {ACTION_TYPES}")
         _require(bool(self.description), "Action.description is required (cds-resp-5)")
         if self.type in ("create", "update"):
@@ -135,6 +151,7 @@ class Suggestion:
     is_recommended: bool | None = None
 
     def __post_init__(self) -> None:
+        _render_text(self, "label")
         _require(bool(self.label), "Suggestion.label is required")
         _require(is_uuid(self.uuid), "Suggestion.uuid must be a UUID")
 
@@ -162,6 +179,7 @@ class Card:
     links: tuple[Link, ...] = ()
 
     def __post_init__(self) -> None:
+        _render_text(self, "summary", "detail")
         _require(is_uuid(self.uuid), "Card.uuid must be a UUID")
         _require(bool(self.summary) and len(self.summary) <= SUMMARY_MAX, "Card.summary must be 1-139 characters")
         _require(self.indicator in INDICATORS, f"Card.indicator must be one of {INDICATORS}")

@@ -51,6 +51,7 @@ from inference.results import (
     TcmPattern,
     TreatmentPlan,
 )
+from inference.i18n import t, tjoin
 
 # Special-area findings that are themselves a psoriasis form worth naming.
 _AREA_SUBTYPES = {"scalp": PsoriasisSubtype.SCALP, "nails": PsoriasisSubtype.NAIL, "palms_soles": PsoriasisSubtype.PALMOPLANTAR}
@@ -129,12 +130,11 @@ class DermReason:
         own.extend(population_issues)
         own.extend(unrecognised_findings(case, kb.document("tcm")))
         if representation is None and case.photos:
-            own.append(DataIssue("photos_not_analysed", "Photographs present but not analysed: no image PASI"))
+            own.append(DataIssue("photos_not_analysed", t("Photographs present but not analysed: no image PASI")))
         if severity.stale and severity.severity.level != SeverityLevel.UNKNOWN:
             own.append(DataIssue(
                 "stale_severity",
-                f"Every severity measure is older than {kb.document('severity')['max_age_days']['days']} days: "
-                "re-measure before choosing a treatment step",
+                t("Every severity measure is older than {days} days: re-measure before choosing a treatment step", days=kb.document('severity')['max_age_days']['days']),
             ))
         issues = merge_issues(case.issues, representation.issues if representation else (), own)
         subtype_names = tuple(_subtype_display(treatment_doc, s) for s in subtypes)
@@ -210,17 +210,17 @@ def detect_subtypes(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any
     found: dict[PsoriasisSubtype, Evidence] = {}
     for condition in case.conditions:
         if condition.active and condition.subtype is not None and condition.subtype not in found:
-            found[condition.subtype] = Evidence(f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)
+            found[condition.subtype] = Evidence(t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref), condition.source_ref)
     rule = doc["erythroderma_bsa_gte"]
     bsa = severity.readings.get("bsa_percent")
     if bsa is not None and bsa.value >= float(rule["value"]) and PsoriasisSubtype.ERYTHRODERMIC not in found:
         found[PsoriasisSubtype.ERYTHRODERMIC] = rule_evidence(
-            f"{bsa.statement}: {rule['statement']}", rule, doc["sources"], bsa.source_ref)
+            t("{statement}: {statement2}", statement=bsa.statement, statement2=rule['statement']), rule, doc["sources"], bsa.source_ref)
     for finding in case.findings:
         area = _AREA_SUBTYPES.get(str(finding.value)) if finding.key is FindingKey.SPECIAL_AREA else None
         if area is not None and area not in found and not (area is PsoriasisSubtype.PALMOPLANTAR
                                                           and PsoriasisSubtype.PALMOPLANTAR_PUSTULAR in found):
-            found[area] = Evidence(f"special area recorded: {str(finding.value).replace('_', ' ')} ({finding.source_ref})",
+            found[area] = Evidence(t("special area recorded: {value} ({source_ref})", value=str(finding.value).replace('_', ' '), source_ref=finding.source_ref),
                                    finding.source_ref)
     found.pop(PsoriasisSubtype.PLAQUE, None)  # plaque is the default form: naming it adds nothing
     ordered = sorted(found, key=lambda s: (s not in _URGENT, list(PsoriasisSubtype).index(s)))
@@ -229,7 +229,7 @@ def detect_subtypes(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any
 
 def _subtype_display(doc: Mapping[str, Any], subtype: PsoriasisSubtype) -> str:
     rule = next((r for r in doc["subtypes"] if r["subtype"] == subtype.value), None)
-    return str(rule["display"]) if rule else f"{subtype.value.replace('_', ' ')} psoriasis"
+    return str(rule["display"]) if rule else t("{value} psoriasis", value=subtype.value.replace('_', ' '))
 
 
 # ---------------------------------------------------------------- TCM in special populations
@@ -246,7 +246,7 @@ def _tcm_population_note(tcm: TcmDifferentiation | None, populations: tuple[Popu
     hit = [p.population.value.replace("_", " ") for p in populations if p.population.value in rule["populations"]]
     if not hit:
         return tcm
-    tcm = dataclasses.replace(tcm, note=f"{rule['note']} (this patient: {', '.join(hit)}). {tcm.note}",
+    tcm = dataclasses.replace(tcm, note=t("{note} (this patient: {items}). {note2}", note=rule['note'], items=tjoin(", ", hit), note2=tcm.note),
                               formula_caution_populations=tuple(hit))
     withhold = [p for p in populations if p.population.value in rule.get("withhold_all_in", ())]
     return _withhold_formulas(tcm, withhold[0], rule) if withhold else tcm
@@ -277,7 +277,8 @@ def _withhold_formulas(tcm: TcmDifferentiation, population: PopulationFinding, r
 def _clip(*candidates: str, limit: int = MAX_ALERT_SUMMARY) -> str:
     """The first candidate that fits whole; else the last one cut after a whole word (no ellipsis, no
     dangling punctuation): alert lines are read in a glance, so they must end as a phrase."""
-    texts = [" ".join(t.split()) for t in candidates if t]
+    # A candidate that is already one clean line is kept as it is (a lazy message stays renderable).
+    texts = [c if " ".join(c.split()) == c else " ".join(c.split()) for c in candidates if c]
     for text in texts:
         if len(text) <= limit:
             return text
@@ -295,13 +296,13 @@ def _concern_evidence(concern: DrugConcern) -> Evidence:
 def _lower(display: str) -> str:
     """"Cyclosporine (ciclosporin)" -> "cyclosporine": the short INN reads best in a one-line alert."""
     short = display.split(" (", 1)[0]
-    return short[:1].lower() + short[1:]
+    return t(short).lower_first()  # still the drug's name in the catalogue (甲氨蝶呤 in Chinese)
 
 
 _POPULATION_PHRASE = {
-    "pregnancy": "in pregnancy", "breastfeeding": "while breastfeeding", "planning_pregnancy": "with a planned pregnancy",
-    "child": "in a child", "older_adult": "in an older adult", "renal_impairment": "with renal impairment",
-    "hepatic_impairment": "with liver impairment",
+    "pregnancy": t("in pregnancy"), "breastfeeding": t("while breastfeeding"), "planning_pregnancy": t("with a planned pregnancy"),
+    "child": t("in a child"), "older_adult": t("in an older adult"), "renal_impairment": t("with renal impairment"),
+    "hepatic_impairment": t("with liver impairment"),
 }
 
 
@@ -310,50 +311,50 @@ def _alert_for(concern: DrugConcern) -> Alert | None:
     kind = concern.kind
     if kind is ConcernKind.HOLD:
         return Alert(AlertKind.HOLD_THERAPY, ConcernSeverity.WARNING,
-                     _clip(f"Hold {_lower(drug)}: {concern.finding} recorded - treat it first",
-                           f"Hold {_lower(drug)}: {concern.finding} recorded", f"Hold {_lower(drug)}: active infection"), concern.reason,
+                     _clip(t("Hold {lower}: {finding} recorded - treat it first", lower=_lower(drug), finding=concern.finding),
+                           t("Hold {lower}: {finding} recorded", lower=_lower(drug), finding=concern.finding), t("Hold {lower}: active infection", lower=_lower(drug))), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CONTRAINDICATED:
         if concern.population is not None:  # e.g. pregnancy on methotrexate: stop, do not merely review
             phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
-            summary = _clip(f"Stop {_lower(drug)}: contraindicated {phrase}")
+            summary = _clip(t("Stop {lower}: contraindicated {phrase}", lower=_lower(drug), phrase=phrase))
         else:
-            summary = _clip(f"Review {_lower(drug)}: contraindicated with {concern.finding}",
-                            f"Review {_lower(drug)}: contraindicated")
+            summary = _clip(t("Review {lower}: contraindicated with {finding}", lower=_lower(drug), finding=concern.finding),
+                            t("Review {lower}: contraindicated", lower=_lower(drug)))
         return Alert(AlertKind.CONTRAINDICATED_CURRENT, concern.severity, summary, concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.ABNORMAL_MONITORING:
-        verb = "Withhold" if concern.withhold else "Review"
+        verb = t("Withhold") if concern.withhold else t("Review")
         return Alert(AlertKind.ABNORMAL_MONITORING, concern.severity,
-                     _clip(f"{verb} {_lower(drug)}: {concern.finding} {concern.threshold or ''}",
-                           f"{verb} {_lower(drug)}: {concern.finding}"), concern.reason,
+                     _clip(t("{verb} {lower}: {finding} {value}", verb=verb, lower=_lower(drug), finding=concern.finding, value=concern.threshold or ''),
+                           t("{verb} {lower}: {finding}", verb=verb, lower=_lower(drug), finding=concern.finding)), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.MONITORING_DUE:
         return Alert(AlertKind.MONITORING_DUE, concern.severity,
-                     _clip(f"{_lower(drug).capitalize()} monitoring due: {concern.finding}",
-                           f"{_lower(drug).capitalize()} monitoring blood tests due"), concern.reason,
+                     _clip(t("{lower} monitoring due: {finding}", lower=_lower(drug).capitalize(), finding=concern.finding),
+                           t("{lower} monitoring blood tests due", lower=_lower(drug).capitalize())), concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.INTERACTION and concern.severity is not ConcernSeverity.INFO:
         return Alert(AlertKind.INTERACTION, concern.severity,
-                     _clip(f"Interaction: {_lower(drug)} with {concern.finding}", f"Interaction: {_lower(drug)} with another medicine"),
+                     _clip(t("Interaction: {lower} with {finding}", lower=_lower(drug), finding=concern.finding), t("Interaction: {lower} with another medicine", lower=_lower(drug))),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.DUPLICATE_THERAPY:
         return Alert(AlertKind.DUPLICATE_THERAPY, concern.severity,
-                     _clip(f"Two biologics at once: {_lower(drug)} and {concern.finding or 'another'}", "Two biologics at once: review"),
+                     _clip(t("Two biologics at once: {lower} and {value}", lower=_lower(drug), value=concern.finding or 'another'), t("Two biologics at once: review")),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.population is not None:
         phrase = _POPULATION_PHRASE.get(concern.population.value, concern.population.value.replace("_", " "))
         name = _lower(drug).capitalize()
         return Alert(AlertKind.CAUTION_CURRENT, ConcernSeverity.INFO,
-                     _clip(f"{name} {phrase}: {concern.action}", f"{name} {phrase}: caution, discuss with the patient"),
+                     _clip(t("{name} {phrase}: {action}", name=name, phrase=phrase, action=concern.action), t("{name} {phrase}: caution, discuss with the patient", name=name, phrase=phrase)),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     if kind is ConcernKind.CAUTION and concern.severity is ConcernSeverity.WARNING:
         return Alert(AlertKind.LATENT_TB if "tb" in concern.rule_id or "tuberculosis" in concern.rule_id
                      else AlertKind.CAUTION_CURRENT, concern.severity,
-                     _clip(f"{drug}: {concern.finding or ''} - {concern.action or ''}", f"{drug}: {concern.finding or 'caution'}"),
+                     _clip(t("{drug}: {value} - {value2}", drug=drug, value=concern.finding or '', value2=concern.action or ''), t("{drug}: {value}", drug=drug, value=concern.finding or 'caution')),
                      concern.reason,
                      (_concern_evidence(concern),), _citation(concern), concern.drug_id)
     return None
@@ -367,11 +368,15 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
         evidence = next((e for e in subtype_evidence if rule["display"].split()[0] in e.statement.lower()), None)
         basis = (evidence,) if evidence else ()
         citation = rule_evidence(rule["action"], rule, sources).citation
-        section = f", section {rule['section']}" if rule.get("section") else ""
+        section = t(", section {section}", section=rule['section']) if rule.get("section") else ""
+        display: str = rule["display"]
+        subtype = t(display).capitalize()
+        emergency = t("{display} is a dermatological emergency: arrange same-day specialist assessment or admission; no routine outpatient plan is suggested", display=subtype)
+        if evidence:
+            emergency += t(" ({statement})", statement=evidence.statement)
         alerts.append(Alert(
             AlertKind.URGENT_REFERRAL, ConcernSeverity.CRITICAL, _clip(str(rule["action"])),
-            f"{rule['display'].capitalize()} is a dermatological emergency: arrange same-day specialist assessment or "
-            "admission; no routine outpatient plan is suggested" + (f" ({evidence.statement})" if evidence else "") + ".",
+            t("{text}.", text=emergency),
             (*basis, rule_evidence(rule["action"], rule, sources)), f"{citation}{section}",
         ))
     seen: set[str] = set()
@@ -385,17 +390,16 @@ def _alerts(case: Case, urgent_rules: list[Mapping[str, Any]], subtype_evidence:
     if psa is not None:
         rule = doc["rules"]["psoriatic_arthritis"]
         coded = any(c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS for c in case.conditions)
-        summary = ("Psoriatic arthritis: joint-active therapy; co-manage with rheumatology" if coded
-                   else "Suspected psoriatic arthritis (PEST, joint pain): refer to rheumatology")
+        summary = (t("Psoriatic arthritis: joint-active therapy; co-manage with rheumatology") if coded
+                   else t("Suspected psoriatic arthritis (PEST, joint pain): refer to rheumatology"))
         alerts.append(Alert(AlertKind.REFERRAL, ConcernSeverity.INFO, summary,
-                            f"{psa.statement}: {rule['statement']}.", (psa,),
+                            t("{statement}: {statement2}.", statement=psa.statement, statement2=rule['statement']), (psa,),
                             rule_evidence(rule["statement"], rule, sources).citation))
     if representation is not None and representation.tcm_descriptors.get("pustular", 0.0) >= 0.5 \
             and not any(c.subtype in _URGENT for c in case.conditions):
         alerts.append(Alert(AlertKind.REFERRAL, ConcernSeverity.INFO,
-                            "Photographs suggest pustules: examine for pustular psoriasis",
-                            "The preliminary photograph reading shows pustule-like lesions; photographs never decide - examine "
-                            "the skin and, if generalised pustular psoriasis is found, refer the same day."))
+                            t("Photographs suggest pustules: examine for pustular psoriasis"),
+                            t("The preliminary photograph reading shows pustule-like lesions; photographs never decide - examine the skin and, if generalised pustular psoriasis is found, refer the same day.")))
     return tuple(sorted(alerts, key=lambda a: _ALERT_ORDER.get(a.severity, 2)))
 
 
@@ -408,12 +412,12 @@ def _latent_tb(case: Case, plan: TreatmentPlan | None, seen: set[str]) -> list[A
                  and f.value is True), None)
     if latent is None and test is None:
         return []
-    what = f"{latent.display} recorded ({latent.source_ref})" if latent else f"positive TB test ({test.source_ref})"  # type: ignore[union-attr]
-    summary = "Latent TB: start preventive treatment before (or with) a biologic"
+    what = t("{display} recorded ({source_ref})", display=latent.display, source_ref=latent.source_ref) if latent else t("positive TB test ({source_ref})", source_ref=test.source_ref)  # type: ignore[union-attr]
+    summary = t("Latent TB: start preventive treatment before (or with) a biologic")
     if summary in seen:
         return []
     biologic_note = next((c.reason for o in plan.options for c in o.contraindications if "tuberculosis" in c.reason.lower()), "")
-    detail = (f"{what}: exclude active TB, then start preventive TB treatment; a biologic can begin once it is under way. "
+    detail = (t("{what}: exclude active TB, then start preventive TB treatment; a biologic can begin once it is under way. ", what=what)
               + (biologic_note if biologic_note else "")).strip()
     return [Alert(AlertKind.LATENT_TB, ConcernSeverity.WARNING, summary, detail,
                   (Evidence(what, latent.source_ref if latent else test.source_ref),))]  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ from typing import Any
 from inference.case import Case, ConditionKey, DataIssue, Finding, FindingKey, MedicationEntry
 from inference.knowledge_base import KnowledgeBase, KnowledgeError
 from inference.results import DrugCoding, Indicator, PopulationStatus, TherapyClass
+from inference.i18n import t, tjoin
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
@@ -212,8 +213,8 @@ def _fmt(value: float) -> str:
 def _when(finding: Finding) -> str:
     where = finding.source_ref
     if finding.effective is not None:
-        return f"{finding.effective.date().isoformat()}, {where}"
-    return f"undated, {where}"
+        return t("{date}, {where}", date=finding.effective.date().isoformat(), where=where)
+    return t("undated, {where}", where=where)
 
 
 def _start_moment(day: date | None) -> datetime | None:
@@ -455,7 +456,7 @@ class DrugCatalogue:
             if sex == "male":
                 problems.append(DataIssue(
                     "sex_pregnancy_conflict",
-                    "Pregnancy is recorded for a patient recorded as male: check the record; pregnancy rules not applied",
+                    t("Pregnancy is recorded for a patient recorded as male: check the record; pregnancy rules not applied"),
                     pregnancy.source_ref,
                 ))
             else:
@@ -464,19 +465,19 @@ class DrugCatalogue:
         if breastfeeding is not None:
             if sex == "male":
                 problems.append(DataIssue("sex_breastfeeding_conflict",
-                                          "Breastfeeding is recorded for a patient recorded as male: check the record",
+                                          t("Breastfeeding is recorded for a patient recorded as male: check the record"),
                                           breastfeeding.source_ref))
             else:
                 found.append(PopulationFinding(Population.BREASTFEEDING, breastfeeding.statement, breastfeeding.source_ref))
         planning = case.latest(FindingKey.PLANNING_PREGNANCY)
         if planning is not None and planning.value is True:
-            found.append(PopulationFinding(Population.PLANNING_PREGNANCY, f"planning a pregnancy ({_when(planning)})",
+            found.append(PopulationFinding(Population.PLANNING_PREGNANCY, t("planning a pregnancy ({when})", when=_when(planning)),
                                            planning.source_ref))
         if age is not None:
             if age < float(rules["child_age_lt"]):
-                found.append(PopulationFinding(Population.CHILD, f"age {age} years"))
+                found.append(PopulationFinding(Population.CHILD, t("age {age} years", age=age)))
             elif age >= float(rules["older_adult_age_gte"]):
-                found.append(PopulationFinding(Population.OLDER_ADULT, f"age {age} years"))
+                found.append(PopulationFinding(Population.OLDER_ADULT, t("age {age} years", age=age)))
         renal = self._renal(case, rules)
         if renal is not None:
             found.append(renal)
@@ -491,7 +492,7 @@ class DrugCatalogue:
         because no liver diagnosis is coded yet."""
         for condition in case.conditions:
             if condition.active and condition.key is ConditionKey.LIVER_DISEASE:
-                return PopulationFinding(Population.HEPATIC_IMPAIRMENT, f"{condition.display} recorded ({condition.source_ref})",
+                return PopulationFinding(Population.HEPATIC_IMPAIRMENT, t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref),
                                          condition.source_ref)
         factor = rules.get("hepatic_impairment_transaminase_x_uln")
         if factor is None:
@@ -502,7 +503,7 @@ class DrugCatalogue:
             limit = self._doc["labs"].get(key.value, {}).get("default_high")
             if finding is not None and value is not None and limit and value > float(factor) * float(limit):
                 return PopulationFinding(Population.HEPATIC_IMPAIRMENT,
-                                         f"{self._lab_label(key)} {_fmt(value)} U/L ({_when(finding)}) > {_fmt(float(factor))}x upper limit",
+                                         t("{lab_label} {value} U/L ({when}) > {factor}x upper limit", lab_label=self._lab_label(key), value=_fmt(value), when=_when(finding), factor=_fmt(float(factor))),
                                          finding.source_ref)
         return None
 
@@ -511,10 +512,10 @@ class DrugCatalogue:
         value = _number(egfr)
         if egfr is not None and value is not None and value < float(rules["renal_impairment_egfr_lt"]):
             severe = value < float(rules["severe_renal_impairment_egfr_lt"])
-            return PopulationFinding(Population.RENAL_IMPAIRMENT, f"eGFR {_fmt(value)} ({_when(egfr)})", egfr.source_ref, severe)
+            return PopulationFinding(Population.RENAL_IMPAIRMENT, t("eGFR {value} ({when})", value=_fmt(value), when=_when(egfr)), egfr.source_ref, severe)
         for condition in case.conditions:
             if condition.active and condition.key is ConditionKey.KIDNEY_DISEASE:
-                return PopulationFinding(Population.RENAL_IMPAIRMENT, f"{condition.display} recorded ({condition.source_ref})",
+                return PopulationFinding(Population.RENAL_IMPAIRMENT, t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref),
                                          condition.source_ref)
         return None
 
@@ -599,7 +600,7 @@ class DrugCatalogue:
             age = age_years(case)
             if rule.min_age is not None and age is not None and age < rule.min_age:
                 status = PopulationStatus.CONTRAINDICATED
-                note = f"not approved under {_fmt(rule.min_age)} years ({note})"
+                note = t("not approved under {min_age} years ({note})", min_age=_fmt(rule.min_age), note=note)
             elif status is PopulationStatus.CONTRAINDICATED and rule.min_age is not None and age is not None and age >= rule.min_age:
                 status = PopulationStatus.CAUTION
         return status, note, citation, alternatives
@@ -614,11 +615,11 @@ class DrugCatalogue:
             label = finding.population.value.replace("_", " ")
             if status is PopulationStatus.CONTRAINDICATED:
                 kind, severity = ConcernKind.CONTRAINDICATED, ConcernSeverity.CRITICAL
-                verb = "stop and review" if intent is DrugIntent.CONTINUE else "do not start"
-                reason = f"{drug.display} in {label} ({finding.statement}): {verb} - {note}"
+                verb = t("stop and review") if intent is DrugIntent.CONTINUE else t("do not start")
+                reason = t("{display} in {label} ({statement}): {verb} - {note}", display=drug.display, label=label, statement=finding.statement, verb=verb, note=note)
             else:
                 kind, severity = ConcernKind.CAUTION, ConcernSeverity.INFO
-                reason = f"{drug.display} in {label} ({finding.statement}): caution - {note}"
+                reason = t("{display} in {label} ({statement}): caution - {note}", display=drug.display, label=label, statement=finding.statement, note=note)
             concerns.append(DrugConcern(
                 kind=kind, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
                 citation=citation, rule_id=f"drugs.{drug.id}.{finding.population.value}", source_ref=finding.source_ref,
@@ -637,16 +638,16 @@ class DrugCatalogue:
             citation = _citation(self._sources, rule)
             if status is PopulationStatus.CONTRAINDICATED and intent is DrugIntent.CONTINUE and rule.get("hold"):
                 kind, severity = ConcernKind.HOLD, ConcernSeverity.WARNING
-                reason = f"hold {drug.display}: {condition.display} recorded ({condition.source_ref}) - {rule['note']}"
+                reason = t("hold {display}: {display2} recorded ({source_ref}) - {note}", display=drug.display, display2=condition.display, source_ref=condition.source_ref, note=rule['note'])
             elif status is PopulationStatus.CONTRAINDICATED:
                 kind, severity = ConcernKind.CONTRAINDICATED, ConcernSeverity.CRITICAL
-                verb = "review whether to continue" if intent is DrugIntent.CONTINUE else "do not start"
-                reason = f"{drug.display}: {condition.display} recorded ({condition.source_ref}) - {verb}; {rule['note']}"
+                verb = t("review whether to continue") if intent is DrugIntent.CONTINUE else t("do not start")
+                reason = t("{display}: {display2} recorded ({source_ref}) - {verb}; {note}", display=drug.display, display2=condition.display, source_ref=condition.source_ref, verb=verb, note=rule['note'])
             else:
                 kind, severity = ConcernKind.CAUTION, ConcernSeverity.WARNING if key is ConditionKey.LATENT_TUBERCULOSIS else ConcernSeverity.INFO
-                reason = f"{drug.display}: {condition.display} recorded ({condition.source_ref}) - {rule['note']}"
+                reason = t("{display}: {display2} recorded ({source_ref}) - {note}", display=drug.display, display2=condition.display, source_ref=condition.source_ref, note=rule['note'])
                 if "alternatives_note" in rule:
-                    reason += f" ({rule['alternatives_note']})"
+                    reason += t(" ({alternatives_note})", alternatives_note=rule['alternatives_note'])
             concerns.append(DrugConcern(
                 kind=kind, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason, citation=citation,
                 rule_id=f"drugs.{drug.id}.condition.{key.value}", source_ref=condition.source_ref,
@@ -675,7 +676,7 @@ class DrugCatalogue:
             severity = ConcernSeverity.CRITICAL if kind is ConcernKind.CONTRAINDICATED else ConcernSeverity.INFO
             concerns.append(DrugConcern(
                 kind=kind, severity=severity, drug_id=drug.id, drug_display=drug.display,
-                reason=f"{drug.display}: {self._lab_label(finding.key)} {_fmt(value)} ({_when(finding)}) {_threshold(rule)} - {rule['note']}",
+                reason=t("{display}: {lab_label} {value} ({when}) {threshold} - {note}", display=drug.display, lab_label=self._lab_label(finding.key), value=_fmt(value), when=_when(finding), threshold=_threshold(rule), note=rule['note']),
                 citation=_citation(self._sources, rule), rule_id=f"drugs.{drug.id}.lab.{finding.key.value}",
                 source_ref=finding.source_ref, observed=finding.effective,
             ))
@@ -685,8 +686,7 @@ class DrugCatalogue:
         notes = self._doc["populations"].get("notes", {})
         return DrugConcern(
             kind=ConcernKind.CAUTION, severity=ConcernSeverity.INFO, drug_id=drug.id, drug_display=drug.display,
-            reason=(f"{drug.display}: {self._lab_label(finding.key)} {_fmt(float(finding.value))} ({_when(finding)}) in a child - "
-                    f"{notes.get('paediatric_bp', 'judge against age, sex and height percentiles')}"),
+            reason=(t("{display}: {lab_label} {value} ({when}) in a child - {get}", display=drug.display, lab_label=self._lab_label(finding.key), value=_fmt(float(finding.value)), when=_when(finding), get=notes.get('paediatric_bp', 'judge against age, sex and height percentiles'))),
             citation=_citation(self._sources, self._doc["populations"], "paediatric_bp_source"),
             rule_id=f"drugs.{drug.id}.paediatric_bp", source_ref=finding.source_ref, observed=finding.effective,
         )
@@ -706,9 +706,9 @@ class DrugCatalogue:
             label = self._lab_label(finding.key)
             concerns.append(DrugConcern(
                 kind=ConcernKind.CAUTION, severity=ConcernSeverity(rule["severity"]), drug_id=drug.id, drug_display=drug.display,
-                reason=f"{drug.display}: positive {label} ({_when(finding)}) - {rule['note']}",
+                reason=t("{display}: positive {label} ({when}) - {note}", display=drug.display, label=label, when=_when(finding), note=rule['note']),
                 citation=_citation(self._sources, rule), rule_id=f"drugs.{drug.id}.{rule['key']}",
-                source_ref=finding.source_ref, observed=finding.effective, finding=f"positive {label}", action=str(rule["note"]),
+                source_ref=finding.source_ref, observed=finding.effective, finding=t("positive {label}", label=label), action=str(rule["note"]),
             ))
         return concerns
 
@@ -737,10 +737,10 @@ class DrugCatalogue:
             check = self.checks[check_id]
             if not self.check_applies(check, case, populations) or self._has_result(check, case) is not None:
                 continue
-            recency = f" in the last {check.max_age_days} days" if check.max_age_days else ""
+            recency = t(" in the last {max_age_days} days", max_age_days=check.max_age_days) if check.max_age_days else ""
             concerns.append(DrugConcern(
                 kind=ConcernKind.MISSING_CHECK, severity=ConcernSeverity.INFO, drug_id=drug.id, drug_display=drug.display,
-                reason=f"before starting {drug.display}: {check.display} - no result on record{recency}",
+                reason=t("before starting {display}: {display2} - no result on record{recency}", display=drug.display, display2=check.display, recency=recency),
                 citation=check.citation, rule_id=f"drugs.{drug.id}.{check.id}", order=check.order,
             ))
         return concerns
@@ -751,7 +751,7 @@ class DrugCatalogue:
 
     def _lab_unit(self, key: FindingKey) -> str:
         lab = self._doc["labs"].get(key.value)
-        return f" {lab['unit']}" if lab and lab["unit"] else ""
+        return t(" {unit}", unit=lab['unit']) if lab and lab["unit"] else ""
 
     def _monitoring(self, drug: Drug, case: Case) -> list[DrugConcern]:
         current = next((c for c in self.current(case) if c.drug.id == drug.id), None)
@@ -776,9 +776,9 @@ class DrugCatalogue:
                 results = [f for key in check.finds if (f := case.latest(key)) is not None and f.effective is not None]
                 newest = max(results, key=lambda f: f.effective) if results else None  # type: ignore[arg-type, return-value]
                 if newest is None:
-                    missing.append(f"{check.display} (none on record)")
+                    missing.append(t("{display} (none on record)", display=check.display))
                 elif case.as_of - newest.effective > timedelta(days=every):  # type: ignore[operator]
-                    missing.append(f"{check.display} (last {newest.effective.date().isoformat()})")  # type: ignore[union-attr]
+                    missing.append(t("{display} (last {date})", display=check.display, date=newest.effective.date().isoformat()))  # type: ignore[union-attr]
                 else:
                     continue
                 order = order or check.order
@@ -786,9 +786,9 @@ class DrugCatalogue:
                 return None
             return DrugConcern(
                 kind=ConcernKind.MONITORING_DUE, severity=severity, drug_id=drug.id, drug_display=drug.display,
-                reason=f"on {drug.display}: monitoring due - {'; '.join(missing)}; repeat every {every} days",
-                citation=citation, rule_id=str(rule["id"]), order=order, finding="; ".join(missing),
-                action=f"{drug.display} monitoring blood tests due",
+                reason=t("on {display}: monitoring due - {items}; repeat every {every} days", display=drug.display, items=tjoin("; ", missing), every=every),
+                citation=citation, rule_id=str(rule["id"]), order=order, finding=tjoin("; ", missing),
+                action=t("{display} monitoring blood tests due", display=drug.display),
             )
         finding = case.latest(FindingKey(rule["lab"]))
         value = _number(finding)
@@ -803,7 +803,7 @@ class DrugCatalogue:
             if rule.get("adult_only") and self._child_bp(case):
                 return self._paediatric_bp(drug, finding, rule)
             limit = f"{_threshold(rule)}{unit}"
-            reason = f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) {limit} - {rule['action']}"
+            reason = t("on {display}: {label} {value}{unit} ({when}) {limit} - {action}", display=drug.display, label=label, value=_fmt(value), unit=unit, when=_when(finding), limit=limit, action=rule['action'])
         elif kind == "lab_above_uln":
             uln = finding.reference_high
             if uln is None:
@@ -811,8 +811,8 @@ class DrugCatalogue:
                 uln = float(lab["default_high"]) if "default_high" in lab else None
             if uln is None or not value > float(rule["times"]) * uln:
                 return None
-            limit = f"> {_fmt(float(rule['times']))} x upper limit {_fmt(uln)}{unit}"
-            reason = f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) {limit} - {rule['action']}"
+            limit = t("> {times} x upper limit {uln}{unit}", times=_fmt(float(rule['times'])), uln=_fmt(uln), unit=unit)
+            reason = t("on {display}: {label} {value}{unit} ({when}) {limit} - {action}", display=drug.display, label=label, value=_fmt(value), unit=unit, when=_when(finding), limit=limit, action=rule['action'])
         else:
             baseline = _baseline(case, finding.key, start, finding)
             base_value = _number(baseline)
@@ -824,15 +824,14 @@ class DrugCatalogue:
                 return None
             if kind == "fall_from_baseline" and -change <= limit:
                 return None
-            reason = (f"on {drug.display}: {label} {_fmt(value)}{unit} ({_when(finding)}) vs baseline {_fmt(base_value)}{unit} "
-                      f"({_when(baseline)}): {'+' if change >= 0 else '-'}{_fmt(abs(change))}% (threshold {_fmt(limit)}%) - {rule['action']}")
-            limit = f"({'+' if change >= 0 else '-'}{_fmt(abs(change))}% from {_fmt(base_value)}{unit})"  # type: ignore[assignment]
-        when = f" ({finding.effective.date().isoformat()})" if finding.effective is not None else ""
+            reason = (t("on {display}: {label} {value}{unit} ({when}) vs baseline {base_value}{unit} ({when2}): {value2}{change}% (threshold {limit}%) - {action}", display=drug.display, label=label, value=_fmt(value), unit=unit, when=_when(finding), base_value=_fmt(base_value), when2=_when(baseline), value2='+' if change >= 0 else '-', change=_fmt(abs(change)), limit=_fmt(limit), action=rule['action']))
+            limit = t("({value}{change}% from {base_value}{unit})", value='+' if change >= 0 else '-', change=_fmt(abs(change)), base_value=_fmt(base_value), unit=unit)  # type: ignore[assignment]
+        when = t(" ({date})", date=finding.effective.date().isoformat()) if finding.effective is not None else ""
         return DrugConcern(
             kind=ConcernKind.ABNORMAL_MONITORING, severity=severity, drug_id=drug.id, drug_display=drug.display, reason=reason,
             citation=citation, rule_id=str(rule["id"]), source_ref=finding.source_ref, observed=finding.effective,
-            finding=f"{label} {_fmt(value)}{unit}{when}", action=_short_action(str(rule["action"])),
-            threshold=str(limit), withhold=bool(rule.get("withhold", False)),
+            finding=t("{label} {value}{unit}{when}", label=label, value=_fmt(value), unit=unit, when=when), action=_short_action(str(rule["action"])),
+            threshold=limit if isinstance(limit, str) else str(limit), withhold=bool(rule.get("withhold", False)),
         )
 
     def _interactions(self, drug: Drug, case: Case) -> list[DrugConcern]:
@@ -846,7 +845,7 @@ class DrugCatalogue:
             severity = ConcernSeverity.WARNING if status is PopulationStatus.CONTRAINDICATED else ConcernSeverity.INFO
             concerns.append(DrugConcern(
                 kind=ConcernKind.INTERACTION, severity=severity, drug_id=drug.id, drug_display=drug.display,
-                reason=f"{drug.display} with {partner.display} ({partner.source_ref}): {rule['note']}",
+                reason=t("{display} with {display2} ({source_ref}): {note}", display=drug.display, display2=partner.display, source_ref=partner.source_ref, note=rule['note']),
                 citation=_citation(self._sources, rule), rule_id=f"drugs.{drug.id}.interaction.{rule['with']}",
                 source_ref=partner.source_ref, finding=partner.display, action=_short_action(str(rule["note"])),
             ))
@@ -860,10 +859,10 @@ class DrugCatalogue:
         if not same:
             return []
         other = same[0]
-        verb = "is also on" if intent is DrugIntent.CONTINUE else "already on"
+        verb = t("is also on") if intent is DrugIntent.CONTINUE else t("already on")
         return [DrugConcern(
             kind=ConcernKind.DUPLICATE_THERAPY, severity=ConcernSeverity.WARNING, drug_id=drug.id, drug_display=drug.display,
-            reason=f"{drug.display}: {verb} {other.drug.display} ({other.medication.source_ref}) - {rule['note']}",
+            reason=t("{display}: {verb} {display2} ({source_ref}) - {note}", display=drug.display, verb=verb, display2=other.drug.display, source_ref=other.medication.source_ref, note=rule['note']),
             citation=_citation(self._sources, rule), rule_id=str(rule["id"]), source_ref=other.medication.source_ref,
             finding=other.drug.display, action=str(rule["note"]),
         )]
@@ -874,7 +873,7 @@ class DrugCatalogue:
 
 def _short_action(text: str) -> str:
     """The part after the last ": " of a knowledge note ("x on methotrexate: withhold and discuss" -> "withhold and discuss")."""
-    return text.rsplit(": ", 1)[-1].strip()
+    return t(text).last_clause()
 
 
 def _crosses(value: float, rule: Mapping[str, Any]) -> bool:
@@ -888,7 +887,7 @@ def _crosses(value: float, rule: Mapping[str, Any]) -> bool:
 def _threshold(rule: Mapping[str, Any]) -> str:
     for key, symbol in (("gt", ">"), ("gte", ">="), ("lt", "<")):
         if key in rule:
-            return f"{symbol} {_fmt(float(rule[key]))}"
+            return t("{symbol} {rule}", symbol=symbol, rule=_fmt(float(rule[key])))
     return ""
 
 
@@ -914,9 +913,9 @@ def breastfeeding_evidence(case: Case) -> PopulationFinding | None:
         if condition is None or condition.onset is None or latest.effective.date() >= condition.onset:
             return None
     if latest is not None and latest.value is True:
-        return PopulationFinding(Population.BREASTFEEDING, f"{label} ({_when(latest)})", latest.source_ref)
+        return PopulationFinding(Population.BREASTFEEDING, t("{label} ({when})", label=label, when=_when(latest)), latest.source_ref)
     if condition is not None:
-        return PopulationFinding(Population.BREASTFEEDING, f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)
+        return PopulationFinding(Population.BREASTFEEDING, t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref), condition.source_ref)
     return None
 
 
@@ -930,8 +929,8 @@ def pregnancy_evidence(case: Case) -> PopulationFinding | None:
         if condition is None or condition.onset is None or newest.effective.date() >= condition.onset:
             return None
     if newest is not None and newest.value is True:
-        label = "pregnancy test positive" if newest.key is FindingKey.PREGNANCY_TEST else "pregnant"
-        return PopulationFinding(Population.PREGNANCY, f"{label} ({_when(newest)})", newest.source_ref)
+        label = t("pregnancy test positive") if newest.key is FindingKey.PREGNANCY_TEST else "pregnant"
+        return PopulationFinding(Population.PREGNANCY, t("{label} ({when})", label=label, when=_when(newest)), newest.source_ref)
     if condition is not None:
-        return PopulationFinding(Population.PREGNANCY, f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)
+        return PopulationFinding(Population.PREGNANCY, t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref), condition.source_ref)
     return None

@@ -7,8 +7,9 @@ from typing import Any
 
 from inference.case import Finding
 from inference.results import Evidence
+from inference.i18n import t
 
-UNVERIFIED_SUFFIX = " [(unverified) configurable default]"
+UNVERIFIED_SUFFIX = " [(unverified) configurable default]"  # internal marker, scrubbed from clinician text
 
 
 def format_number(value: float) -> str:
@@ -29,8 +30,8 @@ def describe_finding(label: str, finding: Finding, unit: str = "") -> str:
     """"BSA 12% (Observation/3, 2026-10-01)"."""
     where = finding.source_ref
     if finding.effective is not None:
-        where += f", {finding.effective.date().isoformat()}"
-    return f"{label} {format_value(finding.value)}{unit} ({where})"
+        where += t(", {date}", date=finding.effective.date().isoformat())
+    return t("{label} {format_value}{unit} ({where})", label=label, format_value=format_value(finding.value), unit=unit, where=where)
 
 
 def citation(sources: Mapping[str, Any], rule: Mapping[str, Any], source_key: str = "source") -> str:

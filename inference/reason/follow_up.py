@@ -8,6 +8,7 @@ from typing import Any
 from inference.case import Case, FindingKey
 from inference.reason.evidence import format_number, rule_evidence
 from inference.results import Evidence, FollowUp, PatientRepresentation, TrendDirection
+from inference.i18n import t
 
 
 def _matches(rule: Mapping[str, Any], level: str, step: str | None) -> bool:
@@ -27,14 +28,14 @@ def plan_follow_up(
     interval = next((r for r in doc["intervals"] if _matches(r, level, step)), None)
     if interval is None:
         return None
-    evidence: list[Evidence] = [rule_evidence(f"follow up in {interval['weeks']} weeks: {interval['statement']}", interval, sources)]
+    evidence: list[Evidence] = [rule_evidence(t("follow up in {weeks} weeks: {statement}", weeks=interval['weeks'], statement=interval['statement']), interval, sources)]
     targets: list[str] = []
     for target in doc["targets"]:
         by_level = "levels" in target and level in target["levels"]
         by_step = "steps" in target and step in target["steps"]
         if by_level or by_step:
             targets.append(str(target["text"]))
-            evidence.append(rule_evidence(f"target: {target['text']}", target, sources))
+            evidence.append(rule_evidence(t("target: {text}", text=target['text']), target, sources))
     evidence.extend(progress)
     return FollowUp(interval_weeks=int(interval["weeks"]), targets=tuple(targets), evidence=tuple(evidence))
 
@@ -54,17 +55,16 @@ def progress_evidence(case: Case, representation: PatientRepresentation | None) 
         change = ""
         if baseline > 0:
             improvement = (baseline - current) / baseline * 100
-            change = f": {format_number(abs(improvement))}% {'improvement' if improvement >= 0 else 'worsening'}"
+            change = t(": {improvement}% {value}", improvement=format_number(abs(improvement)), value='improvement' if improvement >= 0 else 'worsening')
         found.append(Evidence(
             statement=(
-                f"{label} {format_number(baseline)}{unit} ({first.effective.date().isoformat()}) -> "
-                f"{format_number(current)}{unit} ({last.source_ref}){change}"
+                t("{label} {baseline}{unit} ({date}) -> {current}{unit} ({source_ref}){change}", label=label, baseline=format_number(baseline), unit=unit, date=first.effective.date().isoformat(), current=format_number(current), source_ref=last.source_ref, change=change)
             ),
             source_ref=last.source_ref,
         ))
     if representation is not None and representation.trend.direction != TrendDirection.UNKNOWN:
         trend = representation.trend
-        detail = f" ({trend.percent_change:+.0f}%)" if trend.percent_change is not None else ""
+        detail = t(" ({percent_change:+.0f}%)", percent_change=trend.percent_change) if trend.percent_change is not None else ""
         ref = next((e.source_ref for e in trend.evidence if e.source_ref), None)
-        found.append(Evidence(statement=f"photographs: {trend.direction}{detail}", source_ref=ref))
+        found.append(Evidence(statement=t("photographs: {direction}{detail}", direction=trend.direction, detail=detail), source_ref=ref))
     return tuple(found)

@@ -16,6 +16,7 @@ from inference.case import OTHER_SKIN_DIAGNOSES, Case, ConditionEntry, Condition
 from inference.knowledge_base import KnowledgeError
 from inference.reason.evidence import rule_evidence
 from inference.results import Evidence, PatientRepresentation, Scope
+from inference.i18n import t, tjoin
 
 
 @dataclass(frozen=True)
@@ -56,41 +57,41 @@ def decide_scope(case: Case, representation: PatientRepresentation | None, doc: 
     tests: list[str] = []
     others = [c for c in case.conditions if c.active and c.key in OTHER_SKIN_DIAGNOSES]
     if others:
-        names = ", ".join(f"{c.display} ({c.source_ref})" for c in others)
-        parts.append(f"Recorded skin diagnosis: {names}; psoriasis is not on the problem list, so no psoriasis severity or plan")
+        names = tjoin(", ", (t("{display} ({source_ref})", display=c.display, source_ref=c.source_ref) for c in others))
+        parts.append(t("Recorded skin diagnosis: {names}; psoriasis is not on the problem list, so no psoriasis severity or plan", names=names))
         scope = Scope.OTHER_DIAGNOSIS
     elif entries:
-        states = ", ".join(f"{c.display} ({c.verification}, {c.source_ref})" for c in entries)
-        parts.append(f"Psoriasis is recorded but not confirmed: {states}")
+        states = tjoin(", ", (t("{display} ({verification}, {source_ref})", display=c.display, verification=c.verification, source_ref=c.source_ref) for c in entries))
+        parts.append(t("Psoriasis is recorded but not confirmed: {states}", states=states))
         scope = Scope.UNCONFIRMED
     elif inactive := [c for c in case.conditions if not c.active and c.key in wanted]:
-        names = ", ".join(f"{c.display} ({c.source_ref})" for c in inactive)
-        parts.append(f"Psoriasis is recorded only as inactive or resolved: {names}; record it as active if it is")
+        names = tjoin(", ", (t("{display} ({source_ref})", display=c.display, source_ref=c.source_ref) for c in inactive))
+        parts.append(t("Psoriasis is recorded only as inactive or resolved: {names}; record it as active if it is", names=names))
         scope = Scope.UNCONFIRMED
     else:
-        parts.append("No skin diagnosis is on the problem list")
+        parts.append(t("No skin diagnosis is on the problem list"))
         scope = Scope.UNCONFIRMED
     for mimic in doc["mimics"]:
         keys = {ConditionKey(c) for c in mimic["conditions"]}
         if any(c.key in keys for c in others) and mimic["test"] not in tests:
             tests.append(str(mimic["test"]))
-            evidence.append(rule_evidence(f"{mimic['display']} recorded: {mimic['test']}", mimic, sources))
+            evidence.append(rule_evidence(t("{display} recorded: {test}", display=mimic['display'], test=mimic['test']), mimic, sources))
 
     photo = _photo_reading(representation, doc)
     if photo is not None:
         image_class, probability = photo
         label = doc["image_classes"].get(image_class, image_class.replace("_", " "))
-        parts.append(f"Photographs (preliminary AI reading, not a diagnosis) look most like {label} ({probability:.0%})")
+        parts.append(t("Photographs (preliminary AI reading, not a diagnosis) look most like {label} ({probability:.0%})", label=label, probability=probability))
         for mimic in doc["mimics"]:
             if image_class in mimic["image_classes"] and mimic["test"] not in tests:
                 tests.append(str(mimic["test"]))
                 evidence.append(rule_evidence(
-                    f"photographs suggest {mimic['display']}: {mimic['test']} would settle it", mimic, sources))
+                    t("photographs suggest {display}: {test} would settle it", display=mimic['display'], test=mimic['test']), mimic, sources))
     elif representation is not None:
-        parts.append("Photographs are on record (see the review app)")
-    parts.append("Confirm the diagnosis before a psoriasis plan")
+        parts.append(t("Photographs are on record (see the review app)"))
+    parts.append(t("Confirm the diagnosis before a psoriasis plan"))
     evidence.insert(0, rule_evidence(gate["statement"], gate, sources))
-    note = ". ".join(parts) + "."
+    note = t("{text}.", text=tjoin(". ", parts))
     return ScopeOutcome(scope, note, tuple(tests), tuple(evidence), ())
 
 

@@ -14,6 +14,7 @@ from inference.reason.evidence import UNVERIFIED_SUFFIX, describe_finding, forma
 from inference.reason.severity import SeverityOutcome
 from inference.reason.drugs import DrugCatalogue, age_years
 from inference.results import Evidence, Screening, TreatmentPlan
+from inference.i18n import t, tjoin, upper_first
 
 _DAYS_PER_MONTH = 365.25 / 12
 
@@ -68,13 +69,14 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
 
     def result(outcome: str, evidence: list[Evidence], value: float | None = None, extra: str = "") -> Screening:
         rule = outcomes[outcome]
-        action = rule["action"].format(value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
+        template: str = rule["action"]  # a knowledge-file template, e.g. "PEST {value:g} (>= 3): ..."
+        action = t(template, value=value if value is not None else 0.0, months=q["rescreen_months"]) + extra
         evidence.append(rule_evidence(action, rule, sources, evidence[0].source_ref if evidence else None))
         return Screening(kind=kind, display=display, due=bool(rule["due"]), action=action, evidence=tuple(evidence))
 
     for condition in case.conditions:
         if condition.active and condition.key.value in q["known_conditions"]:
-            return result("known", [Evidence(f"{condition.display} recorded ({condition.source_ref})", condition.source_ref)])
+            return result("known", [Evidence(t("{display} recorded ({source_ref})", display=condition.display, source_ref=condition.source_ref), condition.source_ref)])
 
     supporting = [
         f for name in q["supporting_findings"] if (f := case.latest(FindingKey(name))) is not None and f.value is True
@@ -83,7 +85,7 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
     label = display.split("(")[-1].rstrip(")") if "(" in display else display
     if finding is None or isinstance(finding.value, bool) or not isinstance(finding.value, (int, float)):
         if supporting and "supporting" in outcomes:
-            return result("supporting", [Evidence(describe_finding("joint pain", supporting[0]), supporting[0].source_ref)])
+            return result("supporting", [Evidence(describe_finding(t("joint pain"), supporting[0]), supporting[0].source_ref)])
         return result("missing", [])
     value = float(finding.value)
     evidence = [Evidence(describe_finding(label, finding), finding.source_ref)]
@@ -93,7 +95,7 @@ def questionnaire(case: Case, q: Mapping[str, Any], sources: Mapping[str, Any]) 
     if age is None or age > float(q["rescreen_months"]):
         return result("overdue", evidence, value)
     if supporting and "supporting" in outcomes:
-        evidence.append(Evidence(describe_finding("joint pain", supporting[0]), supporting[0].source_ref))
+        evidence.append(Evidence(describe_finding(t("joint pain"), supporting[0]), supporting[0].source_ref))
         return result("supporting", evidence, value)
     return result("negative", evidence, value)
 
@@ -107,9 +109,9 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
     bsa = severity.bsa
     strict_evidence: list[Evidence] = []
     if bsa is not None and bsa > float(strict_rule["bsa_gt"]):
-        strict_evidence.append(rule_evidence(f"BSA {format_number(bsa)}%: {strict_rule['statement']}", strict_rule, sources))
+        strict_evidence.append(rule_evidence(t("BSA {bsa}%: {statement}", bsa=format_number(bsa), statement=strict_rule['statement']), strict_rule, sources))
     elif strict_rule["systemic_candidate"] and severity.severity.systemic_candidate:
-        strict_evidence.append(rule_evidence(f"systemic candidate: {strict_rule['statement']}", strict_rule, sources))
+        strict_evidence.append(rule_evidence(t("systemic candidate: {statement}", statement=strict_rule['statement']), strict_rule, sources))
     interval = int(strict_rule["interval_months"] if strict_evidence else rules["interval_months"])
 
     evidence: list[Evidence] = list(strict_evidence)
@@ -120,10 +122,10 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
         latest = [f for name in measure["findings"] if (f := case.latest(FindingKey(name))) is not None]
         known = [c for c in case.conditions if c.active and c.key.value in measure["known_conditions"]]
         for condition in known:
-            evidence.append(Evidence(f"{condition.display} recorded ({condition.source_ref}): monitor", condition.source_ref))
+            evidence.append(Evidence(t("{display} recorded ({source_ref}): monitor", display=condition.display, source_ref=condition.source_ref), condition.source_ref))
         if not latest:
             missing.append(str(measure["display"]))
-            evidence.append(rule_evidence(f"no {measure['display']} on record", measure, sources))
+            evidence.append(rule_evidence(t("no {display} on record", display=measure['display']), measure, sources))
             continue
         for finding in latest:
             label = finding.display or finding.key.value.replace("_", " ")
@@ -131,10 +133,9 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
         ages = [_age_months(case.as_of, f) for f in latest]
         if any(a is None or a > interval for a in ages):
             overdue.append(str(measure["display"]))
-            evidence.append(rule_evidence(f"{measure['display']} older than {interval} months", measure, sources))
+            evidence.append(rule_evidence(t("{display} older than {interval} months", display=measure['display'], interval=interval), measure, sources))
         if child_bp and set(measure["findings"]) & {"systolic_bp", "diastolic_bp"}:
-            evidence.append(Evidence(f"age {age}: blood pressure judged against age, sex and height percentiles, "
-                                     "not the adult cut-off"))
+            evidence.append(Evidence(t("age {age}: blood pressure judged against age, sex and height percentiles, not the adult cut-off", age=age)))
             continue
         for trigger in measure["abnormal"]:
             value = case.latest(FindingKey(trigger["finding"]))
@@ -144,23 +145,23 @@ def cardiometabolic(case: Case, severity: SeverityOutcome, rules: Mapping[str, A
             ):
                 abnormal.append(str(measure["abnormal_action"]))
                 evidence.append(rule_evidence(
-                    f"{describe_finding(value.key.value.replace('_', ' '), value)} >= {format_number(float(trigger['gte']))}",
+                    t("{value} >= {gte}", value=describe_finding(value.key.value.replace('_', ' '), value), gte=format_number(float(trigger['gte']))),
                     measure, sources, value.source_ref,
                 ))
                 break
 
     parts: list[str] = []
     if missing:
-        parts.append(f"record {', '.join(missing)}")
+        parts.append(t("record {items}", items=tjoin(", ", missing)))
     if overdue:
-        parts.append(f"repeat {', '.join(overdue)} (every {interval} months)")
+        parts.append(t("repeat {items} (every {interval} months)", items=tjoin(", ", overdue), interval=interval))
     parts.extend(abnormal)
     if strict_evidence and parts:
-        parts.append("multiply risk-score results by 1.5")
+        parts.append(t("multiply risk-score results by 1.5"))
     due = bool(missing or overdue or abnormal)
-    action = "; ".join(parts) if parts else f"up to date (screen every {interval} months)"
+    action = tjoin("; ", parts) if parts else t("up to date (screen every {interval} months)", interval=interval)
     return Screening(kind=str(rules["kind"]), display=str(rules["display"]), due=due,
-                     action=action[:1].upper() + action[1:], evidence=tuple(evidence))
+                     action=upper_first(action), evidence=tuple(evidence))
 
 
 def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: Mapping[str, Any],
@@ -184,13 +185,13 @@ def pre_systemic(plan: TreatmentPlan | None, rule: Mapping[str, Any], sources: M
         checks.extend(c for c in option.pre_treatment_checks if c not in checks)
     if not checks:
         return None
-    action = "Before starting systemic therapy: " + "; ".join(checks)
-    evidence = [rule_evidence(f"{plan.step_display} step", rule, sources)]
+    action = t("Before starting systemic therapy: ") + tjoin("; ", checks)
+    evidence = [rule_evidence(t("{step_display} step", step_display=plan.step_display), rule, sources)]
     known = {c.display: c for c in catalogue.checks.values()} if catalogue is not None else {}
     for name in checks:
         check = known.get(name)
         citation = None
         if check is not None:
             citation = check.citation.text + (UNVERIFIED_SUFFIX if check.citation.unverified else "")
-        evidence.append(Evidence(statement=f"before starting: {name}", rule=check.id if check else None, citation=citation))
+        evidence.append(Evidence(statement=t("before starting: {name}", name=name), rule=check.id if check else None, citation=citation))
     return Screening(kind=str(rule["kind"]), display=str(rule["display"]), due=True, action=action, evidence=tuple(evidence))

@@ -22,6 +22,7 @@ from inference.case import Case, DataIssue, Finding, FindingKey
 from inference.reason.evidence import describe_finding, format_number, rule_evidence
 from inference.knowledge_base import KnowledgeError
 from inference.results import Evidence, PatientRepresentation, Severity, SeverityLevel
+from inference.i18n import t, tjoin
 
 # The graded levels, mildest first (severity.json's `levels` must list the same).
 LEVELS: tuple[SeverityLevel, ...] = (SeverityLevel.CLEAR, SeverityLevel.MILD, SeverityLevel.MODERATE, SeverityLevel.SEVERE)
@@ -89,7 +90,7 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
     if conflicts:
         confidence = min(confidence, float(doc["consistency"]["conflict_confidence"]))
         basis.append(rule_evidence(
-            f"recorded measures conflict: the lowest level ({level}) is used until they are re-measured",
+            t("recorded measures conflict: the lowest level ({level}) is used until they are re-measured", level=level),
             doc["consistency"], doc["sources"],
         ))
     stale = _all_stale(case, readings, doc)
@@ -99,24 +100,23 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
         if image_pasi is not None:
             issues.append(DataIssue(
                 "no_clinician_measure",
-                f"Photographs suggest {image_pasi.statement}: photographs alone do not grade severity; "
-                "assess and record BSA, PASI or PGA",
+                t("Photographs suggest {statement}: photographs alone do not grade severity; assess and record BSA, PASI or PGA", statement=image_pasi.statement),
                 image_pasi.source_ref,
             ))
         else:
             issues.append(DataIssue(
                 "no_severity_measure",
-                "No BSA, PASI, PGA or DLQI recorded: severity cannot be classified; assess and record BSA or PASI",
+                t("No BSA, PASI, PGA or DLQI recorded: severity cannot be classified; assess and record BSA or PASI"),
             ))
     if "bsa_percent" not in readings:
-        issues.append(DataIssue("missing_bsa", "BSA (% body surface involved) not recorded: record it at this visit"))
+        issues.append(DataIssue("missing_bsa", t("BSA (% body surface involved) not recorded: record it at this visit")))
     pasi = readings.get("pasi")
     if pasi is None and image_pasi is None:
-        issues.append(DataIssue("missing_pasi", "No PASI recorded and no image estimate available"))
+        issues.append(DataIssue("missing_pasi", t("No PASI recorded and no image estimate available")))
     elif pasi is None and image_pasi is not None:
-        issues.append(DataIssue("pasi_image_only", "PASI is an image estimate only: score PASI clinically to confirm"))
+        issues.append(DataIssue("pasi_image_only", t("PASI is an image estimate only: score PASI clinically to confirm")))
         basis.append(Evidence(
-            statement=f"{image_pasi.statement}: context only, photographs do not grade severity - consider assessing",
+            statement=t("{statement}: context only, photographs do not grade severity - consider assessing", statement=image_pasi.statement),
             source_ref=image_pasi.source_ref,
         ))
         basis.extend(_range_warning(image_pasi, next(m for m in doc["measures"] if m["measure"] == "pasi")))
@@ -124,14 +124,14 @@ def assess_severity(case: Case, representation: PatientRepresentation | None, do
     if pasi is not None and _is_child(case):
         issues.append(DataIssue(
             "pasi_not_validated_in_children",
-            "PASI is not validated in children: interpret the PASI band with care",
+            t("PASI is not validated in children: interpret the PASI band with care"),
             pasi.source_ref,
         ))
     itch = case.latest(FindingKey.ITCH_NRS)
     if itch is not None:
         # Shown because it matters to the patient, but no cited rule grades severity by itch.
         basis.append(Evidence(
-            statement=f"{describe_finding('itch NRS', itch, '/10')}: context only, not a severity criterion",
+            statement=t("{value}: context only, not a severity criterion", value=describe_finding('itch NRS', itch, '/10')),
             source_ref=itch.source_ref,
         ))
 
@@ -202,28 +202,26 @@ def consistency_issues(readings: Mapping[str, MeasureReading], doc: Mapping[str,
         if pasi.value > ceiling + float(rules["pasi_bsa_tolerance"]):
             found.append(DataIssue(
                 "pasi_bsa_conflict",
-                f"PASI {format_number(pasi.value)} does not fit BSA {format_number(bsa.value)}% (at most PASI "
-                f"{format_number(ceiling)} at that extent): the measures conflict, check both",
+                t("PASI {value} does not fit BSA {value2}% (at most PASI {ceiling} at that extent): the measures conflict, check both", value=format_number(pasi.value), value2=format_number(bsa.value), ceiling=format_number(ceiling)),
                 pasi.source_ref,
             ))
         elif bsa.value >= float(rules["bsa_high"]) and pasi.value < float(rules["pasi_low_for_high_bsa"]):
             found.append(DataIssue(
                 "pasi_bsa_conflict",
-                f"BSA {format_number(bsa.value)}% with PASI {format_number(pasi.value)} is implausible: the measures "
-                "conflict, check both",
+                t("BSA {value}% with PASI {value2} is implausible: the measures conflict, check both", value=format_number(bsa.value), value2=format_number(pasi.value)),
                 bsa.source_ref,
             ))
     if pasi is not None and pga is not None:
         if pga.value <= float(rules["pga_low"]) and pasi.value > float(rules["pasi_high_for_low_pga"]):
             found.append(DataIssue(
                 "pga_pasi_conflict",
-                f"PGA {format_number(pga.value)} (clear or almost clear) conflicts with PASI {format_number(pasi.value)}: check both",
+                t("PGA {value} (clear or almost clear) conflicts with PASI {value2}: check both", value=format_number(pga.value), value2=format_number(pasi.value)),
                 pga.source_ref,
             ))
         elif pga.value >= float(rules["pga_high"]) and pasi.value < float(rules["pasi_low_for_high_pga"]):
             found.append(DataIssue(
                 "pga_pasi_conflict",
-                f"PGA {format_number(pga.value)} (severe) conflicts with PASI {format_number(pasi.value)}: check both",
+                t("PGA {value} (severe) conflicts with PASI {value2}: check both", value=format_number(pga.value), value2=format_number(pasi.value)),
                 pga.source_ref,
             ))
     return found
@@ -265,7 +263,7 @@ def _read_measures(
         finding = case.latest(FindingKey(name))
         if finding is not None:
             if isinstance(finding.value, bool) or not isinstance(finding.value, (int, float)):
-                issues.append(DataIssue("non_numeric_value", f"{label} value is not a number: ignored", finding.source_ref))
+                issues.append(DataIssue("non_numeric_value", t("{label} value is not a number: ignored", label=label), finding.source_ref))
             else:
                 reading = MeasureReading(
                     name, label, float(finding.value), describe_finding(label, finding, unit), finding.source_ref, finding
@@ -290,16 +288,14 @@ def _pasi_reading(
     if clinician is None and estimate is not None and estimate.clinician_value is not None:
         clinician = MeasureReading(
             "pasi", "PASI", float(estimate.clinician_value),
-            f"PASI {format_number(estimate.clinician_value)} ({estimate.clinician_ref or 'clinician-entered'})",
+            t("PASI {clinician_value} ({value})", clinician_value=format_number(estimate.clinician_value), value=estimate.clinician_ref or 'clinician-entered'),
             estimate.clinician_ref,
         )
     if estimate is None:
         return clinician
     photo_ref = _estimate_ref(representation)
     estimate_text = (
-        f"image-estimated PASI {format_number(estimate.value)} "
-        f"(range {format_number(estimate.low)}-{format_number(estimate.high)}, "
-        f"regions seen: {', '.join(r.value for r in estimate.regions_seen) or 'none'})"
+        t("image-estimated PASI {value} (range {low}-{high}, regions seen: {value2})", value=format_number(estimate.value), low=format_number(estimate.low), high=format_number(estimate.high), value2=tjoin(", ", (r.value for r in estimate.regions_seen)) or 'none')
     )
     if clinician is None:
         return MeasureReading("pasi", "PASI", float(estimate.value), estimate_text, photo_ref,
@@ -308,8 +304,7 @@ def _pasi_reading(
     difference = float(estimate.value) - clinician.value
     basis.append(
         rule_evidence(
-            f"clinician PASI {format_number(clinician.value)} used; {estimate_text} differs by "
-            f"{'+' if difference >= 0 else '-'}{format_number(abs(difference))}",
+            t("clinician PASI {value} used; {estimate_text} differs by {value2}{difference}", value=format_number(clinician.value), estimate_text=estimate_text, value2='+' if difference >= 0 else '-', difference=format_number(abs(difference))),
             rule, doc["sources"], source_ref=clinician.source_ref,
         )
     )
@@ -317,8 +312,7 @@ def _pasi_reading(
         issues.append(
             DataIssue(
                 "pasi_discrepancy",
-                f"Photo-based PASI estimate {format_number(estimate.value)} differs from the clinician's PASI "
-                f"{format_number(clinician.value)} by {format_number(abs(difference))}: check both",
+                t("Photo-based PASI estimate {value} differs from the clinician's PASI {value2} by {difference}: check both", value=format_number(estimate.value), value2=format_number(clinician.value), difference=format_number(abs(difference))),
                 clinician.source_ref,
             )
         )
@@ -336,12 +330,12 @@ def _estimate_ref(representation: PatientRepresentation | None) -> str | None:
 
 def _staleness(case: Case, finding: Finding, label: str, stale: Mapping[str, Any]) -> list[DataIssue]:
     if finding.effective is None:
-        return [DataIssue("undated_observation", f"{label} has no date: its currency cannot be judged", finding.source_ref)]
+        return [DataIssue("undated_observation", t("{label} has no date: its currency cannot be judged", label=label), finding.source_ref)]
     if case.as_of - finding.effective > timedelta(days=int(stale["days"])):
         return [
             DataIssue(
                 "stale_observation",
-                f"{label} from {finding.effective.date().isoformat()} is older than {stale['days']} days: re-measure",
+                t("{label} from {date} is older than {days} days: re-measure", label=label, date=finding.effective.date().isoformat(), days=stale['days']),
                 finding.source_ref,
             )
         ]
@@ -368,7 +362,7 @@ def band_for(bands: tuple[Mapping[str, Any], ...], value: float) -> Mapping[str,
 
 def describe_band(band: Mapping[str, Any]) -> str:
     symbols = (("gt", ">"), ("gte", ">="), ("lt", "<"), ("lte", "<="))
-    return " and ".join(f"{sym} {format_number(float(band[key]))}" for key, sym in symbols if key in band)
+    return tjoin(" and ", (t("{sym} {band}", sym=sym, band=format_number(float(band[key]))) for key, sym in symbols if key in band))
 
 
 def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], basis: list[Evidence],
@@ -385,14 +379,14 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
         band = band_for(measure["bands"], reading.value)
         if band is None:
             continue
-        headline = f"{reading.label} {format_number(reading.value)}{measure['unit']}"
+        headline = t("{label} {value}{unit}", label=reading.label, value=format_number(reading.value), unit=measure['unit'])
         evidence = rule_evidence(
-            f"{reading.statement}: {band['level']} ({reading.label} {describe_band(band)})",
+            t("{statement}: {level} ({label} {describe_band})", statement=reading.statement, level=band['level'], label=reading.label, describe_band=describe_band(band)),
             band, sources, source_ref=reading.source_ref,
         )
         if reading.estimate_range is not None:
             basis.extend(_range_warning(reading, measure))
-            headline = f"image PASI ~{format_number(reading.value)}"
+            headline = t("image PASI ~{value}", value=format_number(reading.value))
         if measure["role"] == "primary":
             basis.append(evidence)
             primary.append((SeverityLevel(band["level"]), headline))
@@ -405,7 +399,7 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
         for mod_level, mod_headline, evidence, may_raise in modifiers:
             if may_raise and not conservative and level_rank(mod_level) > level_rank(level):
                 basis.append(Evidence(
-                    statement=f"{evidence.statement}; raises severity from {level} to {mod_level}",
+                    statement=t("{statement}; raises severity from {level} to {mod_level}", statement=evidence.statement, level=level, mod_level=mod_level),
                     source_ref=evidence.source_ref, rule=evidence.rule, citation=evidence.citation,
                 ))
                 level, headline = mod_level, mod_headline
@@ -415,7 +409,7 @@ def _classify(readings: Mapping[str, MeasureReading], doc: Mapping[str, Any], ba
     if modifiers:
         level, headline, _, _ = max(modifiers, key=lambda item: level_rank(item[0]))
         basis.extend(evidence for _, _, evidence, _ in modifiers)
-        basis.append(Evidence(statement=f"no skin-extent measure (BSA, PASI, PGA): severity from {headline} only"))
+        basis.append(Evidence(statement=t("no skin-extent measure (BSA, PASI, PGA): severity from {headline} only", headline=headline)))
         return level, headline
     return UNKNOWN, None
 
@@ -429,8 +423,7 @@ def _range_warning(reading: MeasureReading, measure: Mapping[str, Any]) -> list[
         return []
     return [Evidence(
         statement=(
-            f"image PASI range {format_number(low)}-{format_number(high)} spans {low_band['level']} to "
-            f"{high_band['level']}: confirm with a clinician-scored PASI"
+            t("image PASI range {low}-{high} spans {level} to {level2}: confirm with a clinician-scored PASI", low=format_number(low), high=format_number(high), level=low_band['level'], level2=high_band['level'])
         ),
         source_ref=reading.source_ref,
     )]
@@ -453,21 +446,21 @@ def _systemic_candidacy(
             reading = readings.get(str(rule["measure"]))
             if reading is not None and reading.value > float(rule["gt"]):
                 found.append(rule_evidence(
-                    f"systemic candidate: {rule['statement']} ({reading.statement})", rule, sources, reading.source_ref,
+                    t("systemic candidate: {statement} ({statement2})", statement=rule['statement'], statement2=reading.statement), rule, sources, reading.source_ref,
                 ))
         elif kind == "special_area":
             areas = set(rule["areas"])
             for finding in case.findings:
                 if finding.key is FindingKey.SPECIAL_AREA and finding.value in areas:
                     found.append(rule_evidence(
-                        f"systemic candidate: {rule['statement']} ({describe_finding('special area', finding)})",
+                        t("systemic candidate: {statement} ({value})", statement=rule['statement'], value=describe_finding('special area', finding)),
                         rule, sources, finding.source_ref,
                     ))
         elif kind == "topical_failure":
             failure = case.latest(FindingKey.TOPICAL_FAILURE)
             if failure is not None and failure.value is True:
                 found.append(rule_evidence(
-                    f"systemic candidate: {rule['statement']} ({failure.source_ref})", rule, sources, failure.source_ref,
+                    t("systemic candidate: {statement} ({source_ref})", statement=rule['statement'], source_ref=failure.source_ref), rule, sources, failure.source_ref,
                 ))
     return found
 
@@ -487,8 +480,7 @@ def image_suggestions(representation: PatientRepresentation | None, doc: Mapping
                 and region.confidence >= float(rule["min_confidence"])
             ):
                 found.append(rule_evidence(
-                    f"consider assessing: {rule['statement']} (area score {region.area_score}, "
-                    f"confidence {region.confidence:.2f}, {len(region.photo_refs)} photo(s)); photographs do not set candidacy",
+                    t("consider assessing: {statement} (area score {area_score}, confidence {confidence:.2f}, {count} photo(s)); photographs do not set candidacy", statement=rule['statement'], area_score=region.area_score, confidence=region.confidence, count=len(region.photo_refs)),
                     rule, doc["sources"], region.photo_refs[0] if region.photo_refs else None,
                 ))
     return found
@@ -508,10 +500,9 @@ def _differential(representation: PatientRepresentation | None, doc: Mapping[str
     ref = _estimate_ref(representation)
     if top in psoriasis:
         return False, rule_evidence(
-            f"photographs favour psoriasis ({p_top:.0%})", rule, doc["sources"], source_ref=ref,
+            t("photographs favour psoriasis ({p_top:.0%})", p_top=p_top), rule, doc["sources"], source_ref=ref,
         )
     return True, rule_evidence(
-        f"photographs favour {top.replace('_', ' ')} ({p_top:.0%}) over psoriasis ({p_psoriasis:.0%}): "
-        "differential open, confidence lowered",
+        t("photographs favour {top} ({p_top:.0%}) over psoriasis ({p_psoriasis:.0%}): differential open, confidence lowered", top=top.replace('_', ' '), p_top=p_top, p_psoriasis=p_psoriasis),
         rule, doc["sources"], source_ref=ref,
     )

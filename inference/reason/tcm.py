@@ -40,6 +40,7 @@ from inference.results import (
     TcmFormula,
     TcmPattern,
 )
+from inference.i18n import t, tjoin
 
 
 def check_tcm_knowledge(doc: Mapping[str, Any]) -> None:
@@ -94,7 +95,7 @@ def unrecognised_findings(case: Case, doc: Mapping[str, Any]) -> tuple[DataIssue
             if finding.key is key and str(finding.value) not in known.get(kind, frozenset()):
                 issues.append(DataIssue(
                     "unrecognised_tcm_finding",
-                    f"{kind.capitalize()} finding {str(finding.value)!r} is not in the TCM knowledge: not used",
+                    t("{kind} finding {value!r} is not in the TCM knowledge: not used", kind=kind.capitalize(), value=str(finding.value)),
                     finding.source_ref,
                 ))
     return tuple(issues)
@@ -133,7 +134,7 @@ def differentiate(
             used.append(observed)
             weight = round(float(rule["weight"]) * observed.strength, 4)
             net += weight
-            evidence = rule_evidence(f"{rule['statement']}: {observed.statement}", rule, sources, observed.source_ref, weight)
+            evidence = rule_evidence(t("{statement}: {statement2}", statement=rule['statement'], statement2=observed.statement), rule, sources, observed.source_ref, weight)
             (evidence_for if weight > 0 else evidence_against).append(evidence)
         score = max(0.0, min(1.0, net / ceiling)) * float(tier["factor"]) if ceiling > 0 else 0.0
         scored = TcmPattern(
@@ -155,7 +156,7 @@ def differentiate(
         confidence, reasons = _confidence(ranked, used, inputs, doc, differential_open)
     else:
         confidence, reasons = 0.0, (rule_evidence(
-            f"no pattern reaches the minimum score {float(doc['confidence']['min_score']):.2f}: no primary pattern",
+            t("no pattern reaches the minimum score {min_score:.2f}: no primary pattern", min_score=float(doc['confidence']['min_score'])),
             doc["confidence"], sources,
         ),)
     core = doc["tiers"]["core"]
@@ -164,7 +165,7 @@ def differentiate(
         ranked=ranked,
         confidence=confidence,
         note=str(doc["note"]),
-        citation=f"{citation(sources, core)}; {sources[doc['note_source']]}",
+        citation=t("{citation}; {sources}", citation=citation(sources, core), sources=sources[doc['note_source']]),
         confidence_basis=reasons,
         card_line=_card_line(primary) if primary is not None else "",
         card_caution=_card_caution(primary, ctx) if primary is not None else "",
@@ -195,12 +196,12 @@ def _with_reasoning(scored: TcmPattern, pattern: Mapping[str, Any], case: Case, 
 
 def _card_line(primary: TcmPattern) -> str:
     """One line: pattern (hanzi, pinyin), principle, first proposed formula (short name)."""
-    line = f"{primary.display} {primary.hanzi} ({primary.pinyin}): {primary.treatment_principle.lower()}"
+    line = t("{display} {hanzi} ({pinyin}): {treatment_principle}", display=primary.display, hanzi=primary.hanzi, pinyin=primary.pinyin, treatment_principle=t(primary.treatment_principle).lower())
     proposed = [f for f in primary.formula_options if f.proposed]
     if proposed:
-        line += f"; {_short_name(proposed[0])} {proposed[0].hanzi}"
+        line += t("; {short_name} {hanzi}", short_name=_short_name(proposed[0]), hanzi=proposed[0].hanzi)
     elif primary.formula_options:
-        line += "; no formula proposed (contraindicated for this patient)"
+        line += t("; no formula proposed (contraindicated for this patient)")
     return line
 
 
@@ -213,18 +214,18 @@ def _card_caution(primary: TcmPattern, ctx: SafetyContext) -> str:
     for formula in proposed:
         if formula.cautions:
             kinds = sorted({c.kind for c in formula.cautions})
-            parts.append(f"{_short_name(formula)}: caution ({', '.join(kinds)})")
+            parts.append(t("{short_name}: caution ({items})", short_name=_short_name(formula), items=tjoin(", ", kinds)))
     if withheld:
         reasons = sorted({c.kind for f in withheld for c in f.cautions if c.level == "contraindicated"})
-        parts.append(f"{', '.join(_short_name(f) for f in withheld)} not proposed ({', '.join(reasons)})")
+        parts.append(t("{items} not proposed ({items2})", items=tjoin(", ", (_short_name(f) for f in withheld)), items2=tjoin(", ", reasons)))
     # Plain words and the medications as recorded (no internal group ids in clinician text).
     checked = sorted(set(ctx.contexts) - {"liver_severe"}) + sorted({m.display for meds in ctx.drugs.values() for m in meds})
     if not parts and checked:
-        parts.append("no flags for the proposed formulas")
-    text = f"Herb safety ({', '.join(checked)}): " + "; ".join(parts) + "." if parts else ""
+        parts.append(t("no flags for the proposed formulas"))
+    text = t("Herb safety ({items}): {findings}.", items=tjoin(", ", checked), findings=tjoin("; ", parts)) if parts else ""
     if primary.urgent_note:
         # Erythroderma / generalised pustular psoriasis: the emergency outranks any herbal advice.
-        text = f"{primary.urgent_note} {text}".strip()
+        text = t("{urgent_note} {text}", urgent_note=primary.urgent_note, text=text).strip()
     return text
 
 
@@ -249,26 +250,25 @@ def _confidence(
     caps = tuple(float(c) for c in rules["coverage_caps"])
     confidence = caps[min(len(categories), len(caps) - 1)]
     reasons = [rule_evidence(
-        f"{len(categories)} kind(s) of finding ({', '.join(sorted(categories)) or 'none'}): confidence at most {confidence:.2f}",
+        t("{count} kind(s) of finding ({value}): confidence at most {confidence:.2f}", count=len(categories), value=tjoin(", ", sorted(categories)) or 'none', confidence=confidence),
         rules, sources,
     )]
     if all(o.from_image for o in used):
         confidence = min(confidence, float(rules["image_only_cap"]))
         reasons.append(rule_evidence(
-            f"only photograph descriptors, no tongue, pulse or history: capped at {float(rules['image_only_cap']):.2f}",
+            t("only photograph descriptors, no tongue, pulse or history: capped at {image_only_cap:.2f}", image_only_cap=float(rules['image_only_cap'])),
             rules, sources,
         ))
     if len(ranked) > 1 and ranked[0].score - ranked[1].score < float(rules["close_margin"]):
         confidence *= float(rules["close_factor"])
         reasons.append(rule_evidence(
-            f"{ranked[1].display} scores close to {ranked[0].display} "
-            f"({ranked[1].score:.2f} vs {ranked[0].score:.2f}): confidence x{float(rules['close_factor']):g}",
+            t("{display} scores close to {display2} ({score:.2f} vs {score2:.2f}): confidence x{close_factor:g}", display=ranked[1].display, display2=ranked[0].display, score=ranked[1].score, score2=ranked[0].score, close_factor=float(rules['close_factor'])),
             rules, sources,
         ))
     if differential_open:
         confidence *= float(rules["differential_open_factor"])
         reasons.append(rule_evidence(
-            f"photographs do not favour psoriasis: confidence x{float(rules['differential_open_factor']):g}",
+            t("photographs do not favour psoriasis: confidence x{differential_open_factor:g}", differential_open_factor=float(rules['differential_open_factor'])),
             rules, sources,
         ))
     top = next(p for p in doc["patterns"] if p["id"] == ranked[0].pattern)
@@ -276,7 +276,7 @@ def _confidence(
     if float(tier["factor"]) < 1.0:
         confidence *= float(tier["factor"])
         reasons.append(Evidence(
-            statement=f"{ranked[0].display} is a lower-evidence pattern: confidence x{float(tier['factor']):g}",
+            statement=t("{display} is a lower-evidence pattern: confidence x{factor:g}", display=ranked[0].display, factor=float(tier['factor'])),
             rule=str(rules["id"]), citation=citation(sources, tier),
         ))
     return round(confidence, 2), tuple(reasons)

@@ -20,6 +20,7 @@ from inference.case import Case, ConditionKey, Finding, FindingKey
 from inference.knowledge_base import KnowledgeError
 from inference.reason.evidence import describe_finding, format_number
 from inference.results import PatientRepresentation
+from inference.i18n import t
 
 # ICD-10 code systems as records write them (the WHO and CM URIs and their OIDs): a knowledge entry
 # "icd10|L40.1" matches any of them, by prefix, ignoring the dot.
@@ -63,7 +64,7 @@ def read_inputs(case: Case, representation: PatientRepresentation | None, doc: M
     expansions = doc["compound_findings"]
     return TcmInputs(
         descriptors=descriptors,
-        onset=_latest_group(case, FindingKey.LESION_ONSET, "history", "lesion onset", {}),
+        onset=_latest_group(case, FindingKey.LESION_ONSET, "history", t("lesion onset"), {}),
         tongue=_latest_group(case, FindingKey.TONGUE, "tongue", "tongue", expansions["tongue"]),
         pulse=_latest_group(case, FindingKey.PULSE, "pulse", "pulse", expansions["pulse"]),
         signs=_signs(case, descriptors, doc["signs"]),
@@ -90,13 +91,13 @@ def match(rule: Mapping[str, Any], case: Case, inputs: TcmInputs) -> Observed | 
     if kind == "condition":
         for condition in case.conditions:
             if condition.active and condition.key.value in wanted:
-                return Observed(condition.key.value, 1.0, f"{condition.display} ({condition.source_ref})",
+                return Observed(condition.key.value, 1.0, t("{display} ({source_ref})", display=condition.display, source_ref=condition.source_ref),
                                 condition.source_ref, "other", False)
         return None
     if kind == "special_area":
         for finding in case.findings:
             if finding.key is FindingKey.SPECIAL_AREA and isinstance(finding.value, str) and finding.value in wanted:
-                return Observed(finding.value, 1.0, describe_finding("special area", finding), finding.source_ref,
+                return Observed(finding.value, 1.0, describe_finding(t("special area"), finding), finding.source_ref,
                                 "other", False)
         return None
     raise KnowledgeError(f"{rule.get('id', 'rule')}: unknown input {kind!r}")
@@ -134,7 +135,7 @@ def _descriptors(representation: PatientRepresentation | None, minimum: float) -
         evidence = representation.descriptor_evidence.get(key, ())
         ref = next((e.source_ref for e in evidence if e.source_ref), None)
         found[key] = Observed(
-            key, min(strength, 1.0), f"photographs show {key.replace('_', ' ')} ({strength:.2f})", ref, "lesion", True,
+            key, min(strength, 1.0), t("photographs show {key} ({strength:.2f})", key=key.replace('_', ' '), strength=strength), ref, "lesion", True,
         )
     return found
 
@@ -182,7 +183,7 @@ def _sign_from_conditions(case: Case, name: str, spec: Mapping[str, Any]) -> lis
         by_code = condition.code is not None and any(_code_matches(condition.code, c) for c in spec["condition_codes"])
         by_text = any(stem in condition.display.lower() for stem in stems)
         if by_code or by_text:
-            hits.append(Observed(name, 1.0, f"{condition.display} ({condition.source_ref})", condition.source_ref,
+            hits.append(Observed(name, 1.0, t("{display} ({source_ref})", display=condition.display, source_ref=condition.source_ref), condition.source_ref,
                                  "lesion", False))
     return hits
 
@@ -191,10 +192,10 @@ def _sign_from_findings(case: Case, name: str, spec: Mapping[str, Any]) -> list[
     hits = []
     for finding in case.findings:
         if finding.key is FindingKey.LESION_MORPHOLOGY and finding.value in spec["morphology"]:
-            hits.append(Observed(name, 1.0, describe_finding("lesion morphology", finding), finding.source_ref,
+            hits.append(Observed(name, 1.0, describe_finding(t("lesion morphology"), finding), finding.source_ref,
                                  "lesion", False))
         elif finding.key is FindingKey.SPECIAL_AREA and finding.value in spec.get("special_areas", ()):
-            hits.append(Observed(name, 1.0, describe_finding("special area", finding), finding.source_ref,
+            hits.append(Observed(name, 1.0, describe_finding(t("special area"), finding), finding.source_ref,
                                  "lesion", False))
     bsa_min = spec.get("bsa_at_least")
     bsa = case.latest(FindingKey.BSA_PERCENT)
@@ -209,7 +210,7 @@ def _sign_from_photo_sites(case: Case, name: str, spec: Mapping[str, Any]) -> li
     if not stems:
         return []
     return [
-        Observed(name, 1.0, f"photograph of the {photo.body_site} ({photo.ref})", photo.ref, "lesion", False)
+        Observed(name, 1.0, t("photograph of the {body_site} ({ref})", body_site=photo.body_site, ref=photo.ref), photo.ref, "lesion", False)
         for photo in case.photos
         if photo.body_site and any(stem in photo.body_site.lower() for stem in stems)
     ]

@@ -19,6 +19,7 @@ from inference.case import Case, ConditionKey, FindingKey, MedicationEntry
 from inference.reason.drugs import Population, PopulationFinding, age_years, breastfeeding_evidence, pregnancy_evidence
 from inference.reason.evidence import citation, describe_finding, format_number
 from inference.results import Evidence, TcmCaution
+from inference.i18n import t, tjoin
 
 _LIVER_CONDITIONS = (ConditionKey.LIVER_DISEASE, ConditionKey.HEPATITIS_B, ConditionKey.HEPATITIS_C)
 # The context a flag rule needs -> the kind of caution it produces.
@@ -53,7 +54,7 @@ class SafetyContext:
     def basis(self) -> tuple[Evidence, ...]:
         found = list(self.contexts.values())
         for group, meds in sorted(self.drugs.items()):
-            found.extend(Evidence(statement=f"current medication: {m.display}", source_ref=m.source_ref) for m in meds)
+            found.extend(Evidence(statement=t("current medication: {display}", display=m.display), source_ref=m.source_ref) for m in meds)
         return tuple(found)
 
 
@@ -81,13 +82,13 @@ def herb_item(herb: Mapping[str, Any], sources: Mapping[str, Any]) -> Item:
     """A herb of tcm_herbs.json as a checked item; `sources` is that file's source table."""
     source = str(sources[herb.get("safety_source", herb["source"])])
     if herb.get("safety_unverified"):
-        source += " (flag not checked against the source)"
+        source += t(" (flag not checked against the source)")
     return Item(str(herb["id"]), herb_name(herb), dict(herb["safety"]), flag_citation=source)
 
 
 def herb_name(herb: Mapping[str, Any]) -> str:
     """"Dan Shen 丹参": toneless pinyin in title case (readable without a Chinese font) and the hanzi."""
-    return f"{plain_pinyin(str(herb['pinyin'])).title()} {herb['hanzi']}"
+    return t("{plain_pinyin} {hanzi}", plain_pinyin=plain_pinyin(str(herb['pinyin'])).title(), hanzi=herb['hanzi'])
 
 
 def plain_pinyin(text: str) -> str:
@@ -114,11 +115,11 @@ def check_items(items: Iterable[Item], ctx: SafetyContext, doc: Mapping[str, Any
             found.append(TcmCaution(
                 level=str(rule["action"]),
                 kind=_KIND_OF_CONTEXT[rule["context"]],
-                statement=f"{_names(hits)}: {rule['statement']}",
+                statement=t("{names}: {statement}", names=_names(hits), statement=rule['statement']),
                 herbs=tuple(i.id for i in hits if i.herb),
                 evidence=(why, Evidence(statement=str(rule["statement"]), rule=str(rule["id"]),
                                         citation=citation(sources, rule)),
-                          *(Evidence(statement=f"{i.name}: {rule['flag']} flag '{rule['level']}'", citation=i.flag_citation)
+                          *(Evidence(statement=t("{name}: {flag} flag '{level}'", name=i.name, flag=rule['flag'], level=rule['level']), citation=i.flag_citation)
                             for i in hits)),
             ))
     herb_ids = {i.id: i for i in items if i.herb}
@@ -131,9 +132,9 @@ def check_items(items: Iterable[Item], ctx: SafetyContext, doc: Mapping[str, Any
                 found.append(TcmCaution(
                     level=str(rule["action"]),
                     kind="interaction",
-                    statement=f"{_names(hits)} with {med.display}: {rule['statement']} (evidence: {rule['evidence']})",
+                    statement=t("{names} with {display}: {statement} (evidence: {evidence})", names=_names(hits), display=med.display, statement=rule['statement'], evidence=rule['evidence']),
                     herbs=tuple(i.id for i in hits),
-                    evidence=(Evidence(statement=f"current medication: {med.display}", source_ref=med.source_ref),
+                    evidence=(Evidence(statement=t("current medication: {display}", display=med.display), source_ref=med.source_ref),
                               Evidence(statement=str(rule["statement"]), rule=str(rule["id"]),
                                        citation=citation(sources, rule))),
                     drug=med.key,
@@ -160,7 +161,7 @@ def _populations(case: Case, doc: Mapping[str, Any]) -> tuple[PopulationFinding,
     found = [p for p in (pregnancy_evidence(case), breastfeeding_evidence(case)) if p is not None]
     age = age_years(case)
     if age is not None and age < int(doc["child_age_years"]):
-        found.append(PopulationFinding(Population.CHILD, f"age {age} years (under {int(doc['child_age_years'])})"))
+        found.append(PopulationFinding(Population.CHILD, t("age {age} years (under {child_age_years})", age=age, child_age_years=int(doc['child_age_years']))))
     kidney = _kidney(case, doc["kidney"])
     if kidney is not None:
         found.append(kidney)
@@ -179,7 +180,7 @@ def _liver(case: Case, rule: Mapping[str, Any], sources: Mapping[str, Any]) -> d
             continue
         value = float(test.value)
         if value > uln:
-            statement = f"{describe_finding(label, test, ' U/L')} above the upper limit {format_number(uln)} U/L"
+            statement = t("{label} above the upper limit {uln} U/L", label=describe_finding(label, test, ' U/L'), uln=format_number(uln))
             evidence = Evidence(statement, test.source_ref, rule=str(rule["id"]), citation=citation(sources, rule))
             found.setdefault("liver", evidence)
             if value > factor * uln:
@@ -192,13 +193,13 @@ def _liver(case: Case, rule: Mapping[str, Any], sources: Mapping[str, Any]) -> d
 def _kidney(case: Case, rule: Mapping[str, Any]) -> PopulationFinding | None:
     for condition in case.conditions:
         if condition.active and condition.key is ConditionKey.KIDNEY_DISEASE:
-            return PopulationFinding(Population.RENAL_IMPAIRMENT, f"kidney disease: {condition.display}", condition.source_ref)
+            return PopulationFinding(Population.RENAL_IMPAIRMENT, t("kidney disease: {display}", display=condition.display), condition.source_ref)
     egfr = case.latest(FindingKey.EGFR)
     if egfr is not None and isinstance(egfr.value, (int, float)) and not isinstance(egfr.value, bool) \
             and float(egfr.value) < float(rule["egfr_below"]):  # fmt: skip
         return PopulationFinding(
             Population.RENAL_IMPAIRMENT,
-            f"{describe_finding('eGFR', egfr, ' mL/min/1.73 m2')} below {format_number(float(rule['egfr_below']))}",
+            t("{value} below {egfr_below}", value=describe_finding('eGFR', egfr, ' mL/min/1.73 m2'), egfr_below=format_number(float(rule['egfr_below']))),
             egfr.source_ref)
     return None
 
@@ -218,7 +219,7 @@ def _drug_groups(medications: Iterable[MedicationEntry], groups: Mapping[str, An
 
 
 def _names(items: Iterable[Item]) -> str:
-    return ", ".join(i.name for i in items)
+    return tjoin(", ", (i.name for i in items))
 
 
 def _dedupe(cautions: list[TcmCaution]) -> tuple[TcmCaution, ...]:

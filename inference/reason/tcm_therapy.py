@@ -34,6 +34,7 @@ from inference.results import (
     TcmHerbDose,
     TcmModification,
 )
+from inference.i18n import t, tjoin
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def check_therapy_knowledge(tcm: Mapping[str, Any], k: TherapyKnowledge) -> None
             raise KnowledgeError(f"herb {herb['id']}: banned ingredient or unknown substitution")
         if herb["dose_g"] is not None and herb["dose_g"][0] > herb["dose_g"][1]:
             raise KnowledgeError(f"herb {herb['id']}: dose range {herb['dose_g'][0]}-{herb['dose_g'][1]} g is reversed")
-    decocted = [(f"formula {f['id']}", i["herb"]) for f in formulas.values() for i in f["composition"]]
+    decocted = [(t("formula {id}", id=f['id']), i["herb"]) for f in formulas.values() for i in f["composition"]]
     decocted += [(str(m["id"]), h) for m in tcm["modifications"] for h in m["add"]]
     for where, herb_id in decocted:
         if herb_id not in herbs:
@@ -137,9 +138,9 @@ def pattern_codes(pattern: Mapping[str, Any], tcm: Mapping[str, Any]) -> tuple[T
 
 def formula_display(formula: Mapping[str, Any]) -> str:
     """"Liangxue Huoxue Tang 凉血活血汤", with the substitution named where a banned ingredient was replaced."""
-    name = f"{plain_pinyin(str(formula['pinyin']))} {formula['hanzi']}"
+    name = t("{plain_pinyin} {hanzi}", plain_pinyin=plain_pinyin(str(formula['pinyin'])), hanzi=formula['hanzi'])
     if formula.get("substitution"):
-        name += " (water buffalo horn substituted for rhinoceros horn)"
+        name += t(" (water buffalo horn substituted for rhinoceros horn)")
     return name
 
 
@@ -173,8 +174,8 @@ def patent_medicines(pattern: Mapping[str, Any], ctx: SafetyContext, k: TherapyK
     for product_id in pattern["patent_medicines"]:
         product = k.patent_medicines[product_id]
         items = [k.items[h] for h in product["key_herbs"]]
-        name = f"{plain_pinyin(str(product['pinyin']))} {product['hanzi']}"
-        items.append(Item(str(product_id), f"{name} (package insert)", dict(product["label"]), herb=False,
+        name = t("{plain_pinyin} {hanzi}", plain_pinyin=plain_pinyin(str(product['pinyin'])), hanzi=product['hanzi'])
+        items.append(Item(str(product_id), t("{name} (package insert)", name=name), dict(product["label"]), herb=False,
                           flag_citation=citation(sources, product)))
         cautions = check_items(items, ctx, k.safety_doc)
         found.append(TcmFormula(
@@ -207,11 +208,11 @@ def _dose(herb: Mapping[str, Any], role: str, ingredient: Mapping[str, Any] | No
     with_dose = with_dose and dose is not None
     notes = [str(n) for n in ((ingredient or {}).get("note"), herb.get("preparation"), herb.get("dose_note")) if n]
     if herb.get("substitutes"):
-        notes.append("replaces a banned ingredient")
+        notes.append(t("replaces a banned ingredient"))
     return TcmHerbDose(
         herb=str(herb["id"]), hanzi=str(herb["hanzi"]), pinyin=str(herb["pinyin"]), latin=str(herb["latin"]),
         english=str(herb["english"]), dose_g=(float(dose[0]), float(dose[1])) if with_dose else None, role=role,
-        note="; ".join(notes), unverified=bool(herb.get("unverified", False)),
+        note=tjoin("; ", notes), unverified=bool(herb.get("unverified", False)),
     )
 
 
@@ -233,9 +234,9 @@ def _modification(mod: Mapping[str, Any], observed: Any, present: set[str], ctx:
     if not added:
         return None  # the formula already holds these herbs
     cautions = check_items([k.items[h] for h in added], ctx, k.safety_doc, general_child_caution=False)
-    names = ", ".join(k.items[h].name for h in added)
+    names = tjoin(", ", (k.items[h].name for h in added))
     return TcmModification(
-        statement=f"{mod['statement']}: add {names}",
+        statement=t("{statement}: add {names}", statement=mod['statement'], names=names),
         add=tuple(k.added[h] for h in added),
         evidence=(Evidence(statement=observed.statement, source_ref=observed.source_ref),
                   Evidence(statement=str(mod["statement"]), rule=str(mod["id"]), citation=citation(tcm["sources"], mod))),

@@ -30,6 +30,7 @@ from inference.reason.drugs import (
 from inference.reason.evidence import UNVERIFIED_SUFFIX, format_number, rule_evidence
 from inference.reason.severity import LEVELS, SeverityOutcome
 from inference.results import Contraindication, DrugCoding, Evidence, TherapyClass, TreatmentOption, TreatmentPlan
+from inference.i18n import t, tjoin
 
 # Ladder steps are therapy classes, lowest first.
 STEP_ORDER: tuple[TherapyClass, ...] = tuple(TherapyClass)
@@ -109,7 +110,8 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     chosen: list[tuple[TherapyClass, Evidence]] = []
 
     base = TherapyClass(profile["levels"][level])
-    chosen.append((base, rule_evidence(f"{level} disease: {profile['steps'][base]['display'].lower()} ({profile['display']})",
+    step_display: str = profile["steps"][base]["display"]  # knowledge text: looked up when rendered
+    chosen.append((base, rule_evidence(t("{level} disease: {display} ({display2})", level=level, display=t(step_display).lower(), display2=profile['display']),
                                        rules["severity"], sources)))
     if severity.severity.systemic_candidate and level != "clear" and not severity.conflict:
         chosen.append((TherapyClass(profile["systemic_candidate_step"]), rule_evidence(rules["systemic_candidate"]["statement"],
@@ -117,18 +119,18 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
     psa = psoriatic_arthritis(case, doc)
     if psa is not None:
         chosen.append((TherapyClass(profile["psoriatic_arthritis_step"]), rule_evidence(
-            f"{psa.statement}: {rules['psoriatic_arthritis']['statement']}", rules["psoriatic_arthritis"], sources, psa.source_ref)))
+            t("{statement}: {statement2}", statement=psa.statement, statement2=rules['psoriatic_arthritis']['statement']), rules["psoriatic_arthritis"], sources, psa.source_ref)))
         if psa.rule is not None:  # suspected, not coded: show the rule that made it so
             chosen.append((TherapyClass(profile["psoriatic_arthritis_step"]), psa))
     current_step = _current_step(current)
     if current_step is not None:
         therapy = next(c for c in current if c.drug.therapy_class is current_step)
         chosen.append((current_step, rule_evidence(
-            f"on {therapy.drug.display} ({therapy.medication.source_ref}): {rules['continue']['statement']}",
+            t("on {display} ({source_ref}): {statement}", display=therapy.drug.display, source_ref=therapy.medication.source_ref, statement=rules['continue']['statement']),
             rules["continue"], sources, therapy.medication.source_ref)))
         if level == "severe" and not severity.conflict and not context.hold:
             chosen.append((TherapyClass(profile["escalate"][current_step]), rule_evidence(
-                f"severe disease on {therapy.drug.display}: {rules['escalate']['statement']}", rules["escalate"], sources,
+                t("severe disease on {display}: {statement}", display=therapy.drug.display, statement=rules['escalate']['statement']), rules["escalate"], sources,
                 therapy.medication.source_ref)))
 
     step_id = max(chosen, key=lambda item: STEP_ORDER.index(item[0]))[0]
@@ -154,7 +156,7 @@ def plan_treatment(case: Case, severity: SeverityOutcome, doc: Mapping[str, Any]
         rationale.append(severity.differential)
     for rule in sub_rules:
         if "note" in rule and not rule.get("max_step"):
-            rationale.append(rule_evidence(f"{rule['display']}: {rule['note']}", rule, sources))
+            rationale.append(rule_evidence(t("{display}: {note}", display=rule['display'], note=rule['note']), rule, sources))
     step = profile["steps"][step_id]
     display = str(rules["hold"].get("display", rules["hold"]["statement"])) if on_hold else str(step["display"])
     return TreatmentPlan(step=step_id, step_display=display, options=kept, rationale=tuple(rationale),
@@ -209,13 +211,12 @@ def psoriatic_arthritis(case: Case, doc: Mapping[str, Any]) -> Evidence | None:
     joint symptoms recorded (treatment.json "suspected_psoriatic_arthritis")."""
     coded = next((c for c in case.conditions if c.active and c.key is ConditionKey.PSORIATIC_ARTHRITIS), None)
     if coded is not None:
-        return Evidence(f"{coded.display} recorded ({coded.source_ref})", coded.source_ref)
+        return Evidence(t("{display} recorded ({source_ref})", display=coded.display, source_ref=coded.source_ref), coded.source_ref)
     rule = doc["suspected_psoriatic_arthritis"]
     pest, joints = case.latest(FindingKey.PEST_SCORE), case.latest(FindingKey.JOINT_PAIN)
     if (pest is not None and isinstance(pest.value, (int, float)) and not isinstance(pest.value, bool)
             and pest.value >= float(rule["pest_gte"]) and joints is not None and joints.value is True):
-        return rule_evidence(f"suspected psoriatic arthritis: PEST {format_number(float(pest.value))} with joint pain "
-                             f"({pest.source_ref}, {joints.source_ref})", rule, doc["sources"], pest.source_ref)
+        return rule_evidence(t("suspected psoriatic arthritis: PEST {value} with joint pain ({source_ref}, {source_ref2})", value=format_number(float(pest.value)), source_ref=pest.source_ref, source_ref2=joints.source_ref), rule, doc["sources"], pest.source_ref)
     return None
 
 
@@ -255,7 +256,7 @@ def _option(case: Case, doc: Mapping[str, Any], option_id: str, context: PlanCon
     base = displays.get(option_id, str(option["display"]))
     is_class = len(option["drugs"]) > 1 or members[0].display != option["display"] and members[0].therapy_class is TherapyClass.BIOLOGIC
     if is_class and allowed:
-        display = f"{base} ({', '.join(d.display.lower() for d, _, _ in allowed)})"
+        display = t("{base} ({items})", base=base, items=tjoin(", ", (t(d.display).lower() for d, _, _ in allowed)))
     else:
         display = base
     contraindications: list[Contraindication] = []
@@ -289,7 +290,7 @@ def _note(drug: Any, context: PlanContext, case: Case) -> str:
     for finding in context.populations:
         rule = drug.populations.get(finding.population)
         if rule is not None and rule.status is PopulationStatus.PREFERRED:
-            return f"preferred in {finding.population.value.replace('_', ' ')}: {rule.note}"
+            return t("preferred in {value}: {note}", value=finding.population.value.replace('_', ' '), note=rule.note)
     return ""
 
 
