@@ -24,7 +24,7 @@ from typing import Iterable
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.mofile import write_mo
+from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 from inference.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
@@ -126,12 +126,28 @@ def problems(template: Catalog | None = None) -> list[str]:
                 found.append(f"{locale}: untranslated {msgid!r}")
             elif msgstr and not _fields(msgstr) <= _fields(msgid):
                 found.append(f"{locale}: placeholders of {msgstr!r} are not those of {msgid!r}")
-        compiled = io.BytesIO()
-        write_mo(compiled, catalog, use_fuzzy=False)
         mo = path.with_suffix(".mo")
-        if not mo.exists() or mo.read_bytes() != compiled.getvalue():
+        if not mo.exists() or _translations(_read_mo_file(mo)) != _translations(_compiled(catalog)):
             found.append(f"{locale}: {mo.name} is not compiled from the current .po (run: compile)")
     return found
+
+
+def _compiled(catalog: Catalog) -> Catalog:
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return read_mo(buffer)
+
+
+def _read_mo_file(path: Path) -> Catalog:
+    with path.open("rb") as handle:
+        return read_mo(handle)
+
+
+def _translations(catalog: Catalog) -> dict:
+    """What a .mo says, without its header: Babel versions write the same messages with different
+    header bytes, so the committed file is compared by content, not byte for byte."""
+    return {m.id: m.string for m in catalog if m.id}
 
 
 def main(argv: Iterable[str] | None = None) -> int:
