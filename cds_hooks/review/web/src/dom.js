@@ -1,6 +1,6 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never innerHTML, because
 // everything shown comes from patient records and model output.
-import { t } from "./i18n.js";
+import { currentLanguage, t } from "./i18n.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -58,7 +58,15 @@ export function humanise(key) {
 
 // Labels for the keys the record carries as codes (severity level, body region, image class, trend,
 // therapy class, colour, care-plan activity kind); a key not listed is shown humanised.
+let wordsCache = null;
+
 function words() {
+  if (wordsCache && wordsCache.language === currentLanguage()) return wordsCache.map;
+  wordsCache = { language: currentLanguage(), map: wordMap() };
+  return wordsCache.map;
+}
+
+function wordMap() {
   return {
     clear: t("Clear"), mild: t("Mild"), moderate: t("Moderate"), severe: t("Severe"), unknown: t("Unknown"),
     not_assessed: t("Not assessed"),
