@@ -70,3 +70,13 @@ def test_chinese_table_fits_the_terminal_width() -> None:
         cards = render_cards([long], width=80)
     assert all(_columns(line) <= 80 for line in table.splitlines()), table
     assert len(table.splitlines()) >= 3 and cards.startswith("[信息]")
+
+
+def test_patient_label_follows_the_printout_language() -> None:
+    from cds_hooks.demo.fhir_server import patient_label
+    from inference.i18n import localize
+
+    label = patient_label({"name": [{"given": ["Alex"], "family": "Synthetic"}], "gender": "female", "birthDate": "1984-03-02"})
+    assert label == "Alex Synthetic, female, born 1984-03-02"
+    with use_language("zh-CN"):
+        assert localize(label) == "Alex Synthetic、女、出生于 1984-03-02"
