@@ -80,3 +80,19 @@ def test_review_app_labels_are_chinese(chinese_browser: Any, stack: Stack) -> No
         if words:
             leaked[line[:120]] = words
     assert not leaked, "\n".join(f"{k!r}: {v}" for k, v in leaked.items())
+
+
+def test_review_app_errors_are_chinese(chinese_browser: Any, stack: Stack) -> None:
+    """Before any record is loaded (here: a launch for another patient, refused by the review API),
+    the error the clinician reads is in the browser's language too."""
+    from .pages import app_state
+
+    stack.ehr.add({"resourceType": "Patient", "id": "other-patient-zh"})
+    chinese_browser.get(stack.launch_url(patient_id="other-patient-zh"))
+    WebDriverWait(chinese_browser, WAIT).until(lambda d: app_state(d) == "error")
+    error = text(chinese_browser, "#app-error")
+    assert "无法打开审阅" in error and "无法加载评估" in error
+    assert chinese_browser.execute_script("return document.documentElement.lang") == "zh-CN"
+    # Only the server's status detail (the OperationOutcome's diagnostics, English) is not the app's label.
+    assert english_words(re.sub(r"（HTTP [^）]*）", "", error)) == [], error
+    assert "正在加载评估" not in text(chinese_browser, "body")
