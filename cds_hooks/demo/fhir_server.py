@@ -15,6 +15,7 @@ import requests
 
 from cds_hooks.errors import Forbidden
 from cds_hooks.limits import resolve_outbound
+from inference.i18n import t, tjoin
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,14 @@ def patient_label(patient: dict[str, Any]) -> str:
     """'Alex Synthetic, female, born 1984-03-02' for the printout (the demo data are synthetic)."""
     names = patient.get("name") or [{}]
     name = " ".join([*names[0].get("given", []), names[0].get("family", "")]).strip() or "(no name)"
-    details = [d for d in (patient.get("gender"), f"born {patient['birthDate']}" if patient.get("birthDate") else None) if d]
-    return ", ".join([name, *details])
+    gender = patient.get("gender")
+    details = [d for d in (_GENDERS.get(gender, gender) if gender else None,
+                           t("born {date}", date=patient["birthDate"]) if patient.get("birthDate") else None) if d]
+    # Lazy: rendered in the printout's language (`derm3r demo --language zh-CN`), English otherwise.
+    return tjoin(", ", [name, *details])
+
+
+_GENDERS = {"female": t("female"), "male": t("male"), "other": t("other"), "unknown": t("unknown")}
 
 
 def _request_error(base: str, exc: requests.RequestException) -> DemoError:

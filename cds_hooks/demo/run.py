@@ -12,6 +12,7 @@ import signal
 import tempfile
 import textwrap
 import threading
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, TextIO
@@ -25,6 +26,7 @@ from cds_hooks.demo.issuer import DemoIssuer
 from cds_hooks.outbound import guarded_session
 from cds_hooks.services import default_registry
 from cds_hooks.settings import Settings
+from inference.i18n import localize, t, tr, use_language
 
 log = logging.getLogger(__name__)
 
@@ -98,20 +100,51 @@ def demo_bundles() -> list[dict]:
     return demo_patients()
 
 
+# The printout's own labels (the cards' text comes from the service, already in the language asked
+# for); rendered with `tr` in the caller's `use_language` block. Indicator values are the spec's codes
+# on the wire; on screen they are words.
+_INDICATORS = {"info": t("INFO"), "warning": t("WARNING"), "critical": t("CRITICAL")}
+_ACTIONS = {"create": t("create"), "update": t("update"), "delete": t("delete")}
+
+
+def _indicator(card: dict) -> str:
+    code = str(card.get("indicator", ""))
+    return localize(_INDICATORS[code]) if code in _INDICATORS else code.upper()
+
+
+def _columns(text: str) -> int:
+    """Terminal columns of `text`: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * max(0, columns - _columns(text))
+
+
+def _wrap(text: str, width: int, initial_indent: str, subsequent_indent: str) -> list[str]:
+    """textwrap by terminal columns: text with Chinese characters is wrapped narrower (textwrap counts
+    characters, and breaks Chinese, which has no spaces, anywhere)."""
+    wide = _columns(text) - len(text)
+    if wide > 0:
+        width = max(len(initial_indent) + 20, int(width * len(text) / _columns(text)))
+    return textwrap.wrap(text, width=width, initial_indent=initial_indent, subsequent_indent=subsequent_indent)
+
+
 def render_cards(cards: list[dict], *, width: int = 100) -> str:
     """Cards as plain text for a terminal."""
     out: list[str] = []
     for card in cards:
-        out.append(f"[{card['indicator'].upper()}] {card['summary']}")
-        out.append(f"    source: {card['source']['label']}")
+        out.append(f"[{_indicator(card)}] {card['summary']}")
+        out.append("    " + tr("source: {label}", label=card["source"]["label"]))
         for line in card.get("detail", "").splitlines():
-            out.extend(textwrap.wrap(line.replace("\\", ""), width=width, initial_indent="    ", subsequent_indent="      ") or [""])
+            out.extend(_wrap(line.replace("\\", ""), width, "    ", "      ") or [""])
         for suggestion in card.get("suggestions", []):
-            out.append(f"    -> suggestion: {suggestion['label']}")
+            out.append("    -> " + tr("suggestion: {label}", label=suggestion["label"]))
             for action in suggestion.get("actions", []):
-                out.append(f"         {action['type']}: {action['description']}")
+                out.append("         " + tr("{action}: {description}", action=_ACTIONS.get(action["type"], action["type"]),
+                                                 description=action["description"]))
         for link in card.get("links", []):
-            out.append(f"    -> link ({link['type']}): {link['label']} {link['url']}")
+            out.append("    -> " + tr("link ({kind}): {label} {url}", kind=link["type"], label=link["label"], url=link["url"]))
         out.append("")
     return "\n".join(out)
 
@@ -136,22 +169,32 @@ def _writes(card: dict) -> str:
             verb = "" if action["type"] == "create" else f"{action['type']} "
             counts[verb + kind] = counts.get(verb + kind, 0) + 1
     names = sorted(counts, key=lambda k: (k not in _WRITE_ORDER, _WRITE_ORDER.index(k) if k in _WRITE_ORDER else 0))
-    return ", ".join(name if counts[name] == 1 else f"{counts[name]} {name}" for name in names)
+    return tr(", ").join(_written(name, counts[name]) for name in names)
+
+
+def _written(name: str, count: int) -> str:
+    """"2 Observation", "update Device" in English; resource types and verbs are catalogue words
+    (inference.i18n.vocabulary), so Chinese reads "观察记录 2 项", "更新 设备"."""
+    verb, _, kind = name.rpartition(" ")
+    label = tr(kind) if not verb else tr("{action} {resource}", action=_ACTIONS.get(verb, verb), resource=kind)
+    return label if count == 1 else tr("{count} {resource}", count=count, resource=label)
 
 
 def summary_table(cards: list[dict], *, width: int = 100) -> str:
     """One row per card: number, indicator, the summary (wrapped, never cut) and, for a card with
     suggestions, what accepting them would write."""
     if not cards:
-        return "    (no cards)\n"
-    indent = " " * 19
-    out = [f"    {'#':>2}  {'INDICATOR':<9}  SUMMARY / WRITES"]
+        return "    " + tr("(no cards)") + "\n"
+    column = max(9, *(_columns(_indicator(card)) for card in cards), _columns(tr("INDICATOR")))
+    indent = " " * (10 + column)
+    header, contents = tr("INDICATOR"), tr("SUMMARY / WRITES")
+    out = [f"    {'#':>2}  {_pad(header, column)}  {contents}"]
     for number, card in enumerate(cards, 1):
-        first = f"    {number:>2}  {card['indicator'].upper():<9}  "
-        out.extend(textwrap.wrap(card["summary"], width=width, initial_indent=first, subsequent_indent=indent))
+        first = f"    {number:>2}  {_pad(_indicator(card), column)}  "
+        out.extend(_wrap(card["summary"], width, first, indent))
         writes = _writes(card)
         if writes:
-            out.extend(textwrap.wrap(f"writes: {writes}", width=width, initial_indent=indent, subsequent_indent=indent + "  "))
+            out.extend(_wrap(tr("writes: {resources}", resources=writes), width, indent, indent + "  "))
     return "\n".join(out) + "\n"
 
 
@@ -308,25 +351,27 @@ def write_results(results: list[DemoResult], stream: TextIO, *, verbose: bool = 
     """Per patient a short table (card, indicator, summary, what it would write) and the paths of
     the full JSON; with `verbose`, every card in full below its table."""
     for result in results:
-        stream.write(f"\n=== Patient/{result.patient_id} ({result.label}): HTTP {result.status}, {len(result.cards)} card(s) ===\n")
+        heading = tr("Patient/{patient_id} ({label}): HTTP {status}, {count} card(s)", patient_id=result.patient_id,
+                     label=result.label, status=result.status, count=len(result.cards))
+        stream.write(f"\n=== {heading} ===\n")
         if result.error:
             stream.write(f"    {result.error}\n")
         stream.write(summary_table(result.cards))
         if verbose and result.cards:
             stream.write("\n" + render_cards(result.cards))
         if result.response_path is not None:
-            stream.write(f"    full response: {result.response_path}\n")
+            stream.write("    " + tr("full response: {path}", path=str(result.response_path)) + "\n")
         if result.careplan_path is not None:
-            stream.write(f"    draft CarePlan written to {result.careplan_path}\n")
+            stream.write("    " + tr("draft CarePlan written to {path}", path=str(result.careplan_path)) + "\n")
         if result.order_path is not None:
-            stream.write(f"  order-sign, {DEMO_ORDER_TEXT} drafted:\n")
+            stream.write("  " + tr("order-sign, {order} drafted:", order=DEMO_ORDER_TEXT) + "\n")
             if result.order_cards is None:
-                stream.write("    (the service refused the call; see the JSON)\n")
+                stream.write("    " + tr("(the service refused the call; see the JSON)") + "\n")
             else:
                 stream.write(summary_table(result.order_cards))
                 if verbose and result.order_cards:
                     stream.write("\n" + render_cards(result.order_cards))
-            stream.write(f"    full response: {result.order_path}\n")
+            stream.write("    " + tr("full response: {path}", path=str(result.order_path)) + "\n")
 
 
 def run_demo(
@@ -376,11 +421,11 @@ def run_demo(
         server.start(create_app(settings))
         try:
             results = call_patients(server.base_url, issuer, calls, out_dir, fhir=target, language=language)
-            write_results(results, stream, verbose=verbose)
-            stream.write(
-                "\nResearch demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "
-                "integrative only." + ("" if verbose else " Full cards: --verbose, or the JSON files above.") + "\n"
-            )
+            with use_language(language):  # the printout's labels, like the cards, in the clinician's language
+                write_results(results, stream, verbose=verbose)
+                stream.write("\n" + tr(
+                    "Research demonstration, not for clinical use: AI output is PRELIMINARY; the TCM section is "
+                    "integrative only.") + ("" if verbose else " " + tr("Full cards: --verbose, or the JSON files above.")) + "\n")
             failed = [r for r in results if r.status != 200]
             if serve:
                 _stop_on_sigterm()  # so the temporary key and data are removed on `kill` too

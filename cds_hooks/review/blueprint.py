@@ -3,6 +3,7 @@
 Routes
   GET  /app/  /app/launch.html  /app/<asset>          built app (cds_hooks/static/app)
   GET  /app/config.json                                 SMART client id and scopes for the app
+  GET  /app/messages.json                               the app's own labels in the negotiated language
   GET  /app/api/assessments/<id>                        the review record (JSON)
   GET  /app/api/assessments/<id>/photos/<n>             one photograph
   GET  /app/api/assessments/<id>/photos/<n>/overlays    overlay kinds available for it
@@ -30,7 +31,8 @@ from cds_hooks.jsonbody import read_json
 from cds_hooks.review.store import ReviewStore, StoredImage, served_image_type
 from cds_hooks.language import negotiate
 from cds_hooks.settings import Settings
-from inference.i18n import DEFAULT_LANGUAGE
+from cds_hooks.review.messages import web_messages
+from inference.i18n import DEFAULT_LANGUAGE, normalize_language
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ SCOPES = (
     "patient/Device.cu patient/Provenance.c"
 )
 MAX_FEEDBACK_BYTES = 16 * 1024
+# The labels change only with a new release; browsers and proxies may keep them for a while (the
+# answer varies by Accept-Language, which the response says).
+MESSAGES_MAX_AGE = 3600
 
 FeedbackSink = Callable[[str, dict], bool]
 
@@ -102,6 +107,17 @@ def review_blueprint(
     @bp.get("/config.json")
     def config() -> Response:
         return jsonify(clientId=client_id, scope=SCOPES, overrideReasons=OVERRIDE_REASONS)
+
+    @bp.get("/messages.json")
+    def messages() -> Response:
+        # No token: the labels are the same for everyone and carry nothing about a patient. The app
+        # sends `?language=` only to follow an assessment stored in another language than its labels.
+        language = normalize_language(request.args.get("language")) or negotiate(request.accept_languages, settings.language)
+        answer = jsonify(language=language, messages=web_messages(language))
+        answer.headers["Content-Language"] = language
+        answer.headers["Cache-Control"] = f"public, max-age={MESSAGES_MAX_AGE}"
+        answer.vary.add("Accept-Language")
+        return answer
 
     @bp.get("/<path:filename>")
     def asset(filename: str) -> Response:

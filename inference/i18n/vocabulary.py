@@ -29,6 +29,13 @@ RESOURCE_TYPES = (t("CarePlan"), t("Observation"), t("Provenance"), t("Device"),
                   t("ServiceRequest"))
 STATUSES = (t("draft"), t("preliminary"), t("final"), t("active"))
 TREND = (t("improving"), t("stable"), t("worsening"))
+# What the photographs show for TCM differentiation (inference.rep descriptor keys, "_" read as " ")
+# and the herb-safety flag levels and populations of tcm_herbs.json ("{name}: {flag} flag '{level}'").
+TCM_DESCRIPTORS = (t("thick scale"), t("fine dry scale"), t("thick plaque"), t("bright red"), t("pale red"),
+                   t("dark red purple"))
+TCM_FLAGS = (t("reported"), t("nephrotoxic"), t("children"))
+# A tongue or pulse finding recorded without a display is named by its kind (inference.reason.tcm_inputs).
+FINDING_KINDS = (t("tongue"), t("pulse"))
 # Displays of derm3r's own CodeSystem (fhir_mapping.codes), used as CodeableConcept.text in Chinese.
 DERM3R_CODES = (
     t("PASI estimated from photographs (AI, preliminary)"),

@@ -172,7 +172,7 @@ def _liver(case: Case, rule: Mapping[str, Any], sources: Mapping[str, Any]) -> d
     found: dict[str, Evidence] = {}
     for condition in case.conditions:
         if condition.active and condition.key in _LIVER_CONDITIONS:
-            found.setdefault("liver", Evidence(f"liver disease: {condition.display}", condition.source_ref))
+            found.setdefault("liver", Evidence(t("liver disease: {display}", display=condition.display), condition.source_ref))
     factor = float(rule["contraindicate_reported_above_uln_factor"])
     for key, uln, label in ((FindingKey.ALT, float(rule["alt_uln"]), "ALT"), (FindingKey.AST, float(rule["ast_uln"]), "AST")):
         test = case.latest(key)

@@ -21,7 +21,7 @@ INSTALL_HINT = (
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-def start_chromium(width: int = 1280, height: int = 800) -> Any:
+def start_chromium(width: int = 1280, height: int = 800, accept_language: str | None = None) -> Any:
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -45,6 +45,10 @@ def start_chromium(width: int = 1280, height: int = 800) -> Any:
     driver.set_page_load_timeout(30)
     driver._derm3r_profile = profile  # removed in stop_chromium
     set_viewport(driver, width, height)
+    if accept_language:
+        # What a browser set to that language sends (the --lang switch is not applied headless).
+        agent = driver.execute_script("return navigator.userAgent")
+        driver.execute_cdp_cmd("Network.setUserAgentOverride", {"userAgent": agent, "acceptLanguage": accept_language})
     return driver
 
 

@@ -1,5 +1,6 @@
 // Tiny DOM helpers. Text always goes in through textContent / text nodes, never innerHTML, because
 // everything shown comes from patient records and model output.
+import { currentLanguage, t } from "./i18n.js";
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -38,23 +39,54 @@ export function s(tag, attrs = {}, ...children) {
 }
 
 export function fmt(value, digits = 1) {
-  if (value === null || value === undefined || Number.isNaN(Number(value))) return "n/a";
+  if (value === null || value === undefined || Number.isNaN(Number(value))) return t("n/a");
   return Number(value).toFixed(digits);
 }
 
 export function pct(value, digits = 0) {
-  if (value === null || value === undefined) return "n/a";
+  if (value === null || value === undefined) return t("n/a");
   return `${(Number(value) * 100).toFixed(digits)}%`;
 }
 
 export function humanise(key) {
   if (!key) return "";
+  const known = words()[key];
+  if (known) return known;
   const text = String(key).replace(/[_-]+/g, " ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+// Labels for the keys the record carries as codes (severity level, body region, image class, trend,
+// therapy class, colour, care-plan activity kind); a key not listed is shown humanised.
+let wordsCache = null;
+
+function words() {
+  if (wordsCache && wordsCache.language === currentLanguage()) return wordsCache.map;
+  wordsCache = { language: currentLanguage(), map: wordMap() };
+  return wordsCache.map;
+}
+
+function wordMap() {
+  return {
+    clear: t("Clear"), mild: t("Mild"), moderate: t("Moderate"), severe: t("Severe"), unknown: t("Unknown"),
+    not_assessed: t("Not assessed"),
+    head: t("Head"), upper_limbs: t("Upper limbs"), trunk: t("Trunk"), lower_limbs: t("Lower limbs"),
+    psoriasis: t("Psoriasis"), eczema_dermatitis: t("Eczema / dermatitis"), fungal_infection: t("Fungal infection"),
+    lichen_planus: t("Lichen planus"), acne_rosacea: t("Acne / rosacea"), urticaria: t("Urticaria"),
+    infection: t("Infection"), other: t("Other"), not_skin: t("Not skin"),
+    improving: t("Improving"), stable: t("Stable"), worsening: t("Worsening"),
+    topical: t("Topical"), phototherapy: t("Phototherapy"), oral_systemic: t("Oral systemic"), biologic: t("Biologic"),
+    bright_red: t("Bright red"), pale_red: t("Pale red"), dark_red_purple: t("Dark red / purple"), none: t("None"),
+    CarePlan: t("Care plan"), Observation: t("Observation"), MedicationRequest: t("Medication order"),
+    ServiceRequest: t("Service request"), Appointment: t("Appointment"), Task: t("Task"),
+    NutritionOrder: t("Nutrition order"), CommunicationRequest: t("Communication request"),
+    DeviceRequest: t("Device request"), VisionPrescription: t("Vision prescription"),
+    RequestGroup: t("Request group"),
+  };
+}
+
 export function shortDate(iso) {
-  if (!iso) return "undated";
+  if (!iso) return t("undated");
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   return d.toISOString().slice(0, 10);
@@ -62,15 +94,15 @@ export function shortDate(iso) {
 
 // One piece of evidence as a list item: statement, then where it came from.
 export function evidenceItem(ev) {
-  const source = [ev.source_ref, ev.rule && `rule ${ev.rule}`].filter(Boolean).join("; ");
+  const source = [ev.source_ref, ev.rule && t("rule {rule}", { rule: ev.rule })].filter(Boolean).join("; ");
   return h("li", {},
     ev.statement,
     source ? h("span", { class: "source" }, ` (${source})`) : null,
-    ev.citation ? h("span", { class: "citation" }, ` Source: ${ev.citation}.`) : null,
+    ev.citation ? h("span", { class: "citation" }, " ", t("Source: {citation}.", { citation: ev.citation })) : null,
   );
 }
 
-export function evidenceList(evidence, emptyText = "None recorded.") {
+export function evidenceList(evidence, emptyText = t("None recorded.")) {
   if (!evidence || evidence.length === 0) return h("p", { class: "muted" }, emptyText);
   return h("ul", { class: "evidence" }, evidence.map(evidenceItem));
 }
@@ -83,8 +115,8 @@ export function panel(id, title, { feedbackSection, intro } = {}, ...children) {
   if (feedbackSection) {
     header.append(h("button", {
       type: "button", class: "link-button", "data-feedback-section": feedbackSection,
-      "aria-label": `Disagree with ${title}`,
-    }, "Disagree\u2026"));
+      "aria-label": t("Disagree with {section}", { section: title }),
+    }, t("Disagree\u2026")));
   }
   return h("section", { id, class: "panel", "aria-labelledby": headingId, tabindex: "-1" },
     header, intro ? h("p", { class: "intro" }, intro) : null, ...children);

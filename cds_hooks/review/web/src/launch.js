@@ -2,9 +2,16 @@
 // {iss}/.well-known/smart-configuration and redirects to the authorization endpoint with PKCE S256.
 import FHIR from "fhirclient";
 import { loadConfig } from "./config.js";
+import { loadMessages, localisePage, t } from "./i18n.js";
 
 async function launch() {
   const status = document.getElementById("launch-status");
+  await loadMessages();
+  localisePage({
+    title: t("derm3r review: connecting to the EHR"),
+    heading: t("derm3r review"),
+    connecting: t("Connecting to the EHR\u2026"),
+  });
   try {
     const config = await loadConfig();
     await FHIR.oauth2.authorize({
@@ -16,7 +23,7 @@ async function launch() {
       completeInTarget: true,
     });
   } catch (error) {
-    status.textContent = `Could not start the launch: ${error.message || error}`;
+    status.textContent = t("Could not start the launch: {error}", { error: error.message || error });
     status.setAttribute("role", "alert");
   }
 }

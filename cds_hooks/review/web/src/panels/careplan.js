@@ -1,4 +1,5 @@
 import { h, humanise, panel } from "../dom.js";
+import { t } from "../i18n.js";
 import { transactionBundle, writtenReferences } from "../transaction.js";
 
 // Review the draft CarePlan, edit it, and write it (with the preliminary AI Observations and the
@@ -7,7 +8,7 @@ export function carePlanPanel(record, api, client, announce) {
   const resources = record.resources || [];
   const plan = resources.find((r) => r.resourceType === "CarePlan");
   if (!plan) {
-    return panel("careplan", "Draft care plan", {}, h("p", { class: "muted" }, "This assessment has no draft care plan."));
+    return panel("careplan", t("Draft care plan"), {}, h("p", { class: "muted" }, t("This assessment has no draft care plan.")));
   }
   const others = resources.filter((r) => r !== plan);
   const title = h("input", { id: "cp-title", type: "text", value: plan.title || "", autocomplete: "off" });
@@ -18,16 +19,16 @@ export function carePlanPanel(record, api, client, announce) {
   const addActivity = (activity = { detail: { status: "not-started" } }) => {
     const detail = activity.detail || {};
     const n = activityList.children.length + 1;
-    const name = (detail.code && (detail.code.text || ((detail.code.coding || [])[0] || {}).display)) || `Activity ${n}`;
+    const name = (detail.code && (detail.code.text || ((detail.code.coding || [])[0] || {}).display)) || t("Activity {n}", { n });
     const include = h("input", { type: "checkbox", id: `cp-act-${n}-include`, checked: true });
-    const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": `${name}: description` });
+    const text = h("textarea", { id: `cp-act-${n}-text`, rows: "2", "aria-label": t("{name}: description", { name }) });
     text.value = detail.description || "";
     text.rows = fitRows(text.value);
     const item = h("li", { class: "activity" },
-      h("div", { class: "activity-head" }, include, h("label", { for: include.id }, `Include: ${name}`),
+      h("div", { class: "activity-head" }, include, h("label", { for: include.id }, t("Include: {name}", { name })),
         detail.kind ? h("span", { class: "muted" }, ` (${humanise(detail.kind)})`) : null),
       detail.doNotPerform ? h("p", { class: "do-not-perform" },
-        `Do not perform${detail.statusReason && detail.statusReason.text ? `: ${detail.statusReason.text}` : ""}`) : null,
+        detail.statusReason && detail.statusReason.text ? t("Do not perform: {reason}", { reason: detail.statusReason.text }) : t("Do not perform")) : null,
       text);
     item.activity = activity;
     activityList.append(item);
@@ -38,26 +39,26 @@ export function carePlanPanel(record, api, client, announce) {
   const statusActive = h("input", { type: "radio", name: "cp-status", id: "cp-status-active", value: "active", checked: true });
   const statusDraft = h("input", { type: "radio", name: "cp-status", id: "cp-status-draft", value: "draft" });
   const result = h("div", { id: "cp-result", role: "status", "aria-live": "polite", tabindex: "-1" });
-  const submit = h("button", { type: "submit", class: "primary", id: "cp-accept" }, "Accept and write to the EHR");
+  const submit = h("button", { type: "submit", class: "primary", id: "cp-accept" }, t("Accept and write to the EHR"));
   const original = JSON.stringify(plan);
   const missing = missingCreateScopes(resources, (client.state.tokenResponse || {}).scope || "");
   if (missing.length) {
     // Say so before the clinician edits anything: the EHR would refuse the transaction.
     submit.disabled = true;
     result.className = "error";
-    result.textContent = `The EHR did not grant permission to create ${missing.join(", ")}: the plan cannot be written from here.`;
+    result.textContent = t("The EHR did not grant permission to create {types}: the plan cannot be written from here.", { types: missing.join(", ") });
   }
 
   const form = h("form", { id: "careplan-form", novalidate: true },
-    h("div", { class: "field" }, h("label", { for: title.id }, "Title"), title),
-    h("div", { class: "field" }, h("label", { for: description.id }, "Description"), description),
-    h("fieldset", {}, h("legend", {}, "Activities"), activityList,
-      h("button", { type: "button", id: "cp-add", onclick: () => addActivity().focus() }, "Add activity")),
-    h("div", { class: "field" }, h("label", { for: note.id }, "Clinician note (optional)"), note),
-    h("fieldset", { class: "inline" }, h("legend", {}, "Write as"),
-      h("span", {}, statusActive, h("label", { for: statusActive.id }, "Accepted plan (status active)")),
-      h("span", {}, statusDraft, h("label", { for: statusDraft.id }, "Draft for later sign-off (status draft)"))),
-    h("p", { class: "muted" }, `Written with it: ${describeOthers(others)}.`),
+    h("div", { class: "field" }, h("label", { for: title.id }, t("Title")), title),
+    h("div", { class: "field" }, h("label", { for: description.id }, t("Description")), description),
+    h("fieldset", {}, h("legend", {}, t("Activities")), activityList,
+      h("button", { type: "button", id: "cp-add", onclick: () => addActivity().focus() }, t("Add activity"))),
+    h("div", { class: "field" }, h("label", { for: note.id }, t("Clinician note (optional)")), note),
+    h("fieldset", { class: "inline" }, h("legend", {}, t("Write as")),
+      h("span", {}, statusActive, h("label", { for: statusActive.id }, t("Accepted plan (status active)"))),
+      h("span", {}, statusDraft, h("label", { for: statusDraft.id }, t("Draft for later sign-off (status draft)")))),
+    h("p", { class: "muted" }, t("Written with it: {resources}.", { resources: describeOthers(others) })),
     h("div", { class: "actions" }, submit),
     result,
   );
@@ -85,34 +86,35 @@ export function carePlanPanel(record, api, client, announce) {
 
     submit.disabled = true;
     result.className = "";
-    result.textContent = "Writing to the EHR\u2026";
+    result.textContent = t("Writing to the EHR\u2026");
     try {
       const verifier = await fhirUser(client);
       const bundle = transactionBundle([edited, ...others], verifier);
       const response = await api.transaction(bundle);
       const written = writtenReferences(response);
       result.className = "success";
-      result.replaceChildren(h("p", {}, `Written to the EHR: ${written.join(", ") || "done"}.`));
-      announce(`Care plan written to the EHR as ${edited.status}.`);
+      const done = t("done");
+      result.replaceChildren(h("p", {}, t("Written to the EHR: {references}.", { references: written.join(", ") || done })));
+      announce(edited.status === "active" ? t("Care plan written to the EHR as active.") : t("Care plan written to the EHR as draft."));
       form.querySelectorAll("input, textarea, button").forEach((el) => { el.disabled = true; });
       try {
         await api.feedback(record.id, { outcome: "accepted", section: "careplan", edited: wasEdited, written, comment: note.value.trim() });
-        result.append(h("p", { class: "muted", id: "cp-feedback" }, "Your acceptance was recorded with the assessment."));
+        result.append(h("p", { class: "muted", id: "cp-feedback" }, t("Your acceptance was recorded with the assessment.")));
       } catch (err) {
         // The plan is in the EHR either way; only the service's feedback record is missing.
-        result.append(h("p", { class: "muted", id: "cp-feedback" }, `(Acceptance not recorded with the assessment: ${err.message})`));
+        result.append(h("p", { class: "muted", id: "cp-feedback" }, t("(Acceptance not recorded with the assessment: {error})", { error: err.message })));
       }
     } catch (err) {
       submit.disabled = false;
       result.className = "error";
       result.setAttribute("role", "alert");
-      result.textContent = `Not written: ${err.message}`;
+      result.textContent = t("Not written: {error}", { error: err.message });
     }
     result.focus();
   });
 
-  return panel("careplan", "Draft care plan", {
-    intro: "Check and edit the plan the assessment proposes. Nothing is written to the record until you accept it.",
+  return panel("careplan", t("Draft care plan"), {
+    intro: t("Check and edit the plan the assessment proposes. Nothing is written to the record until you accept it."),
   }, form);
 }
 
@@ -150,6 +152,12 @@ function describeOthers(resources) {
     const key = `${r.resourceType}${r.resourceType === "Observation" && r.status ? ` (${r.status})` : ""}`;
     counts.set(key, (counts.get(key) || 0) + 1);
   }
-  const parts = [...counts].map(([key, n]) => (n > 1 ? `${n} ${key.replace(/^(\w+)/, "$1s")}` : key));
-  return parts.join(", ") || "nothing else";
+  const names = {
+    Observation: t("Observation"), "Observation (preliminary)": t("Observation (preliminary)"),
+    Provenance: t("Provenance"), Device: t("Device"),
+  };
+  const parts = [...counts].map(([key, n]) => (n > 1
+    ? t("{count} × {resource}", { count: n, resource: names[key] || key })
+    : names[key] || key));
+  return parts.join(", ") || t("nothing else");
 }

@@ -1,4 +1,5 @@
 import { h, humanise, panel, pct } from "../dom.js";
+import { t } from "../i18n.js";
 
 export function probabilitiesPanel(record) {
   const rep = record.assessment.representation;
@@ -13,14 +14,14 @@ export function probabilitiesPanel(record) {
   }));
   // Widths are set from script (CSP forbids inline style attributes in markup).
   for (const fill of list.querySelectorAll(".bar-fill")) fill.style.width = `${fill.dataset.width}%`;
-  return panel("probabilities", "Condition probabilities", { feedbackSection: "probabilities" },
-    probs.length ? list : h("p", { class: "muted" }, "No usable photograph: no probabilities."),
-    h("div", { class: "caveat", role: "note", "aria-label": "Calibration caveats" },
-      h("h3", {}, "Read these with care"),
+  return panel("probabilities", t("Condition probabilities"), { feedbackSection: "probabilities" },
+    probs.length ? list : h("p", { class: "muted" }, t("No usable photograph: no probabilities.")),
+    h("div", { class: "caveat", role: "note", "aria-label": t("Calibration caveats") },
+      h("h3", {}, t("Read these with care")),
       h("ul", {},
-        h("li", {}, "Probabilities are calibrated on the project's held-out images, which differ from your patients' photographs (lighting, skin tone, camera, body site)."),
-        h("li", {}, "They rank a few conditions the model was trained on; a condition outside that list can still be the right diagnosis."),
-        h("li", {}, "Image-only diagnosis is unreliable in real-world studies (top-3 accuracy of open models 1.5\u201313.4%). This is not a diagnosis."),
+        h("li", {}, t("Probabilities are calibrated on the project's held-out images, which differ from your patients' photographs (lighting, skin tone, camera, body site).")),
+        h("li", {}, t("They rank a few conditions the model was trained on; a condition outside that list can still be the right diagnosis.")),
+        h("li", {}, t("Image-only diagnosis is unreliable in real-world studies (top-3 accuracy of open models 1.5\u201313.4%). This is not a diagnosis.")),
       )),
   );
 }
