@@ -4,12 +4,14 @@ and the app's own labels (headings, buttons, table headers, status lines) in Sim
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Iterator
 
 import pytest
 
 from i18n.leak import english_words
+from inference.results import Evidence
 from .browser import screenshot, start_chromium, stop_chromium
 from .conftest import Stack
 from .pages import WAIT, By, WebDriverWait, open_app, text, wait_photos_loaded
@@ -37,9 +39,22 @@ def _record_words(stack: Stack) -> frozenset[str]:
     return record_words(shown)
 
 
-# Identifiers the page shows on purpose: rule ids beside the evidence (tcm.blood_heat.tongue_red) and
-# the knowledge versions in the footer (tcm_herbs=1.0.0); not words a clinician reads.
-_IDENTIFIERS = re.compile(r"\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b|\b[a-z][a-z0-9_]*=[0-9][0-9.]*")
+# Identifiers the page shows on purpose: the knowledge versions in the footer (tcm_herbs=1.0.0), not
+# words a clinician reads. Rule ids (tcm.blood_heat.tongue_red) are internal names: never on screen.
+_IDENTIFIERS = re.compile(r"\b[a-z][a-z0-9_]*=[0-9][0-9.]*")
+
+
+def _all_evidence(value: Any) -> list[Evidence]:
+    """Every Evidence anywhere in an assessment (dataclasses, tuples, dicts)."""
+    if isinstance(value, Evidence):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [e for f in dataclasses.fields(value) for e in _all_evidence(getattr(value, f.name))]
+    if isinstance(value, (list, tuple)):
+        return [e for item in value for e in _all_evidence(item)]
+    if isinstance(value, dict):
+        return [e for item in value.values() for e in _all_evidence(item)]
+    return []
 
 
 def test_review_app_labels_are_chinese(chinese_browser: Any, stack: Stack) -> None:
@@ -71,6 +86,10 @@ def test_review_app_labels_are_chinese(chinese_browser: Any, stack: Stack) -> No
     labels = browser.execute_script(
         "return [...document.querySelectorAll('[aria-label], img[alt], [title]')]"
         ".map((e) => e.getAttribute('aria-label') || e.getAttribute('alt') || e.getAttribute('title') || '')")
+    rule_ids = {e.rule for e in _all_evidence(stack.assessment) if e.rule}
+    assert rule_ids and browser.find_elements(By.CSS_SELECTOR, "li[data-rule]"), "evidence carries its rule for support"
+    shown_ids = sorted(r for r in rule_ids if r in visible)
+    assert not shown_ids, f"internal rule ids on screen: {shown_ids}"
     leaked = {}
     allowed = _record_words(stack)
     for line in [*visible.splitlines(), *labels]:

@@ -92,10 +92,11 @@ export function shortDate(iso) {
   return d.toISOString().slice(0, 10);
 }
 
-// One piece of evidence as a list item: statement, then where it came from.
+// One piece of evidence as a list item: statement, then where it came from. The rule id is an
+// internal name: it stays in the record (audit) and on the element for support, never on screen.
 export function evidenceItem(ev) {
-  const source = [ev.source_ref, ev.rule && t("rule {rule}", { rule: ev.rule })].filter(Boolean).join("; ");
-  return h("li", {},
+  const source = ev.source_ref || "";
+  return h("li", ev.rule ? { "data-rule": ev.rule } : {},
     ev.statement,
     source ? h("span", { class: "source" }, ` (${source})`) : null,
     ev.citation ? h("span", { class: "citation" }, " ", t("Source: {citation}.", { citation: ev.citation })) : null,
