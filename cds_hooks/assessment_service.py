@@ -97,13 +97,7 @@ def assess(call: ServiceCall[HookContext], runtime: Runtime) -> CdsResponse:
     # shares DERM3R_REQUEST_BUDGET, so a hostile photo or a slow chart cannot hold a worker for long.
     budget = Deadline(max(settings.request_budget_seconds, settings.request_deadline_seconds))
     deadline = Deadline(settings.request_deadline_seconds)
-    resolver = PrefetchResolver(
-        allowlist=settings.fhir_allowlist,
-        allow_private=settings.allow_private_fhir,
-        client_factory=runtime.client_factory,
-        deadline=deadline,
-        per_call_timeout=settings.fhir_timeout_seconds,
-    )
+    resolver = PrefetchResolver.for_request(settings, runtime.client_factory, deadline)
     resolved = resolver.resolve(request, service)
     case = build_case_for(request, resolved, runtime, deadline)
 

@@ -48,14 +48,7 @@ def _checker(runtime: Runtime) -> DrugChecker:
 
 def _case(call: ServiceCall[OrderContext], runtime: Runtime, deadline: Deadline, checker: DrugChecker) -> tuple[Case, dict[str, str]]:
     request, service = call.request, call.service
-    settings = runtime.settings
-    resolver = PrefetchResolver(
-        allowlist=settings.fhir_allowlist,
-        allow_private=settings.allow_private_fhir,
-        client_factory=runtime.client_factory,
-        deadline=deadline,
-        per_call_timeout=settings.fhir_timeout_seconds,
-    )
+    resolver = PrefetchResolver.for_request(runtime.settings, runtime.client_factory, deadline)
     resolved = resolver.resolve(request, service)
     try:
         used = [r for r in resolved.resources if checker.reads(r)]

@@ -21,6 +21,7 @@ from cds_hooks.deadline import Deadline
 from cds_hooks.errors import Forbidden, InvalidRequest, PrefetchUnavailable
 from cds_hooks.limits import MAX_REQUEST_RESOURCES, check_outbound_host
 from cds_hooks.registry import ServiceDefinition, render_template
+from cds_hooks.settings import Settings
 from cds_hooks.wire.request import HookRequest
 from fhir_mapping.errors import FhirAuthError, FhirError, FhirNotAllowed, FhirNotFound, FhirUnavailable, MalformedBundle
 from fhir_mapping.queries import key_label
@@ -108,6 +109,18 @@ class PrefetchResolver:
         self._deadline = deadline
         self._per_call_timeout = per_call_timeout
         self._problem: str | None | object = _UNCHECKED
+
+    @classmethod
+    def for_request(cls, settings: Settings, client_factory: ClientFactory, deadline: Deadline) -> "PrefetchResolver":
+        """The resolver both handlers use: allow-list, private-address policy and per-call timeout
+        from the service settings, the request's own deadline."""
+        return cls(
+            allowlist=settings.fhir_allowlist,
+            allow_private=settings.allow_private_fhir,
+            client_factory=client_factory,
+            deadline=deadline,
+            per_call_timeout=settings.fhir_timeout_seconds,
+        )
 
     def _server_problem(self, request: HookRequest) -> str | None:
         """Why `fhirServer` cannot be used (None: it can). Checked once, and only when a FHIR call

@@ -18,7 +18,17 @@ from PIL import Image, ImageFile
 from cds_hooks.limits import MAX_IMAGES
 from inference.imaging import MAX_PIXELS_FULL_DECODE
 
-from security_support import SERVICE_ID, Signer, assert_operation_outcome, hook_body, prefetch_for, searchset, strict_json, synthetic_patient
+from security_support import (
+    SERVICE_ID,
+    Signer,
+    assert_operation_outcome,
+    hook_body,
+    media_resource,
+    prefetch_for,
+    searchset,
+    strict_json,
+    synthetic_patient,
+)
 
 URL = f"/cds-services/{SERVICE_ID}"
 SCRIPT_MARKER = "<script>alert('polyglot-marker')</script>"
@@ -189,24 +199,11 @@ HOSTILE: list[tuple[str, Callable[[], bytes], str]] = [
 RSS_GROWTH_LIMIT_MB = 700
 
 
-def _media(patient_ref: str, data: bytes | str, content_type: str, n: int) -> dict:
-    payload = data if isinstance(data, str) else base64.b64encode(data).decode()
-    return {
-        "resourceType": "Media",
-        "id": f"hostile-{n}",
-        "status": "completed",
-        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/media-type", "code": "image"}]},
-        "subject": {"reference": patient_ref},
-        "createdDateTime": "2026-11-01T10:00:00Z",
-        "content": {"contentType": content_type, "data": payload},
-    }
-
-
 def _request_with_photos(photos: list[tuple[bytes | str, str]]) -> dict[str, Any]:
     bundle = synthetic_patient(visits=1)
     prefetch = prefetch_for(bundle)
     ref = f"Patient/{prefetch['patient']['id']}"
-    prefetch["media"] = searchset([_media(ref, data, ctype, i) for i, (data, ctype) in enumerate(photos)])
+    prefetch["media"] = searchset([media_resource(ref, data, ctype, i) for i, (data, ctype) in enumerate(photos)])
     prefetch["documents"] = searchset([])
     return hook_body(bundle, prefetch=prefetch)
 
