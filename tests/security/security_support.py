@@ -288,3 +288,20 @@ def repeat_scan(data: bytes, which: int, times: int) -> bytes:
     team's CPU bomb: libjpeg decodes every scan, whatever the requested output size)."""
     start, end = jpeg_scans(data)[which]
     return data[:end] + data[start:end] * times + data[end:]
+
+
+class AcceptingFhir:
+    """A FHIR server session for the review app's token check that grants every token access to the
+    patient asked for: the tests using it are about what happens after authorisation."""
+
+    def get(self, url: str, headers: dict, timeout: float, allow_redirects: bool) -> Any:
+        pid = url.rsplit("/", 1)[-1]
+
+        class R:
+            status_code = 200
+
+            @staticmethod
+            def json() -> dict:
+                return {"resourceType": "Patient", "id": pid}
+
+        return R()

@@ -13,6 +13,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from security_support import (
+    BASE_URL,
+    SERVICE_ID,
+    AcceptingFhir,
+    Canary,
+    Signer,
+    assert_operation_outcome,
+    hook_body,
+    synthetic_patient,
+)
 
 from cds_hooks.review import ReviewStore, review_blueprint
 from cds_hooks.review.access import TokenVerifier
@@ -20,7 +30,6 @@ from cds_hooks.settings import Settings
 from fhir_mapping.client import FhirClient
 from fhir_mapping.errors import FhirBadResponse
 from fhir_mapping.strict_json import DEFAULT_MAX_VALUES, JsonRejected, loads_strict
-from security_support import BASE_URL, SERVICE_ID, Canary, Signer, assert_operation_outcome, hook_body, synthetic_patient
 
 URL = f"/cds-services/{SERVICE_ID}"
 FEEDBACK_URL = f"{URL}/feedback"
@@ -95,20 +104,6 @@ def test_values_in_strings_do_not_count(client: Any, signer: Signer) -> None:
 # -- problem 8: the review app's feedback parsed loosely ---------------------------------------------------
 
 
-class _AcceptingFhir:
-    def get(self, url: str, headers: dict, timeout: float, allow_redirects: bool) -> Any:
-        pid = url.rsplit("/", 1)[-1]
-
-        class R:
-            status_code = 200
-
-            @staticmethod
-            def json() -> dict:
-                return {"resourceType": "Patient", "id": pid}
-
-        return R()
-
-
 @pytest.fixture()
 def review(tmp_path: Path) -> tuple[Any, str, list]:
     from tests.smart.case_data import build_case, draft_resources, hand_built_assessment
@@ -120,7 +115,7 @@ def review(tmp_path: Path) -> tuple[Any, str, list]:
     record_id = store.put(assessment, case, draft_resources(assessment), fhir_server=REVIEW_FHIR, service_id="derm3r-patient-view", card_uuid="7c1d0f52-6f7e-4c1e-9d55-2b5e8a9e0c11")
     received: list = []
     app = Flask(__name__)
-    app.register_blueprint(review_blueprint(settings, store, verifier=TokenVerifier(settings, session=_AcceptingFhir()),  # type: ignore[arg-type]
+    app.register_blueprint(review_blueprint(settings, store, verifier=TokenVerifier(settings, session=AcceptingFhir()),  # type: ignore[arg-type]
                                             feedback_sink=lambda s, i: received.append(i) or True))
     return app.test_client(), f"/app/api/assessments/{record_id}/feedback", received
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from security_support import AcceptingFhir
 
 from cds_hooks.review import ReviewStore, review_blueprint
 from cds_hooks.review.access import TokenVerifier
@@ -21,20 +22,6 @@ FHIR = "https://ehr.header-tests.example/fhir"
 AUTH = {"Authorization": "Bearer smart-token"}
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.domain)</script></svg>'
 HTML = b"<!doctype html><script>alert(1)</script>"
-
-
-class _AcceptingFhir:
-    def get(self, url: str, headers: dict, timeout: float, allow_redirects: bool) -> Any:
-        pid = url.rsplit("/", 1)[-1]
-
-        class R:
-            status_code = 200
-
-            @staticmethod
-            def json() -> dict:
-                return {"resourceType": "Patient", "id": pid}
-
-        return R()
 
 
 def _review_app(tmp_path: Path, photos: list[tuple[bytes, str | None]], **settings: Any) -> tuple[Any, str]:
@@ -48,7 +35,7 @@ def _review_app(tmp_path: Path, photos: list[tuple[bytes, str | None]], **settin
         dataclasses.replace(template, ref=f"Media/h{i}", data=data, content_type=ctype) for i, (data, ctype) in enumerate(photos)))
     record_id = store.put(hand_built_assessment(build_case()), case, [], fhir_server=FHIR)
     app = Flask(__name__)
-    app.register_blueprint(review_blueprint(config, store, verifier=TokenVerifier(config, session=_AcceptingFhir()),  # type: ignore[arg-type]
+    app.register_blueprint(review_blueprint(config, store, verifier=TokenVerifier(config, session=AcceptingFhir()),  # type: ignore[arg-type]
                                             feedback_sink=lambda s, i: True))
     return app.test_client(), record_id
 
