@@ -35,6 +35,7 @@ from cds_hooks.card_text import (
     fit_summary,
     join_blocks,
     readable_message,
+    reading_units,
     ref_label,
     scrub,
     source_lines,
@@ -240,6 +241,8 @@ def _avoid_reason(option: TreatmentOption) -> str:
     "Adalimumab: Heart failure recorded - do not start ..." -> "Heart failure";
     "on Methotrexate: ALT 168 U/L (2026-11-28) > 100 U/L - withhold ..." -> "ALT 168 U/L > 100 U/L"."""
     reason = scrub(option.contraindications[0].reason) if option.contraindications else ""
+    if current_language() != DEFAULT_LANGUAGE:
+        return _avoid_reason_zh(reason)
     head = reason.split(":", 1)[0]
     population = re.search(r"\bin\s+([a-z][a-z ]*?)\s*(?:\(|$)", head)
     if population:
@@ -253,10 +256,29 @@ def _avoid_reason(option: TreatmentOption) -> str:
         finding = re.sub(r"\s+recorded$", "", finding)
         if finding and len(finding.split()) <= 8:
             return finding
-    if current_language() != DEFAULT_LANGUAGE:
-        return clip_words(reason, _STEP_WORDS)  # the English phrase parsing above has no Chinese twin
     words = reason.split()
     return " ".join(words[:_STEP_WORDS]) + (" ..." if len(words) > _STEP_WORDS else "")
+
+
+def _avoid_reason_zh(reason: str) -> str:
+    """The Chinese twin of `_avoid_reason`: the catalogue writes the same sentences with full-width
+    marks ("{display}用于{label}（...）：...", "{display}与{display2}（...）：...", "正在使用{display}：
+    {finding}——{action}"), so the same few words are cut out of the translated reason."""
+    head, _, rest = reason.partition("：")
+    population = re.search(r"用于(.+?)(?:（|$)", head)
+    if population:
+        return population.group(1)
+    partner = re.search(r"与([A-Za-z][\w-]*|[^（]+)", head)
+    if partner:
+        # As in English, the first word of a record's medicine ("Methotrexate 2.5 mg ..."), which the
+        # catalogue translates when it is a drug derm3r knows.
+        return t("with {group}", group=partner.group(1))
+    finding = re.split(r"——|；", rest, maxsplit=1)[0]
+    finding = re.sub(r"\s+", " ", re.sub(r"（[^（）]*）", " ", finding)).strip(" 。，")
+    finding = re.sub(r"^记录有", "", finding)
+    if finding and reading_units(finding) <= 2 * _STEP_WORDS:
+        return finding
+    return clip_words(reason, _STEP_WORDS)
 
 
 def _grouped(options: list[TreatmentOption], limit: int) -> str:

@@ -257,6 +257,29 @@ def test_chinese_cards_say_the_same_as_the_english_ones(vignette_answers: dict) 
     assert tcm_lines >= max(4, english_tcm - 3), (tcm_lines, english_tcm)
 
 
+
+def _block(detail: str, label: str) -> str | None:
+    return next((b for b in detail.split("\n\n") if b.startswith(label)), None)
+
+
+def test_chinese_avoid_and_caution_blocks_name_their_reasons_as_the_english_ones_do(vignette_answers: dict) -> None:
+    """The reason after a drug to avoid is a few words (妊娠 for "pregnancy"), read from the English
+    reason and translated on its own: never a clipped sentence, and a block the English card has is
+    not lost to the length cap in Chinese."""
+    checked = 0
+    for vid, (english, _) in vignette_answers["en"].items():
+        chinese = vignette_answers["zh-CN"][vid][0]
+        for en_card, zh_card in zip(english["cards"], chinese["cards"]):
+            for en_label, zh_label in (("**Avoid:**", "**避免：**"), ("**Caution:**", "**慎用：**")):
+                en_block = _block(en_card.get("detail", ""), en_label)
+                if en_block is None or en_block.endswith("..."):
+                    continue
+                zh_block = _block(zh_card.get("detail", ""), zh_label)
+                assert zh_block is not None, (vid, en_block)
+                assert "……" not in zh_block, (vid, en_block, zh_block)
+                checked += 1
+    assert checked >= 5, checked
+
 def test_chinese_detail_length_per_english_word(vignette_answers: dict) -> None:
     """DETAIL_UNITS_ZH against what the cards measure: Chinese reading units per English word on the
     same cards, those neither language had to shorten (the cap was set from the uncapped ratio, 2.4;
