@@ -77,6 +77,9 @@ SCALE_SHEET_MIN_RADIUS_FRACTION = 1 / 128
 # ... when yellow (as inference.morphology's pustule colour test: b* >= 12 and b* > a* + 5).
 YELLOW_MIN_B_STAR = 12.0
 YELLOW_MIN_B_OVER_A = 5.0
+# Obvious keratin before the skin baseline is known: a* below this and b* above a* by this much.
+KERATIN_MAX_A_STAR = 6.0
+KERATIN_MIN_B_OVER_A = 12.0
 # Light scale: L* above the normal skin's median by this much, a* at most this much above the skin's.
 LIGHT_SCALE_DELTA_L = 10.0
 LIGHT_SCALE_MAX_DELTA_A = 4.0
@@ -267,7 +270,13 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     skin_chroma = _median(chroma[skin_colour])
     whitish = (chroma < min(SCALE_NEUTRAL_CHROMA, SCALE_RELATIVE_CHROMA * skin_chroma)) & (lum > SCALE_MIN_L)
     whitish &= lab[..., 2] > SCALE_MIN_B_STAR
-    population = skin_colour & ~masks.dilate(whitish, r_small)
+    # So is obvious yellowish keratin (thick plantar or palmar scale): light, yellow and with
+    # almost no red (a* low), unlike skin of any tone. It has a LOWER EI than the skin it covers;
+    # left in, it becomes the "normal" population on a scaly sole, and the patient's normal skin
+    # the "lesion" (read as dark red-purple; the reviewed misreading, model card).
+    keratin_like = (lum > SCALE_MIN_L) & (lab[..., 1] < KERATIN_MAX_A_STAR)
+    keratin_like &= (lab[..., 2] >= YELLOW_MIN_B_STAR) & (lab[..., 2] > lab[..., 1] + KERATIN_MIN_B_OVER_A)
+    population = skin_colour & ~masks.dilate(whitish | keratin_like, r_small)
     if population.sum() < MIN_BASELINE_SHARE * skin_colour.sum():
         population = skin_colour  # very pale or overexposed skin: near-neutral is the skin itself
     skin_ei = ei[population]
