@@ -537,7 +537,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         evidence=(
             Evidence(
                 source_ref=source_ref,
-                statement=t("whitish low-chroma scale covers {value:.0f}% of the lesion", value=100 * m.get('scale_coverage', 0.0)),
+                statement=t("scale (whitish to yellowish, paler and less red than the skin) covers {value:.0f}% of the lesion", value=100 * m.get('scale_coverage', 0.0)),
             ),
         ),
         measured={"scale_coverage": m.get("scale_coverage", 0.0)},
