@@ -93,13 +93,11 @@ MIN_SKIN_PIXELS = 2000
 WIDE_LESION_FRACTION = 0.7
 # Reference (perilesional) skin darker than the lesion's non-scale part by more than this L* is not
 # taken for normal skin (background or shadow). With fewer than MIN_REFERENCE_PIXELS reference
-# pixels left, the baseline is this percentile of the lesion's own EI. Contrast confidences fall by
-# up to the factor WITHIN_LESION_CONFIDENCE as the reference shrinks below REFERENCE_MIN_SHARE of
-# the lesion's pixels (see _confidence_base).
+# pixels left, the baseline is this percentile of the lesion's own EI and contrast confidences are
+# multiplied by WITHIN_LESION_CONFIDENCE (on top of the wide-lesion factor, see _confidence_base).
 REFERENCE_MAX_DARKER_L = 5.0
 MIN_REFERENCE_PIXELS = 200
 WITHIN_LESION_BASELINE_PERCENTILE = 10.0
-REFERENCE_MIN_SHARE = 0.15
 WITHIN_LESION_CONFIDENCE = 0.5
 # Lesions smaller than this fraction of the skin are treated as "no lesion found".
 MIN_LESION_FRACTION = 0.003
@@ -340,8 +338,15 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
         # is a pustule (inference.morphology counts those), not scale.
         sheet_r = max(1, round(long_side * SCALE_SHEET_MIN_RADIUS_FRACTION))
         yellow = (lab[..., 2] >= YELLOW_MIN_B_STAR) & (lab[..., 2] > lab[..., 1] + YELLOW_MIN_B_OVER_A)
-        extra = (keratin | light) & light_enough
-        scale_candidate |= (extra & ~yellow) | masks.open_(extra & yellow, sheet_r)
+        extra = (keratin | light | keratin_like) & light_enough
+        relative_scale = (extra & ~yellow) | masks.open_(extra & yellow, sheet_r)
+    else:
+        relative_scale = np.zeros_like(scale_candidate)
+    # These relative tests lean on the "normal" population, which on real photos can include a
+    # skin-coloured background: they only ever add scale on and next to the lesion, and they do not
+    # remove pixels from the reference skin below (only the neutral-white candidate does).
+    reference_exclusion = scale_candidate
+    scale_candidate = scale_candidate | relative_scale
     # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
     # pixels: thick silvery plaques can be mostly scale with red only at the rim.
     # Thick scale can cover most of a plaque with red showing only at the rim and in cracks: the
@@ -367,17 +372,16 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # part by more than REFERENCE_MAX_DARKER_L.
     core_first = lesion & ~scale_candidate
     plausible = lum >= _median(lum[core_first]) - REFERENCE_MAX_DARKER_L if core_first.any() else skin_colour
-    peri = skin_colour & ring & ~scale_candidate & plausible
+    peri = skin_colour & ring & ~reference_exclusion & plausible
     if peri.sum() < MIN_REFERENCE_PIXELS:
-        peri = skin_colour & ~lesion & ~scale_candidate & plausible
+        peri = skin_colour & ~lesion & ~reference_exclusion & plausible
     if peri.sum() < MIN_REFERENCE_PIXELS and core_first.sum() >= MIN_REFERENCE_PIXELS:
         # No plausible normal skin at all: the least red part of the lesion is the reference, a
         # within-lesion contrast that under-reads uniform redness but cannot over-read it.
         peri = core_first & (ei_raw <= _percentile(ei_raw[core_first], WITHIN_LESION_BASELINE_PERCENTILE))
-        reference_trust = 0.0
+        within_lesion = True
     else:
-        # Little reference skin: trusted in proportion to its share of the lesion.
-        reference_trust = float(np.clip(peri.sum() / max(float(lesion.sum()), 1.0) / REFERENCE_MIN_SHARE, 0.0, 1.0))
+        within_lesion = False
     reference = peri if peri.any() else skin_colour
     base_ei = _median(ei_raw[reference])
     redness = (ei - base_ei).astype(np.float32)
@@ -390,7 +394,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
             "baseline_l_star": _median(lum[reference]),
             "lesion_pixels": float(lesion.sum()),
             "perilesional_pixels": float(peri.sum()),
-            "reference_trust": reference_trust,
+            "reference_within_lesion": float(within_lesion),
         }
     )
     core = lesion & ~scale_candidate
@@ -457,7 +461,8 @@ def _confidence_base(m: dict[str, float]) -> float:
     # When most of the skin is called lesion, the "normal skin" baseline rests on little (or on
     # shading rather than on healthy skin): contrasts are less trustworthy.
     extent = 1.0 if m.get("area_fraction", 0.0) <= WIDE_LESION_FRACTION else 0.6
-    extent *= 1.0 - (1.0 - WITHIN_LESION_CONFIDENCE) * (1.0 - m.get("reference_trust", 1.0))
+    if m.get("reference_within_lesion", 0.0):
+        extent *= WITHIN_LESION_CONFIDENCE  # no normal skin at all: a within-lesion contrast
     pigment = PIGMENT_CONFIDENCE_FACTOR if _pigment_dominated(m) else 1.0
     return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone * extent * pigment, 0.05, 0.9))
 
