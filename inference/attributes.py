@@ -9,13 +9,20 @@ Pipeline (all vectorised; its cost per photo is measured by `python -m bench.ben
    illumination, the same threshold works on light and dark skin (see tests across Fitzpatrick-like
    tones in tests/inference/test_attributes.py).
 3. Lesion = red seeds (EI above baseline by a margin and by 3 robust SDs of the skin's own noise),
-   grown by hysteresis, plus whitish scale next to them, cleaned by morphology.
-4. Perilesional skin = non-lesional skin in a ring around the lesion: the reference for contrasts.
-5. Attributes on the PASI 0-4 scale from measured contrasts, mapped by piecewise-linear anchor
+   grown by hysteresis, plus scale on and next to them, cleaned by morphology. Scale is whitish to
+   yellowish: near-neutral white, or (relative to the patient's own normal skin) keratin that is
+   much less red, or light scale that is much lighter and no redder; yellow only as sheets (dots
+   are pustules).
+4. Perilesional skin = non-lesional skin in a ring around the lesion that is plausibly normal skin
+   (not darker than the lesion): the reference for contrasts; with none in view, the least red part
+   of the lesion, at a reduced confidence.
+5. Attributes on the PASI 0-4 scale from measured contrasts (erythema from the blood part of the EI
+   contrast: a melanin excess is removed), mapped by piecewise-linear anchor
    tables below (named constants). The anchors are heuristic: set so that the procedural renderer
    (`inference.synth`, which draws haemoglobin by Beer-Lambert) is recovered, and sanity-checked on
-   real psoriasis photographs; they are NOT clinically validated and each score carries a
-   confidence that says how much to trust it.
+   real photographs graded by the engineer (tools/lesion_model/attribute_check.py, model card);
+   they are NOT clinically validated and each score carries a confidence that says how much to
+   trust it.
 """
 
 from __future__ import annotations
@@ -71,8 +78,8 @@ KERATIN_MIN_DROP_A = 5.0
 KERATIN_NOISE_SIGMAS = 2.5
 KERATIN_MAX_DROP_B = 2.0
 KERATIN_MIN_DELTA_L = 5.0
-# Keratin and light-scale pixels count only in patches that survive an opening of this radius
-# (fraction of the long side; pustules are narrower).
+# Yellow keratin and light-scale candidates count only in patches that survive an opening of this
+# radius (fraction of the long side; pustules are narrower).
 SCALE_SHEET_MIN_RADIUS_FRACTION = 1 / 128
 # ... when yellow (as inference.morphology's pustule colour test: b* >= 12 and b* > a* + 5).
 YELLOW_MIN_B_STAR = 12.0
@@ -347,11 +354,9 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     # remove pixels from the reference skin below (only the neutral-white candidate does).
     reference_exclusion = scale_candidate
     scale_candidate = scale_candidate | relative_scale
-    # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
-    # pixels: thick silvery plaques can be mostly scale with red only at the rim.
-    # Thick scale can cover most of a plaque with red showing only at the rim and in cracks: the
-    # plaque's outline is closed with a wider radius so that such scale sheets count as "on the
-    # plaque" and seed the scale mask, not only the flakes that touch red pixels.
+    # Scale starts on the plaque (inside its red outline, closed with a wide radius: thick scale can
+    # cover most of a plaque with red showing only at the rim and in cracks) and grows through
+    # connected candidate pixels.
     r_hull = max(r_close, round(long_side * SCALE_HULL_FRACTION))
     scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_hull)
     for _ in range(SCALE_GROW_STEPS):
