@@ -485,8 +485,11 @@ def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tup
     if erythema < 0.5 or "delta_od_g" not in m:
         return "none", base_conf * 0.8
     delta_ei = m.get("delta_ei_blood", m["delta_ei"])
-    d_g = max(m["delta_od_g"], 1e-3)
-    dark_ratio = m["delta_od_r"] / d_g
+    # The dusky ratio is read on the contrast left after removing a melanin-shaped excess (brown
+    # pigment, brown keratin or crust also absorb red light: dR/dG of melanin is 0.56, "dusky").
+    melanin = m.get("melanin_od", 0.0)
+    d_g = max(m["delta_od_g"] - melanin, 1e-3)
+    dark_ratio = (m["delta_od_r"] - MELANIN_OD[0] * melanin) / d_g
     # When scale covers most of the lesion, the non-scale "core" is a rim and cracks between
     # keratin, mixed with its yellow-brown edges and shadows, which absorb red light as well: a
     # dusky ratio there describes keratin, not deoxygenated blood. Such lesions are called by
