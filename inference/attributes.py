@@ -152,9 +152,11 @@ MELANIN_EI_PER_OD = MELANIN_OD[1] - MELANIN_OD[0]
 COLOUR_DARK_RATIO = 0.3
 # Below this EI contrast (~E 1.5) a red lesion reads as pale red (pink).
 COLOUR_PALE_MAX_DELTA_EI = 0.115
-# Scale coverage (~ PASI D 3.25) from which the lesion is "mostly scale" for the colour class.
-SCALE_DOMINANT_COVERAGE = 0.5
-SCALE_DOMINANT_COLOUR_CONFIDENCE = 0.5
+# Scale score from which scale reads as thick (used by inference.morphology's thick/thin finding,
+# and by the colour class: no dusky call on a thickly scaled lesion), and the colour confidence
+# factor on such lesions.
+THICK_SCALE_SCORE = 2.5
+THICK_SCALE_COLOUR_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -490,12 +492,12 @@ def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tup
     melanin = m.get("melanin_od", 0.0)
     d_g = max(m["delta_od_g"] - melanin, 1e-3)
     dark_ratio = (m["delta_od_r"] - MELANIN_OD[0] * melanin) / d_g
-    # When scale covers most of the lesion, the non-scale "core" is a rim and cracks between
-    # keratin, mixed with its yellow-brown edges and shadows, which absorb red light as well: a
-    # dusky ratio there describes keratin, not deoxygenated blood. Such lesions are called by
-    # their redness alone (pale or bright), with a reduced confidence.
-    scale_dominated = m.get("scale_coverage", 0.0) >= SCALE_DOMINANT_COVERAGE
-    factor = SCALE_DOMINANT_COLOUR_CONFIDENCE if scale_dominated else 1.0
+    # When scale is thick, the non-scale "core" is a rim and cracks between keratin, mixed with
+    # its yellow-brown edges and shadows, which absorb red light as well: a dusky ratio there
+    # describes keratin, not deoxygenated blood. Such lesions are called by their redness alone
+    # (pale or bright), with a reduced confidence.
+    scale_dominated = _interp(m.get("scale_coverage", 0.0), SCALE_COVERAGE_ANCHORS) >= THICK_SCALE_SCORE
+    factor = THICK_SCALE_COLOUR_CONFIDENCE if scale_dominated else 1.0
     if dark_ratio >= COLOUR_DARK_RATIO and not scale_dominated:
         margin = (dark_ratio - COLOUR_DARK_RATIO) / COLOUR_DARK_RATIO
         return "dark_red_purple", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))

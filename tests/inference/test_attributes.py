@@ -187,8 +187,8 @@ def test_default_scale_colour_leaves_renders_unchanged() -> None:
     assert synth.render_jpeg(spec)[0] == synth.render_jpeg(PlaqueSpec(**{**spec.__dict__, "scale_srgb": None}))[0]
 
 
-def test_colour_class_of_a_mostly_scale_lesion_is_never_dark_red_purple() -> None:
-    m = {"delta_od_r": 0.3, "delta_od_g": 0.4, "delta_od_b": 0.5, "delta_ei": 0.2, "scale_coverage": 0.6}
+def test_colour_class_of_a_thickly_scaled_lesion_is_never_dark_red_purple() -> None:
+    m = {"delta_od_r": 0.3, "delta_od_g": 0.4, "delta_od_b": 0.3, "delta_ei": 0.2, "scale_coverage": 0.4}  # scale 2.75
     assert attributes._colour_class(m, 2.5, 0.8)[0] == "bright_red"
     assert attributes._colour_class({**m, "scale_coverage": 0.1}, 2.5, 0.8)[0] == "dark_red_purple"
 
