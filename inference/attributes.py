@@ -9,13 +9,20 @@ Pipeline (all vectorised; its cost per photo is measured by `python -m bench.ben
    illumination, the same threshold works on light and dark skin (see tests across Fitzpatrick-like
    tones in tests/inference/test_attributes.py).
 3. Lesion = red seeds (EI above baseline by a margin and by 3 robust SDs of the skin's own noise),
-   grown by hysteresis, plus whitish scale next to them, cleaned by morphology.
-4. Perilesional skin = non-lesional skin in a ring around the lesion: the reference for contrasts.
-5. Attributes on the PASI 0-4 scale from measured contrasts, mapped by piecewise-linear anchor
+   grown by hysteresis, plus scale on and next to them, cleaned by morphology. Scale is whitish to
+   yellowish: near-neutral white, or (relative to the patient's own normal skin) keratin that is
+   much less red, or light scale that is much lighter and no redder; yellow only as sheets (dots
+   are pustules).
+4. Perilesional skin = non-lesional skin in a ring around the lesion that is plausibly normal skin
+   (not darker than the lesion): the reference for contrasts; with none in view, the least red part
+   of the lesion, at a reduced confidence.
+5. Attributes on the PASI 0-4 scale from measured contrasts (erythema from the blood part of the EI
+   contrast: a melanin excess is removed), mapped by piecewise-linear anchor
    tables below (named constants). The anchors are heuristic: set so that the procedural renderer
    (`inference.synth`, which draws haemoglobin by Beer-Lambert) is recovered, and sanity-checked on
-   real psoriasis photographs; they are NOT clinically validated and each score carries a
-   confidence that says how much to trust it.
+   real photographs graded by the engineer (tools/lesion_model/attribute_check.py, model card);
+   they are NOT clinically validated and each score carries a confidence that says how much to
+   trust it.
 """
 
 from __future__ import annotations
@@ -64,12 +71,41 @@ MIN_BASELINE_SHARE = 0.2
 SCALE_NEUTRAL_FRACTION = 0.5
 SCALE_MIN_B_STAR = -3.0  # b* above this: not bluish
 SCALE_MIN_DELTA_WHITENESS = 20.0
+# Keratin (yellowish or off-white scale): a* below the normal skin's median by this much (and by
+# this many robust SDs of the skin's own a* noise), b* at most this much below the skin's, L* above
+# the skin's low percentile and above the lesion's red by this much.
+KERATIN_MIN_DROP_A = 5.0
+KERATIN_NOISE_SIGMAS = 2.5
+KERATIN_MAX_DROP_B = 2.0
+KERATIN_MIN_DELTA_L = 5.0
+# Yellow keratin and light-scale candidates count only in patches that survive an opening of this
+# radius (fraction of the long side; pustules are narrower).
+SCALE_SHEET_MIN_RADIUS_FRACTION = 1 / 128
+# ... when yellow (as inference.morphology's pustule colour test: b* >= 12 and b* > a* + 5).
+YELLOW_MIN_B_STAR = 12.0
+YELLOW_MIN_B_OVER_A = 5.0
+# Obvious keratin before the skin baseline is known: a* below this and b* above a* by this much.
+KERATIN_MAX_A_STAR = 6.0
+KERATIN_MIN_B_OVER_A = 12.0
+# Light scale: L* above the normal skin's median by this much, a* at most this much above the skin's.
+LIGHT_SCALE_DELTA_L = 10.0
+LIGHT_SCALE_MAX_DELTA_A = 4.0
+# Closing radius (fraction of the long side) of the red outline within which scale may start.
+SCALE_HULL_FRACTION = 1 / 12
 # Geodesic growth steps of scale away from red skin (each 2 px at 256 px, ~ 1/128 of the image).
 SCALE_GROW_STEPS = 8
 # Fewer skin pixels than this (at the working size) and nothing is measured.
 MIN_SKIN_PIXELS = 2000
 # Above this lesion share of the skin, contrast confidences are reduced (see _confidence_base).
 WIDE_LESION_FRACTION = 0.7
+# Reference (perilesional) skin darker than the lesion's non-scale part by more than this L* is not
+# taken for normal skin (background or shadow). With fewer than MIN_REFERENCE_PIXELS reference
+# pixels left, the baseline is this percentile of the lesion's own EI and contrast confidences are
+# multiplied by WITHIN_LESION_CONFIDENCE (on top of the wide-lesion factor, see _confidence_base).
+REFERENCE_MAX_DARKER_L = 5.0
+MIN_REFERENCE_PIXELS = 200
+WITHIN_LESION_BASELINE_PERCENTILE = 10.0
+WITHIN_LESION_CONFIDENCE = 0.5
 # Lesions smaller than this fraction of the skin are treated as "no lesion found".
 MIN_LESION_FRACTION = 0.003
 
@@ -103,6 +139,12 @@ THICKNESS_CONFIDENCE = 0.25
 # skin), which the erythema index cannot tell from redness: confidence is cut by the factor.
 PIGMENT_RATIO = 1.2
 PIGMENT_CONFIDENCE_FACTOR = 0.4
+# Spectral shapes (OD in R, G, B, green = 1) for separating a lesion's OD change into shading,
+# blood and melanin (`_melanin_excess`): oxygenated blood as drawn by `inference.synth`, melanin
+# ~ lambda^-3.5 (as in tests/inference/test_attributes.py). Melanin adds 1 - 0.56 = 0.44 EI per unit.
+_BLOOD_OD = (0.03, 1.0, 0.55)
+MELANIN_OD = (0.56, 1.0, 2.0)
+MELANIN_EI_PER_OD = MELANIN_OD[1] - MELANIN_OD[0]
 
 # Colour class from the lesion-minus-perilesional OD change per channel (dR, dG, dB).
 # Oxygenated haemoglobin barely absorbs red light, so a bright red lesion has dR/dG ~ 0; dusky,
@@ -110,6 +152,11 @@ PIGMENT_CONFIDENCE_FACTOR = 0.4
 COLOUR_DARK_RATIO = 0.3
 # Below this EI contrast (~E 1.5) a red lesion reads as pale red (pink).
 COLOUR_PALE_MAX_DELTA_EI = 0.115
+# Scale score from which scale reads as thick (used by inference.morphology's thick/thin finding,
+# and by the colour class: no dusky call on a thickly scaled lesion), and the colour confidence
+# factor on such lesions.
+THICK_SCALE_SCORE = 2.5
+THICK_SCALE_COLOUR_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -230,7 +277,13 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     skin_chroma = _median(chroma[skin_colour])
     whitish = (chroma < min(SCALE_NEUTRAL_CHROMA, SCALE_RELATIVE_CHROMA * skin_chroma)) & (lum > SCALE_MIN_L)
     whitish &= lab[..., 2] > SCALE_MIN_B_STAR
-    population = skin_colour & ~masks.dilate(whitish, r_small)
+    # So is obvious yellowish keratin (thick plantar or palmar scale): light, yellow and with
+    # almost no red (a* low), unlike skin of any tone. It has a LOWER EI than the skin it covers;
+    # left in, it becomes the "normal" population on a scaly sole, and the patient's normal skin
+    # the "lesion" (read as dark red-purple; the reviewed misreading, model card).
+    keratin_like = (lum > SCALE_MIN_L) & (lab[..., 1] < KERATIN_MAX_A_STAR)
+    keratin_like &= (lab[..., 2] >= YELLOW_MIN_B_STAR) & (lab[..., 2] > lab[..., 1] + KERATIN_MIN_B_OVER_A)
+    population = skin_colour & ~masks.dilate(whitish | keratin_like, r_small)
     if population.sum() < MIN_BASELINE_SHARE * skin_colour.sum():
         population = skin_colour  # very pale or overexposed skin: near-neutral is the skin itself
     skin_ei = ei[population]
@@ -270,9 +323,44 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     whiteness_base = _median(whiteness[normal] if normal.any() else whiteness[skin_colour])
     whiter = (whiteness > whiteness_base + SCALE_MIN_DELTA_WHITENESS) & (chroma < SCALE_MAX_CHROMA)
     scale_candidate = (((chroma < chroma_limit) & (lighter | near_neutral)) | whiter) & (lum > SCALE_MIN_L) & not_bluish
-    # Scale starts next to (or in the gaps of) red lesion and grows through connected whitish
-    # pixels: thick silvery plaques can be mostly scale with red only at the rim.
-    scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_close)
+    # Real scale is often neither near-neutral nor much greyer than the skin, so the tests above
+    # miss most of it on real photographs (graded DermNet photos, model card). Two more tests,
+    # both relative to the patient's own normal skin and aimed at what scale lacks: blood.
+    # - Keratin: thick scale (plantar and palmar keratin, crusted discoid plaques, pityriasis
+    #   amiantacea) is off-white to yellowish and as chromatic as the skin, but clearly LESS RED
+    #   than the skin (a* lower: no blood shows through it), not bluer (b*), not darker than the
+    #   skin's low percentile, and lighter than the lesion's red.
+    # - Light scale: silvery or off-white scale under a colour cast (tanned skin, pink- or
+    #   yellow-tinted photos) is much LIGHTER than the skin and no redder than it.
+    # Brown crust and shadows (darker), drapes (bluer) and red skin (redder) fail both.
+    if normal.any() and red.any():
+        normal_a = lab[..., 1][normal]
+        a_base = _median(normal_a)
+        a_noise = _robust_sd(normal_a)
+        b_base = _median(lab[..., 2][normal])
+        red_l = _median(lum[red])
+        light_enough = (lum > SCALE_MIN_L) & not_bluish
+        keratin = lab[..., 1] < a_base - max(KERATIN_MIN_DROP_A, KERATIN_NOISE_SIGMAS * a_noise)
+        keratin &= (lab[..., 2] > b_base - KERATIN_MAX_DROP_B) & (lum > lum_base) & (lum > red_l + KERATIN_MIN_DELTA_L)
+        light = (lum > _median(lum[normal]) + LIGHT_SCALE_DELTA_L) & (lab[..., 1] < a_base + LIGHT_SCALE_MAX_DELTA_A)
+        # Yellowish candidates count only as sheets: a yellow dot narrower than ~1/64 of the photo
+        # is a pustule (inference.morphology counts those), not scale.
+        sheet_r = max(1, round(long_side * SCALE_SHEET_MIN_RADIUS_FRACTION))
+        yellow = (lab[..., 2] >= YELLOW_MIN_B_STAR) & (lab[..., 2] > lab[..., 1] + YELLOW_MIN_B_OVER_A)
+        extra = (keratin | light | keratin_like) & light_enough
+        relative_scale = (extra & ~yellow) | masks.open_(extra & yellow, sheet_r)
+    else:
+        relative_scale = np.zeros_like(scale_candidate)
+    # These relative tests lean on the "normal" population, which on real photos can include a
+    # skin-coloured background: they only ever add scale on and next to the lesion, and they do not
+    # remove pixels from the reference skin below (only the neutral-white candidate does).
+    reference_exclusion = scale_candidate
+    scale_candidate = scale_candidate | relative_scale
+    # Scale starts on the plaque (inside its red outline, closed with a wide radius: thick scale can
+    # cover most of a plaque with red showing only at the rim and in cracks) and grows through
+    # connected candidate pixels.
+    r_hull = max(r_close, round(long_side * SCALE_HULL_FRACTION))
+    scale = scale_candidate & masks.close(masks.dilate(red, r_small), r_hull)
     for _ in range(SCALE_GROW_STEPS):
         scale = scale_candidate & masks.dilate(scale, 2 * r_small)
     lesion = masks.open_(masks.close(red | scale, r_small), r_small)
@@ -283,9 +371,24 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     skin = masks.close(skin_colour | lesion, r_small)
 
     ring = masks.dilate(lesion, r_ring) & ~masks.dilate(lesion, r_small)
-    peri = skin_colour & ring & ~scale_candidate
-    if peri.sum() < 200:
-        peri = skin_colour & ~lesion & ~scale_candidate
+    # Reference skin must be plausible NORMAL skin. With little normal skin in view (wide,
+    # confluent disease; a close-up of one plaque), the few "non-lesional" pixels around the lesion
+    # are often not skin at all but a skin-coloured background (wood, a floor, a purple wall) or a
+    # deep shadow, much darker than the involved skin, and measured against them any skin reads as
+    # deep red. Erythema darkens skin, so normal skin is not darker than the lesion's non-scale
+    # part by more than REFERENCE_MAX_DARKER_L.
+    core_first = lesion & ~scale_candidate
+    plausible = lum >= _median(lum[core_first]) - REFERENCE_MAX_DARKER_L if core_first.any() else skin_colour
+    peri = skin_colour & ring & ~reference_exclusion & plausible
+    if peri.sum() < MIN_REFERENCE_PIXELS:
+        peri = skin_colour & ~lesion & ~reference_exclusion & plausible
+    if peri.sum() < MIN_REFERENCE_PIXELS and core_first.sum() >= MIN_REFERENCE_PIXELS:
+        # No plausible normal skin at all: the least red part of the lesion is the reference, a
+        # within-lesion contrast that under-reads uniform redness but cannot over-read it.
+        peri = core_first & (ei_raw <= _percentile(ei_raw[core_first], WITHIN_LESION_BASELINE_PERCENTILE))
+        within_lesion = True
+    else:
+        within_lesion = False
     reference = peri if peri.any() else skin_colour
     base_ei = _median(ei_raw[reference])
     redness = (ei - base_ei).astype(np.float32)
@@ -298,6 +401,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
             "baseline_l_star": _median(lum[reference]),
             "lesion_pixels": float(lesion.sum()),
             "perilesional_pixels": float(peri.sum()),
+            "reference_within_lesion": float(within_lesion),
         }
     )
     core = lesion & ~scale_candidate
@@ -315,6 +419,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
                 "delta_od_r": float(delta_od[0]),
                 "delta_od_g": float(delta_od[1]),
                 "delta_od_b": float(delta_od[2]),
+                "melanin_od": _melanin_excess(delta_od),
                 "delta_a_star": float(core_lab[1] - ref_lab[1]),
                 "delta_b_star": float(core_lab[2] - ref_lab[2]),
                 "delta_l_star": float(core_lab[0] - ref_lab[0]),
@@ -330,10 +435,27 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
         flat_grad = step / (2 * r_small + 1) + _median(grad[reference])
         measured["edge_gradient"] = float(np.mean(grad[band])) if band.any() else 0.0
         measured["edge_ratio"] = measured["edge_gradient"] / max(flat_grad, 0.5)
+        # Redness from blood only: the EI contrast minus what extra melanin in the lesion adds to it.
+        measured["delta_ei_blood"] = measured["delta_ei"] - MELANIN_EI_PER_OD * measured["melanin_od"]
     measured["scale_coverage"] = float(scale.sum() / lesion.sum()) if lesion.any() else 0.0
     measured["area_fraction"] = float(lesion.sum() / max(skin.sum(), 1))
     measured["skin_fraction"] = float(skin.sum() / (h * w))
     return LesionAnalysis(skin, lesion, scale, peri, redness, measured)
+
+
+def _melanin_excess(delta_od: np.ndarray) -> float:
+    """Green-channel OD of the melanin the lesion has in EXCESS of its reference skin (0 if none).
+
+    The lesion-minus-reference OD change (R, G, B) is split into three parts with known spectral
+    shapes: shading or exposure (equal in every channel; EI cancels it), blood and melanin. Extra
+    melanin raises EI too (it absorbs green more than red), so tanned, hyperpigmented or
+    lichenified skin, and the normal skin next to a depigmented patch, read as red; real DermNet
+    photos graded for erythema showed this on vitiligo, tinea and lichen simplex (model card). Only
+    an excess is removed: a lesion with less melanin than its reference, or dusky blood that also
+    absorbs red, is left as measured."""
+    basis = np.array([(1.0, 1.0, 1.0), _BLOOD_OD, MELANIN_OD], dtype=np.float64).T
+    _, _, melanin = np.linalg.solve(basis, np.asarray(delta_od, dtype=np.float64))
+    return float(max(melanin, 0.0))
 
 
 def _confidence_base(m: dict[str, float]) -> float:
@@ -346,6 +468,8 @@ def _confidence_base(m: dict[str, float]) -> float:
     # When most of the skin is called lesion, the "normal skin" baseline rests on little (or on
     # shading rather than on healthy skin): contrasts are less trustworthy.
     extent = 1.0 if m.get("area_fraction", 0.0) <= WIDE_LESION_FRACTION else 0.6
+    if m.get("reference_within_lesion", 0.0):
+        extent *= WITHIN_LESION_CONFIDENCE  # no normal skin at all: a within-lesion contrast
     pigment = PIGMENT_CONFIDENCE_FACTOR if _pigment_dominated(m) else 1.0
     return float(np.clip(0.9 * (0.4 + 0.6 * size) * tone * extent * pigment, 0.05, 0.9))
 
@@ -362,16 +486,28 @@ def _pigment_dominated(m: dict[str, float]) -> bool:
 def _colour_class(m: dict[str, float], erythema: float, base_conf: float) -> tuple[str, float]:
     if erythema < 0.5 or "delta_od_g" not in m:
         return "none", base_conf * 0.8
-    d_g = max(m["delta_od_g"], 1e-3)
-    dark_ratio = m["delta_od_r"] / d_g
-    if dark_ratio >= COLOUR_DARK_RATIO:
+    delta_ei = m.get("delta_ei_blood", m["delta_ei"])
+    # The dusky ratio is read on the contrast left after removing a melanin-shaped excess (brown
+    # pigment, brown keratin or crust also absorb red light: dR/dG of melanin is 0.56, "dusky").
+    melanin = m.get("melanin_od", 0.0)
+    d_g = max(m["delta_od_g"] - melanin, 1e-3)
+    dark_ratio = (m["delta_od_r"] - MELANIN_OD[0] * melanin) / d_g
+    # When scale is thick, the non-scale "core" is a rim and cracks between keratin, mixed with
+    # its yellow-brown edges and shadows, which absorb red light as well: a dusky ratio there
+    # describes keratin, not deoxygenated blood. Such lesions are called by their redness alone
+    # (pale or bright), with a reduced confidence.
+    scale_dominated = _interp(m.get("scale_coverage", 0.0), SCALE_COVERAGE_ANCHORS) >= THICK_SCALE_SCORE
+    factor = THICK_SCALE_COLOUR_CONFIDENCE if scale_dominated else 1.0
+    if dark_ratio >= COLOUR_DARK_RATIO and not scale_dominated:
         margin = (dark_ratio - COLOUR_DARK_RATIO) / COLOUR_DARK_RATIO
         return "dark_red_purple", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
-    if m["delta_ei"] < COLOUR_PALE_MAX_DELTA_EI:
-        margin = (COLOUR_PALE_MAX_DELTA_EI - m["delta_ei"]) / 0.04
-        return "pale_red", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
-    margin = min((m["delta_ei"] - COLOUR_PALE_MAX_DELTA_EI) / 0.04, (COLOUR_DARK_RATIO - dark_ratio) / 0.1)
-    return "bright_red", base_conf * float(np.clip(0.5 + margin, 0.3, 1.0))
+    if delta_ei < COLOUR_PALE_MAX_DELTA_EI:
+        margin = (COLOUR_PALE_MAX_DELTA_EI - delta_ei) / 0.04
+        return "pale_red", base_conf * factor * float(np.clip(0.5 + margin, 0.3, 1.0))
+    margin = (delta_ei - COLOUR_PALE_MAX_DELTA_EI) / 0.04
+    if not scale_dominated:
+        margin = min(margin, (COLOUR_DARK_RATIO - dark_ratio) / 0.1)
+    return "bright_red", base_conf * factor * float(np.clip(0.5 + margin, 0.3, 1.0))
 
 
 def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttributes:
@@ -382,7 +518,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
     base_conf = _confidence_base(m) if has_lesion else 0.5
 
     if has_lesion:
-        e_value = _interp(m["delta_ei"], ERYTHEMA_DELTA_EI_ANCHORS)
+        e_value = _interp(m.get("delta_ei_blood", m["delta_ei"]), ERYTHEMA_DELTA_EI_ANCHORS)
         d_value = _interp(m["scale_coverage"], SCALE_COVERAGE_ANCHORS)
         edge_value = _interp(m.get("edge_ratio", 1.0), THICKNESS_EDGE_RATIO_ANCHORS)
         i_value = THICKNESS_PRIOR_WEIGHT * (e_value + d_value) / 2.0 + (1 - THICKNESS_PRIOR_WEIGHT) * edge_value
@@ -408,7 +544,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         value=round(e_value, 3),
         confidence=round(base_conf, 3),
         evidence=tuple(erythema_evidence),
-        measured={k: m[k] for k in ("delta_ei", "delta_a_star", "baseline_ei", "baseline_l_star") if k in m},
+        measured={k: m[k] for k in ("delta_ei", "delta_ei_blood", "melanin_od", "delta_a_star", "baseline_ei", "baseline_l_star") if k in m},
     )
     scale = AttributeScore(
         value=round(d_value, 3),
@@ -416,7 +552,7 @@ def score(analysis: LesionAnalysis, source_ref: str | None = None) -> LesionAttr
         evidence=(
             Evidence(
                 source_ref=source_ref,
-                statement=t("whitish low-chroma scale covers {value:.0f}% of the lesion", value=100 * m.get('scale_coverage', 0.0)),
+                statement=t("scale (whitish to yellowish, paler and less red than the skin) covers {value:.0f}% of the lesion", value=100 * m.get('scale_coverage', 0.0)),
             ),
         ),
         measured={"scale_coverage": m.get("scale_coverage", 0.0)},

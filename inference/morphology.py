@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from inference import colour, masks
-from inference.attributes import LesionAnalysis
+from inference.attributes import THICK_SCALE_SCORE, LesionAnalysis
 from inference.results import Evidence, LesionAttributes, Morphology, MorphologyFinding
 from inference.i18n import t
 
@@ -46,7 +46,7 @@ ERYTHRODERMA_MIN_AREA_FRACTION = 0.8
 
 # Scale thickness (PASI-scale scores from inference.attributes).
 SCALE_MIN_COVERAGE = 0.05  # below: no scale seen
-THICK_SCALE_MIN_SCORE = 2.5
+THICK_SCALE_MIN_SCORE = THICK_SCALE_SCORE  # one definition, in inference.attributes
 THICK_SCALE_ALT = (1.5, 2.5)  # scale >= 1.5 together with thickness >= 2.5 also reads "thick"
 
 # Lesion pattern: share of the lesion that survives an opening of this radius (a fraction of the long

@@ -59,6 +59,9 @@ TRUE_SCALE_COVERAGE_BY_LEVEL = (0.0, 0.10, 0.25, 0.45, 0.65)
 _RELIEF_GAIN_BY_LEVEL = (0.0, 0.35, 0.7, 1.05, 1.4)
 _EDGE_SOFTNESS_BY_LEVEL = (0.010, 0.008, 0.006, 0.004, 0.0025)
 _SCALE_SRGB = (236, 233, 228)
+# Yellowish plantar/palmar keratin (thick scale on soles and palms, crusted plaques): as chromatic
+# as light skin but yellower and far less red.
+KERATIN_SRGB = (226, 206, 160)
 _SCALE_OPACITY = 0.85
 
 
@@ -81,6 +84,7 @@ class PlaqueSpec:
     # Morphology extras (defaults leave every existing render byte-identical):
     pustules: int = 0  # yellowish-white pustules (2-4 mm-like dots) scattered over the plaques
     plaque_scale: float = 1.0  # plaque radius factor; ~0.2 with many plaques gives guttate-like papules
+    scale_srgb: tuple[int, int, int] | None = None  # scale colour (None: silvery white); e.g. KERATIN_SRGB
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ def render(spec: PlaqueSpec) -> SynthImage:
         flakes = flakes + 2.0 * depth
         threshold = np.quantile(flakes[lesion], 1.0 - coverage)
         scale = lesion & (flakes > threshold)
-        scale_lin = colour.linear_rgb(np.array(_SCALE_SRGB, dtype=np.uint8))
+        scale_lin = colour.linear_rgb(np.array(spec.scale_srgb or _SCALE_SRGB, dtype=np.uint8))
         texture = 1.0 + 0.06 * _smooth_noise(rng, h, w, max(8, w // 3))
         mix = np.where(scale, _SCALE_OPACITY, 0.0)[..., None]
         lin = lin * (1 - mix) + mix * scale_lin * texture[..., None]

@@ -15,19 +15,30 @@ apart (0.5 = no signal; 1.0 = every photo of the first group scores higher):
 
 Only the validation and test splits are used (the learned heads saw the training split). Photos go
 through `DermRec.read` exactly as in the service (watermark masked first).
+
+Graded agreement: `attribute_grades.csv` (next to this file) holds erythema and scale grades on the
+PASI 0-4 scale for ~75 validation and test photos, read from each photograph by the engineer (an AI
+assistant, not a dermatologist; rubric in the model card). For each attribute and split the report
+gives Spearman's rank correlation and the mean absolute error in PASI points between the measured
+score and the grade. The validation photos are the TUNING set (the detector's constants may be set on
+them); the test photos are the CHECK set, read once after tuning. The CPU time of
+`inference.attributes.analyse` per graded photo (process time, median of 3 runs) is reported beside.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from inference.attributes import analyse, analysis_array
+from inference.attributes import analyse, analysis_array, score
 from inference.case import Photo
 from inference.imaging import DEFAULT_MAX_SIDE, decode_image
 from inference.lesion_model import LesionModel
@@ -36,11 +47,34 @@ from inference.rec import DermRec
 from inference.results import RecResult
 from tools.lesion_model.data import Sample, load_masked
 from tools.lesion_model.evaluate import split_samples
-from tools.lesion_model.metrics import auroc
+from tools.lesion_model.metrics import auroc, spearman
 
 logger = logging.getLogger("tools.lesion_model.attribute_check")
 
 CHECK_FILE = "attribute_check.json"
+GRADES_FILE = Path(__file__).with_name("attribute_grades.csv")
+GRADED_ATTRIBUTES = ("erythema", "scale")
+# The tuning set may shape the detector; the check set is read once, after tuning.
+GRADE_SETS = {"val": "tuning", "test": "check"}
+CPU_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Grade:
+    sha1: str
+    split: str
+    topic: str
+    erythema: float
+    scale: float
+
+
+def read_grades(path: Path = GRADES_FILE) -> list[Grade]:
+    """The engineer's per-photo grades (file names and numbers only: no pixels are committed)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [
+            Grade(r["sha1"], r["split"], r["topic"], float(r["erythema"]), float(r["scale"]))
+            for r in csv.DictReader(handle)
+        ]
 
 # name -> (higher group topics, lower group topics, score of one reading)
 CHECKS: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
@@ -107,16 +141,76 @@ def _read(rec: DermRec, samples: list[Sample]) -> list[RecResult]:
     return out
 
 
+def graded_arrays(samples: list[Sample]) -> list[np.ndarray]:
+    """The arrays DERM-Rec measures attributes on (masked photo -> JPEG -> decode -> working size);
+    kept in memory only."""
+    return [analysis_array(decode_image(_jpeg(s), "image/jpeg", max_side=DEFAULT_MAX_SIDE).image) for s in samples]
+
+
+def analyse_cpu_ms(arrays: list[np.ndarray]) -> float:
+    """Median over photos of the process CPU time of `analyse` + `score` (best of CPU_REPEATS)."""
+    per_photo = []
+    for rgb in arrays:
+        best = float("inf")
+        for _ in range(CPU_REPEATS):
+            start = time.process_time()
+            score(analyse(rgb))
+            best = min(best, time.process_time() - start)
+        per_photo.append(best * 1000.0)
+    return round(float(np.median(per_photo)), 2)
+
+
+def _agreement(measured: np.ndarray, graded: np.ndarray) -> dict[str, float | None]:
+    rho = spearman(measured, graded) if measured.size >= 3 else float("nan")
+    return {
+        "spearman": None if np.isnan(rho) else round(rho, 3),
+        "mae": round(float(np.mean(np.abs(measured - graded))), 3),
+        "bias": round(float(np.mean(measured - graded)), 3),
+    }
+
+
+def graded_report(grades: list[Grade], readings: dict[str, RecResult], splits: list[str]) -> dict[str, object]:
+    """Agreement of the measured erythema and scale scores with the grades, per split."""
+    out: dict[str, object] = {"grades_file": GRADES_FILE.name, "grader": "engineer (AI assistant), not a dermatologist"}
+    for split in splits:
+        rows = [g for g in grades if g.split == split]
+        read = [(g, readings[g.sha1].attributes) for g in rows if g.sha1 in readings]
+        read = [(g, a) for g, a in read if a is not None]
+        section: dict[str, object] = {
+            "set": GRADE_SETS.get(split, split),
+            "n_graded": len(rows),
+            "n_read": len(read),
+            "refused_by_gate": sorted(g.sha1[:12] for g in rows if g.sha1 in readings and readings[g.sha1].attributes is None),
+        }
+        for attribute in GRADED_ATTRIBUTES:
+            measured = np.array([getattr(a, attribute).value for _, a in read])
+            graded = np.array([getattr(g, attribute) for g, _ in read])
+            section[attribute] = _agreement(measured, graded) if read else None
+        section["per_photo"] = [
+            {"sha1": g.sha1[:12], "topic": g.topic, "erythema": [g.erythema, a.erythema.value],
+             "scale": [g.scale, a.scale.value], "colour": a.colour_class}
+            for g, a in read
+        ]  # fmt: skip
+        out[split] = section
+    return out
+
+
 def run(data_dir: Path, model_dir: Path | None, splits: list[str], threads: int) -> dict[str, object]:
     model = LesionModel.load(model_dir, threads=threads)
     rec = DermRec(model)
     wanted = set().union(*(hi | lo for hi, lo, _ in CHECKS.values()), {"onychomycosis"})
-    samples = [s for split in splits for s in split_samples(model.model_dir, data_dir, split) if set(s.topics) & wanted]
+    grades = [g for g in read_grades() if g.split in splits]
+    graded = {g.sha1 for g in grades}
+    samples = [
+        s for split in splits for s in split_samples(model.model_dir, data_dir, split) if set(s.topics) & wanted or s.sha1 in graded
+    ]
     readings = dict(zip((s.sha1 for s in samples), _read(rec, samples), strict=True))
     report: dict[str, object] = {"splits": splits, "model_version": model.version}
     for name, (high, low, what) in CHECKS.items():
         scores, labels = [], []
         for s in samples:
+            if not set(s.topics) & wanted:
+                continue  # graded photo outside the ranking checks' topics
             group = 1 if set(s.topics) & high else 0 if set(s.topics) & low else None
             value = _score(name, readings[s.sha1], s) if group is not None else None
             if value is not None:
@@ -133,7 +227,7 @@ def run(data_dir: Path, model_dir: Path | None, splits: list[str], threads: int)
         }
     # Nail head: onychomycosis vs all other topics in the loaded subset.
     nail = [(r.morphology.nail_changes.measured.get("learned_probability"), "onychomycosis" in s.topics)
-            for s in samples if (r := readings[s.sha1]).morphology is not None]  # fmt: skip
+            for s in samples if set(s.topics) & wanted and (r := readings[s.sha1]).morphology is not None]  # fmt: skip
     nail = [(p, t) for p, t in nail if p is not None]
     if nail and any(t for _, t in nail) and not all(t for _, t in nail):
         p, t = np.array([p for p, _ in nail]), np.array([t for _, t in nail])
@@ -145,6 +239,9 @@ def run(data_dir: Path, model_dir: Path | None, splits: list[str], threads: int)
             "sensitivity_at_0.5": round(float((p[t] >= 0.5).mean()), 3),
             "false_positive_rate_at_0.5": round(float((p[~t] >= 0.5).mean()), 3),
         }
+    report["graded"] = graded_report(grades, readings, splits)
+    graded_samples = [s for s in samples if s.sha1 in graded and readings[s.sha1].attributes is not None]
+    report["graded"]["analyse_cpu_ms_per_photo"] = analyse_cpu_ms(graded_arrays(graded_samples))  # type: ignore[index]
     return report
 
 

@@ -30,6 +30,30 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def _mid_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties sharing their mean rank."""
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size, dtype=np.float64)
+    ranks[order] = np.arange(1, values.size + 1, dtype=np.float64)
+    for value in np.unique(values):
+        tied = values == value
+        if tied.sum() > 1:
+            ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (Pearson correlation of mid-ranks, so ties are handled); nan when
+    either side is constant."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError("spearman needs two equal-length samples of at least two values")
+    ra, rb = _mid_ranks(a) - (a.size + 1) / 2.0, _mid_ranks(b) - (b.size + 1) / 2.0
+    denominator = float(np.sqrt((ra**2).sum() * (rb**2).sum()))
+    return float((ra * rb).sum() / denominator) if denominator > 0 else float("nan")
+
+
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
     """ECE with equal-width bins over [0, 1]: sum over bins of |accuracy - confidence| x bin share."""
     confidence = np.asarray(confidence, dtype=np.float64)
