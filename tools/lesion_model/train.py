@@ -106,7 +106,7 @@ class Config:
     test_views: tuple[str, ...]  # views averaged at validation (and at runtime)
     heads: bool  # train the skin-gate / pustule / nail heads and export the multi-output graph
     resume: Path | None  # skip training: load the selected weights a previous run saved, then heads + export
-    member: str | None  # frozen backbone of the ensemble member ("lite2"), None = no member
+    member: str | None  # backbone of the ensemble member ("lite2"), None = no member
     member_views: tuple[str, ...]  # views the member reads at validation and at runtime
     member_finetune_from: int | None  # first trained block of the member; None = frozen, head only
     member_train_views: tuple[str, ...]  # pixel-level views cached per training photo for the member
@@ -142,7 +142,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--test-views", default="centre", help="comma-separated views averaged at validation/runtime")
     parser.add_argument("--heads", action="store_true", help="train skin-gate/pustule/nail heads (multi-output graph)")
     parser.add_argument("--resume", type=Path, default=None, help="stage-<version>.pt saved by an earlier run: heads + export only")
-    parser.add_argument("--member", choices=("lite2",), default=None, help="ensemble member: a topic head on frozen Lite2 features")
+    parser.add_argument("--member", choices=("lite2",), default=None, help="ensemble member backbone (frozen, with a topic head, unless --member-finetune-from)")
     parser.add_argument("--member-views", default="centre", help="comma-separated views the member reads")
     parser.add_argument(
         "--member-finetune-from", type=int, default=None,
