@@ -28,6 +28,14 @@ BATCH = 64
 LR = 1e-3
 
 
+def class_weights(labels: np.ndarray, classes: int, power: float) -> torch.Tensor:
+    """Loss weights ~ frequency^-power, scaled so that the average weight of a training photo is 1.
+    Shared by the frozen head here and the fine-tuned stages of `train`."""
+    counts = np.bincount(labels, minlength=classes).astype(np.float64)
+    weights = (counts / counts.sum()) ** -power
+    return torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
+
+
 def fit_head(
     features: np.ndarray,
     labels: np.ndarray,
@@ -49,9 +57,7 @@ def fit_head(
     optimiser = torch.optim.AdamW(head.parameters(), lr=LR, weight_decay=weight_decay)
     steps = EPOCHS * int(np.ceil(len(x) / BATCH))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=LR, total_steps=steps, pct_start=0.15)
-    counts = np.bincount(labels, minlength=classes).astype(np.float64)
-    weights = (counts / counts.sum()) ** -class_weight_power
-    weights = torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
+    weights = class_weights(labels, classes, class_weight_power)
     y = torch.from_numpy(labels)
     t = torch.from_numpy(topic_labels)
     head.train()

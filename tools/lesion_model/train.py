@@ -279,13 +279,6 @@ class Fitted:
     temperature: float
 
 
-def class_weights(train_labels: np.ndarray, power: float) -> torch.Tensor:
-    """Loss weights ~ frequency^-power, scaled so that the average weight of a training photo is 1."""
-    counts = np.bincount(train_labels, minlength=len(CLASSES)).astype(np.float64)
-    weights = (counts / counts.sum()) ** -power
-    return torch.tensor(weights / (weights * counts / counts.sum()).sum(), dtype=torch.float32)
-
-
 def fit_stage(
     config: Config,
     stage: Stage,
@@ -434,7 +427,7 @@ def train(config: Config) -> None:
         head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
     top = None if head_only else Top(copy.deepcopy(backbone), config.finetune_from)
     stage = Stage(top, head)
-    weights = class_weights(labels[index["train"]], config.class_weight_power)
+    weights = member.class_weights(labels[index["train"]], len(CLASSES), config.class_weight_power)
     y_train = torch.from_numpy(labels[index["train"]])
     y_val = torch.from_numpy(labels[index["val"]])
     # A few images are filed under two topics of the same class: the first (sorted) one labels them.
@@ -636,7 +629,7 @@ def fit_member(
         member_stage = Stage(top, head)
         fitted = fit_stage(
             config, member_stage, train_x_views, torch.from_numpy(train_labels), torch.from_numpy(train_topics),
-            val_x_views, y_val, class_weights(train_labels, config.class_weight_power),
+            val_x_views, y_val, member.class_weights(train_labels, len(CLASSES), config.class_weight_power),
             np.random.default_rng(config.seed), f"member {config.member}",
         )  # fmt: skip
         member_stage.load_state_dict(fitted.state)
