@@ -77,13 +77,17 @@ def validate(resource: dict) -> dict:
     return _model(resource).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def check(resource: dict) -> InvalidResource | None:
-    """Lenient input check: None if `resource` is valid FHIR R4, else the (safe) problem.
+def require_valid(resource: dict) -> None:
+    """Raise InvalidResource unless `resource` is valid FHIR R4. Validation only: for a resource used
+    as it is, the normalised JSON `validate` returns is not needed, and dumping the model back to JSON
+    costs about as much as validating it."""
+    _model(resource)
 
-    Validation only: the normalised JSON `validate` returns is not needed here, and dumping the
-    model back to JSON costs about as much as validating it (~half of input checking per hook)."""
+
+def check(resource: dict) -> InvalidResource | None:
+    """Lenient input check: None if `resource` is valid FHIR R4, else the (safe) problem."""
     try:
-        _model(resource)
+        require_valid(resource)
     except InvalidResource as exc:
         return exc
     return None

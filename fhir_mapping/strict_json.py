@@ -8,7 +8,7 @@ Bounded *before* Python objects are built, not only after: a body under the byte
 hold millions of tiny values (`[],[],...`: 30 MB became 1.5 GB of lists, issue 12), so the number of
 JSON values is counted on the raw bytes first. Every value other than the first follows one of
 `[ { , :` outside a string, so counting those characters gives an upper bound on values plus keys;
-the count runs in C (`bytes.count`), and only when that quick bound exceeds the limit are strings
+the count runs in C (one `bytes.translate` pass that deletes them), and only when that quick bound exceeds the limit are strings
 blanked out (one regex pass, also C) for an exact count. Nesting beyond `max_depth` is refused; the
 parser's own recursion limit is caught too (a 100,000-deep document never escapes as RecursionError).
 
@@ -28,7 +28,8 @@ DEFAULT_MAX_DEPTH = 64
 # resources) holds ~100k; 500k parsed values are at most ~60 MB of Python objects.
 DEFAULT_MAX_VALUES = 500_000
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STRUCTURAL = (b"[", b"{", b",", b":")
+_STRUCTURAL = b"[{,:"
+_BLANK = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what bytes.strip() removes
 
 
 class JsonRejected(ValueError):
@@ -43,23 +44,19 @@ class JsonRejected(ValueError):
 
 def count_values_upper_bound(raw: bytes | bytearray) -> int:
     """Upper bound on the values and keys a JSON document holds (see the module doc)."""
-    return 1 + sum(raw.count(c) for c in _STRUCTURAL)
+    # One pass for the four characters (four `count` calls cost three times as much on a 5 MB body).
+    return 1 + len(raw) - len(raw.translate(None, _STRUCTURAL))
 
 
 def count_values_exact(raw: bytes | bytearray) -> int:
     """Values and keys outside strings (strings blanked first; one C-speed regex pass)."""
-    return _exact_structural_count(raw)
-
-
-def _exact_structural_count(raw: bytes | bytearray) -> int:
-    blanked = _STRING.sub(b'""', raw)
-    return 1 + sum(blanked.count(c) for c in _STRUCTURAL)
+    return count_values_upper_bound(_STRING.sub(b'""', raw))
 
 
 def check_value_count(raw: bytes | bytearray, max_values: int) -> None:
     if count_values_upper_bound(raw) <= max_values:
         return
-    if _exact_structural_count(raw) > max_values:
+    if count_values_exact(raw) > max_values:
         raise JsonRejected(f"JSON document holds more than {max_values} values", too_large=True)
 
 
@@ -76,7 +73,7 @@ def loads_strict(
     straight in let it be freed)."""
     if len(raw) > max_bytes:
         raise JsonRejected(f"JSON document exceeds {max_bytes} bytes", too_large=True)
-    if not raw.strip():
+    if _BLANK.fullmatch(raw):  # not raw.strip(): that copies a 5 MB body to learn it is not empty
         raise JsonRejected("JSON document is empty")
     check_value_count(raw, max_values)
     try:

@@ -57,7 +57,7 @@ def assessment_resources(assessment: Assessment, *, condition_refs: Sequence[str
     # control/bidi characters removed), whichever mapper wrote it: record text reaches the EHR here.
     resources = [sanitise_resource(r) for r in (device, *created, prov)]
     for resource in resources:
-        r4.validate(resource)
+        r4.require_valid(resource)
     return resources
 
 
@@ -86,5 +86,5 @@ def transaction_bundle(resources: Iterable[dict]) -> dict:
         entries.append({"fullUrl": urn(resource["id"]), "resource": resource, "request": request})
     bundle_id = str(uuid.uuid5(NAMESPACE, "bundle|" + "|".join(sorted(r["id"] for r in items))))
     bundle = {"resourceType": "Bundle", "id": bundle_id, "type": "transaction", "entry": entries}
-    r4.validate(bundle)
+    r4.require_valid(bundle)
     return bundle
