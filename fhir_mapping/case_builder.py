@@ -9,7 +9,6 @@ before any bytes are fetched; attachment URLs are fetched only through the calle
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -242,13 +241,13 @@ class _Builder:
             data = self.fetch(candidate)
             if data is None:
                 continue
-            digest = hashlib.sha256(data).hexdigest()
-            if digest in digests:
+            photo = Photo(ref=candidate.ref, data=data, content_type=candidate.content_type, region=candidate.region,
+                          body_site=candidate.body_site, taken=candidate.taken)
+            if photo.sha256 in digests:
                 self.issues.append(issues.issue(issues.DUPLICATE_PHOTO, t("The same photo is recorded twice; analysed once."), candidate.ref))
                 continue
-            digests.add(digest)
-            chosen.append(Photo(ref=candidate.ref, data=data, content_type=candidate.content_type, region=candidate.region,
-                                body_site=candidate.body_site, taken=candidate.taken))
+            digests.add(photo.sha256)
+            chosen.append(photo)
         if skipped:
             self.issues.append(issues.issue(issues.TOO_MANY_PHOTOS,
                                             t("{skipped} older photo(s) were not analysed (limit {max_photos} per request).", skipped=skipped, max_photos=self.max_photos)))

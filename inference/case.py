@@ -9,6 +9,7 @@ FHIR reference ("Observation/123") so that every conclusion can point back at it
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -198,6 +199,12 @@ class Photo:
     region: BodyRegion = BodyRegion.UNKNOWN
     body_site: str | None = None  # display text of the body site as recorded
     taken: datetime | None = None
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex SHA-256 of `data`, computed once: de-duplication and the reading cache both key on it
+        (hashing a 12 MP JPEG costs about 2 ms)."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -84,13 +84,10 @@ class RecCache:
         self._misses = 0
 
     @staticmethod
-    def key(data: bytes, model_version: str, settings: str = "") -> str:
-        """SHA-256 over the photo bytes, the model version and the reader's settings."""
-        digest = hashlib.sha256()
-        for part in (model_version.encode("utf-8"), b"\x00", settings.encode("utf-8"), b"\x00"):
-            digest.update(part)
-        digest.update(data)
-        return digest.hexdigest()
+    def key(photo_sha256: str, model_version: str, settings: str = "") -> str:
+        """SHA-256 over the model version, the reader's settings and the photo's SHA-256
+        (`Photo.sha256`, already computed for de-duplication: the bytes are hashed once)."""
+        return hashlib.sha256("\x00".join((model_version, settings, photo_sha256)).encode("utf-8")).hexdigest()
 
     def get(self, key: str) -> RecResult | None:
         with self._lock:
@@ -181,7 +178,7 @@ class CachingRec:
 
     def read(self, photos: Sequence[Photo]) -> tuple[RecResult, ...]:
         version = self.model_version
-        keys = [RecCache.key(p.data, version, self.settings) for p in photos]
+        keys = [RecCache.key(p.sha256, version, self.settings) for p in photos]
         results: list[RecResult | None] = []
         for photo, key in zip(photos, keys, strict=True):
             cached = self.cache.get(key)
