@@ -250,9 +250,10 @@ def analysis_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
-def analyse(rgb: np.ndarray) -> LesionAnalysis:
+def analyse(rgb: np.ndarray, skin_colour_raw: np.ndarray | None = None) -> LesionAnalysis:
     """Segment skin, lesion, scale and perilesional skin in a uint8 RGB image [H, W, 3]
-    (use `analysis_array` to bring a photo to the working size first)."""
+    (use `analysis_array` to bring a photo to the working size first). `skin_colour_raw`:
+    `colour.skin_mask(rgb)` when the caller already has it (the quality gate computes it too)."""
     h, w, _ = rgb.shape
     long_side = max(h, w)
     r_small = max(1, round(long_side / 256))
@@ -265,7 +266,7 @@ def analyse(rgb: np.ndarray) -> LesionAnalysis:
     lab = colour.srgb_to_lab(rgb)
     lum = lab[..., 0]
     chroma = np.hypot(lab[..., 1], lab[..., 2])
-    skin_colour = masks.majority(colour.skin_mask(rgb), r_small)
+    skin_colour = masks.majority(colour.skin_mask(rgb) if skin_colour_raw is None else skin_colour_raw, r_small)
     empty = np.zeros((h, w), dtype=bool)
     measured: dict[str, float] = {"skin_pixels": float(skin_colour.sum())}
     if skin_colour.sum() < MIN_SKIN_PIXELS:

@@ -56,10 +56,11 @@ def _laplacian_variance(luma: np.ndarray, region: np.ndarray | None) -> float:
     return float(lap.var())
 
 
-def quality_metrics(decoded: DecodedImage, rgb: np.ndarray) -> dict[str, float]:
-    """Measurements behind the gate, for the report and for the clinician-facing metrics."""
+def quality_metrics(decoded: DecodedImage, rgb: np.ndarray, skin_colour_raw: np.ndarray | None = None) -> dict[str, float]:
+    """Measurements behind the gate, for the report and for the clinician-facing metrics
+    (`skin_colour_raw`: `colour.skin_mask(rgb)` when the caller already has it)."""
     luma = rgb.astype(np.float32) @ _LUMA_WEIGHTS
-    skin = masks.majority(colour.skin_mask(rgb), 1)
+    skin = masks.majority(colour.skin_mask(rgb) if skin_colour_raw is None else skin_colour_raw, 1)
     return {
         "width": float(decoded.original_width),
         "height": float(decoded.original_height),
@@ -74,10 +75,14 @@ def quality_metrics(decoded: DecodedImage, rgb: np.ndarray) -> dict[str, float]:
 
 
 def assess_quality(
-    decoded: DecodedImage, rgb: np.ndarray, thresholds: QualityThresholds = DEFAULT_THRESHOLDS
+    decoded: DecodedImage,
+    rgb: np.ndarray,
+    thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
+    skin_colour_raw: np.ndarray | None = None,
 ) -> QualityReport:
-    """Gate one decoded photo; `rgb` is its analysis-size uint8 array."""
-    m = quality_metrics(decoded, rgb)
+    """Gate one decoded photo; `rgb` is its analysis-size uint8 array (`skin_colour_raw` as in
+    `quality_metrics`)."""
+    m = quality_metrics(decoded, rgb, skin_colour_raw)
     blocking: list[str] = []
     notes: list[str] = []
     short_side = min(decoded.original_width, decoded.original_height)

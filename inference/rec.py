@@ -21,6 +21,7 @@ from PIL import Image
 
 from inference.attributes import analyse, analysis_array, score
 from inference.case import Photo
+from inference.colour import skin_mask
 from inference.imaging import DEFAULT_MAX_SIDE, DecodedImage, ImageError, decode_image
 from inference.morphology import LearnedSignals, assess_morphology
 from inference.quality import (
@@ -59,6 +60,7 @@ class _Decoded:
     decoded: DecodedImage | None
     analysis: np.ndarray | None
     quality: QualityReport
+    skin_colour: np.ndarray | None = None  # colour.skin_mask of `analysis`, shared by the gate and analyse
 
 
 class DermRec:
@@ -136,7 +138,8 @@ class DermRec:
             log.info("photo not decodable: %s", exc.code)
             return _Decoded(photo, None, None, unusable_report(exc))
         rgb = analysis_array(decoded.image)
-        return _Decoded(photo, decoded, rgb, assess_quality(decoded, rgb, self.thresholds))
+        skin_colour = skin_mask(rgb)
+        return _Decoded(photo, decoded, rgb, assess_quality(decoded, rgb, self.thresholds, skin_colour), skin_colour)
 
     def _result(self, stage: _Decoded, probabilities: dict[str, float] | None, heads: dict[str, float]) -> RecResult:
         photo = stage.photo
@@ -144,7 +147,7 @@ class DermRec:
         attributes: LesionAttributes | None = None
         morphology: Morphology | None = None
         if quality.usable and probabilities is not None and stage.analysis is not None:
-            analysis = analyse(stage.analysis)
+            analysis = analyse(stage.analysis, stage.skin_colour)
             attributes = score(analysis, source_ref=photo.ref)
             learned = LearnedSignals(pustules=heads.get("pustules"), nail_changes=heads.get("nail_changes"))
             morphology = assess_morphology(stage.analysis, analysis, attributes, learned, source_ref=photo.ref)
