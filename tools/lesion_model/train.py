@@ -110,6 +110,9 @@ class Config:
     member_views: tuple[str, ...]  # views the member reads at validation and at runtime
     member_finetune_from: int | None  # first trained block of the member; None = frozen, head only
     member_train_views: tuple[str, ...]  # pixel-level views cached per training photo for the member
+    teacher_from: Path | None  # soft targets (tools.lesion_model.teacher): train a distilled student
+    distil_weight: float  # weight of the distillation loss (1 - weight: the label loss)
+    distil_temperature: float  # softening of teacher and student class logits in the distillation loss
 
 
 def parse_args(argv: list[str] | None = None) -> Config:
@@ -149,9 +152,20 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="first MBConv block of the member that is fine-tuned like the main model (default: frozen, head only)",
     )  # fmt: skip
     parser.add_argument("--member-train-views", default="centre", help="views cached per training photo for the member")
+    parser.add_argument(
+        "--teacher-from", type=Path, default=None,
+        help="teacher soft targets written by tools.lesion_model.teacher: train the main model as a student "
+        "on them (and on the labels), validated on --test-views; no member",
+    )  # fmt: skip
+    parser.add_argument("--distil-weight", type=float, default=0.5, help="weight of the distillation loss")
+    parser.add_argument("--distil-temperature", type=float, default=2.0, help="softening of the distillation loss")
     a = parser.parse_args(argv)
     if not 1 <= a.finetune_from <= TOTAL_BLOCKS:
         parser.error(f"--finetune-from must be in 1..{TOTAL_BLOCKS}")
+    if not 0.0 <= a.distil_weight <= 1.0 or a.distil_temperature <= 0.0:
+        parser.error("--distil-weight must be in [0, 1] and --distil-temperature positive")
+    if a.teacher_from is not None and (not a.fine_topics or a.member or a.resume):
+        parser.error("--teacher-from needs --fine-topics and excludes --member and --resume")
     return Config(
         data=a.data.resolve(),
         out=a.out,
@@ -179,6 +193,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         member_views=tuple(v.strip() for v in a.member_views.split(",") if v.strip()),
         member_finetune_from=a.member_finetune_from,
         member_train_views=tuple(v.strip() for v in a.member_train_views.split(",") if v.strip()),
+        teacher_from=a.teacher_from,
+        distil_weight=a.distil_weight,
+        distil_temperature=a.distil_temperature,
     )
 
 
@@ -269,6 +286,15 @@ def view_averaged(stage: Stage, views: list[np.ndarray]) -> torch.Tensor:
     return torch.stack([torch.log_softmax(logits_of(stage, v), dim=1) for v in views]).mean(0)
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, sample_weights: torch.Tensor, tau: float) -> torch.Tensor:
+    """Hinton et al. (2015): KL(teacher || student) of the class distributions softened by `tau`,
+    times tau^2 (keeps its gradient on the scale of the label loss), averaged with the same class
+    weights as the label loss so that rare classes keep their say."""
+    target = torch.softmax(teacher / tau, dim=1)
+    kl = (target * (torch.log(target.clamp_min(1e-12)) - torch.log_softmax(student / tau, dim=1))).sum(dim=1)
+    return (sample_weights * kl).sum() / sample_weights.sum() * tau * tau
+
+
 @dataclass(frozen=True)
 class Fitted:
     """The epoch kept by validation NLL after temperature scaling, with its weights and temperature."""
@@ -290,10 +316,12 @@ def fit_stage(
     weights: torch.Tensor,
     rng: np.random.Generator,
     name: str,
+    teacher: list[torch.Tensor] | None = None,
 ) -> Fitted:
     """Train `stage` (top blocks, if any, and head) on cached inputs for config.epochs: one random
     cached view per photo per epoch, random quarter-turns/flips of cached maps. Shared by the main
-    model and a fine-tuned ensemble member."""
+    model, a fine-tuned ensemble member and a distilled student (`teacher`: the teacher's calibrated
+    class logits [N, C] for each cached view, in the order of `train_inputs`)."""
     head, head_only = stage.head, stage.top is None
     groups_params = [{"params": head.parameters(), "lr": config.lr_head}]
     if stage.top is not None:
@@ -323,8 +351,14 @@ def fit_stage(
             if config.fine_topics:
                 assert isinstance(head, TopicHead)
                 topic_logits = head.topic_logits(stage.features(batch))
-                loss = loss_fn(head.class_logits(topic_logits), targets)
+                class_logits = head.class_logits(topic_logits)
+                loss = loss_fn(class_logits, targets)
                 loss = loss + config.topic_weight * nn.functional.cross_entropy(topic_logits, t_train[chosen])
+                if teacher is not None:
+                    soft = torch.stack([teacher[view_choice[i]][i] for i in chosen])
+                    loss = (1.0 - config.distil_weight) * loss + config.distil_weight * distillation_loss(
+                        class_logits, soft, weights[targets], config.distil_temperature
+                    )
             elif config.mixup > 0:
                 # Mixup (Zhang et al. 2018): with ~2,000 images the top blocks memorise within a few
                 # epochs; mixing inputs and labels slows that down and keeps confidences honest.
@@ -420,48 +454,66 @@ def train(config: Config) -> None:
         centre_inputs = train_inputs[views.index("centre")]
         train_embeddings = torch.from_numpy(centre_inputs) if head_only else pooled_of(frozen_top, centre_inputs)
     topics = sorted(TOPIC_TO_CLASS)
-    if config.fine_topics:
-        topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
-        head: Head = TopicHead(topic_class, len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
-    else:
-        head = Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
-    top = None if head_only else Top(copy.deepcopy(backbone), config.finetune_from)
-    stage = Stage(top, head)
+
+    def new_head() -> Head:
+        if config.fine_topics:
+            topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
+            return TopicHead(topic_class, len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
+        return Head(len(CLASSES), train_embeddings.mean(0), train_embeddings.std(0) + 1e-3, dropout=config.dropout)
+
+    stage = Stage(None if head_only else Top(copy.deepcopy(backbone), config.finetune_from), new_head())
     weights = member.class_weights(labels[index["train"]], len(CLASSES), config.class_weight_power)
     y_train = torch.from_numpy(labels[index["train"]])
     y_val = torch.from_numpy(labels[index["val"]])
     # A few images are filed under two topics of the same class: the first (sorted) one labels them.
     t_train = torch.tensor([topics.index(sorted(samples[i].topics)[0]) for i in index["train"]])
 
-    rng = np.random.default_rng(config.seed)
-    if config.resume is not None:
-        # Heads and export only, from the weights a finished run kept (see below).
-        checkpoint = torch.load(config.resume, map_location="cpu", weights_only=True)
-        best = Fitted(float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
-    else:
-        best = fit_stage(config, stage, train_inputs, y_train, t_train, val_views, y_val, weights, rng, "main")
-
-    best_nll, best_epoch, state, temperature = best.nll, best.epoch, best.state, best.temperature
-    stage.load_state_dict(state)
-    logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best_epoch, best_nll, temperature)
-    # Keep the selected weights beside the feature cache (outside the repo): the heads and the export
-    # can then be redone without retraining.
-    if config.resume is None:
-        torch.save(
-            {"state": state, "epoch": best_epoch, "nll": best_nll, "temperature": temperature},
-            config.cache / f"stage-{config.version}.pt",
-        )
-
-    # 4. Optional ensemble member on frozen features; its weight and the ensemble's temperature are
-    # chosen on validation. The main graph keeps its own temperature for its single-model output.
-    ensemble_temperature = temperature
+    ensemble_temperature = 1.0
     member_report: dict[str, object] = {}
     member_fit: tuple[nn.Module, float] | None = None
-    if config.member is not None:
-        topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
-        member_fit, ensemble_temperature, member_report = fit_member(
-            config, stage, train_samples, val_samples, val_views, labels[index["train"]], t_train.numpy(), y_val, topic_class
-        )
+    distil_report: dict[str, object] = {}
+    if config.teacher_from is not None:
+        # Distillation (Hinton et al. 2015): a fresh Lite0 top and head on the same cached inputs,
+        # trained on the labels and on the teacher's soft targets for each cached view, validated on
+        # its own (cheaper) test-time views and shipped alone.
+        teacher = load_teacher(config.teacher_from, [s.sha1 for s in train_samples], views)
+        torch.manual_seed(config.seed)
+        stage = Stage(None if head_only else Top(copy.deepcopy(backbone), config.finetune_from), new_head())
+        best = fit_stage(
+            config, stage, train_inputs, y_train, t_train, val_views, y_val, weights,
+            np.random.default_rng(config.seed), "student", teacher=teacher,
+        )  # fmt: skip
+        stage.load_state_dict(best.state)
+        ensemble_temperature = best.temperature
+        distil_report = {"teacher": config.teacher_from.name, "weight": config.distil_weight, "temperature": config.distil_temperature}
+        logger.info("student: selected epoch %d (val NLL %.3f, T %.3f)", best.epoch, best.nll, best.temperature)
+    else:
+        rng = np.random.default_rng(config.seed)
+        if config.resume is not None:
+            # Heads and export only, from the weights a finished run kept (see below).
+            checkpoint = torch.load(config.resume, map_location="cpu", weights_only=True)
+            best = Fitted(float(checkpoint["nll"]), int(checkpoint["epoch"]), checkpoint["state"], float(checkpoint["temperature"]))
+        else:
+            best = fit_stage(config, stage, train_inputs, y_train, t_train, val_views, y_val, weights, rng, "main")
+        stage.load_state_dict(best.state)
+        logger.info("selected epoch %d (val NLL %.3f, T %.3f)", best.epoch, best.nll, best.temperature)
+        # Keep the selected weights beside the feature cache (outside the repo): the heads and the
+        # export can then be redone without retraining.
+        if config.resume is None:
+            torch.save(
+                {"state": best.state, "epoch": best.epoch, "nll": best.nll, "temperature": best.temperature},
+                config.cache / f"stage-{config.version}.pt",
+            )
+
+        # 4. Optional ensemble member; its weight and the ensemble's temperature are chosen on
+        # validation. The main graph keeps its own temperature for its single-model output.
+        ensemble_temperature = best.temperature
+        if config.member is not None:
+            topic_class = [CLASSES.index(TOPIC_TO_CLASS[t]) for t in topics]
+            member_fit, ensemble_temperature, member_report = fit_member(
+                config, stage, train_samples, val_samples, val_views, labels[index["train"]], t_train.numpy(), y_val, topic_class
+            )
+    best_nll, best_epoch, temperature = best.nll, best.epoch, best.temperature
 
     # 5. Export the whole chain and prove onnxruntime agrees with torch.
     exported_top = stage.top if stage.top is not None else Top(backbone, TOTAL_BLOCKS)
@@ -560,6 +612,7 @@ def train(config: Config) -> None:
         },
         "heads": heads_report,
         "member": member_report,
+        **({"distillation": distil_report} if distil_report else {}),
         "validation": {"nll": round(best_nll, 4), "temperature": round(temperature, 4)},
         "onnx_parity_max_abs_diff": parity,
         "feature_dim": FEATURE_DIM,
@@ -670,6 +723,15 @@ def fit_member(
     }
     logger.info("member: %s", report)
     return (MemberClassifier(trunk, top, head).eval(), weight), temperature, report
+
+
+def load_teacher(path: Path, train_sha1: list[str], views: list[str]) -> list[torch.Tensor]:
+    """Soft targets written by `tools.lesion_model.teacher`; refused unless they cover exactly these
+    training photos and views (another split or view list would pair photos with others' targets)."""
+    with np.load(path) as saved:
+        if list(saved["sha1"]) != train_sha1 or list(saved["views"]) != views:
+            raise ValueError(f"{path}: the teacher's soft targets are for other training photos or views")
+        return [torch.from_numpy(v) for v in saved["logits"]]
 
 
 def train_heads(
