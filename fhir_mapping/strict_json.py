@@ -8,8 +8,8 @@ Bounded *before* Python objects are built, not only after: a body under the byte
 hold millions of tiny values (`[],[],...`: 30 MB became 1.5 GB of lists, issue 12), so the number of
 JSON values is counted on the raw bytes first. Every value other than the first follows one of
 `[ { , :` outside a string, so counting those characters gives an upper bound on values plus keys;
-the count runs in C (one `bytes.translate` pass that deletes them), and only when that quick bound exceeds the limit are strings
-blanked out (one regex pass, also C) for an exact count. Nesting beyond `max_depth` is refused; the
+the count runs in C (one `bytes.translate` pass that deletes them), and only when that quick bound
+exceeds the limit are strings blanked out (one regex pass, also C) for an exact count. Nesting beyond `max_depth` is refused; the
 parser's own recursion limit is caught too (a 100,000-deep document never escapes as RecursionError).
 
 Errors are `JsonRejected` with a short reason that quotes no input; callers turn them into their own
